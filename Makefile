@@ -1,0 +1,42 @@
+# The README's two commands: `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# A Python 3.12+ interpreter: the first of these that is new enough (pyenv's
+# `python3` honours .python-version; elsewhere python3.12/3.13/... on PATH).
+PYTHON ?= $(shell for p in python3 python3.12 python3.13 python3.14 python; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
+	&& { echo $$p; break; }; done)
+
+# Without BLS_CONTACT there is no way to be let in by BLS: run on the bundled snapshot.
+ifeq ($(strip $(BLS_CONTACT)),)
+RUN_ARGS ?= --offline
+endif
+
+.PHONY: venv run test bench clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@if [ -z "$(PYTHON)" ]; then echo "error: Python 3.12 or newer is required (none found on PATH)" >&2; exit 2; fi
+	@if [ -x $(PY) ] && ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
+		echo "$(VENV) uses an old Python; recreating it"; rm -rf $(VENV); fi
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $(STAMP)
+
+run: venv
+	$(PY) -m chalicelib run $(RUN_ARGS)
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: venv
+	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) data chalice.out cdk.out .pytest_cache

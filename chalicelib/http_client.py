@@ -1,0 +1,170 @@
+"""The polite HTTP client shared by the mirror and the population fetch.
+
+- User-Agent `<app>/<version> (+<contact>)`: BLS answers 403 without a contact.
+- A request rate limit shared by all threads, and a connection pool sized to
+  the concurrency the caller uses.
+- Timeouts on every request; retries with exponential backoff and full jitter
+  on 429, 5xx and connection errors, honouring `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from chalicelib import APP_NAME, __version__
+from chalicelib.errors import SourceError
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class HTTPStatusError(SourceError):
+    """The source answered with an error status (after retries where they apply)."""
+
+    def __init__(self, message: str, status: int, url: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.url = url
+
+
+def user_agent(contact: str) -> str:
+    """The User-Agent every request carries."""
+    return f"{APP_NAME}/{__version__} (+{contact})"
+
+
+class RateLimiter:
+    """At most `rate` request starts per second, across threads."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.interval = 1.0 / rate
+        self._next = 0.0
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._sleep = sleep
+
+    def wait(self) -> None:
+        """Block until the next request may start."""
+        with self._lock:
+            now = self._clock()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        if start > now:
+            self._sleep(start - now)
+
+
+class PoliteClient:
+    """A requests session with identification, rate limit, timeouts and retries."""
+
+    def __init__(
+        self,
+        contact: str,
+        *,
+        concurrency: int = 4,
+        requests_per_second: float = 5.0,
+        timeout: float = 60.0,
+        retries: int = 4,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.user_agent = user_agent(contact)
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self._sleep = sleep
+        self._limiter = RateLimiter(requests_per_second, sleep=sleep)
+        self._count_lock = threading.Lock()
+        self.requests_made = 0
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = self.user_agent
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(concurrency, 1), max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> PoliteClient:
+        """A client configured from `Settings` (BLS_CONTACT is required)."""
+        return cls(
+            settings.require_contact(),
+            concurrency=settings.http_concurrency,
+            requests_per_second=settings.http_requests_per_second,
+            timeout=settings.http_timeout,
+            retries=settings.http_retries,
+        )
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self.session.close()
+
+    def __enter__(self) -> PoliteClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def backoff(self, attempt: int, retry_after: str | None = None) -> float:
+        """Seconds to wait before retry number `attempt` (1-based): Retry-After, or jittered backoff."""
+        if retry_after:
+            seconds = _parse_retry_after(retry_after)
+            if seconds is not None:
+                return min(seconds, self.backoff_max)
+        return random.uniform(0, min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1)))
+
+    def get(self, url: str, *, headers: dict[str, str] | None = None, stream: bool = False) -> requests.Response:
+        """GET with retries. Returns responses below 400 (incl. 304); raises HTTPStatusError otherwise.
+
+        With `stream=True` the caller must close the response.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            self._limiter.wait()
+            with self._count_lock:
+                self.requests_made += 1
+            try:
+                response = self.session.get(url, headers=headers, stream=stream, timeout=self.timeout)
+            except (requests.ConnectionError, requests.Timeout) as error:
+                if attempt > self.retries:
+                    raise SourceError(f"GET {url} failed after {attempt} attempts: {error}") from None
+                self._sleep(self.backoff(attempt))
+                continue
+            if response.status_code < 400:
+                return response
+            response.close()
+            if response.status_code in RETRY_STATUSES and attempt <= self.retries:
+                self._sleep(self.backoff(attempt, response.headers.get("Retry-After")))
+                continue
+            raise _status_error(url, response, attempt, self.user_agent)
+
+
+def _status_error(url: str, response: requests.Response, attempts: int, agent: str) -> HTTPStatusError:
+    status = response.status_code
+    if status == 403:
+        return HTTPStatusError(
+            f"GET {url} was refused (403 Forbidden). BLS blocks requests whose User-Agent has no "
+            f"contact address; set BLS_CONTACT to your e-mail or URL (the User-Agent sent was {agent!r}).",
+            status,
+            url,
+        )
+    tries = f" after {attempts} attempts" if attempts > 1 else ""
+    return HTTPStatusError(f"GET {url} answered {status} {response.reason}{tries}", status, url)
+
+
+def _parse_retry_after(value: str) -> float | None:
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

@@ -1,0 +1,77 @@
+"""Settings: environment variables, CLI overrides, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.errors import ConfigError
+from chalicelib.settings import DEFAULT_BLS_SOURCE_URL, DEFAULT_POPULATION_API_URL, Settings
+
+
+def test_defaults():
+    settings = Settings.from_env({})
+    assert settings.data_store == "./data"
+    assert settings.bls_source_urls == (DEFAULT_BLS_SOURCE_URL,)
+    assert settings.population_api_url == DEFAULT_POPULATION_API_URL
+    assert settings.bls_contact is None
+    assert (settings.report_start_year, settings.report_end_year) == (2013, 2018)
+
+
+def test_environment_values_are_parsed():
+    settings = Settings.from_env({
+        "DATA_STORE": "s3://my-bucket/mirror/",
+        "BLS_SOURCE_URL": "https://download.bls.gov/pub/time.series/pr/, https://download.bls.gov/pub/time.series/cu",
+        "BLS_CONTACT": "ops@example.org",
+        "REPORT_YEARS": "2014-2016",
+        "REPORT_SERIES_ID": "prs30006011",
+        "HTTP_CONCURRENCY": "2",
+    })
+    assert settings.data_store == "s3://my-bucket/mirror"
+    assert settings.bls_source_urls == (
+        "https://download.bls.gov/pub/time.series/pr/",
+        "https://download.bls.gov/pub/time.series/cu/",
+    )
+    assert settings.require_contact() == "ops@example.org"
+    assert (settings.report_start_year, settings.report_end_year) == (2014, 2016)
+    assert settings.report_series_id == "PRS30006011"
+    assert settings.http_concurrency == 2
+
+
+def test_overrides_win_over_environment():
+    settings = Settings.from_env({"DATA_STORE": "/tmp/a", "BLS_CONTACT": "a@example.org"},
+                                 data_store="/tmp/b", bls_contact=None)
+    assert settings.data_store == "/tmp/b"
+    assert settings.bls_contact == "a@example.org"
+
+
+def test_missing_contact_is_a_one_line_error_saying_how_to_set_it():
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env({}).require_contact()
+    message = str(error.value)
+    assert "\n" not in message
+    assert "BLS_CONTACT" in message and "export BLS_CONTACT=" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("DATA_STORE", "s3://", "DATA_STORE"),
+        ("DATA_STORE", "s3://b/../x", "s3://bucket[/prefix]"),
+        ("DATA_STORE", "gs://bucket", "s3://bucket[/prefix]"),
+        ("BLS_SOURCE_URL", "ftp://download.bls.gov/pub/", "http(s)://host/path/"),
+        ("BLS_SOURCE_URL", "https://download.bls.gov/", "directory path"),
+        ("BLS_CONTACT", "not a contact", "e-mail address"),
+        ("POPULATION_API_URL", "datausa.io", "http(s) URL"),
+        ("HTTP_CONCURRENCY", "0", "1..32"),
+        ("HTTP_CONCURRENCY", "four", "integer"),
+        ("REPORT_YEARS", "2013", "START-END"),
+        ("REPORT_YEARS", "2018-2013", "start year is after end year"),
+        ("REPORT_PERIOD", "Quarter1", "BLS period"),
+        ("LOG_LEVEL", "LOUD", "DEBUG"),
+    ],
+)
+def test_invalid_values_name_the_variable_and_the_accepted_form(name, value, expected):
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env({name: value})
+    assert str(error.value).startswith(name)
+    assert expected in str(error.value)

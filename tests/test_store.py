@@ -1,0 +1,193 @@
+"""The store contract: every test runs unchanged against the local folder and S3 (moto)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+
+import pytest
+
+from chalicelib.errors import InvalidKey, NotFound, PreconditionFailed
+from chalicelib.store import PART_SIZE, LocalStore, ObjectInfo, open_store
+
+BAD_KEYS = ["../x", "/etc/passwd", "a//b", "a/../../b", "./a", "a/", "", "a\\b", "a/\x00b", "..", "a/.."]
+
+
+def test_put_then_read_round_trip_with_metadata(store):
+    # GIVEN an empty store
+    # WHEN an object is written with metadata and a content type
+    etag = store.put("bls/pr/pr.series", b"hello\r\n", metadata={"SHA256": "abc"}, content_type="text/plain")
+    # THEN it reads back byte for byte, with lower-case metadata and the same ETag
+    obj = store.read("bls/pr/pr.series")
+    assert obj.body == b"hello\r\n"
+    assert obj.etag == etag == hashlib.md5(b"hello\r\n").hexdigest()
+    assert obj.metadata == {"sha256": "abc"}
+    head = store.head("bls/pr/pr.series")
+    assert (head.size, head.content_type, head.metadata) == (7, "text/plain", {"sha256": "abc"})
+
+
+def test_list_returns_sorted_keys_sizes_etags_under_prefix(store):
+    store.put("bls/pr/b", b"22")
+    store.put("bls/pr/a", b"1")
+    store.put("bls/cu/c", b"333")
+    store.put("population/population.json", b"{}")
+    assert list(store.list("bls/pr/")) == [
+        ObjectInfo("bls/pr/a", 1, hashlib.md5(b"1").hexdigest()),
+        ObjectInfo("bls/pr/b", 2, hashlib.md5(b"22").hexdigest()),
+    ]
+    assert [o.key for o in store.list()] == ["bls/cu/c", "bls/pr/a", "bls/pr/b", "population/population.json"]
+    assert [o.key for o in store.list("bls/")] == ["bls/cu/c", "bls/pr/a", "bls/pr/b"]
+    assert list(store.list("nothing/")) == []
+
+
+def test_streaming_read(store):
+    body = os.urandom(3 * 1024 * 1024 + 17)
+    store.put("big/file", io.BytesIO(body))
+    with store.open("big/file") as stream:
+        chunks = []
+        while chunk := stream.read(65536):
+            chunks.append(chunk)
+    assert b"".join(chunks) == body
+
+
+def test_streaming_write_larger_than_one_part_is_stored_exactly(store):
+    # GIVEN a body of two parts and a bit (multipart on S3)
+    body = os.urandom(2 * PART_SIZE + 1234)
+    # WHEN it is written from a stream
+    store.put("big/multipart", io.BytesIO(body), metadata={"sha256": hashlib.sha256(body).hexdigest()})
+    # THEN the stored object is identical and listed with its full size
+    with store.open("big/multipart") as stream:
+        assert hashlib.sha256(stream.read()).digest() == hashlib.sha256(body).digest()
+    assert [o.size for o in store.list("big/")] == [len(body)]
+    assert store.head("big/multipart").metadata["sha256"] == hashlib.sha256(body).hexdigest()
+
+
+def test_missing_object_is_not_found(store):
+    with pytest.raises(NotFound):
+        store.head("nope")
+    with pytest.raises(NotFound):
+        store.read("nope")
+    with pytest.raises(NotFound):
+        with store.open("nope"):
+            pass
+    assert store.exists("nope") is False
+
+
+def test_create_only_write(store):
+    store.put("_state/lock", b"1", if_none_match=True)
+    with pytest.raises(PreconditionFailed):
+        store.put("_state/lock", b"2", if_none_match=True)
+    assert store.read("_state/lock").body == b"1"
+
+
+def test_if_match_write_replaces_only_the_version_read(store):
+    first = store.put("_state/mirror.json", b'{"v": 1}')
+    second = store.put("_state/mirror.json", b'{"v": 2}', if_match=first)
+    with pytest.raises(PreconditionFailed):
+        store.put("_state/mirror.json", b'{"v": 3}', if_match=first)
+    assert store.read("_state/mirror.json").body == b'{"v": 2}'
+    assert store.read("_state/mirror.json").etag == second
+
+
+def test_if_match_on_missing_object_fails(store):
+    with pytest.raises((PreconditionFailed, NotFound)):
+        store.put("_state/none.json", b"x", if_match="d41d8cd98f00b204e9800998ecf8427e")
+    assert not store.exists("_state/none.json")
+
+
+def test_batch_delete_ignores_absent_keys(store):
+    for name in ("a", "b", "c"):
+        store.put(f"bls/pr/{name}", name.encode())
+    store.delete_many(["bls/pr/a", "bls/pr/c", "bls/pr/absent"])
+    assert [o.key for o in store.list()] == ["bls/pr/b"]
+    store.delete_many([])
+
+
+def test_batch_delete_of_more_than_one_request(store):
+    keys = [f"many/{i:04d}" for i in range(1005)]
+    for key in keys:
+        store.put(key, b"")
+    store.delete_many(keys)
+    assert list(store.list("many/")) == []
+
+
+@pytest.mark.parametrize("key", BAD_KEYS)
+def test_bad_keys_are_rejected_everywhere(store, key):
+    # A bad key is an error on every operation, never silently fixed.
+    with pytest.raises(InvalidKey):
+        store.put(key, b"x")
+    with pytest.raises(InvalidKey):
+        store.head(key)
+    with pytest.raises(InvalidKey):
+        store.delete_many([key])
+    assert list(store.list()) == []
+
+
+def test_bad_list_prefix_is_rejected(store):
+    with pytest.raises(InvalidKey):
+        list(store.list("../"))
+
+
+# ---------------------------------------------------------------- local folder specifics
+
+
+def test_local_objects_are_plain_files_and_metadata_survives_restart(tmp_path):
+    store = LocalStore(tmp_path / "data")
+    store.put("bls/pr/pr.class", b"class\r\n", metadata={"source-url": "http://x/pr.class"})
+    assert (tmp_path / "data" / "bls" / "pr" / "pr.class").read_bytes() == b"class\r\n"
+    reopened = open_store(str(tmp_path / "data"))
+    assert reopened.head("bls/pr/pr.class").metadata == {"source-url": "http://x/pr.class"}
+    assert [o.key for o in reopened.list()] == ["bls/pr/pr.class"]
+
+
+def test_local_reserved_folder_is_not_a_key(tmp_path):
+    store = LocalStore(tmp_path / "data")
+    with pytest.raises(InvalidKey):
+        store.put(".store/meta/x", b"x")
+
+
+def test_local_out_of_band_edit_changes_the_etag(tmp_path):
+    # GIVEN an object edited by hand with a different size
+    store = LocalStore(tmp_path / "data")
+    store.put("bls/pr/pr.class", b"class\r\n")
+    (tmp_path / "data" / "bls" / "pr" / "pr.class").write_bytes(b"edited by hand\n")
+    # THEN the listing shows the file's real size and ETag
+    [info] = store.list("bls/")
+    assert (info.size, info.etag) == (15, hashlib.md5(b"edited by hand\n").hexdigest())
+
+
+def test_local_symlink_escape_is_rejected(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / "link").symlink_to(outside)
+    store = LocalStore(root)
+    with pytest.raises(InvalidKey):
+        store.put("link/x", b"x")
+    assert list(outside.iterdir()) == []
+
+
+def test_local_failed_write_leaves_previous_object(tmp_path):
+    store = LocalStore(tmp_path / "data")
+    store.put("population/population.json", b'{"ok": 1}')
+
+    class Broken(io.RawIOBase):
+        def readable(self):
+            return True
+
+        def read(self, n=-1):
+            raise OSError("connection reset")
+
+    with pytest.raises(OSError):
+        store.put("population/population.json", Broken())
+    assert json.loads(store.read("population/population.json").body) == {"ok": 1}
+    assert not any((tmp_path / "data" / ".store" / "tmp").iterdir())
+
+
+def test_s3_store_keys_stay_under_the_prefix(s3_store):
+    s3_store.put("bls/pr/x", b"x")
+    raw = s3_store.client.list_objects_v2(Bucket=s3_store.bucket)["Contents"]
+    assert [o["Key"] for o in raw] == ["mirror/bls/pr/x"]
