@@ -2,4 +2,9 @@
 
 from chalice import Chalice
 
+from chalicelib import web
+
 app = Chalice(app_name="bls-pipeline")
+app.register_blueprint(web.api)
+
+# Scheduled ingestion and the SQS analysis handler: added by the pipeline issue.

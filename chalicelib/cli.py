@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         parents=[common, mirror_flags, population_flags, analyze_flags],
         help="mirror + population, then the reports through the event hand-off",
+    ).add_argument(
+        "--offline",
+        action="store_true",
+        help="use the bundled snapshot of real BLS/DataUSA data served locally (no internet needed)",
     )
     return parser
 
@@ -96,23 +100,31 @@ def progress_reporter(args: argparse.Namespace) -> Callable[[str], None] | None:
 
 
 def cmd_mirror(args: argparse.Namespace, settings: Settings) -> CommandResult:
-    """`mirror`: sync the BLS directories (see chalicelib.mirror)."""
-    raise PipelineError("mirror is not implemented yet")
+    """`mirror`: sync the BLS directories (chalicelib.mirror.command)."""
+    from chalicelib.mirror import command
+
+    return command(args, settings, progress_reporter(args))
 
 
 def cmd_population(args: argparse.Namespace, settings: Settings) -> CommandResult:
-    """`population`: fetch, validate and store the population (see chalicelib.population)."""
-    raise PipelineError("population is not implemented yet")
+    """`population`: fetch, validate and store the population (chalicelib.population.command)."""
+    from chalicelib.population import command
+
+    return command(args, settings, progress_reporter(args))
 
 
 def cmd_analyze(args: argparse.Namespace, settings: Settings) -> CommandResult:
-    """`analyze`: compute and store the reports (see chalicelib.reports)."""
-    raise PipelineError("analyze is not implemented yet")
+    """`analyze`: compute and store the reports (chalicelib.reports.command)."""
+    from chalicelib.reports import command
+
+    return command(args, settings, progress_reporter(args))
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> CommandResult:
-    """`run`: ingestion, then analysis through the S3-event hand-off (see chalicelib.pipeline)."""
-    raise PipelineError("run is not implemented yet")
+    """`run`: ingestion, then analysis through the S3-event hand-off (chalicelib.pipeline.command)."""
+    from chalicelib.pipeline import command
+
+    return command(args, settings, progress_reporter(args))
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], CommandResult]] = {
