@@ -16,10 +16,22 @@ from aws_lambda_powertools import Logger
 
 SERVICE = "bls-pipeline"
 
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is at the time (test captures, redirections)."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass
+
 logger = Logger(
     service=SERVICE,
     level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-    logger_handler=logging.StreamHandler(sys.stderr),
+    logger_handler=_StderrHandler(),
     utc=True,
     use_rfc3339=True,
 )

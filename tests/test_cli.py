@@ -1,0 +1,67 @@
+"""The command line's common behaviour: exit statuses, one JSON document, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chalicelib.cli import build_parser, main
+
+
+def test_every_subcommand_exists():
+    parser = build_parser()
+    for command in ("mirror", "population", "analyze", "run"):
+        assert parser.parse_args([command]).command == command
+
+
+def test_bad_configuration_exits_2_with_a_one_line_error(capsys, monkeypatch):
+    # GIVEN an invalid store in the environment
+    monkeypatch.setenv("DATA_STORE", "gs://bucket")
+    # WHEN any command runs
+    status = main(["mirror"])
+    # THEN it stops before doing anything, with the variable named on one line
+    captured = capsys.readouterr()
+    assert status == 2
+    assert captured.out == ""
+    error_lines = [line for line in captured.err.splitlines() if line.startswith("error:")]
+    assert error_lines == ["error: DATA_STORE: 'gs://bucket' is neither a local folder nor s3://bucket[/prefix]"]
+
+
+def test_json_mode_prints_exactly_one_document_even_on_failure(capsys):
+    status = main(["population", "--json", "--store", "ftp://nowhere"])
+    captured = capsys.readouterr()
+    assert status == 2
+    assert json.loads(captured.out) == {
+        "error": "--store: 'ftp://nowhere' is neither a local folder nor s3://bucket[/prefix]",
+        "error_type": "ConfigError",
+    }
+
+
+def test_flags_override_environment(monkeypatch):
+    from chalicelib.cli import settings_from_args
+
+    monkeypatch.setenv("REPORT_SERIES_ID", "PRS30006011")
+    args = build_parser().parse_args(["analyze", "--series", "prs85006092", "--years", "2014-2015"])
+    settings = settings_from_args(args)
+    assert settings.report_series_id == "PRS85006092"
+    assert (settings.report_start_year, settings.report_end_year) == (2014, 2015)
+
+
+def test_structured_log_line_is_one_json_object(capsys):
+    from chalicelib.log import log_event
+
+    log_event("file_added", key="bls/pr/pr.class", bytes=102)
+    [line] = capsys.readouterr().err.splitlines()
+    record = json.loads(line)
+    assert (record["event"], record["key"], record["bytes"], record["level"]) == (
+        "file_added", "bls/pr/pr.class", 102, "INFO")
+    assert record["service"] == "bls-pipeline"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["mirror", "--help"]])
+def test_help_exits_0(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 0
+    assert "usage:" in capsys.readouterr().out

@@ -1,0 +1,105 @@
+"""The polite HTTP client: identification, retries with backoff, Retry-After, clear 403."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.errors import SourceError
+from chalicelib.http_client import HTTPStatusError, PoliteClient, RateLimiter, user_agent
+from chalicelib.sourceserver import SourceServer
+
+PATH = "/pub/time.series/pr/pr.class"
+
+
+class ScriptedServer(SourceServer):
+    """Answers the first requests with scripted statuses, then normally."""
+
+    def __init__(self, script: list[tuple[int, dict[str, str]]]) -> None:
+        super().__init__()
+        self.script = list(script)
+
+    def fault(self, record, handler) -> bool:
+        if record.path == PATH and self.script:
+            status, headers = self.script.pop(0)
+            record.status = status
+            handler.send_body(status, b"busy", headers)
+            return True
+        return False
+
+
+def make_client(sleeps: list[float], retries: int = 3) -> PoliteClient:
+    return PoliteClient("ops@example.org", retries=retries, requests_per_second=1000, sleep=sleeps.append)
+
+
+def test_user_agent_names_the_app_and_the_contact(source_server):
+    source_server.publish(PATH, b"x")
+    with make_client([]) as client:
+        client.get(source_server.base_url + PATH)
+    assert source_server.requests[0].headers["User-Agent"] == "bls-pipeline/0.1.0 (+ops@example.org)"
+    assert user_agent("https://example.org/contact") == "bls-pipeline/0.1.0 (+https://example.org/contact)"
+
+
+def test_retries_5xx_and_429_then_succeeds_honouring_retry_after():
+    # GIVEN a source that answers 503, then 429 with Retry-After: 7, then the file
+    server = ScriptedServer([(503, {}), (429, {"Retry-After": "7"})])
+    server.publish(PATH, b"class\r\n")
+    sleeps: list[float] = []
+    with server, make_client(sleeps) as client:
+        # WHEN the file is fetched
+        response = client.get(server.base_url + PATH)
+        # THEN it arrives after two retries, the second waiting exactly as asked
+        assert response.content == b"class\r\n"
+        assert client.requests_made == 3
+    assert len(sleeps) == 2
+    assert 0 <= sleeps[0] <= 0.5 and sleeps[1] == 7
+
+
+def test_gives_up_after_the_retries_with_the_status_in_the_message():
+    server = ScriptedServer([(502, {})] * 10)
+    sleeps: list[float] = []
+    with server, make_client(sleeps, retries=2) as client:
+        with pytest.raises(HTTPStatusError) as error:
+            client.get(server.base_url + PATH)
+    assert error.value.status == 502
+    assert "502" in str(error.value) and "after 3 attempts" in str(error.value)
+    assert len(sleeps) == 2
+
+
+def test_backoff_grows_exponentially_and_is_capped():
+    client = PoliteClient("ops@example.org", backoff_base=1.0, backoff_max=5.0)
+    for attempt, cap in [(1, 1.0), (2, 2.0), (3, 4.0), (4, 5.0), (9, 5.0)]:
+        assert all(0 <= client.backoff(attempt) <= cap for _ in range(50))
+    assert client.backoff(1, "120") == 5.0  # Retry-After is honoured up to the cap
+
+
+def test_403_explains_the_contact_requirement(source_server):
+    # GIVEN the source refuses this User-Agent (like BLS without a contact)
+    source_server.publish(PATH, b"x")
+    client = PoliteClient("ops@example.org", requests_per_second=1000)
+    client.session.headers["User-Agent"] = "python-requests/2"
+    with pytest.raises(HTTPStatusError) as error:
+        client.get(source_server.base_url + PATH)
+    assert error.value.status == 403
+    assert "BLS_CONTACT" in str(error.value) and "403" in str(error.value)
+    assert source_server.count("GET") == 1  # a 403 is not retried
+
+
+def test_connection_refused_is_retried_then_a_source_error():
+    sleeps: list[float] = []
+    with make_client(sleeps, retries=1) as client:
+        with pytest.raises(SourceError, match="failed after 2 attempts"):
+            client.get("http://127.0.0.1:9/nothing")
+    assert len(sleeps) == 1
+
+
+def test_rate_limiter_spaces_request_starts():
+    now = [0.0]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    limiter = RateLimiter(4.0, clock=lambda: now[0], sleep=sleep)
+    for _ in range(4):
+        limiter.wait()
+    assert waits == [0.25, 0.5, 0.75]
