@@ -81,7 +81,7 @@ class PoliteClient:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self._sleep = sleep
-        self._limiter = RateLimiter(requests_per_second, sleep=sleep)
+        self._limiter = RateLimiter(requests_per_second)  # real time: `sleep` is for backoff only
         self._count_lock = threading.Lock()
         self.requests_made = 0
         self.session = requests.Session()
@@ -118,6 +118,10 @@ class PoliteClient:
             if seconds is not None:
                 return min(seconds, self.backoff_max)
         return random.uniform(0, min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1)))
+
+    def wait_before_retry(self, attempt: int, retry_after: str | None = None) -> None:
+        """Sleep `backoff(attempt, retry_after)` with the injected sleep (for callers' own retries)."""
+        self._sleep(self.backoff(attempt, retry_after))
 
     def get(self, url: str, *, headers: dict[str, str] | None = None, stream: bool = False) -> requests.Response:
         """GET with retries. Returns responses below 400 (incl. 304); raises HTTPStatusError otherwise.

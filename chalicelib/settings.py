@@ -70,6 +70,8 @@ class Settings:
             given["data_store"] = _parse_store("--store", given["data_store"])
         if "bls_contact" in given:
             given["bls_contact"] = _parse_contact("--contact", given["bls_contact"])
+        if "population_api_url" in given:
+            given["population_api_url"] = _url("--url", given["population_api_url"])
         settings = replace(base, **given)
         settings.validate()
         return settings
