@@ -65,3 +65,17 @@ def test_help_exits_0(argv, capsys):
         main(argv)
     assert exit_info.value.code == 0
     assert "usage:" in capsys.readouterr().out
+
+
+def test_structured_logs_survive_the_chalice_app(capsys):
+    # GIVEN the Chalice app is imported (Chalice configures a logger named after the app)
+    import app  # noqa: F401
+
+    from chalicelib.log import log_event
+
+    # WHEN an INFO event is logged
+    log_event("run_start", step="mirror")
+    # THEN it still comes out as one JSON line on stderr, not silenced or printed to stdout
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert json.loads(captured.err.splitlines()[-1])["event"] == "run_start"
