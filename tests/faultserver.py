@@ -1,0 +1,116 @@
+"""A SourceServer that misbehaves on request: the faults a real source shows, in a test process.
+
+`server.inject(path, "truncate", "503", ...)` queues faults for a path; each
+request to that path consumes one (then the server answers normally again).
+`server.always(path, "truncate")` repeats a fault for every request.
+
+Faults:
+- `"500"`, `"502"`, `"503"`: that status with a short body.
+- `"429"`: Too Many Requests with `Retry-After: <retry_after>`.
+- `"truncate"`: the full Content-Length, half the body, then the connection closes.
+- `"overlong"`: no Content-Length, the body plus extra bytes, then the connection closes.
+- `"reset"`: the connection is reset (RST) before any response.
+- `"reset_mid"`: headers and half the body, then a reset.
+- `"slow"`: waits `slow_seconds` before answering normally.
+- `"garbage"`: 200 with bytes that are not an HTML listing.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+from collections import defaultdict
+
+from chalicelib.sourceserver import RequestRecord, SourceServer
+
+GARBAGE = b"\x1f\x8b\x08\x00 this is not a listing \x00\xff\xfe"
+
+
+class FaultServer(SourceServer):
+    """SourceServer with per-path fault queues."""
+
+    def __init__(self, *, retry_after: str = "1", slow_seconds: float = 1.0, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+        self.slow_seconds = slow_seconds
+        self._queued: dict[str, list[str]] = defaultdict(list)
+        self._always: dict[str, str] = {}
+        self._fault_lock = threading.Lock()
+
+    def inject(self, path: str, *faults: str) -> None:
+        """Queue faults for the next requests to `path`."""
+        with self._fault_lock:
+            self._queued[path].extend(faults)
+
+    def always(self, path: str, fault: str | None) -> None:
+        """Answer every request to `path` with `fault` (None to stop)."""
+        with self._fault_lock:
+            if fault is None:
+                self._always.pop(path, None)
+            else:
+                self._always[path] = fault
+
+    def _next_fault(self, path: str) -> str | None:
+        with self._fault_lock:
+            if self._queued.get(path):
+                return self._queued[path].pop(0)
+            return self._always.get(path)
+
+    def fault(self, record: RequestRecord, handler) -> bool:  # noqa: ANN001 - the server's handler
+        name = self._next_fault(record.path)
+        if name is None:
+            return False
+        record.status = -1  # marks a faulted request in the log
+        if name == "slow":
+            time.sleep(self.slow_seconds)
+            return False
+        if name.isdigit():
+            headers = {"Content-Type": "text/plain"}
+            if name == "429":
+                headers["Retry-After"] = self.retry_after
+            record.status = int(name)
+            handler.send_body(int(name), b"try again later", headers)
+            return True
+        if name == "garbage":
+            record.status = 200
+            handler.send_body(200, GARBAGE, {"Content-Type": "text/html"})
+            return True
+        if name == "reset":
+            _reset(handler)
+            return True
+        body = self._body(record.path)
+        if name in ("truncate", "reset_mid"):
+            handler.send_response(200)
+            handler.send_header("Content-Type", "text/plain")
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            handler.wfile.write(body[: len(body) // 2])
+            handler.wfile.flush()
+            if name == "reset_mid":
+                _reset(handler)
+            else:
+                handler.close_connection = True
+            return True
+        if name == "overlong":
+            handler.send_response(200)
+            handler.send_header("Content-Type", "text/plain")
+            handler.send_header("Connection", "close")
+            handler.end_headers()
+            handler.wfile.write(body + b"\r\nEXTRA BYTES THE FILE DOES NOT HAVE\r\n")
+            handler.wfile.flush()
+            handler.close_connection = True
+            return True
+        raise ValueError(f"unknown fault {name!r}")
+
+    def _body(self, path: str) -> bytes:
+        resource = self.resources.get(path)
+        return resource.body if resource is not None else b"x" * 1000
+
+
+def _reset(handler) -> None:  # noqa: ANN001
+    """Close the connection with an RST instead of a FIN."""
+    handler.wfile.flush()
+    handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    handler.close_connection = True

@@ -1,0 +1,179 @@
+"""The pure plan: listing x store inventory x saved state -> fetches, deletes, unchanged. No I/O."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.listing import ListingEntry
+from chalicelib.mirror_state import FileRecord
+from chalicelib.plan import (
+    ALTERED,
+    MISSING,
+    NEW,
+    NOT_IN_STATE,
+    SIZE_CHANGED,
+    TIME_CHANGED,
+    VERIFY,
+    make_plan,
+)
+from chalicelib.store import ObjectInfo
+
+PREFIX = "bls/pr/"
+URL = "http://src/pub/time.series/pr/"
+LM = "Thu, 04 Sep 2025 08:30:00 GMT"
+
+
+def entry(name: str, size: str = "100", time: str = "9/4/2025 8:30 AM") -> ListingEntry:
+    return ListingEntry(name, URL + name, size, time)
+
+
+def record(name: str, size: int = 100, etag: str = "e", time: str = "9/4/2025 8:30 AM") -> FileRecord:
+    return FileRecord(name, PREFIX + name, size, "sha-" + name, etag, LM, str(size), time)
+
+
+def info(name: str, size: int = 100, etag: str = "e") -> ObjectInfo:
+    return ObjectInfo(PREFIX + name, size, etag)
+
+
+def summary(plan) -> dict:
+    """The plan as plain values: reason per fetched name, plus conditional/known-hash flags."""
+    return {
+        "fetch": {f.name: f.reason for f in plan.fetches},
+        "conditional": sorted(f.name for f in plan.fetches if f.if_modified_since),
+        "known": sorted(f.name for f in plan.fetches if f.known_sha256),
+        "probe": sorted(f.name for f in plan.fetches if f.probe_store),
+        "deletes": list(plan.deletes),
+        "delete_keys": list(plan.delete_keys),
+        "unchanged": list(plan.unchanged),
+        "mass_delete": plan.mass_delete,
+    }
+
+
+def expect(fetch=None, conditional=(), known=(), probe=(), deletes=(), delete_keys=(), unchanged=(), mass=False):
+    return {
+        "fetch": fetch or {},
+        "conditional": sorted(conditional),
+        "known": sorted(known),
+        "probe": sorted(probe),
+        "deletes": list(deletes),
+        "delete_keys": list(delete_keys),
+        "unchanged": list(unchanged),
+        "mass_delete": mass,
+    }
+
+
+CASES = [
+    # id, listing, inventory, state, kwargs, expected
+    ("first-run", [entry("a"), entry("b")], [], [], {}, expect({"a": NEW, "b": NEW})),
+    ("nothing-changed", [entry("a")], [info("a")], [record("a")], {}, expect(unchanged=["a"])),
+    (
+        "size-changed-unconditional-get",
+        [entry("a", size="120")], [info("a")], [record("a")], {},
+        expect({"a": SIZE_CHANGED}, known=["a"]),
+    ),
+    (
+        "time-changed-conditional-get",
+        [entry("a", time="9/4/2025 7:30 AM")], [info("a")], [record("a")], {},
+        expect({"a": TIME_CHANGED}, conditional=["a"], known=["a"]),
+    ),
+    (
+        "object-deleted-out-of-band",
+        [entry("a")], [], [record("a")], {},
+        expect({"a": MISSING}),
+    ),
+    (
+        "object-altered-out-of-band-etag",
+        [entry("a")], [info("a", etag="other")], [record("a")], {},
+        expect({"a": ALTERED}),
+    ),
+    (
+        "object-altered-out-of-band-size",
+        [entry("a")], [info("a", size=5)], [record("a")], {},
+        expect({"a": ALTERED}),
+    ),
+    (
+        "stored-without-state",
+        [entry("a")], [info("a")], [], {},
+        expect({"a": NOT_IN_STATE}, probe=["a"]),
+    ),
+    ("verify-refetches-intact-files", [entry("a")], [info("a")], [record("a")], {"verify": True},
+     expect({"a": VERIFY}, known=["a"])),
+    (
+        "deleted-at-source",
+        [entry("a"), entry("b")], [info("a"), info("b"), info("c")], [record("a"), record("b"), record("c")], {},
+        expect(deletes=["c"], delete_keys=["bls/pr/c"], unchanged=["a", "b"]),
+    ),
+    (
+        "deleted-at-source-and-already-gone-from-store",
+        [entry("a"), entry("b")], [info("a"), info("b")], [record("a"), record("b"), record("c")], {},
+        expect(deletes=["c"], delete_keys=[], unchanged=["a", "b"]),
+    ),
+    (
+        "stray-objects-under-the-prefix-are-deleted",
+        [entry("a"), entry("b"), entry("c")], [info("a"), info("b"), info("c"), info("sub/x")],
+        [record("a"), record("b"), record("c")], {},
+        expect(deletes=["sub/x"], delete_keys=["bls/pr/sub/x"], unchanged=["a", "b", "c"]),
+    ),
+    (
+        "half-deleted-is-allowed",
+        [entry("a"), entry("b")], [info(n) for n in "abcd"], [record(n) for n in "abcd"], {},
+        expect(deletes=["c", "d"], delete_keys=["bls/pr/c", "bls/pr/d"], unchanged=["a", "b"]),
+    ),
+    (
+        "more-than-half-is-a-mass-delete",
+        [entry("a")], [info(n) for n in "abcd"], [record(n) for n in "abcd"], {},
+        expect(deletes=["b", "c", "d"], delete_keys=["bls/pr/b", "bls/pr/c", "bls/pr/d"], unchanged=["a"], mass=True),
+    ),
+    (
+        "mass-delete-allowed",
+        [entry("a")], [info(n) for n in "abcd"], [record(n) for n in "abcd"], {"allow_mass_delete": True},
+        expect(deletes=["b", "c", "d"], delete_keys=["bls/pr/b", "bls/pr/c", "bls/pr/d"], unchanged=["a"]),
+    ),
+    (
+        "threshold-is-configurable",
+        [entry("a"), entry("b"), entry("c")], [info(n) for n in "abcd"], [record(n) for n in "abcd"],
+        {"mass_delete_fraction": 0.2},
+        expect(deletes=["d"], delete_keys=["bls/pr/d"], unchanged=["a", "b", "c"], mass=True),
+    ),
+    (
+        "objects-of-other-prefixes-are-not-ours",
+        [entry("a")], [info("a"), ObjectInfo("bls/cu/cu.series", 1, "x"), ObjectInfo("bls/prx", 1, "y")],
+        [record("a")], {},
+        expect(unchanged=["a"]),
+    ),
+    (
+        "mixed",
+        [entry("a"), entry("b", size="7"), entry("d"), entry("e", time="1/1/2026 1:00 PM")],
+        [info("a"), info("b"), info("c"), info("e")],
+        [record("a"), record("b"), record("c"), record("e")], {},
+        expect(
+            {"b": SIZE_CHANGED, "d": NEW, "e": TIME_CHANGED}, conditional=["e"], known=["b", "e"],
+            deletes=["c"], delete_keys=["bls/pr/c"], unchanged=["a"],
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(("listing", "inventory", "state", "kwargs", "expected"),
+                         [case[1:] for case in CASES], ids=[case[0] for case in CASES])
+def test_plan(listing, inventory, state, kwargs, expected):
+    plan = make_plan(listing, inventory, {r.name: r for r in state}, PREFIX, **kwargs)
+    assert summary(plan) == expected
+
+
+def test_conditional_get_uses_the_stored_last_modified_and_fetches_carry_the_listing_text():
+    plan = make_plan([entry("a", time="9/4/2025 7:30 AM")], [info("a")], {"a": record("a")}, PREFIX)
+    (fetch,) = plan.fetches
+    assert fetch.if_modified_since == LM
+    assert fetch.known_sha256 == "sha-a"
+    assert (fetch.url, fetch.key, fetch.size_text, fetch.time_text, fetch.expected_size) == (
+        URL + "a", "bls/pr/a", "100", "9/4/2025 7:30 AM", 100,
+    )
+
+
+def test_adds_and_updates_split_the_fetches_and_an_idle_plan_changes_nothing():
+    plan = make_plan([entry("a"), entry("b", size="1")], [info("b")], {"b": record("b")}, PREFIX)
+    assert [f.name for f in plan.adds] == ["a"] and [f.name for f in plan.updates] == ["b"]
+    assert plan.changes_anything and plan.mirrored == 1
+    idle = make_plan([entry("b")], [info("b")], {"b": record("b")}, PREFIX)
+    assert not idle.changes_anything
