@@ -1,10 +1,41 @@
-"""Chalice app: thin handlers only; the logic lives in chalicelib/."""
+"""Chalice app: thin handlers only; the logic lives in chalicelib/.
 
-from chalice import Chalice
+- `ingest` (daily): mirror the BLS directories, then fetch the population.
+- `analyze` (SQS, one message at a time): S3 wrote a report input → compute the reports.
+- HTTP routes: the `chalicelib.web` blueprint.
 
-from chalicelib import web
+Settings are read inside the handlers (Chalice sets the config's environment
+variables around each invocation in tests). The one value read at import is the
+queue ARN, because Chalice needs it while it builds the deployment: Path 2
+(`chalice deploy`) gets it from `.chalice/config.json` (written by
+`infra/write_chalice_config.py`); Path 1 (`cdk deploy`) overrides it in the
+stack, so the placeholder below only serves tests and `chalice local`.
+"""
 
-app = Chalice(app_name="bls-pipeline")
+import os
+
+from chalice import Chalice, Rate
+
+from chalicelib import pipeline, web
+
+# A syntactically valid ARN that names no real queue (account 000000000000).
+PLACEHOLDER_QUEUE_ARN = "arn:aws:sqs:us-east-1:000000000000:bls-pipeline-analysis-placeholder"
+ANALYSIS_QUEUE_ARN = os.environ.get("ANALYSIS_QUEUE_ARN") or PLACEHOLDER_QUEUE_ARN
+
+# configure_logs=False: Chalice would otherwise set the "bls-pipeline" logger (the one our
+# structured logger uses) to ERROR and print plain lines to stdout.
+app = Chalice(app_name="bls-pipeline", configure_logs=False)
 app.register_blueprint(web.api)
 
-# Scheduled ingestion and the SQS analysis handler: added by the pipeline issue.
+
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def ingest(event):
+    """Daily ingestion; raises if the mirror or the population failed (Lambda error metric)."""
+    return pipeline.scheduled_ingestion()
+
+
+@app.on_sqs_message(queue_arn=ANALYSIS_QUEUE_ARN, batch_size=1)
+def analyze(event):
+    """Reports for each S3 notification of a report input (a failure makes SQS redeliver)."""
+    for record in event:
+        pipeline.handle_analysis_message(record.body)

@@ -1,0 +1,435 @@
+"""The pipeline's AWS resources, for both deploy paths.
+
+- `PipelineData`: bucket (+ access-log bucket), analysis queue + dead-letter queue,
+  the S3 → SQS notifications (from `chalicelib.events`, the same definitions as the
+  local run), one least-privilege IAM role per Lambda function, their log groups,
+  the alarm topic and the alarms.
+- `PipelineStack` (Path 1, `cdk deploy`): PipelineData + the Chalice app through
+  `chalice.cdk.Chalice`, wired to those roles and that queue.
+- `DataStack` (Path 2, `cdk deploy -c data_only=true`, then `chalice deploy`):
+  PipelineData alone, with outputs that `write_chalice_config.py` copies into
+  `.chalice/config.json`.
+
+The Lambda function names are fixed (`bls-pipeline-<env>-ingest`, ...; the names
+`chalice deploy` gives for stage `<env>`), so the log groups, the alarm and the
+IAM statements are the same on both paths. Deploy an environment with one path.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import (
+    Aws,
+    CfnOutput,
+    Duration,
+    Fn,
+    RemovalPolicy,
+    Stack,
+    Tags,
+)
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from cdk_nag import NagSuppressions
+from constructs import Construct
+
+from chalicelib import APP_NAME, events
+from chalicelib.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CHALICE_CONFIG = REPO_ROOT / ".chalice" / "config.json"
+
+# Chalice's function names in app.py and the logical ids `chalice package` gives them.
+INGEST, ANALYZE, API_HANDLER = "ingest", "analyze", "api_handler"
+LOGICAL_IDS = {INGEST: "Ingest", ANALYZE: "Analyze", API_HANDLER: "APIHandler"}
+SQS_EVENT_ID = "AnalyzeSqsEventSource"
+
+VISIBILITY_FACTOR = 6  # AWS: queue visibility timeout >= 6 x the function timeout
+MAX_RECEIVE_COUNT = 4  # a message that failed 4 times goes to the dead-letter queue
+STORE_PREFIXES_INGEST = ("bls/", "population/", "_state/")
+STORE_PREFIXES_API = ("bls/", "population/", "reports/", "_state/")
+REPORTS_PREFIX = "reports/"
+
+_ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,14}$")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """What varies per deployment (from CDK context: `-c environment=prod -c alarm_email=...`)."""
+
+    environment: str = "dev"
+    alarm_email: str | None = None
+    bls_contact: str | None = None
+    report_data_key: str = Settings.report_data_key
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if not _ENVIRONMENT.match(self.environment):
+            raise ValueError(
+                f"context 'environment': {self.environment!r} must be 1-15 lower-case letters, digits or '-', "
+                "starting with a letter (it becomes part of bucket and function names)"
+            )
+        if self.alarm_email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", self.alarm_email):
+            raise ValueError(f"context 'alarm_email': {self.alarm_email!r} is not an e-mail address")
+        # Same validation as the Lambda will apply at run time, but at synth time.
+        Settings.from_env({"BLS_CONTACT": self.bls_contact or "", "REPORT_DATA_KEY": self.report_data_key})
+
+    @classmethod
+    def from_context(cls, scope: Construct) -> PipelineConfig:
+        """Read the context values (missing ones keep their defaults)."""
+        values: dict[str, Any] = {}
+        for name in ("environment", "alarm_email", "bls_contact", "report_data_key", "log_level"):
+            value = scope.node.try_get_context(name)
+            if value not in (None, ""):
+                values[name] = str(value)
+        return cls(**values)
+
+    def function_name(self, function: str) -> str:
+        """The Lambda function name, as `chalice deploy --stage <environment>` names it."""
+        if function == API_HANDLER:
+            return f"{APP_NAME}-{self.environment}"
+        return f"{APP_NAME}-{self.environment}-{function}"
+
+    def settings(self) -> Settings:
+        """The run-time settings these values give (for the notification definitions)."""
+        return Settings.from_env({"REPORT_DATA_KEY": self.report_data_key})
+
+
+def chalice_function_config(function: str, config_path: Path = CHALICE_CONFIG) -> dict[str, Any]:
+    """Top-level `lambda_functions.<function>` of `.chalice/config.json` (timeouts, memory)."""
+    config = json.loads(config_path.read_text())
+    return dict(config.get("lambda_functions", {}).get(function, {}))
+
+
+def analysis_timeout_seconds(config_path: Path = CHALICE_CONFIG) -> int:
+    """The analysis function's timeout, from `.chalice/config.json` (Chalice's default: 60 s)."""
+    return int(chalice_function_config(ANALYZE, config_path).get("lambda_timeout", 60))
+
+
+# --------------------------------------------------------------------------- shared resources
+
+
+class PipelineData(Construct):
+    """Storage, queueing, permissions, logs and alarms; everything but the functions."""
+
+    def __init__(self, scope: Construct, construct_id: str, config: PipelineConfig) -> None:
+        super().__init__(scope, construct_id)
+        self.config = config
+        settings = config.settings()
+
+        self.access_logs = s3.Bucket(
+            self, "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs", expiration=Duration.days(90))],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        NagSuppressions.add_resource_suppressions(self.access_logs, [{
+            "id": "AwsSolutions-S1",
+            "reason": "This is the access-log bucket of the data bucket; logging it into itself would loop.",
+        }])
+
+        # A predictable name: the queue policy can name the bucket without a dependency cycle,
+        # so the notification is set on the bucket itself (no custom resource, no wildcard role).
+        self.bucket_name_pattern = f"{APP_NAME}-{config.environment}-${{AWS::AccountId}}-${{AWS::Region}}"
+        self.bucket_name = Fn.sub(self.bucket_name_pattern)
+        self.bucket_arn = self.arn()
+        self.bucket = s3.Bucket(
+            self, "Data",
+            bucket_name=self.bucket_name,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="data/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-noncurrent-versions",
+                    noncurrent_version_expiration=Duration.days(30),
+                    abort_incomplete_multipart_upload_after=Duration.days(7),
+                )
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+        self.analysis_timeout = analysis_timeout_seconds()
+        self.dead_letter_queue = sqs.Queue(
+            self, "AnalysisDeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        self.queue = sqs.Queue(
+            self, "Analysis",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            visibility_timeout=Duration.seconds(VISIBILITY_FACTOR * self.analysis_timeout),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT),
+        )
+        self.queue.add_to_resource_policy(iam.PolicyStatement(
+            sid="AllowReportInputNotificationsFromTheDataBucket",
+            principals=[iam.ServicePrincipal("s3.amazonaws.com")],
+            actions=["sqs:SendMessage"],
+            resources=[self.queue.queue_arn],
+            conditions={
+                "ArnEquals": {"aws:SourceArn": self.bucket_arn},
+                "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+            },
+        ))
+        self.filters = events.notification_filters(settings)
+        cfn_bucket: s3.CfnBucket = self.bucket.node.default_child  # type: ignore[assignment]
+        cfn_bucket.add_property_override(
+            "NotificationConfiguration.QueueConfigurations",
+            events.cloudformation_queue_configurations(self.filters, self.queue.queue_arn),
+        )
+        # S3 checks that it may send to the queue when the configuration is set.
+        queue_policy = self.queue.node.find_child("Policy")  # made by add_to_resource_policy
+        cfn_bucket.add_resource_dependency(queue_policy.node.default_child)  # type: ignore[arg-type]
+
+        self.log_groups = {
+            function: logs.LogGroup(
+                self, f"{LOGICAL_IDS[function]}Logs",
+                log_group_name=f"/aws/lambda/{config.function_name(function)}",
+                retention=logs.RetentionDays.THREE_MONTHS,
+                removal_policy=RemovalPolicy.DESTROY,
+            )
+            for function in (INGEST, ANALYZE, API_HANDLER)
+        }
+        self.roles = {
+            INGEST: self._role(INGEST, "Daily ingestion: mirror + population", self._ingest_statements()),
+            ANALYZE: self._role(ANALYZE, "Analysis: S3 event from the queue -> reports",
+                                self._analyze_statements(settings)),
+            API_HANDLER: self._role(API_HANDLER, "Reports API and dashboard (read-only)", self._api_statements()),
+        }
+
+        self.topic = sns.Topic(self, "Alarms", display_name=f"{APP_NAME} {config.environment} alarms",
+                               enforce_ssl=True)
+        NagSuppressions.add_resource_suppressions(self.topic, [{
+            "id": "AwsSolutions-SNS2",
+            "reason": "CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed SNS key; "
+                      "the notifications carry only alarm names and states, not data, so no customer key is kept.",
+        }])
+        if config.alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
+        action = cloudwatch_actions.SnsAction(self.topic)
+        self.dead_letter_alarm = cloudwatch.Alarm(
+            self, "DeadLettersAlarm",
+            alarm_description="An S3 event could not be analyzed after retries: it is in the dead-letter queue.",
+            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic="Maximum"),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.ingestion_alarm = cloudwatch.Alarm(
+            self, "IngestionErrorsAlarm",
+            alarm_description="The daily ingestion (mirror and/or population) failed; see its logs.",
+            metric=cloudwatch.Metric(
+                namespace="AWS/Lambda",
+                metric_name="Errors",
+                dimensions_map={"FunctionName": config.function_name(INGEST)},
+                statistic="Sum",
+                period=Duration.minutes(5),
+            ),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        for alarm in (self.dead_letter_alarm, self.ingestion_alarm):
+            alarm.add_alarm_action(action)
+            alarm.add_ok_action(action)
+
+    # ----------------------------------------------------------------------- IAM
+
+    def arn(self, path: str = "") -> str:
+        """The ARN of the bucket (`path` empty) or of objects in it (`/key`, `/prefix/*`)."""
+        return Fn.sub(f"arn:${{AWS::Partition}}:s3:::{self.bucket_name_pattern}{path}")
+
+    def objects(self, prefix_or_key: str) -> str:
+        """The ARN of one object key, or of every object under a prefix (ending in '/')."""
+        suffix = "*" if prefix_or_key.endswith("/") else ""
+        return self.arn(f"/{prefix_or_key}{suffix}")
+
+    def _list_statement(self) -> iam.PolicyStatement:
+        # Without s3:ListBucket, HEAD/GET of a missing key answers 403 instead of 404, and the
+        # store could not tell "not there yet" from "forbidden". No s3:prefix condition: it
+        # does not apply to HEAD/GET, so it would bring the 403s back. Keys only, no content.
+        return iam.PolicyStatement(sid="ListKeys", actions=["s3:ListBucket"], resources=[self.bucket_arn])
+
+    def _ingest_statements(self) -> list[iam.PolicyStatement]:
+        return [
+            self._list_statement(),
+            iam.PolicyStatement(
+                sid="ReadWriteDeleteIngestedData",
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                resources=[self.objects(p) for p in STORE_PREFIXES_INGEST],
+            ),
+        ]
+
+    def _analyze_statements(self, settings: Settings) -> list[iam.PolicyStatement]:
+        return [
+            self._list_statement(),
+            iam.PolicyStatement(
+                sid="ReadReportInputs",
+                actions=["s3:GetObject"],
+                resources=[self.objects(key) for key in events.report_inputs(settings)],
+            ),
+            iam.PolicyStatement(
+                sid="ReadWriteReports",
+                actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[self.objects(REPORTS_PREFIX)],
+            ),
+            iam.PolicyStatement(
+                sid="ConsumeAnalysisQueue",
+                actions=["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+                resources=[self.queue.queue_arn],
+            ),
+        ]
+
+    def _api_statements(self) -> list[iam.PolicyStatement]:
+        return [
+            self._list_statement(),
+            iam.PolicyStatement(
+                sid="ReadOnly",
+                actions=["s3:GetObject"],
+                resources=[self.objects(p) for p in STORE_PREFIXES_API],
+            ),
+        ]
+
+    def _role(self, function: str, purpose: str, statements: list[iam.PolicyStatement]) -> iam.Role:
+        log_group = self.log_groups[function]
+        statements = [
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_group.log_group_arn],
+            ),
+            *statements,
+        ]
+        role = iam.Role(
+            self, f"{LOGICAL_IDS[function]}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{APP_NAME} {self.config.environment}: {purpose}",
+            inline_policies={"least-privilege": iam.PolicyDocument(statements=statements)},
+        )
+        NagSuppressions.add_resource_suppressions(role, [{
+            "id": "AwsSolutions-IAM5",
+            "reason": "The only wildcards are at the end of a key prefix of the data bucket (bls/*, reports/*, "
+                      "...): the object names under a prefix are not known in advance. No action wildcard, "
+                      "no bucket-wide or account-wide resource.",
+            # Only object ARNs of the form <bucket>/<prefix>/* are covered by this suppression.
+            "appliesTo": [{"regex": r"/^Resource::arn:<AWS::Partition>:s3:::[^*]+\/[a-z_]+\/\*$/g"}],
+        }])
+        return role
+
+    def environment_variables(self) -> dict[str, str]:
+        """The Lambda environment for this deployment."""
+        env = {
+            "DATA_STORE": Fn.sub(f"s3://{self.bucket_name_pattern}"),
+            "REPORT_DATA_KEY": self.config.report_data_key,
+            "LOG_LEVEL": self.config.log_level,
+        }
+        if self.config.bls_contact:
+            env["BLS_CONTACT"] = self.config.bls_contact
+        return env
+
+
+def tag(scope: Construct, config: PipelineConfig) -> None:
+    """Tags Project and Environment on every taggable resource under `scope`."""
+    Tags.of(scope).add("Project", APP_NAME)
+    Tags.of(scope).add("Environment", config.environment)
+
+
+# --------------------------------------------------------------------------- Path 2: data only
+
+
+class DataStack(Stack):
+    """Path 2: the data resources alone; `chalice deploy` adds the functions."""
+
+    def __init__(self, scope: Construct, construct_id: str, config: PipelineConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.data = PipelineData(self, "Pipeline", config)
+        tag(self, config)
+        outputs = {
+            "Environment": config.environment,
+            "DataStore": Fn.sub(f"s3://{self.data.bucket_name_pattern}"),
+            "BucketName": self.data.bucket.bucket_name,
+            "QueueArn": self.data.queue.queue_arn,
+            "QueueUrl": self.data.queue.queue_url,
+            "DeadLetterQueueUrl": self.data.dead_letter_queue.queue_url,
+            "AlarmTopicArn": self.data.topic.topic_arn,
+            "IngestRoleArn": self.data.roles[INGEST].role_arn,
+            "AnalyzeRoleArn": self.data.roles[ANALYZE].role_arn,
+            "ApiHandlerRoleArn": self.data.roles[API_HANDLER].role_arn,
+            "ReportDataKey": config.report_data_key,
+        }
+        for name, value in outputs.items():
+            CfnOutput(self, name, value=value)
+
+
+# --------------------------------------------------------------------------- Path 1: everything
+
+
+class PipelineStack(Stack):
+    """Path 1: data resources and the Chalice app in one stack (`cdk deploy`)."""
+
+    def __init__(self, scope: Construct, construct_id: str, config: PipelineConfig,
+                 source_dir: Path = REPO_ROOT, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        from chalice.cdk import Chalice
+
+        self.data = PipelineData(self, "Pipeline", config)
+        self.chalice = Chalice(
+            self, "App",
+            source_dir=str(source_dir),
+            stage_config={
+                "environment_variables": self.data.environment_variables(),
+                "manage_iam_role": False,
+                "autogen_policy": False,
+                # Default role of every function; ingest and analyze get their own below.
+                "iam_role_arn": self.data.roles[API_HANDLER].role_arn,
+            },
+        )
+        self.functions: dict[str, Any] = {}
+        for function, logical_id in LOGICAL_IDS.items():
+            try:
+                cfn_function = self.chalice.get_resource(logical_id)
+            except RuntimeError:  # jsii: no such logical id in the packaged template
+                if function == API_HANDLER:
+                    continue  # an app without HTTP routes has no API handler
+                raise
+            self.functions[function] = cfn_function
+            cfn_function.add_property_override("FunctionName", config.function_name(function))
+            cfn_function.add_property_override("Role", self.data.roles[function].role_arn)
+            cfn_function.add_property_override("PropagateTags", True)
+            cfn_function.add_resource_dependency(self.data.log_groups[function].node.default_child)
+        if API_HANDLER in self.functions:
+            self.chalice.get_resource("RestAPI").add_property_override("PropagateTags", True)
+        # The env-var route to the queue ARN silently keeps the placeholder when app.py was
+        # already imported; overriding the generated SAM event always works.
+        self.functions[ANALYZE].add_property_override(
+            f"Events.{SQS_EVENT_ID}.Properties.Queue", self.data.queue.queue_arn
+        )
+        tag(self, config)
+        CfnOutput(self, "DataStore", value=Fn.sub(f"s3://{self.data.bucket_name_pattern}"))
+        CfnOutput(self, "QueueUrl", value=self.data.queue.queue_url)
+        CfnOutput(self, "DeadLetterQueueUrl", value=self.data.dead_letter_queue.queue_url)
+        CfnOutput(self, "AlarmTopicArn", value=self.data.topic.topic_arn)
+        for function in self.functions:
+            CfnOutput(self, f"{LOGICAL_IDS[function]}FunctionName", value=config.function_name(function))

@@ -1,0 +1,536 @@
+"""The CDK app (infra/): template assertions, cdk-nag, both deploy paths, the Lambda package size.
+
+Synthesis is slow (jsii + `chalice package`), so each stack is synthesized once per test
+session and the templates are shared. Synthesis runs in a temporary directory (the
+Chalice construct writes `chalice.out/` into the working directory). Needs `node`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib import events
+from chalicelib.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+INFRA = REPO / "infra"
+if str(INFRA) not in sys.path:
+    sys.path.insert(0, str(INFRA))
+
+import write_chalice_config  # noqa: E402
+
+ALARM_EMAIL = "ops@example.org"
+LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
+UNTAGGABLE = {
+    "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy", "AWS::SNS::Subscription",
+    "AWS::Serverless::LayerVersion", "AWS::Lambda::Permission",
+}
+SYNTH_ENV = {
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+}
+
+
+class Synthesized:
+    """One stack's template, annotations (cdk-nag findings) and synthesis time."""
+
+    def __init__(self, stack: Any, seconds: float, workdir: Path) -> None:
+        from aws_cdk.assertions import Annotations, Template
+
+        self.template = Template.from_stack(stack)
+        self.annotations = Annotations.from_stack(stack)
+        self.json: dict[str, Any] = self.template.to_json()
+        self.seconds = seconds
+        self.workdir = workdir
+
+    def resources(self, kind: str | None = None) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.json["Resources"].items() if kind is None or v["Type"] == kind}
+
+    def one(self, kind: str, prefix: str = "") -> tuple[str, dict[str, Any]]:
+        found = [(k, v) for k, v in self.resources(kind).items() if k.startswith(prefix)]
+        assert len(found) == 1, f"{kind} {prefix}: {[k for k, _ in found]}"
+        return found[0]
+
+
+@pytest.fixture(scope="session")
+def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A working directory for synthesis, with the environment synthesis needs; restores both after."""
+    workdir = tmp_path_factory.mktemp("synth")
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        del os.environ[name]
+    os.environ.update(SYNTH_ENV)
+    os.chdir(workdir)
+    try:
+        yield workdir
+    finally:
+        os.chdir(saved_cwd)
+        # The Chalice construct puts the app's config variables into os.environ: drop them.
+        os.environ.clear()
+        os.environ.update(saved_env)
+
+
+@pytest.fixture(scope="session")
+def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the Chalice project: packaging writes its cache (.chalice/deployments) there, not in the repo."""
+    project = tmp_path_factory.mktemp("project") / "bls-pipeline"
+    (project / ".chalice").mkdir(parents=True)
+    shutil.copy(REPO / "app.py", project)
+    shutil.copy(REPO / "requirements.txt", project)
+    shutil.copytree(REPO / "chalicelib", project / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / ".chalice" / "config.json", project / ".chalice" / "config.json")
+    return project
+
+
+def _synth(workdir: Path, context: dict[str, Any], source_dir: Path | None = None) -> Synthesized:
+    from main import build_app
+
+    started = time.monotonic()
+    _, stack = build_app(context, outdir=str(workdir / f"cdk.out.{len(list(workdir.iterdir()))}"),
+                         source_dir=source_dir)
+    synthesized = Synthesized(stack, 0.0, workdir)  # Template.from_stack synthesizes
+    synthesized.seconds = time.monotonic() - started
+    return synthesized
+
+
+@pytest.fixture(scope="session")
+def pipeline_stack(synth_dir: Path, project_copy: Path) -> Synthesized:
+    """Path 1 (everything, Chalice app included), with an alarm e-mail and a contact."""
+    synthesized = _synth(synth_dir, {"environment": "dev", "alarm_email": ALARM_EMAIL,
+                                     "bls_contact": "data-team@example.org"}, source_dir=project_copy)
+    print(f"\nPath 1 synth (Chalice package included): {synthesized.seconds:.1f} s")
+    return synthesized
+
+
+@pytest.fixture(scope="session")
+def data_stack(synth_dir: Path) -> Synthesized:
+    """Path 2's CDK part: the data resources alone, no e-mail."""
+    synthesized = _synth(synth_dir, {"environment": "dev", "data_only": "true"})
+    print(f"\nPath 2 data stack synth: {synthesized.seconds:.1f} s")
+    return synthesized
+
+
+@pytest.fixture(params=["pipeline", "data"])
+def stack(request: pytest.FixtureRequest) -> Synthesized:
+    return request.getfixturevalue(f"{request.param}_stack")
+
+
+def sub(path: str = "") -> dict[str, str]:
+    """The ARN (as `Fn::Sub`) of the data bucket of environment dev, or of objects in it."""
+    return {"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::bls-pipeline-dev-${{AWS::AccountId}}-${{AWS::Region}}{path}"}
+
+
+def statements(role: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    (policy,) = role["Properties"]["Policies"]
+    return {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+# --------------------------------------------------------------------------- storage
+
+
+def test_bucket_is_private_encrypted_versioned_and_ssl_only(stack: Synthesized) -> None:
+    bucket_id, bucket = stack.one("AWS::S3::Bucket", "PipelineData")
+    props = bucket["Properties"]
+    assert props["BucketName"] == {"Fn::Sub": "bls-pipeline-dev-${AWS::AccountId}-${AWS::Region}"}
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
+    }
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
+        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+    ]
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    (rule,) = props["LifecycleConfiguration"]["Rules"]
+    assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30} and rule["Status"] == "Enabled"
+    assert props["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": stack.one("AWS::S3::Bucket",
+                                                                                        "PipelineAccessLogs")[0]}
+    assert bucket["DeletionPolicy"] == "Retain"
+    # SSL only: the bucket policy denies every request without TLS
+    policies = [p for p in stack.resources("AWS::S3::BucketPolicy").values()
+                if p["Properties"]["Bucket"] == {"Ref": bucket_id}]
+    (policy,) = policies
+    (deny,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Action"] == "s3:*" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert deny["Principal"] == {"AWS": "*"}
+
+
+def test_notifications_are_the_shared_definitions_to_the_queue(stack: Synthesized) -> None:
+    # GIVEN the definitions the local run uses
+    filters = events.notification_filters(Settings.from_env({}))
+    queue_id, _ = stack.one("AWS::SQS::Queue", "PipelineAnalysis5")
+    _, bucket = stack.one("AWS::S3::Bucket", "PipelineData")
+    # THEN the bucket sends ObjectCreated of exactly those keys to the analysis queue
+    assert bucket["Properties"]["NotificationConfiguration"] == {
+        "QueueConfigurations": events.cloudformation_queue_configurations(filters, {"Fn::GetAtt": [queue_id, "Arn"]})
+    }
+    assert [r["Value"] for c in bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+            for r in c["Filter"]["S3Key"]["Rules"]] == [
+        "population/population.json", "population.json", "bls/pr/pr.data.0.Current", "pr.data.0.Current"]
+    # and S3 may send to the queue (only from this bucket and account) before the bucket is configured
+    policy_id, policy = [(k, p) for k, p in stack.resources("AWS::SQS::QueuePolicy").items()
+                         if p["Properties"]["Queues"] == [{"Ref": queue_id}]][0]
+    assert bucket["DependsOn"] == [policy_id]
+    (allow,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "s3.amazonaws.com"} and allow["Action"] == "sqs:SendMessage"
+    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": sub()},
+                                  "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+def test_notification_filters_follow_the_report_data_key(synth_dir: Path) -> None:
+    other = _synth(synth_dir, {"environment": "cu", "data_only": "true", "report_data_key": "bls/cu/cu.data.0.Current"})
+    _, bucket = other.one("AWS::S3::Bucket", "PipelineData")
+    rules = [r["Value"] for c in bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+             for r in c["Filter"]["S3Key"]["Rules"]]
+    assert rules == ["population/population.json", "population.json", "bls/cu/cu.data.0.Current", "cu.data.0.Current"]
+    analyze = statements(other.one("AWS::IAM::Role", "PipelineAnalyzeRole")[1])["ReadReportInputs"]
+    assert analyze["Resource"][1] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::bls-pipeline-cu-${AWS::AccountId}"
+                                                  "-${AWS::Region}/bls/cu/cu.data.0.Current"}
+
+
+# --------------------------------------------------------------------------- queueing
+
+
+def test_queue_is_encrypted_with_redrive_and_a_long_enough_visibility_timeout(pipeline_stack: Synthesized) -> None:
+    queue_id, queue = pipeline_stack.one("AWS::SQS::Queue", "PipelineAnalysis5")
+    dlq_id, dlq = pipeline_stack.one("AWS::SQS::Queue", "PipelineAnalysisDeadLetters")
+    analyze_timeout = pipeline_stack.resources()["Analyze"]["Properties"]["Timeout"]
+    assert analyze_timeout == 300
+    assert queue["Properties"]["VisibilityTimeout"] >= 6 * analyze_timeout
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    redrive = queue["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
+    assert 3 <= redrive["maxReceiveCount"] <= 5
+    assert dlq["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert dlq["Properties"]["SqsManagedSseEnabled"] is True
+    for queue_name in (queue_id, dlq_id):  # SSL only
+        (policy,) = [p for p in pipeline_stack.resources("AWS::SQS::QueuePolicy").values()
+                     if p["Properties"]["Queues"] == [{"Ref": queue_name}]]
+        (deny,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_data_stack_visibility_timeout_follows_the_chalice_config(data_stack: Synthesized) -> None:
+    config = json.loads((REPO / ".chalice" / "config.json").read_text())
+    timeout = config["lambda_functions"]["analyze"]["lambda_timeout"]
+    _, queue = data_stack.one("AWS::SQS::Queue", "PipelineAnalysis5")
+    assert queue["Properties"]["VisibilityTimeout"] == 6 * timeout
+
+
+# --------------------------------------------------------------------------- alarms
+
+
+def test_alarms_notify_the_topic(stack: Synthesized) -> None:
+    topic_id, _ = stack.one("AWS::SNS::Topic")
+    dlq_id, _ = stack.one("AWS::SQS::Queue", "PipelineAnalysisDeadLetters")
+    alarms = {k: v["Properties"] for k, v in stack.resources("AWS::CloudWatch::Alarm").items()}
+    dead = next(a for k, a in alarms.items() if k.startswith("PipelineDeadLettersAlarm"))
+    assert (dead["Namespace"], dead["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert dead["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq_id, "QueueName"]}}]
+    ingestion = next(a for k, a in alarms.items() if k.startswith("PipelineIngestionErrorsAlarm"))
+    assert (ingestion["Namespace"], ingestion["MetricName"], ingestion["Statistic"]) == ("AWS/Lambda", "Errors", "Sum")
+    assert ingestion["Dimensions"] == [{"Name": "FunctionName", "Value": "bls-pipeline-dev-ingest"}]
+    for alarm in (dead, ingestion):
+        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+        assert alarm["TreatMissingData"] == "notBreaching"
+        assert alarm["AlarmActions"] == [{"Ref": topic_id}] and alarm["OKActions"] == [{"Ref": topic_id}]
+    (topic_policy,) = stack.resources("AWS::SNS::TopicPolicy").values()
+    (deny,) = [s for s in topic_policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_email_subscription_only_when_the_context_gives_an_address(
+    pipeline_stack: Synthesized, data_stack: Synthesized
+) -> None:
+    topic_id, _ = pipeline_stack.one("AWS::SNS::Topic")
+    (subscription,) = pipeline_stack.resources("AWS::SNS::Subscription").values()
+    assert subscription["Properties"] == {"Protocol": "email", "TopicArn": {"Ref": topic_id}, "Endpoint": ALARM_EMAIL}
+    assert data_stack.resources("AWS::SNS::Subscription") == {}
+
+
+# --------------------------------------------------------------------------- tags
+
+
+def test_every_taggable_resource_has_project_and_environment(stack: Synthesized) -> None:
+    checked = 0
+    for logical_id, resource in stack.resources().items():
+        if resource["Type"] in UNTAGGABLE:
+            continue
+        tags = resource["Properties"].get("Tags")
+        pairs = tags if isinstance(tags, dict) else {t["Key"]: t["Value"] for t in tags or []}
+        assert (pairs.get("Project"), pairs.get("Environment")) == ("bls-pipeline", "dev"), logical_id
+        checked += 1
+    assert checked >= 13  # buckets 2, queues 2, log groups 3, roles 3, topic, alarms 2 (+ functions, API)
+
+
+# --------------------------------------------------------------------------- IAM
+
+
+def test_ingestion_role_reads_writes_deletes_only_its_prefixes(stack: Synthesized) -> None:
+    found = statements(stack.one("AWS::IAM::Role", "PipelineIngestRole")[1])
+    assert set(found) == {"WriteOwnLogs", "ListKeys", "ReadWriteDeleteIngestedData"}
+    data = found["ReadWriteDeleteIngestedData"]
+    assert data["Action"] == ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+    assert data["Resource"] == [sub("/bls/*"), sub("/population/*"), sub("/_state/*")]
+    assert (found["ListKeys"]["Action"], found["ListKeys"]["Resource"]) == ("s3:ListBucket", sub())
+
+
+def test_analysis_role_reads_inputs_writes_reports_and_consumes_the_queue(stack: Synthesized) -> None:
+    queue_id, _ = stack.one("AWS::SQS::Queue", "PipelineAnalysis5")
+    found = statements(stack.one("AWS::IAM::Role", "PipelineAnalyzeRole")[1])
+    assert set(found) == {"WriteOwnLogs", "ListKeys", "ReadReportInputs", "ReadWriteReports", "ConsumeAnalysisQueue"}
+    assert found["ReadReportInputs"]["Action"] == "s3:GetObject"
+    assert found["ReadReportInputs"]["Resource"] == [sub("/population/population.json"),
+                                                     sub("/bls/pr/pr.data.0.Current")]
+    assert found["ReadWriteReports"]["Action"] == ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
+    assert found["ReadWriteReports"]["Resource"] == sub("/reports/*")
+    assert found["ConsumeAnalysisQueue"]["Action"] == ["sqs:ReceiveMessage", "sqs:DeleteMessage",
+                                                       "sqs:GetQueueAttributes"]
+    assert found["ConsumeAnalysisQueue"]["Resource"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+
+
+def test_api_role_is_read_only(stack: Synthesized) -> None:
+    found = statements(stack.one("AWS::IAM::Role", "PipelineAPIHandlerRole")[1])
+    assert set(found) == {"WriteOwnLogs", "ListKeys", "ReadOnly"}
+    assert found["ReadOnly"]["Action"] == "s3:GetObject"
+    assert found["ReadOnly"]["Resource"] == [sub("/bls/*"), sub("/population/*"), sub("/reports/*"),
+                                             sub("/_state/*")]
+
+
+def test_roles_write_only_their_own_log_group_and_no_statement_is_unbounded(stack: Synthesized) -> None:
+    roles = stack.resources("AWS::IAM::Role")
+    assert len(roles) == 3  # ours only: Chalice creates no role, no automatic policy
+    assert stack.resources("AWS::IAM::Policy") == {} and stack.resources("AWS::IAM::ManagedPolicy") == {}
+    log_groups = {v["Properties"]["LogGroupName"]: k for k, v in stack.resources("AWS::Logs::LogGroup").items()}
+    own_log_group = {
+        "PipelineIngestRole": "/aws/lambda/bls-pipeline-dev-ingest",
+        "PipelineAnalyzeRole": "/aws/lambda/bls-pipeline-dev-analyze",
+        "PipelineAPIHandlerRole": "/aws/lambda/bls-pipeline-dev",
+    }
+    assert set(log_groups) == set(own_log_group.values())
+    for logical_id, role in roles.items():
+        assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+            {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}
+        ]
+        assert "ManagedPolicyArns" not in role["Properties"]
+        found = statements(role)
+        assert found["WriteOwnLogs"]["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+        (group,) = [name for prefix, name in own_log_group.items() if logical_id.startswith(prefix)]
+        assert found["WriteOwnLogs"]["Resource"] == {"Fn::GetAtt": [log_groups[group], "Arn"]}
+        for statement in found.values():
+            assert statement["Effect"] == "Allow"
+            assert "*" not in as_list(statement["Resource"]), (logical_id, statement)
+            assert not any("*" in action for action in as_list(statement["Action"])), (logical_id, statement)
+
+
+# --------------------------------------------------------------------------- Path 1: the Chalice app
+
+
+def test_path1_functions_use_the_scoped_roles_names_and_queue(pipeline_stack: Synthesized) -> None:
+    resources = pipeline_stack.resources()
+    queue_id, _ = pipeline_stack.one("AWS::SQS::Queue", "PipelineAnalysis5")
+    expected = {
+        "Ingest": ("bls-pipeline-dev-ingest", "PipelineIngestRole", "app.ingest", 900),
+        "Analyze": ("bls-pipeline-dev-analyze", "PipelineAnalyzeRole", "app.analyze", 300),
+        "APIHandler": ("bls-pipeline-dev", "PipelineAPIHandlerRole", "app.app", 30),
+    }
+    for logical_id, (name, role_prefix, handler, timeout) in expected.items():
+        props = resources[logical_id]["Properties"]
+        role_id, _ = pipeline_stack.one("AWS::IAM::Role", role_prefix)
+        assert (props["FunctionName"], props["Role"], props["Handler"], props["Timeout"]) == (
+            name, {"Fn::GetAtt": [role_id, "Arn"]}, handler, timeout)
+        assert props["Runtime"] == "python3.12"
+        assert props["Environment"]["Variables"]["DATA_STORE"] == {
+            "Fn::Sub": "s3://bls-pipeline-dev-${AWS::AccountId}-${AWS::Region}"}
+        assert props["Environment"]["Variables"]["BLS_CONTACT"] == "data-team@example.org"
+        assert props["Layers"] == [{"Ref": "ManagedLayer"}]
+    # the schedule and the queue (the placeholder ARN of app.py is overridden)
+    assert resources["Ingest"]["Properties"]["Events"] == {
+        "IngestEvent": {"Type": "Schedule", "Properties": {"Schedule": "rate(1 day)"}}}
+    sqs_event = resources["Analyze"]["Properties"]["Events"]["AnalyzeSqsEventSource"]
+    assert sqs_event["Type"] == "SQS"
+    assert sqs_event["Properties"]["Queue"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    assert sqs_event["Properties"]["BatchSize"] == 1
+    assert "placeholder" not in json.dumps(pipeline_stack.json)
+
+
+def test_path1_api_requires_iam_authorization(pipeline_stack: Synthesized) -> None:
+    api = pipeline_stack.resources()["RestAPI"]["Properties"]["DefinitionBody"]
+    operations = [op for path in api["paths"].values() for op in path.values() if isinstance(op, dict)]
+    assert operations and all(op.get("security") == [{"sigv4": []}] for op in operations)
+
+
+# --------------------------------------------------------------------------- cdk-nag
+
+
+def test_cdk_nag_finds_no_unsuppressed_error(stack: Synthesized) -> None:
+    from aws_cdk.assertions import Match
+
+    errors = stack.annotations.find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
+    assert [f"{e.id}: {e.entry.data}" for e in errors] == []
+
+
+def test_every_nag_suppression_has_a_reason(stack: Synthesized) -> None:
+    suppressions = [
+        (logical_id, rule)
+        for logical_id, resource in stack.resources().items()
+        for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
+    ]
+    assert {rule["id"] for _, rule in suppressions} == {"AwsSolutions-S1", "AwsSolutions-SNS2", "AwsSolutions-IAM5"}
+    for logical_id, rule in suppressions:
+        assert len(rule["reason"]) >= 40, (logical_id, rule)
+
+
+# --------------------------------------------------------------------------- Path 2 and packaging
+
+
+def test_data_stack_outputs_everything_the_chalice_config_needs(data_stack: Synthesized) -> None:
+    outputs = data_stack.json["Outputs"]
+    assert set(write_chalice_config.REQUIRED_OUTPUTS) <= set(outputs)
+    assert outputs["DataStore"]["Value"] == {"Fn::Sub": "s3://bls-pipeline-dev-${AWS::AccountId}-${AWS::Region}"}
+    queue_id, _ = data_stack.one("AWS::SQS::Queue", "PipelineAnalysis5")
+    assert outputs["QueueArn"]["Value"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    assert data_stack.resources("AWS::Serverless::Function") == {}
+
+
+FAKE_OUTPUTS = {
+    "Environment": "dev",
+    "DataStore": "s3://bls-pipeline-dev-123456789012-us-east-1",
+    "BucketName": "bls-pipeline-dev-123456789012-us-east-1",
+    "QueueArn": "arn:aws:sqs:us-east-1:123456789012:BlsPipelineData-dev-PipelineAnalysis-abc",
+    "QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/BlsPipelineData-dev-PipelineAnalysis-abc",
+    "ReportDataKey": "bls/pr/pr.data.0.Current",
+    "IngestRoleArn": "arn:aws:iam::123456789012:role/ingest-role",
+    "AnalyzeRoleArn": "arn:aws:iam::123456789012:role/analyze-role",
+    "ApiHandlerRoleArn": "arn:aws:iam::123456789012:role/api-role",
+}
+
+
+def test_writer_puts_the_outputs_into_the_stage_and_keeps_the_rest(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN the repository's config and a `cdk deploy --outputs-file` document
+    config = tmp_path / "config.json"
+    shutil.copy(REPO / ".chalice" / "config.json", config)
+    original = json.loads(config.read_text())
+    outputs_file = tmp_path / "outputs.json"
+    outputs_file.write_text(json.dumps({"BlsPipelineData-dev": FAKE_OUTPUTS}))
+    # WHEN the writer runs
+    assert write_chalice_config.main(["--outputs-file", str(outputs_file), "--config", str(config),
+                                      "--contact", "data-team@example.org"]) == 0
+    # THEN stage dev is wired to the stack's resources, with one pre-created role per function
+    written = json.loads(config.read_text())
+    stage = written["stages"]["dev"]
+    assert stage["environment_variables"] == {
+        "DATA_STORE": FAKE_OUTPUTS["DataStore"], "ANALYSIS_QUEUE_ARN": FAKE_OUTPUTS["QueueArn"],
+        "REPORT_DATA_KEY": "bls/pr/pr.data.0.Current", "BLS_CONTACT": "data-team@example.org",
+    }
+    assert (stage["manage_iam_role"], stage["autogen_policy"], stage["iam_role_arn"]) == (
+        False, False, FAKE_OUTPUTS["ApiHandlerRoleArn"])
+    assert {f: c["iam_role_arn"] for f, c in stage["lambda_functions"].items()} == {
+        "ingest": FAKE_OUTPUTS["IngestRoleArn"], "analyze": FAKE_OUTPUTS["AnalyzeRoleArn"],
+        "api_handler": FAKE_OUTPUTS["ApiHandlerRoleArn"],
+    }
+    # and everything else is as it was
+    assert {k: v for k, v in written.items() if k != "stages"} == {k: v for k, v in original.items() if k != "stages"}
+    assert stage["api_gateway_stage"] == original["stages"]["dev"]["api_gateway_stage"]
+    assert "next: chalice deploy --stage dev" in capsys.readouterr().out
+
+
+def test_writer_refuses_outputs_of_the_wrong_stack(tmp_path: Path) -> None:
+    outputs_file = tmp_path / "outputs.json"
+    outputs_file.write_text(json.dumps({"BlsPipeline-dev": {"DataStore": "s3://x"}}))
+    with pytest.raises(SystemExit, match="has no outputs of stack 'BlsPipelineData-dev'"):
+        write_chalice_config.main(["--outputs-file", str(outputs_file), "--config", str(tmp_path / "c.json")])
+    outputs_file.write_text(json.dumps({"BlsPipelineData-dev": {"DataStore": "s3://x"}}))
+    with pytest.raises(SystemExit, match="lack QueueArn, ReportDataKey, IngestRoleArn"):
+        write_chalice_config.main(["--outputs-file", str(outputs_file), "--config", str(tmp_path / "c.json")])
+
+
+def _unzipped_size(path: Path) -> int:
+    with zipfile.ZipFile(path) as archive:
+        return sum(info.file_size for info in archive.infolist())
+
+
+@pytest.fixture(scope="session")
+def path2_package(project_copy: Path) -> Path:
+    """`chalice package --stage dev` of the project copy, its config filled in by the writer."""
+    project = project_copy
+    outputs_file = project.parent / "outputs.json"
+    outputs_file.write_text(json.dumps({"BlsPipelineData-dev": FAKE_OUTPUTS}))
+    write_chalice_config.main(["--outputs-file", str(outputs_file), "--contact", "data-team@example.org",
+                               "--config", str(project / ".chalice" / "config.json")])
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANALYSIS_QUEUE"))}
+    env.update(SYNTH_ENV)
+    chalice = Path(sys.executable).parent / "chalice"
+    done = subprocess.run([str(chalice), "package", "--stage", "dev", str(project / "out")], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "Could not install dependencies" not in done.stdout + done.stderr
+    return project / "out"
+
+
+def test_path2_chalice_package_uses_the_stack_resources(path2_package: Path) -> None:
+    template = json.loads((path2_package / "sam.json").read_text())
+    resources = template["Resources"]
+    # no role made by Chalice: each function runs with the data stack's role for it
+    assert [r for r in resources.values() if r["Type"] == "AWS::IAM::Role"] == []
+    assert resources["Ingest"]["Properties"]["Role"] == FAKE_OUTPUTS["IngestRoleArn"]
+    assert resources["Analyze"]["Properties"]["Role"] == FAKE_OUTPUTS["AnalyzeRoleArn"]
+    assert resources["APIHandler"]["Properties"]["Role"] == FAKE_OUTPUTS["ApiHandlerRoleArn"]
+    # the SQS handler subscribes to the stack's queue (ANALYSIS_QUEUE_ARN read when Chalice loads app.py)
+    sqs_event = resources["Analyze"]["Properties"]["Events"]["AnalyzeSqsEventSource"]["Properties"]
+    assert sqs_event["Queue"] == FAKE_OUTPUTS["QueueArn"] and sqs_event["BatchSize"] == 1
+    assert resources["Ingest"]["Properties"]["Environment"]["Variables"]["DATA_STORE"] == FAKE_OUTPUTS["DataStore"]
+
+
+def test_lambda_package_is_under_the_250_mb_limit(path2_package: Path, pipeline_stack: Synthesized,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    # Path 2's zips, and the ones the Chalice construct made for Path 1
+    path1_dirs = [d for d in (pipeline_stack.workdir / "chalice.out").iterdir() if d.is_dir()]
+    for label, folder in [("chalice package (Path 2)", path2_package)] + [("CDK construct (Path 1)", path1_dirs[0])]:
+        code = _unzipped_size(folder / "deployment.zip")
+        layer = _unzipped_size(folder / "layer-deployment.zip")
+        with capsys.disabled():
+            print(f"\n{label}: code {code / 2**20:.1f} MiB + layer {layer / 2**20:.1f} MiB = "
+                  f"{(code + layer) / 2**20:.1f} MiB unzipped (limit 250 MiB)")
+        assert code + layer < LAMBDA_UNZIPPED_LIMIT
+        assert code < 5 * 2**20  # the dependencies are in the layer, not in every function's zip
+        with zipfile.ZipFile(folder / "layer-deployment.zip") as archive:
+            names = archive.namelist()
+        assert any(n.startswith("python/lib/python3.12/site-packages/pandas/") for n in names)
+        assert any(n.startswith("python/lib/python3.12/site-packages/numpy/") for n in names)
+
+
+def test_context_values_are_validated() -> None:
+    from pipeline_stack import PipelineConfig
+
+    with pytest.raises(ValueError, match="context 'environment': 'Prod' must be 1-15 lower-case"):
+        PipelineConfig(environment="Prod")
+    with pytest.raises(ValueError, match="context 'alarm_email': 'ops' is not an e-mail address"):
+        PipelineConfig(alarm_email="ops")
+    assert PipelineConfig(environment="prod").function_name("api_handler") == "bls-pipeline-prod"
+
+
+def test_templates_pass_cfn_lint(stack: Synthesized, tmp_path: Path) -> None:
+    # CloudFormation's own resource schemas (value ranges, required properties, references).
+    # SAM resources (AWS::Serverless::*) are checked by the assertions above, not by cfn-lint.
+    template = tmp_path / "template.json"
+    template.write_text(json.dumps(stack.json))
+    done = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), str(template), "--regions", "us-east-1"],
+                          capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout) == (0, "")
