@@ -241,13 +241,19 @@ def _summary_cards(view: DashboardView) -> str:
     status = view.status.data or {}
     surveys = status.get("surveys") or []
     files = [f for s in surveys for f in s.get("files", [])]
-    last_sync = max((s.get("last_sync") or "" for s in surveys), default="") or None
     last_change = max((s.get("last_change") or "" for s in surveys), default="") or None
     generated = (status.get("reports") or {}).get("generated_at")
+    ingestion = status.get("ingestion") or {}
+    if not ingestion:
+        outcome = "no ingestion recorded yet"
+    elif ingestion.get("ok"):
+        outcome = "succeeded"
+    else:
+        outcome = "FAILED: " + "; ".join((ingestion.get("errors") or {}).values())
     cards = [
         ("Surveys mirrored", str(len(surveys)), ", ".join(s.get("survey", "?") for s in surveys) or "none yet"),
         ("Files", format_number(len(files)), format_bytes(sum(f.get("size") or 0 for f in files))),
-        ("Last sync", format_time(last_sync), "last completed mirror run"),
+        ("Last ingestion", format_time(ingestion.get("finished_at")), outcome),
         ("Last change", format_time(last_change), "last run that changed a file"),
         ("Reports", format_time(generated), "generated at"),
     ]
@@ -411,7 +417,7 @@ def _mirror_section(view: DashboardView) -> str:
             f'<h3>{_e(survey.get("survey"))} '
             f'<span class="badge">{len(files)} files · {_e(format_bytes(total))}</span></h3>'
             f'<dl><dt>Source</dt><dd class="mono">{_e(survey.get("source_url"))}</dd>'
-            f'<dt>Last sync</dt><dd>{_e(format_time(survey.get("last_sync")))}</dd>'
+            f'<dt>State updated</dt><dd>{_e(format_time(survey.get("last_sync")))}</dd>'
             f'<dt>Last change</dt><dd>{_e(format_time(survey.get("last_change")))}</dd></dl>'
             '<table class="data files"><thead><tr><th>File</th><th class="num">Size</th><th>Last modified</th>'
             f'<th>SHA-256</th></tr></thead><tbody>{rows}</tbody></table></div>'

@@ -147,14 +147,17 @@ def ingest(
     *,
     steps: Iterable[tuple[str, Step]] | None = None,
     progress: Progress = None,
+    record: bool = True,
 ) -> IngestionResult:
     """Run the mirror, then the population; a failing step does not stop the next one.
 
     Never raises for a step's failure: the outcome says which step failed and why
-    (callers decide: the Lambda handler raises, the CLI exits 1).
+    (callers decide: the Lambda handler raises, the CLI exits 1). With `record`, the
+    outcome is kept at INGESTION_RECORD_KEY (see `record_ingestion`).
     """
     if steps is None:
         steps = (("mirror", mirror_step()), ("population", population_step()))
+    started_at = _now()
     result = IngestionResult()
     for name, step in steps:
         started = time.monotonic()
@@ -173,7 +176,53 @@ def ingest(
         error = None if ok else _step_error(name, summary)
         log_event("ingestion_step_done", step=name, ok=ok, seconds=round(time.monotonic() - started, 3))
         result.steps.append(StepOutcome(name, ok, summary, error))
+    if record:
+        record_ingestion(store, result, started_at)
     return result
+
+
+INGESTION_RECORD_KEY = "_state/ingestion.json"
+_COUNTED = ("added", "updated", "deleted", "unchanged", "failed")
+
+
+def record_ingestion(store: Store, result: IngestionResult, started_at: str) -> None:
+    """Keep the last ingestion's outcome, so the dashboard can tell whether the daily run works.
+
+    The mirror writes its own state only when something changed (a no-op run costs no
+    write there); this small record is written on every run. Failing to write it is
+    logged, never fatal: it is bookkeeping, not data.
+    """
+    summary = result.to_dict()
+    mirror = summary["mirror"] or {}
+    document = {
+        "started_at": started_at,
+        "finished_at": _now(),
+        "ok": result.ok,
+        "errors": summary["errors"],
+        "mirror": {key: len(mirror.get(key) or []) for key in _COUNTED} if mirror else None,
+        "population": {"changed": summary["population"].get("changed")} if summary["population"] else None,
+    }
+    try:
+        store.put(INGESTION_RECORD_KEY, json.dumps(document, indent=2).encode() + b"\n",
+                  content_type="application/json")
+    except PipelineError as error:
+        log_error("ingestion_record_failed", error, key=INGESTION_RECORD_KEY)
+
+
+def last_ingestion(store: Store) -> dict[str, Any] | None:
+    """The record of the last ingestion run, or None if there was none (or it is unreadable)."""
+    try:
+        document = json.loads(store.read(INGESTION_RECORD_KEY).body)
+    except NotFound:
+        return None
+    except (PipelineError, ValueError) as error:
+        log_error("ingestion_record_unreadable", error, key=INGESTION_RECORD_KEY)
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _step_error(name: str, summary: dict[str, Any]) -> str:
@@ -413,7 +462,7 @@ def run(
                                analyze_messages, wait_seconds)
     messages: list[str] = []
     notifying = NotifyingStore.around(store, settings, messages.append)
-    ingestion = ingest(settings, notifying, steps=steps, progress=progress)
+    ingestion = ingest(settings, notifying, steps=steps, progress=progress, record=analyze_messages)
     handled: list[dict[str, Any]] = []
     for body in messages if analyze_messages else []:
         entry: dict[str, Any] = {"message_id": f"local-{len(handled) + 1}"}
@@ -448,7 +497,7 @@ def _run_with_queue(settings: Settings, store: S3Store, queue_name: str, steps: 
                           "e.g. `export AWS_DEFAULT_REGION=us-east-1`") from None
     except (BotoCoreError, ClientError) as error:
         raise PipelineError(f"could not set up the notification queue {queue_name!r}: {error}") from None
-    ingestion = ingest(settings, store, steps=steps, progress=progress)
+    ingestion = ingest(settings, store, steps=steps, progress=progress, record=analyze_messages)
     handled = hand_off.drain(handle, wait_seconds=wait_seconds) if analyze_messages else []
     result = RunResult("queue", store.url, ingestion, handled, queue=hand_off.queue_arn)
     if changed:

@@ -232,6 +232,7 @@ def report_files(store: Store) -> list[dict[str, Any]]:
 def store_status(store: Store) -> dict[str, Any]:
     """Mirror state, population file and report files, for /api/status and the dashboard."""
     from chalicelib.mirror import mirror_status  # the mirror module is only needed here
+    from chalicelib.pipeline import last_ingestion
 
     surveys = mirror_status(store)
     try:
@@ -248,6 +249,7 @@ def store_status(store: Store) -> dict[str, Any]:
             generated_at = None
     status = {
         "surveys": surveys,
+        "ingestion": last_ingestion(store),
         "population": population,
         "reports": {"generated_at": generated_at, "files": files},
         "ready": bool(surveys) and population is not None and bool(files),

@@ -158,7 +158,10 @@ def test_ingestion_failure_fails_the_invocation_after_both_steps(
     message = str(raised.value)
     assert message.startswith("ingestion failed: ")
     assert message.count("BLS_CONTACT is not set") == 2
-    assert bucket_state(aws) == {}
+    # nothing was mirrored or fetched; only the failed run's record was kept (for the dashboard)
+    assert set(bucket_state(aws)) == {pipeline.INGESTION_RECORD_KEY}
+    record = json.loads(aws["s3"].get_object(Bucket=BUCKET, Key=pipeline.INGESTION_RECORD_KEY)["Body"].read())
+    assert record["ok"] is False and sorted(record["errors"]) == ["mirror", "population"]
 
 
 def test_a_message_that_is_not_an_s3_event_fails_the_invocation(client: Client) -> None:

@@ -91,6 +91,37 @@ def test_an_unexpected_crash_in_one_step_is_contained(local_store: LocalStore) -
     assert result.step("mirror").ok is True
 
 
+def test_each_ingestion_records_its_outcome(local_store: LocalStore) -> None:
+    # GIVEN a mirror that changed two files and a population that did not change
+    mirror = Recorder(FakeResult(summary={"added": ["pr.new"], "updated": ["pr.series"], "deleted": [],
+                                          "unchanged": ["pr.class", "pr.txt", "pr.period"], "failed": []}))
+    population = Recorder(FakeResult(summary={"changed": False}))
+    # WHEN ingesting
+    pipeline.ingest(SETTINGS, local_store, steps=[("mirror", mirror), ("population", population)])
+    # THEN the outcome is kept for the dashboard, with counts per kind of change
+    record = pipeline.last_ingestion(local_store)
+    assert {k: record[k] for k in ("ok", "errors", "mirror", "population")} == {
+        "ok": True,
+        "errors": {},
+        "mirror": {"added": 1, "updated": 1, "deleted": 0, "unchanged": 3, "failed": 0},
+        "population": {"changed": False},
+    }
+    assert record["started_at"] <= record["finished_at"]
+
+    # WHEN the next ingestion fails in the mirror
+    failing = Recorder(SourceError("listing is not HTML"))
+    pipeline.ingest(SETTINGS, local_store, steps=[("mirror", failing), ("population", population)])
+    # THEN the record says so, and names the error
+    record = pipeline.last_ingestion(local_store)
+    assert (record["ok"], record["errors"], record["mirror"]) == (False, {"mirror": "listing is not HTML"}, None)
+
+
+def test_no_ingestion_record_reads_as_none(local_store: LocalStore) -> None:
+    assert pipeline.last_ingestion(local_store) is None
+    local_store.put(pipeline.INGESTION_RECORD_KEY, b"not json")
+    assert pipeline.last_ingestion(local_store) is None
+
+
 # --------------------------------------------------------------------------- analysis wiring
 
 

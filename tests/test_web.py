@@ -218,11 +218,33 @@ def test_status_reports_the_mirror_population_and_report_files(client, store):
     assert body["ready"] is True and "hint" not in body
 
 
+def test_status_and_dashboard_show_the_last_ingestion(client, store):
+    # GIVEN the last ingestion failed in its population step
+    from chalicelib import pipeline
+
+    result = pipeline.IngestionResult([
+        pipeline.StepOutcome("mirror", True, {"added": [], "updated": ["pr.series"], "deleted": [],
+                                              "unchanged": ["pr.class"], "failed": []}),
+        pipeline.StepOutcome("population", False, error="population API answered 503"),
+    ])
+    pipeline.record_ingestion(store, result, "2026-11-25T06:00:00Z")
+    # WHEN the status and the dashboard are requested
+    body = json.loads(client.http.get("/api/status").body)
+    page = client.http.get("/").body.decode()
+    # THEN both show the record: when it ran and what failed
+    assert body["ingestion"] == pipeline.last_ingestion(store)
+    assert body["ingestion"]["ok"] is False
+    assert body["ingestion"]["mirror"] == {"added": 0, "updated": 1, "deleted": 0, "unchanged": 1, "failed": 0}
+    assert "Last ingestion" in page
+    assert "FAILED: population API answered 503" in page
+
+
 def test_status_of_an_empty_store_says_how_to_fill_it(empty_client):
     response = empty_client.http.get("/api/status")
     assert response.status_code == 200
     body = json.loads(response.body)
     assert (body["surveys"], body["population"], body["reports"]["files"], body["ready"]) == ([], None, [], False)
+    assert body["ingestion"] is None
     assert all(hint in body["hint"] for hint in RUN_HINTS)
 
 
