@@ -491,7 +491,7 @@ class SurveyMirror:
         metadata = {"source-url": fetch.url, "sha256": sha256}
         if last_modified:
             metadata["source-last-modified"] = last_modified
-        etag = self.store.put(fetch.key, spool, metadata=metadata, content_type="text/plain")
+        etag = self.store.put(fetch.key, spool, metadata=metadata, content_type="text/plain", sha256=sha256)
         outcome.uploaded = True
         outcome.bytes_uploaded = size
         outcome.record = FileRecord(

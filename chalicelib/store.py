@@ -12,6 +12,7 @@ temp file that is renamed into place, so no reader ever sees half an object.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import hashlib
@@ -119,11 +120,14 @@ class Store(ABC):
         content_type: str = "application/octet-stream",
         if_none_match: bool = False,
         if_match: str | None = None,
+        sha256: str | None = None,
     ) -> str:
         """Write an object from bytes or a binary stream; return its ETag.
 
         `if_none_match=True` only creates (PreconditionFailed if the key exists);
         `if_match=etag` only replaces that exact version (PreconditionFailed otherwise).
+        `sha256` (hex) is the SHA-256 of the body from its current position, when the caller has
+        already computed it: S3 then checks the upload against it instead of a checksum of its own.
         """
 
     @abstractmethod
@@ -257,6 +261,7 @@ class LocalStore(Store):
         content_type: str = "application/octet-stream",
         if_none_match: bool = False,
         if_match: str | None = None,
+        sha256: str | None = None,  # nothing to check against: the copy never leaves this machine
     ) -> str:
         path = self._path(key)
         metadata = _check_metadata(metadata)
@@ -428,6 +433,7 @@ class S3Store(Store):
         content_type: str = "application/octet-stream",
         if_none_match: bool = False,
         if_match: str | None = None,
+        sha256: str | None = None,
     ) -> str:
         full = self._full(key)
         args: dict[str, Any] = {
@@ -446,12 +452,14 @@ class S3Store(Store):
         elif (size := _file_size(body)) is not None and size <= SINGLE_PUT_MAX:
             # A file on disk of known length: one streamed PUT (botocore reads it in chunks, memory
             # stays flat); fewer requests than 8 MiB parts, and no server-side reassembly.
-            response = _s3_call(self.client.put_object, Body=body, _key=key, **args, **conditions)
+            response = _s3_call(self.client.put_object, Body=body, _key=key, **args, **conditions,
+                                **_sha256_checksum(sha256))
             return response["ETag"].strip('"')
         else:
             first, stream = _read_full(body, PART_SIZE), body
         if stream is None or len(first) < PART_SIZE:
-            response = _s3_call(self.client.put_object, Body=first, _key=key, **args, **conditions)
+            response = _s3_call(self.client.put_object, Body=first, _key=key, **args, **conditions,
+                                **_sha256_checksum(sha256))
             return response["ETag"].strip('"')
         return self._multipart(key, args, conditions, first, stream)
 
@@ -503,6 +511,19 @@ class S3Store(Store):
             if errors := response.get("Errors"):
                 detail = ", ".join(f"{e['Key']}: {e.get('Code')}" for e in errors[:5])
                 raise StoreError(f"could not delete {len(errors)} object(s) from {self.url}: {detail}")
+
+
+def _sha256_checksum(sha256: str | None) -> dict[str, str]:
+    """PutObject arguments that let S3 verify the body against a SHA-256 the caller already has.
+
+    With a checksum header present botocore computes no CRC32 of its own (over plain http it
+    would read the whole file once more before sending, just for that): the same end-to-end
+    check, one pass over the body less. Multipart uploads keep botocore's per-part checksums.
+    """
+    if sha256 is None:
+        return {}
+    value = base64.b64encode(bytes.fromhex(sha256)).decode("ascii")
+    return {"ChecksumAlgorithm": "SHA256", "ChecksumSHA256": value}
 
 
 def _file_size(body: IO[bytes]) -> int | None:

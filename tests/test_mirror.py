@@ -5,6 +5,7 @@ Uses the two real vintages of the `pr` directory and the real listing page.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections import Counter
@@ -20,7 +21,7 @@ from chalicelib.http_client import PoliteClient
 from chalicelib.mirror import command, mirror_status, run_mirror
 from chalicelib.mirror_state import load_state, state_key
 from chalicelib.settings import Settings
-from chalicelib.store import Store
+from chalicelib.store import S3Store, Store
 
 DIR = "/pub/time.series/pr/"
 OLD = FIXTURES / "bls" / "pr" / "2025-09-04"
@@ -151,6 +152,10 @@ def test_first_sync_is_byte_identical_with_metadata_and_state(server, store, cli
         "sha256": hashlib.sha256(body).hexdigest(),
     }
     assert head.content_type == "text/plain"
+    # AND on S3 the upload carried that SHA-256 as its checksum (S3 verifies the body against it)
+    if isinstance(store, S3Store):
+        raw = store.client.head_object(Bucket=store.bucket, Key=store._full("bls/pr/pr.series"), ChecksumMode="ENABLED")
+        assert raw["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(body).digest()).decode()
     # AND the state records each file as stored
     state, _ = load_state(store, "pr")
     record = state.files["pr.series"]

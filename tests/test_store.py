@@ -191,3 +191,26 @@ def test_s3_store_keys_stay_under_the_prefix(s3_store):
     s3_store.put("bls/pr/x", b"x")
     raw = s3_store.client.list_objects_v2(Bucket=s3_store.bucket)["Contents"]
     assert [o["Key"] for o in raw] == ["mirror/bls/pr/x"]
+
+
+def test_s3_put_with_a_known_sha256_sends_it_instead_of_a_checksum_of_its_own(s3_store, tmp_path):
+    import base64
+
+    body = b"PRS30006032\t2024\tQ01\t1.234\r\n" * 50_000  # over 1 MiB: a streamed file PUT
+    digest = hashlib.sha256(body).digest()
+    sent: list[dict[str, str]] = []
+    s3_store.client.meta.events.register(
+        "before-send.s3.PutObject",
+        lambda request, **_: sent.append({k.lower(): v for k, v in request.headers.items() if "checksum" in k.lower()}),
+    )
+    path = tmp_path / "spool"
+    path.write_bytes(body)
+    with open(path, "rb") as spool:
+        etag = s3_store.put("bls/pr/big", spool, sha256=digest.hex())
+    assert etag == hashlib.md5(body).hexdigest()
+    # S3 verifies the body against the SHA-256 the caller computed; botocore adds no CRC32 pass.
+    assert sent == [{"x-amz-sdk-checksum-algorithm": b"SHA256", "x-amz-checksum-sha256": base64.b64encode(digest)}]
+    head = s3_store.client.head_object(Bucket=s3_store.bucket, Key="mirror/bls/pr/big", ChecksumMode="ENABLED")
+    assert head["ChecksumSHA256"] == base64.b64encode(digest).decode()
+    with s3_store.open("bls/pr/big") as stream:
+        assert stream.read() == body
