@@ -230,7 +230,8 @@ def _step_error(name: str, summary: dict[str, Any]) -> str:
     if failed:
         names = [f.get("name", f) if isinstance(f, dict) else f for f in failed]
         return f"{name}: {len(names)} file(s) failed: {', '.join(map(str, names[:10]))}"
-    return f"{name}: did not complete ({summary.get('error') or 'see the logs'})"
+    reasons = summary.get("errors") or [summary.get("error") or "see the logs"]
+    return f"{name}: did not complete: {'; '.join(map(str, reasons))}"
 
 
 # --------------------------------------------------------------------------- analysis

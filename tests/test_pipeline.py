@@ -82,6 +82,16 @@ def test_a_failed_file_makes_the_mirror_step_fail_without_stopping_population(lo
     assert result.to_dict()["mirror"] == {"added": ["pr.class"], "failed": [{"name": "pr.series"}]}
 
 
+def test_a_survey_level_mirror_error_is_named_in_the_step_error(local_store: LocalStore) -> None:
+    # GIVEN a mirror whose survey failed before any file (e.g. the listing could not be fetched)
+    mirror = Recorder(FakeResult(ok=False, summary={"failed": [], "errors": ["pr: GET .../pr/ answered 503"]}))
+    population = Recorder(FakeResult(summary={"changed": False}))
+    # WHEN ingesting
+    result = pipeline.ingest(SETTINGS, local_store, steps=[("mirror", mirror), ("population", population)])
+    # THEN the step's error says why, not just "see the logs"
+    assert result.to_dict()["errors"] == {"mirror": "mirror: did not complete: pr: GET .../pr/ answered 503"}
+
+
 def test_an_unexpected_crash_in_one_step_is_contained(local_store: LocalStore) -> None:
     mirror = Recorder(FakeResult(summary={"added": []}))
     population = Recorder(KeyError("Population"))
