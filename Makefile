@@ -40,4 +40,4 @@ bench: venv
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) data chalice.out cdk.out .pytest_cache
+	rm -rf $(VENV) data chalice.out cdk.out infra/chalice.out infra/cdk.out .pytest_cache tests/artifacts

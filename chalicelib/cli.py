@@ -76,8 +76,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "bls_contact": args.contact,
         "bls_source_urls": getattr(args, "source", None),
         "population_api_url": getattr(args, "url", None),
-        "report_series_id": (getattr(args, "series", None) or "").upper() or None,
-        "report_period": (getattr(args, "period", None) or "").upper() or None,
+        "report_series_id": getattr(args, "series", None),
+        "report_period": getattr(args, "period", None),
     }
     if getattr(args, "years", None):
         env = {"REPORT_YEARS": args.years}

@@ -14,6 +14,8 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from chalicelib.settings import valid_log_level
+
 SERVICE = "bls-pipeline"
 
 
@@ -30,7 +32,8 @@ class _StderrHandler(logging.StreamHandler):
 
 logger = Logger(
     service=SERVICE,
-    level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+    # An invalid LOG_LEVEL must not crash every import; Settings reports it as a ConfigError.
+    level=valid_log_level(os.environ.get("LOG_LEVEL")),
     logger_handler=_StderrHandler(),
     utc=True,
     use_rfc3339=True,

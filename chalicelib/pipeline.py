@@ -526,6 +526,7 @@ def stored_reports(store: Store) -> dict[str, Any] | None:
 def command(args: Any, settings: Settings, progress: Progress) -> tuple[dict[str, Any], str, bool]:
     """`python -m chalicelib run`: (JSON result, text, ok)."""
     dry_run = bool(getattr(args, "dry_run", False))
+    offline = bool(getattr(args, "offline", False))
     steps: list[tuple[str, Step]] = [(
         "mirror",
         mirror_step(dry_run=dry_run, verify=bool(getattr(args, "verify", False)),
@@ -537,9 +538,11 @@ def command(args: Any, settings: Settings, progress: Progress) -> tuple[dict[str
     if queue_name is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,80}", queue_name):
         raise ConfigError(f"ANALYSIS_QUEUE_NAME: {queue_name!r} is not an SQS queue name "
                           "(1-80 letters, digits, '-' or '_')")
+    if not offline:
+        settings.require_contact()  # a configuration error (exit 2) before anything is written
     result = run(
         settings,
-        offline=bool(getattr(args, "offline", False)),
+        offline=offline,
         queue_name=queue_name,
         include_annual=bool(getattr(args, "include_annual", False)),
         steps=steps,

@@ -25,18 +25,22 @@ def _table(body: bytes) -> tuple[list[str], list[list[str]]]:
     return header, [[cell.strip() for cell in line.split("\t")] for line in lines[1:] if line.strip()]
 
 
-def _read_small(store: Store, key: str) -> bytes | None:
-    try:
-        if store.head(key).size > MAX_FILE_BYTES:
-            return None
-        return store.read(key).body
-    except NotFound:
-        return None
-
-
 def series_titles(store: Store, survey: str) -> dict[str, str]:
     """series_id -> title for the mirrored `survey`; empty when its files are not mirrored."""
-    body = _read_small(store, f"bls/{survey}/{survey}.series")
+    prefix = f"bls/{survey}/"
+    # One LIST says which mapping files exist: no request for the series file's other columns.
+    sizes = {info.key: info.size for info in store.list(prefix)}
+
+    def read_small(name: str) -> bytes | None:
+        key = f"{prefix}{survey}.{name}"
+        if sizes.get(key, MAX_FILE_BYTES + 1) > MAX_FILE_BYTES:
+            return None
+        try:
+            return store.read(key).body
+        except NotFound:  # deleted since the listing
+            return None
+
+    body = read_small("series")
     if body is None:
         return {}
     header, rows = _table(body)
@@ -45,9 +49,9 @@ def series_titles(store: Store, survey: str) -> dict[str, str]:
     mappings: list[tuple[int, dict[str, str]]] = []
     for index, column in enumerate(header):
         name = column.removesuffix("_code")
-        if column == "series_id" or name == "footnote" or not name.isidentifier():
+        if column == "series_id" or not name.isidentifier():
             continue
-        mapping_body = _read_small(store, f"bls/{survey}/{survey}.{name}")
+        mapping_body = read_small(name)
         if mapping_body is None:
             continue
         _, mapping_rows = _table(mapping_body)

@@ -23,8 +23,13 @@ DEFAULT_POPULATION_API_URL = (
 )
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_SERIES_ID = re.compile(r"^[A-Z0-9]{2,30}$")
-_PERIOD = re.compile(r"^[A-Z][0-9]{2}$")
+# BLS series ids: a two-letter survey prefix, then letters and digits (PRS30006032).
+SERIES_ID_PATTERN = re.compile(r"^[A-Z]{2}[A-Z0-9]{1,28}$")
+# BLS periods: months M01-M12 (M13 annual average), quarters Q01-Q04 (Q05 annual
+# average), half-years S01-S02 (S03 annual), annual A01.
+PERIOD_PATTERN = re.compile(r"^(M(0[1-9]|1[0-3])|Q0[1-5]|S0[1-3]|A01)$")
+# The reports read one mirrored BLS data file: bls/<survey>/<file>.
+_DATA_KEY = re.compile(r"^bls/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
 @dataclass(frozen=True)
@@ -64,14 +69,10 @@ class Settings:
         unknown = set(given) - {f.name for f in fields(cls)}
         if unknown:
             raise TypeError(f"unknown settings: {sorted(unknown)}")
-        if "bls_source_urls" in given and isinstance(given["bls_source_urls"], str):
-            given["bls_source_urls"] = _parse_source_urls("--source", given["bls_source_urls"])
-        if "data_store" in given:
-            given["data_store"] = _parse_store("--store", given["data_store"])
-        if "bls_contact" in given:
-            given["bls_contact"] = _parse_contact("--contact", given["bls_contact"])
-        if "population_api_url" in given:
-            given["population_api_url"] = _url("--url", given["population_api_url"])
+        for field_name, (flag, variable) in _FLAGS.items():
+            # A flag's text goes through the same parser as its environment variable.
+            if isinstance(given.get(field_name), str):
+                given[field_name] = _ENV_PARSERS[variable](flag, given[field_name])[1]
         settings = replace(base, **given)
         settings.validate()
         return settings
@@ -203,13 +204,34 @@ _ENV_PARSERS = {
     "MASS_DELETE_FRACTION": lambda n, v: ("mass_delete_fraction", _float(n, v, 0, 1)),
     "REPORT_SERIES_ID": lambda n, v: (
         "report_series_id",
-        _pattern(n, v.strip().upper(), _SERIES_ID, "a BLS series id (letters and digits, e.g. PRS30006032)"),
+        _pattern(n, v.strip().upper(), SERIES_ID_PATTERN,
+                 "a BLS series id (two letters, then letters and digits, e.g. PRS30006032)"),
     ),
     "REPORT_PERIOD": lambda n, v: (
         "report_period",
-        _pattern(n, v.strip().upper(), _PERIOD, "a BLS period (e.g. Q01, M01, A01)"),
+        _pattern(n, v.strip().upper(), PERIOD_PATTERN, "a BLS period (M01-M13, Q01-Q05, S01-S03 or A01)"),
     ),
-    "REPORT_DATA_KEY": lambda n, v: ("report_data_key", v.strip()),
+    "REPORT_DATA_KEY": lambda n, v: (
+        "report_data_key",
+        _pattern(n, v.strip(), _DATA_KEY, "a mirrored data file key bls/<survey>/<file>, e.g. bls/pr/pr.data.0.Current"),
+    ),
     "LOG_LEVEL": lambda n, v: ("log_level", _log_level(n, v)),
 }
 
+# Command-line flags and the variable whose parser checks them.
+_FLAGS = {
+    "data_store": ("--store", "DATA_STORE"),
+    "bls_source_urls": ("--source", "BLS_SOURCE_URL"),
+    "bls_contact": ("--contact", "BLS_CONTACT"),
+    "population_api_url": ("--url", "POPULATION_API_URL"),
+    "report_series_id": ("--series", "REPORT_SERIES_ID"),
+    "report_period": ("--period", "REPORT_PERIOD"),
+}
+
+
+def valid_log_level(value: str | None, default: str = "INFO") -> str:
+    """LOG_LEVEL's value if valid, else `default` (logging starts before settings are read)."""
+    try:
+        return _log_level("LOG_LEVEL", value or default)
+    except ConfigError:
+        return default

@@ -33,7 +33,7 @@ from chalicelib import dashboard
 from chalicelib.errors import ConfigError, NotFound
 from chalicelib.log import log_error, log_event
 from chalicelib.series_titles import series_titles
-from chalicelib.settings import Settings
+from chalicelib.settings import PERIOD_PATTERN, SERIES_ID_PATTERN, Settings
 from chalicelib.store import Store, open_store
 
 RUN_HINT = "Run the pipeline to create it: `make run` (or `python -m chalicelib run`)."
@@ -42,11 +42,6 @@ POPULATION_KEY = "population/population.json"
 MAX_LIMIT = 10_000
 MAX_SERIES_FILTER = 100
 
-# BLS series ids: a two-letter survey prefix, then letters and digits (PRS30006032).
-SERIES_ID_PATTERN = re.compile(r"^[A-Z]{2}[A-Z0-9]{1,28}$")
-# BLS periods: months M01-M12 (M13 annual average), quarters Q01-Q04 (Q05 annual
-# average), half-years S01-S02 (S03 annual), annual A01.
-PERIOD_PATTERN = re.compile(r"^(M(0[1-9]|1[0-3])|Q0[1-5]|S0[1-3]|A01)$")
 REPORT_FILE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}\.(json|csv)$")
 
 CONTENT_TYPES = {

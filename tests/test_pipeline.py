@@ -307,6 +307,19 @@ def test_cli_run_dry_run_writes_nothing(source_server: Any, tmp_path: Path,
     assert list(LocalStore(tmp_path / "data").list()) == []
 
 
+def test_cli_run_without_contact_is_a_configuration_error_before_any_write(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN live sources (not --offline) and no BLS_CONTACT
+    monkeypatch.delenv("BLS_CONTACT", raising=False)
+    # WHEN `run` starts
+    status = cli.main(["run", "--store", str(tmp_path / "data")])
+    # THEN it stops with exit 2, says how to set the contact once, and writes nothing
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert status == 2
+    assert len(errors) == 1 and "export BLS_CONTACT=" in errors[0]
+    assert not (tmp_path / "data").exists()
+
+
 def test_cli_run_rejects_a_bad_queue_name(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("ANALYSIS_QUEUE_NAME", "no spaces allowed")

@@ -67,6 +67,10 @@ def test_missing_contact_is_a_one_line_error_saying_how_to_set_it():
         ("REPORT_YEARS", "2013", "START-END"),
         ("REPORT_YEARS", "2018-2013", "start year is after end year"),
         ("REPORT_PERIOD", "Quarter1", "BLS period"),
+        ("REPORT_PERIOD", "X99", "BLS period"),
+        ("REPORT_SERIES_ID", "12", "BLS series id"),
+        ("REPORT_DATA_KEY", "../../etc/passwd", "bls/<survey>/<file>"),
+        ("REPORT_DATA_KEY", "population/population.json", "bls/<survey>/<file>"),
         ("LOG_LEVEL", "LOUD", "DEBUG"),
     ],
 )
@@ -75,3 +79,36 @@ def test_invalid_values_name_the_variable_and_the_accepted_form(name, value, exp
         Settings.from_env({name: value})
     assert str(error.value).startswith(name)
     assert expected in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"report_period": "TOOLONGPERIOD"}, "--period: 'TOOLONGPERIOD' is not a BLS period"),
+        ({"report_series_id": "x"}, "--series: 'X' is not a BLS series id"),
+        ({"data_store": "gs://b"}, "--store: 'gs://b' is neither a local folder"),
+        ({"population_api_url": "ftp://x"}, "--url: 'ftp://x' is not an http(s) URL"),
+    ],
+)
+def test_flags_are_checked_like_their_variables(overrides, expected):
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env({}, **overrides)
+    assert str(error.value).startswith(expected)
+
+
+def test_flag_values_are_normalized_like_their_variables():
+    settings = Settings.from_env({}, report_series_id="prs85006092", report_period="q05")
+    assert (settings.report_series_id, settings.report_period) == ("PRS85006092", "Q05")
+
+
+def test_an_invalid_log_level_does_not_break_imports():
+    # GIVEN LOG_LEVEL=bogus WHEN the app is imported THEN it loads (INFO), and settings name the variable
+    import subprocess
+    import sys
+
+    code = "import app; from chalicelib.settings import Settings; Settings.from_env()"
+    done = subprocess.run([sys.executable, "-c", code], env={"LOG_LEVEL": "bogus", "PATH": ""},
+                          capture_output=True, text=True, cwd=str(__import__("pathlib").Path(__file__).parent.parent))
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1].startswith(
+        "chalicelib.errors.ConfigError: LOG_LEVEL: 'bogus' is not one of DEBUG")

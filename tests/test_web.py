@@ -704,6 +704,33 @@ def test_series_titles_come_from_the_survey_mapping_files(store):
     assert series_titles(store, "cu") == {}
 
 
+def test_series_titles_read_only_mapping_files_that_exist(store):
+    from chalicelib.series_titles import series_titles
+
+    # GIVEN a store that counts its requests
+    calls: list[str] = []
+
+    class Counting:
+        def list(self, prefix=""):
+            calls.append("list")
+            return store.list(prefix)
+
+        def read(self, key):
+            calls.append(f"read {key}")
+            return store.read(key)
+
+        def head(self, key):
+            calls.append(f"head {key}")
+            return store.head(key)
+
+    # WHEN titles are built
+    series_titles(Counting(), "pr")
+    # THEN one listing, and reads of the series file and the five mapping files only
+    assert calls[0] == "list" and calls.count("list") == 1
+    assert sorted(c for c in calls[1:]) == sorted(
+        f"read bls/pr/pr.{name}" for name in ("series", "seasonal", "sector", "class", "measure", "duration"))
+
+
 def test_dashboard_shows_series_titles(client, store):
     from chalicelib.series_titles import series_titles
 
