@@ -19,9 +19,9 @@ from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
 from chalicelib.errors import PipelineError
+from chalicelib.population import POPULATION_KEY
 from chalicelib.settings import Settings
 
-POPULATION_KEY = "population/population.json"
 LOCAL_BUCKET = "local-store"  # the bucket name in messages made for a local-folder store
 TEST_EVENT = "s3:TestEvent"
 OBJECT_CREATED = "s3:ObjectCreated:*"

@@ -29,7 +29,7 @@ SERIES_ID_PATTERN = re.compile(r"^[A-Z]{2}[A-Z0-9]{1,28}$")
 # average), half-years S01-S02 (S03 annual), annual A01.
 PERIOD_PATTERN = re.compile(r"^(M(0[1-9]|1[0-3])|Q0[1-5]|S0[1-3]|A01)$")
 # The reports read one mirrored BLS data file: bls/<survey>/<file>.
-_DATA_KEY = re.compile(r"^bls/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_DATA_KEY = re.compile(r"^bls/(?!\.\.?/)[^/\x00-\x1f]+/(?!\.\.?$)[^/\x00-\x1f]+$")
 
 
 @dataclass(frozen=True)
@@ -94,9 +94,6 @@ class Settings:
             )
         return self.bls_contact
 
-    def public_dict(self) -> dict[str, Any]:
-        """The settings as plain JSON-able values (for logs and --json output)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def _parse_store(name: str, value: str) -> str:

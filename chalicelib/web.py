@@ -32,13 +32,13 @@ from chalice import Blueprint, IAMAuthorizer, Response
 from chalicelib import dashboard
 from chalicelib.errors import ConfigError, NotFound
 from chalicelib.log import log_error, log_event
+from chalicelib.population import POPULATION_KEY
+from chalicelib.reports import REPORTS_PREFIX
 from chalicelib.series_titles import series_titles
 from chalicelib.settings import PERIOD_PATTERN, SERIES_ID_PATTERN, Settings
 from chalicelib.store import Store, open_store
 
 RUN_HINT = "Run the pipeline to create it: `make run` (or `python -m chalicelib run`)."
-REPORTS_PREFIX = "reports/"
-POPULATION_KEY = "population/population.json"
 MAX_LIMIT = 10_000
 MAX_SERIES_FILTER = 100
 

@@ -44,6 +44,7 @@ from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from chalicelib import APP_NAME, events
+from chalicelib.reports import REPORTS_PREFIX
 from chalicelib.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -58,7 +59,6 @@ VISIBILITY_FACTOR = 6  # AWS: queue visibility timeout >= 6 x the function timeo
 MAX_RECEIVE_COUNT = 4  # a message that failed 4 times goes to the dead-letter queue
 STORE_PREFIXES_INGEST = ("bls/", "population/", "_state/")
 STORE_PREFIXES_API = ("bls/", "population/", "reports/", "_state/")
-REPORTS_PREFIX = "reports/"
 
 _ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,14}$")
 

@@ -71,6 +71,7 @@ def test_missing_contact_is_a_one_line_error_saying_how_to_set_it():
         ("REPORT_SERIES_ID", "12", "BLS series id"),
         ("REPORT_DATA_KEY", "../../etc/passwd", "bls/<survey>/<file>"),
         ("REPORT_DATA_KEY", "population/population.json", "bls/<survey>/<file>"),
+        ("REPORT_DATA_KEY", "bls/../pr.data.0.Current", "bls/<survey>/<file>"),
         ("LOG_LEVEL", "LOUD", "DEBUG"),
     ],
 )
