@@ -5,6 +5,11 @@
   the concurrency the caller uses.
 - Timeouts on every request; retries with exponential backoff and full jitter
   on 429, 5xx and connection errors, honouring `Retry-After`.
+- Every other failure of `requests` (bad URL, redirect loop, ...) is a
+  `SourceError`, so callers only ever see the pipeline's own errors.
+- A caller with retries of its own (the mirror re-fetches a body that broke
+  mid-way) passes a `RetryBudget`: both draw on it, so one resource is never
+  asked more than `retries + 1` times in all.
 """
 
 from __future__ import annotations
@@ -32,6 +37,24 @@ class HTTPStatusError(SourceError):
         super().__init__(message)
         self.status = status
         self.url = url
+
+
+class RetryBudget:
+    """The attempts one resource may take, shared by `PoliteClient.get` and a caller's own retries."""
+
+    def __init__(self, retries: int) -> None:
+        self.retries = retries
+        self.attempts = 0
+
+    def start(self) -> int:
+        """Count one more attempt; return its number (1-based)."""
+        self.attempts += 1
+        return self.attempts
+
+    @property
+    def can_retry(self) -> bool:
+        """True while another attempt is allowed after the ones made."""
+        return self.attempts <= self.retries
 
 
 def user_agent(contact: str) -> str:
@@ -123,28 +146,45 @@ class PoliteClient:
         """Sleep `backoff(attempt, retry_after)` with the injected sleep (for callers' own retries)."""
         self._sleep(self.backoff(attempt, retry_after))
 
-    def get(self, url: str, *, headers: dict[str, str] | None = None, stream: bool = False) -> requests.Response:
+    def retry_budget(self) -> RetryBudget:
+        """A fresh budget of `retries + 1` attempts, for a caller that retries on its own too."""
+        return RetryBudget(self.retries)
+
+    def get(
+        self,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        stream: bool = False,
+        budget: RetryBudget | None = None,
+    ) -> requests.Response:
         """GET with retries. Returns responses below 400 (incl. 304); raises HTTPStatusError otherwise.
 
-        With `stream=True` the caller must close the response.
+        Connection errors, timeouts, a body broken mid-way (read here unless `stream`), 429 and 5xx
+        are retried while `budget` (default: a fresh one of `retries + 1` attempts) allows; any
+        other failure of the request is a SourceError at once. With `stream=True` the caller must
+        close the response.
         """
-        attempt = 0
+        budget = budget if budget is not None else self.retry_budget()
         while True:
-            attempt += 1
+            attempt = budget.start()
             self._limiter.wait()
             with self._count_lock:
                 self.requests_made += 1
             try:
                 response = self.session.get(url, headers=headers, stream=stream, timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as error:
-                if attempt > self.retries:
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
+                # ChunkedEncodingError: the connection broke while the body was read (not streamed).
+                if not budget.can_retry:
                     raise SourceError(f"GET {url} failed after {attempt} attempts: {error}") from None
                 self._sleep(self.backoff(attempt))
                 continue
+            except requests.RequestException as error:  # bad URL, redirect loop, undecodable body, ...
+                raise SourceError(f"GET {url} failed: {type(error).__name__}: {error}") from None
             if response.status_code < 400:
                 return response
             response.close()
-            if response.status_code in RETRY_STATUSES and attempt <= self.retries:
+            if response.status_code in RETRY_STATUSES and budget.can_retry:
                 self._sleep(self.backoff(attempt, response.headers.get("Retry-After")))
                 continue
             raise _status_error(url, response, attempt, self.user_agent)

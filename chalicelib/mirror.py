@@ -412,13 +412,15 @@ class SurveyMirror:
         return outcome
 
     def _download_and_store(self, fetch: Fetch, outcome: _Outcome) -> None:
-        attempts = self.client.retries + 1
-        last_error = ""
-        for attempt in range(1, attempts + 1):
+        # One budget of `retries + 1` requests per file, shared with the client's own retries
+        # (429, 5xx, connection errors): here only a body that did not add up is retried, and a
+        # SourceError from `get` (it has retried already) ends the file at once.
+        budget = self.client.retry_budget()
+        while True:
             headers = {"Accept-Encoding": "identity"}  # Content-Length must be the body's length
             if fetch.if_modified_since:
                 headers["If-Modified-Since"] = fetch.if_modified_since
-            response = self.client.get(fetch.url, headers=headers, stream=True)
+            response = self.client.get(fetch.url, headers=headers, stream=True, budget=budget)
             try:
                 if response.status_code == 304:
                     if fetch.known_sha256 is None:  # cannot happen: only intact files are asked conditionally
@@ -432,15 +434,16 @@ class SurveyMirror:
                     try:
                         sha256, size = self._receive(fetch, response, spool, outcome)
                     except _IncompleteBody as error:
-                        last_error = str(error)
+                        if not budget.can_retry:
+                            raise SourceError(
+                                f"GET {fetch.url}: incomplete download after {budget.attempts} attempts ({error})"
+                            ) from None
                     else:
                         self._store(fetch, response, spool, sha256, size, outcome)
                         return
             finally:
                 response.close()
-            if attempt < attempts:
-                self.client.wait_before_retry(attempt)
-        raise SourceError(f"GET {fetch.url}: incomplete download after {attempts} attempts ({last_error})")
+            self.client.wait_before_retry(budget.attempts)
 
     def _receive(
         self, fetch: Fetch, response: requests.Response, spool: IO[bytes], outcome: _Outcome
@@ -543,8 +546,11 @@ class SurveyMirror:
                     files.pop(name, None)
                 else:
                     files[name] = record
-            if files == state.files and (state.source_url == self.url or not files) and not changed_content:
-                return  # nothing to remember: a no-change run writes nothing
+            if files == state.files and not changed_content:
+                # Nothing to remember: a no-change run writes nothing. A source URL that alone
+                # changed (the same directory served from another origin, e.g. `run --offline`'s
+                # local server on a new port) is recorded with the next real change.
+                return
             now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
             new_state = SurveyState(
                 survey=self.survey,

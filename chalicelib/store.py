@@ -199,7 +199,7 @@ class LocalStore(Store):
         """The metadata record, with an ETag recomputed if the file changed out-of-band."""
         try:
             stat = path.stat()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # absent, or a parent is a file
             raise NotFound(f"no object {key!r} in {self.url}") from None
         if not path.is_file():
             raise NotFound(f"no object {key!r} in {self.url}")
@@ -265,13 +265,15 @@ class LocalStore(Store):
     ) -> str:
         path = self._path(key)
         metadata = _check_metadata(metadata)
-        tmp_dir = self._internal / "tmp"
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        md5 = hashlib.md5(usedforsecurity=False)
-        fd, tmp_name = tempfile.mkstemp(dir=tmp_dir)
+        tmp_name: str | None = None
+        meta_tmp: Path | None = None
         try:
+            tmp_dir = self._internal / "tmp"
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+            md5 = hashlib.md5(usedforsecurity=False)
+            fd, tmp_name = tempfile.mkstemp(dir=tmp_dir)
             with os.fdopen(fd, "wb") as out:
-                for chunk in _chunks(body):
+                for chunk in _body_chunks(body):
                     md5.update(chunk)
                     out.write(chunk)
                 out.flush()
@@ -303,18 +305,62 @@ class LocalStore(Store):
                 os.replace(tmp_name, path)
                 os.replace(meta_tmp, meta_path)
             return etag
+        except _BodyReadError as failed:  # the caller's stream broke: its own error, unchanged
+            raise failed.error from None
+        except OSError as error:  # disk full, a parent of the key is a file, permissions, ...
+            raise StoreError(f"cannot write {key!r} to {self.url}: {_os_reason(error)}") from None
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp_name)
+            for leftover in (tmp_name, meta_tmp):
+                if leftover is not None:
+                    with contextlib.suppress(OSError):
+                        os.unlink(leftover)
 
     def delete_many(self, keys: Iterable[str]) -> None:
         paths = [(key, self._path(key)) for key in keys]
-        with self._locked():
-            for key, path in paths:
-                for target in (path, self._meta_path(key)):
-                    with contextlib.suppress(FileNotFoundError):
-                        target.unlink()
-                    _prune_empty_dirs(target.parent, stop=self.root)
+        if not paths:
+            return
+        key = ""
+        try:
+            with self._locked():
+                for key, path in paths:
+                    for target in (path, self._meta_path(key)):
+                        # Absent, a parent that is a file, or a folder: no object by that key.
+                        with contextlib.suppress(FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                            target.unlink()
+                        _prune_empty_dirs(target.parent, stop=self.root)
+        except OSError as error:  # permissions, a read-only disk, ...
+            where = f"{key!r} from {self.url}" if key else f"from {self.url}"
+            raise StoreError(f"cannot delete {where}: {_os_reason(error)}") from None
+
+
+class _BodyReadError(Exception):
+    """Carries an OSError raised while reading the caller's body (not the store's fault)."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _body_chunks(body: bytes | IO[bytes]) -> Iterator[bytes]:
+    """`_chunks(body)`, with the body's own read errors told apart from the store's write errors."""
+    chunks = _chunks(body)
+    while True:
+        try:
+            chunk = next(chunks)
+        except StopIteration:
+            return
+        except OSError as error:
+            raise _BodyReadError(error) from error
+        yield chunk
+
+
+def _os_reason(error: OSError) -> str:
+    """An OSError's reason without the temp-file paths it may name."""
+    if isinstance(error, FileExistsError | NotADirectoryError):
+        return f"{error.strerror} (a part of the key's path is already an object)"
+    if isinstance(error, IsADirectoryError):
+        return f"{error.strerror} (the key is a folder holding other objects)"
+    return error.strerror or str(error)
 
 
 def _prune_empty_dirs(directory: Path, stop: Path) -> None:
@@ -394,7 +440,9 @@ class S3Store(Store):
         validate_prefix(prefix)
         full_prefix = f"{self.prefix}/{prefix}" if self.prefix else prefix
         paginator = self.client.get_paginator("list_objects_v2")
-        for page in _s3_call(paginator.paginate, Bucket=self.bucket, Prefix=full_prefix):
+        # `paginate` is lazy: the requests (and their errors) happen while the pages are read.
+        pages = iter(paginator.paginate(Bucket=self.bucket, Prefix=full_prefix))
+        while (page := _s3_call(next, pages, None, _operation="list_objects_v2", _bucket=self.bucket)) is not None:
             for item in page.get("Contents", []):
                 yield ObjectInfo(self._relative(item["Key"]), item["Size"], item["ETag"].strip('"'))
 
@@ -549,22 +597,35 @@ def _read_full(stream: IO[bytes], size: int) -> bytes:
     return bytes(buffer)
 
 
-def _s3_call(method: Any, *args: Any, _key: str | None = None, **kwargs: Any) -> Any:
-    """Call boto3, turning its errors into the store's own (with the key in the message)."""
+def _s3_call(
+    method: Any, *args: Any, _key: str | None = None, _operation: str | None = None, _bucket: str | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Call boto3, turning its errors into the store's own (with the key in the message).
+
+    `_operation` and `_bucket` name the request in messages when `method` is not the boto3 call
+    itself (e.g. `next` on a paginator's pages).
+    """
     from botocore.exceptions import BotoCoreError, ClientError
 
+    operation = _operation or getattr(method, "__name__", "call")
+    bucket = _bucket or kwargs.get("Bucket")
     try:
         return method(*args, **kwargs)
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if code in ("NoSuchKey", "404", "NotFound") or (status == 404 and code != "NoSuchBucket"):
+        if code == "NoSuchBucket":
+            raise StoreError(
+                f"S3 {operation} failed: the bucket {bucket!r} does not exist (check DATA_STORE)"
+            ) from None
+        if code in ("NoSuchKey", "404", "NotFound") or status == 404:
             raise NotFound(f"no object {_key!r}") from None
         if code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (409, 412):
             raise PreconditionFailed(f"{_key!r}: conditional write lost ({code})") from None
-        raise StoreError(f"S3 {method.__name__} failed for {_key or kwargs.get('Bucket')!r}: {code} {error}") from None
+        raise StoreError(f"S3 {operation} failed for {_key or bucket!r}: {code} {error}") from None
     except BotoCoreError as error:
-        raise StoreError(f"S3 {getattr(method, '__name__', 'call')} failed: {error}") from None
+        raise StoreError(f"S3 {operation} failed for {_key or bucket!r}: {error}") from None
 
 
 __all__ = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from faultserver import FaultServer
 
 from chalicelib.errors import SourceError
 from chalicelib.http_client import HTTPStatusError, PoliteClient, RateLimiter, user_agent
@@ -90,6 +91,63 @@ def test_connection_refused_is_retried_then_a_source_error():
         with pytest.raises(SourceError, match="failed after 2 attempts"):
             client.get("http://127.0.0.1:9/nothing")
     assert len(sleeps) == 1
+
+
+def test_a_redirect_loop_is_a_source_error_and_not_retried():
+    # GIVEN a source that redirects a file to itself forever
+    server = ScriptedServer([(302, {"Location": PATH})] * 100)
+    sleeps: list[float] = []
+    with server, make_client(sleeps) as client:
+        # WHEN the file is fetched
+        # THEN the failure is a SourceError naming the URL and the cause, and it is not retried
+        with pytest.raises(SourceError, match=r"GET http://.*pr\.class failed: TooManyRedirects"):
+            client.get(server.base_url + PATH)
+        assert client.requests_made == 1
+    assert sleeps == []
+
+
+@pytest.mark.parametrize("url", ["http:///no-host", "ftp://example.org/pub/", "not a url"])
+def test_an_unusable_url_is_a_source_error(url):
+    # GIVEN a URL requests cannot even send (no host, a scheme it has no adapter for, no scheme)
+    sleeps: list[float] = []
+    with make_client(sleeps) as client:
+        # WHEN it is fetched, THEN a SourceError names it, at once
+        with pytest.raises(SourceError, match="GET .* failed: (InvalidURL|InvalidSchema|MissingSchema)"):
+            client.get(url)
+    assert sleeps == []
+
+
+def test_a_body_broken_mid_way_is_retried_when_the_client_reads_it():
+    # GIVEN a source that cuts the body short once (Content-Length says more)
+    sleeps: list[float] = []
+    with FaultServer() as server, make_client(sleeps) as client:
+        server.publish(PATH, b"class\r\n" * 1000)
+        server.inject(PATH, "truncate")
+        # WHEN the file is fetched whole (not streamed)
+        response = client.get(server.base_url + PATH)
+        # THEN the broken body was retried like a connection error, and the whole file arrives
+        assert response.content == b"class\r\n" * 1000
+        assert client.requests_made == 2 and len(sleeps) == 1
+        # AND a body that always breaks ends as a SourceError after the retries
+        server.always(PATH, "truncate")
+        with pytest.raises(SourceError, match="failed after 4 attempts"):
+            client.get(server.base_url + PATH)
+
+
+def test_a_shared_retry_budget_caps_the_requests_of_one_resource():
+    # GIVEN a source answering 503 three times, then normally, and a budget of 1 + 3 attempts
+    server = ScriptedServer([(503, {})] * 3)
+    server.publish(PATH, b"class\r\n")
+    sleeps: list[float] = []
+    with server, make_client(sleeps, retries=3) as client:
+        budget = client.retry_budget()
+        # WHEN a caller spends two attempts of its own first (as the mirror does for broken bodies)
+        budget.start()
+        budget.start()
+        # THEN get may only use the two left: 503, 503, and gives up
+        with pytest.raises(HTTPStatusError, match="503"):
+            client.get(server.base_url + PATH, budget=budget)
+        assert client.requests_made == 2 and budget.attempts == 4 and not budget.can_retry
 
 
 def test_rate_limiter_spaces_request_starts():

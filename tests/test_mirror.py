@@ -424,6 +424,94 @@ def test_a_full_temp_disk_fails_the_files_without_retrying_or_storing(server, st
     assert list(store.list("")) == []
 
 
+def test_a_source_failing_forever_is_asked_retries_plus_one_times_per_file(server, store, client, sleeps):
+    # GIVEN a source that answers 503 to every request for one file
+    publish(server, OLD, OLD_TIMES)
+    server.always(DIR + "pr.series", "503")
+    # WHEN the mirror runs (the client allows 3 retries)
+    result = mirror(server, store, client)
+    # THEN that file was asked for exactly 1 + 3 times (not once more per retry of the mirror)
+    assert server.count("GET", DIR + "pr.series") == 4
+    assert result["failed"] == ["pr.series"] and result["source_requests"] == 13 + 3
+    assert result["added"] == [n for n in NAMES if n != "pr.series"]
+
+
+def test_client_retries_and_broken_bodies_share_one_budget_per_file(server, store, client):
+    # GIVEN a source that answers one file with a 503, a body cut short, a 503, a body cut short
+    publish(server, OLD, OLD_TIMES)
+    server.inject(DIR + "pr.series", "503", "truncate", "503", "truncate")
+    # WHEN the mirror runs (3 retries)
+    result = mirror(server, store, client)
+    # THEN the client's retries (503) and the mirror's (broken body) draw on one budget: 1 + 3
+    # requests, and the file fails (before, each retry of the mirror got 3 retries of its own)
+    assert server.count("GET", DIR + "pr.series") == 4
+    assert result["failed"] == ["pr.series"] and result["ok"] is False
+    assert "pr.series" not in stored_files(store)
+    # AND a 503 then a broken body then the whole file completes within the budget
+    server.inject(DIR + "pr.series", "503", "truncate")
+    healed = mirror(server, store, client)
+    assert healed["added"] == ["pr.series"] and server.count("GET", DIR + "pr.series") == 3
+    assert stored_files(store) == folder_files(OLD)
+
+
+def test_a_listing_body_broken_in_one_survey_does_not_stop_the_others(server, store, client):
+    # GIVEN two surveys, the first of which always sends its listing cut short
+    publish(server, OLD, OLD_TIMES)
+    server.publish("/pub/time.series/cu/cu.series", b"cu series\r\n", utc(2025, 1, 1))
+    server.always("/pub/time.series/cu/", "truncate")
+    settings = settings_for(server, "/pub/time.series/cu/", DIR)
+    # WHEN the mirror runs
+    result = run_mirror(settings, store, client=client).to_dict()
+    # THEN the broken survey is reported failed (after the retries) and the other one completes
+    assert [(s["survey"], s["ok"]) for s in result["surveys"]] == [("cu", False), ("pr", True)]
+    assert server.base_url + "/pub/time.series/cu/" in result["surveys"][0]["errors"][0]
+    assert server.count("GET", "/pub/time.series/cu/") == 4
+    assert result["added"] == NAMES and stored_files(store) == folder_files(OLD)
+    assert list(store.list("bls/cu/")) == []
+
+
+def test_a_store_write_error_in_one_survey_does_not_stop_the_others(server, local_store, client):
+    # GIVEN a local store where a file sits at bls/cu (so nothing can be written under bls/cu/)
+    store = local_store
+    store.put("bls/cu", b"in the way")
+    publish(server, OLD, OLD_TIMES)
+    server.publish("/pub/time.series/cu/cu.series", b"cu series\r\n", utc(2025, 1, 1))
+    settings = settings_for(server, "/pub/time.series/cu/", DIR)
+    # WHEN the mirror runs cu first, then pr
+    result = run_mirror(settings, store, client=client).to_dict()
+    # THEN cu's file fails with the store's error, and pr is mirrored completely
+    assert [(s["survey"], s["ok"]) for s in result["surveys"]] == [("cu", False), ("pr", True)]
+    assert result["failed"] == ["cu.series"]
+    assert result["added"] == NAMES and stored_files(store) == folder_files(OLD)
+    assert store.read("bls/cu").body == b"in the way"
+    assert not any((store.root / ".store" / "tmp").iterdir())
+
+
+def test_the_same_files_from_another_origin_write_nothing(server, store, client):
+    # GIVEN the old vintage mirrored from one server (like `run --offline`, whose port changes every run)
+    publish(server, OLD, OLD_TIMES)
+    mirror(server, store, client)
+    state_before = store.read(state_key("pr"))
+    # WHEN the same files, with the same listing, are mirrored from a server at another base URL
+    with FaultServer() as other:
+        publish(other, OLD, OLD_TIMES)
+        assert other.base_url != server.base_url
+        counting = CountingStore(store)
+        result = run_mirror(settings_for(other), counting, client=client).to_dict()
+    # THEN nothing is written to the store: no file, and not the state either
+    assert result["ok"] and result["unchanged"] == NAMES and result["source_requests"] == 1
+    assert counting.calls["put"] == 0 and counting.calls["delete_many"] == 0
+    assert store.read(state_key("pr")).etag == state_before.etag
+    # AND the new source URL is recorded with the next real change
+    with FaultServer() as other:
+        publish(other, OLD, OLD_TIMES)
+        other.publish(DIR + "pr.new", b"new\r\n", utc(2026, 1, 1))
+        changed = run_mirror(settings_for(other), store, client=client).to_dict()
+        assert changed["added"] == ["pr.new"]
+        state, _ = load_state(store, "pr")
+        assert state.source_url == other.base_url + DIR
+
+
 # --------------------------------------------------------------------------- drift, verify, state
 
 

@@ -9,8 +9,8 @@ import os
 
 import pytest
 
-from chalicelib.errors import InvalidKey, NotFound, PreconditionFailed
-from chalicelib.store import PART_SIZE, LocalStore, ObjectInfo, open_store
+from chalicelib.errors import InvalidKey, NotFound, PreconditionFailed, StoreError
+from chalicelib.store import PART_SIZE, LocalStore, ObjectInfo, S3Store, open_store
 
 BAD_KEYS = ["../x", "/etc/passwd", "a//b", "a/../../b", "./a", "a/", "", "a\\b", "a/\x00b", "..", "a/.."]
 
@@ -185,6 +185,93 @@ def test_local_failed_write_leaves_previous_object(tmp_path):
         store.put("population/population.json", Broken())
     assert json.loads(store.read("population/population.json").body) == {"ok": 1}
     assert not any((tmp_path / "data" / ".store" / "tmp").iterdir())
+
+
+def test_local_write_under_a_key_that_is_a_file_is_a_store_error_naming_the_key(tmp_path):
+    # GIVEN an object stored at "bls/pr" (a file where a folder would have to be)
+    store = LocalStore(tmp_path / "data")
+    store.put("bls/pr", b"an object")
+    # WHEN an object is written below it
+    with pytest.raises(StoreError, match="'bls/pr/pr.class'"):
+        store.put("bls/pr/pr.class", b"class\r\n")
+    # THEN the failure is the store's own error naming the key, the object is intact, no temp file is left
+    with pytest.raises(StoreError, match="'bls/pr/x/y'"):
+        store.put("bls/pr/x/y", b"deeper")
+    assert store.read("bls/pr").body == b"an object"
+    assert not store.exists("bls/pr/pr.class")
+    assert [o.key for o in store.list()] == ["bls/pr"]
+    assert not any((tmp_path / "data" / ".store" / "tmp").iterdir())
+    # AND writing over a key that is a folder of other objects fails the same way
+    store2 = LocalStore(tmp_path / "other")
+    store2.put("a/b", b"1")
+    with pytest.raises(StoreError, match="'a'"):
+        store2.put("a", b"2")
+    assert not any((tmp_path / "other" / ".store" / "tmp").iterdir())
+    assert not any(p.name.endswith(".tmp") for p in (tmp_path / "other" / ".store" / "meta").rglob("*"))
+
+
+def test_local_disk_full_is_a_store_error_and_leaves_no_temp_file(tmp_path, monkeypatch):
+    import errno
+
+    # GIVEN a store whose disk fills up while an object is written
+    store = LocalStore(tmp_path / "data")
+    store.put("population/population.json", b'{"ok": 1}')
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("chalicelib.store.os.fsync", full)
+    # WHEN an object is written
+    with pytest.raises(StoreError) as error:
+        store.put("population/population.json", b'{"ok": 2}')
+    # THEN the error names the key and the reason, the old object stays, and no temp file is left
+    assert "'population/population.json'" in str(error.value) and "No space left" in str(error.value)
+    monkeypatch.undo()
+    assert json.loads(store.read("population/population.json").body) == {"ok": 1}
+    assert not any((tmp_path / "data" / ".store" / "tmp").iterdir())
+
+
+def test_local_delete_refused_by_the_os_is_a_store_error_naming_the_key(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    # GIVEN a stored object the operating system refuses to delete
+    store = LocalStore(tmp_path / "data")
+    store.put("bls/pr/pr.txt", b"txt")
+    real_unlink = Path.unlink
+
+    def refuse(self, missing_ok=False):
+        if self.name == "pr.txt":
+            raise PermissionError(13, "Permission denied")
+        return real_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", refuse)
+    # WHEN it is deleted
+    with pytest.raises(StoreError, match="'bls/pr/pr.txt'.*Permission denied"):
+        store.delete_many(["bls/pr/pr.txt"])
+    # THEN (and keys that are absent, below a file, or folders are still no error)
+    monkeypatch.undo()
+    store.put("bls/cu", b"cu")
+    store.delete_many(["bls/cu/below-a-file", "bls/pr", "nothing/here"])
+    assert [o.key for o in store.list()] == ["bls/cu", "bls/pr/pr.txt"]
+
+
+def test_local_head_below_a_file_is_not_found(tmp_path):
+    store = LocalStore(tmp_path / "data")
+    store.put("bls/pr", b"x")
+    with pytest.raises(NotFound):
+        store.head("bls/pr/pr.class")
+    assert store.exists("bls/pr/pr.class") is False
+
+
+def test_s3_list_of_a_missing_bucket_is_a_store_error_naming_the_bucket(s3_store):
+    # GIVEN a store on a bucket that does not exist
+    missing = S3Store("no-such-bucket-here", "mirror", client=s3_store.client)
+    # WHEN it is listed (the request happens while the pages are read)
+    # THEN the error is the store's own, naming the bucket, not a raw botocore error
+    with pytest.raises(StoreError, match="no-such-bucket-here"):
+        list(missing.list("bls/pr/"))
+    with pytest.raises(StoreError, match="no-such-bucket-here"):
+        missing.put("bls/pr/x", b"x")
 
 
 def test_s3_store_keys_stay_under_the_prefix(s3_store):
