@@ -303,7 +303,10 @@ class LocalStore(Store):
                 meta_tmp = meta_path.with_name(meta_path.name + ".tmp")
                 meta_tmp.write_text(json.dumps(record, sort_keys=True))
                 os.replace(tmp_name, path)
+                tmp_name = None
                 os.replace(meta_tmp, meta_path)
+                # Renamed: the name may already be another writer's temp file (it waits on the lock).
+                meta_tmp = None
             return etag
         except _BodyReadError as failed:  # the caller's stream broke: its own error, unchanged
             raise failed.error from None

@@ -301,3 +301,24 @@ def test_s3_put_with_a_known_sha256_sends_it_instead_of_a_checksum_of_its_own(s3
     assert head["ChecksumSHA256"] == base64.b64encode(digest).decode()
     with s3_store.open("bls/pr/big") as stream:
         assert stream.read() == body
+
+
+def test_local_concurrent_writers_of_one_key_never_fail(tmp_path):
+    # GIVEN several threads writing the same key at once (two mirror runs, say)
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = LocalStore(tmp_path / "data")
+    bodies = [f"version {i}\r\n".encode() for i in range(8)]
+
+    def write(body: bytes) -> None:
+        for _ in range(25):
+            store.put("bls/pr/pr.class", body, metadata={"sha256": hashlib.sha256(body).hexdigest()})
+
+    # WHEN they all finish
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(write, bodies))
+    # THEN every write succeeded and the object is one whole version with its own metadata
+    obj = store.read("bls/pr/pr.class")
+    assert obj.body in bodies
+    assert obj.metadata["sha256"] == hashlib.sha256(obj.body).hexdigest()
+    assert not any((tmp_path / "data" / ".store" / "tmp").iterdir())
