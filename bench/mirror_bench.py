@@ -5,7 +5,9 @@ keep-alive, IIS listing format) into the same local S3 endpoint (a `moto_server`
 subprocess, one bucket per tool), for
   (a) the real `pr` directory (tests/fixtures, vintage 2025-09-04), and
   (b) a generated corpus (default 200 files, ~500 MB, in a temp dir, deleted afterwards).
-Steps: first sync, no-op re-sync, one-file change. Each tool runs as a subprocess;
+Steps: first sync, no-op re-sync, one-file change, each scenario `--repeat` times (default 3)
+from empty buckets with the tools alternating; the table shows each measure's median run.
+Each tool runs as a subprocess;
 its wall time and peak RSS (VmHWM of that very process, polled every 5 ms) are measured,
 and the requests seen by the source server and by the S3 server (moto's request
 log) are counted.
@@ -26,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -177,6 +179,17 @@ def _bucket_contents(moto: MotoServer, bucket: str, prefix: str) -> dict[str, in
     return found
 
 
+def _empty_buckets(moto: MotoServer) -> None:
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=moto.endpoint, aws_access_key_id="test",
+                          aws_secret_access_key="test", region_name="us-east-1")
+    for bucket in ("bench-mirror", "bench-rclone"):
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            if keys := [{"Key": item["Key"]} for item in page.get("Contents", [])]:
+                client.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+
+
 def _create_buckets(moto: MotoServer) -> None:
     import boto3
 
@@ -212,13 +225,14 @@ class DistantSourceServer(SourceServer):
 
 
 def _scenario(corpus: str, folder: Path, changed: tuple[str, bytes], survey: str,
-              moto: MotoServer, results: list[Measure], latency: float = 0.0) -> None:
+              moto: MotoServer, results: list[Measure], latency: float = 0.0, repeat: int = 1) -> None:
+    """Run the three steps `repeat` times from empty buckets, the tools alternating; keep the medians."""
     directory = f"/pub/time.series/{survey}/"
     base = datetime(2025, 9, 4, 8, 30, tzinfo=UTC)
     server = DistantSourceServer()
     server.latency = latency
+    runs: dict[tuple[str, str], list[Measure]] = {}
     with server:
-        server.publish_folder(directory, folder, {p.name: base for p in folder.iterdir()})
         url = server.base_url + directory
         env = _env(moto)
         env["HTTP_REQUESTS_PER_SECOND"] = "1000"  # rclone has no rate limit by default either
@@ -226,19 +240,35 @@ def _scenario(corpus: str, folder: Path, changed: tuple[str, bytes], survey: str
             "mirror": mirror_command(url),
             "rclone": rclone_command(url, moto, survey),
         }
-        for step in ("first sync", "no-op re-sync", "one-file change"):
-            if step == "one-file change":
-                name, body = changed
-                server.publish(directory + name, body, base + timedelta(days=1))
-            for tool, command in tools.items():
-                results.append(measure(corpus, step, tool, command, env, server, moto))
-                print(_row(results[-1]), flush=True)
-        expected = {p.name: len(server.resources[directory + p.name].body) for p in folder.iterdir()}
-        for bucket in ("bench-mirror", "bench-rclone"):
-            got = _bucket_contents(moto, bucket, f"bls/{survey}/")
-            if got != expected:
-                print(f"  WARNING: {bucket} does not match the source ({len(got)} vs {len(expected)} files)",
-                      file=sys.stderr)
+        for attempt in range(repeat):
+            _empty_buckets(moto)
+            server.clear_directory(directory)
+            server.publish_folder(directory, folder, {p.name: base for p in folder.iterdir()})
+            for step in ("first sync", "no-op re-sync", "one-file change"):
+                if step == "one-file change":
+                    name, body = changed
+                    server.publish(directory + name, body, base + timedelta(days=1))
+                # Alternate which tool goes first: moto holds more data for the second one.
+                for tool in (list(tools) if attempt % 2 == 0 else list(tools)[::-1]):
+                    measured = measure(corpus, step, tool, tools[tool], env, server, moto)
+                    runs.setdefault((step, tool), []).append(measured)
+                    print(f"  run {attempt + 1}/{repeat}: " + _row(measured), flush=True)
+            expected = {p.name: len(server.resources[directory + p.name].body) for p in folder.iterdir()}
+            for bucket in ("bench-mirror", "bench-rclone"):
+                got = _bucket_contents(moto, bucket, f"bls/{survey}/")
+                if got != expected:
+                    print(f"  WARNING: {bucket} does not match the source ({len(got)} vs {len(expected)} files)",
+                          file=sys.stderr)
+    for measures in runs.values():
+        results.append(_median(measures))
+        print(_row(results[-1]), flush=True)
+
+
+def _median(measures: list[Measure]) -> Measure:
+    """The run with the median wall time (its other columns with it); all must have succeeded."""
+    ordered = sorted(measures, key=lambda m: m.seconds)
+    middle = replace(ordered[(len(ordered) - 1) // 2], ok=all(m.ok for m in measures))
+    return middle
 
 
 HEADER = ("| corpus | step | tool | wall s | of which sync s | peak RSS MB | source requests | S3 requests |\n"
@@ -258,6 +288,8 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=200, help="generated corpus: number of files")
     parser.add_argument("--mb", type=int, default=500, help="generated corpus: total size in MB")
     parser.add_argument("--json", action="store_true", help="also print the measures as JSON")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of each scenario from empty buckets; the table shows the median run")
     parser.add_argument("--source-latency-ms", type=float, default=50.0,
                         help="extra run of the real pr files with this delay per source request (0: skip)")
     args = parser.parse_args()
@@ -271,11 +303,12 @@ def main() -> int:
         _create_buckets(moto)
         print(HEADER, flush=True)
         new_current = (REAL_NEW / "pr.data.0.Current").read_bytes()
-        _scenario("real pr (12 files, 4.6 MB)", REAL, ("pr.data.0.Current", new_current), "pr", moto, results)
+        _scenario("real pr (12 files, 4.6 MB)", REAL, ("pr.data.0.Current", new_current), "pr", moto, results,
+                  repeat=args.repeat)
         if args.source_latency_ms > 0:
             label = f"real pr, source {args.source_latency_ms:.0f} ms away"
             _scenario(label, REAL, ("pr.data.0.Current", new_current), "pl", moto, results,
-                      latency=args.source_latency_ms / 1000)
+                      latency=args.source_latency_ms / 1000, repeat=args.repeat)
         if not args.real_only:
             corpus = workdir / "corpus"
             generate_corpus(corpus, args.files, args.mb)
@@ -283,7 +316,7 @@ def main() -> int:
             first = sorted(p.name for p in corpus.iterdir())[-1]
             changed = (first, (corpus / first).read_bytes().replace(b"2024", b"2025", 1))
             label = f"generated ({args.files} files, {total / 1e6:.0f} MB)"
-            _scenario(label, corpus, changed, "zz", moto, results)
+            _scenario(label, corpus, changed, "zz", moto, results, repeat=args.repeat)
     finally:
         moto.stop()
         shutil.rmtree(workdir, ignore_errors=True)

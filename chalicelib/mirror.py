@@ -1,11 +1,13 @@
 """The BLS mirror: keep `bls/<survey>/` in the store exactly in sync with BLS directories.
 
-One run, per survey: GET the listing (1 source request), read the saved state
-and LIST the prefix (the cheap inventory), compute the plan (`chalicelib.plan`),
-then apply it: download what changed (streamed to a temp file while hashing),
-upload only content whose SHA-256 differs from what is stored, delete what the
-listing no longer names, and save the state last, conditionally. A run where
-nothing changed makes no writes at all.
+One run, per survey: GET the listing (1 source request) and LIST `bls/<survey>`
+(the cheap inventory, with the mirror's bookkeeping beside it). If the in-sync
+marker of the last complete run matches what both show, that is all. Otherwise
+read the saved state, compute the plan (`chalicelib.plan`), then apply it:
+download what changed (streamed to a temp file while hashing), upload only
+content whose SHA-256 differs from what is stored, delete what the listing no
+longer names, save the state conditionally, and leave a new in-sync marker.
+A run where nothing changed writes nothing (except a marker, if none matched).
 """
 
 from __future__ import annotations
@@ -26,7 +28,18 @@ from chalicelib.errors import ConfigError, PipelineError, PreconditionFailed, So
 from chalicelib.http_client import PoliteClient
 from chalicelib.listing import Listing, parse_listing
 from chalicelib.log import log_error, log_event
-from chalicelib.mirror_state import FileRecord, SurveyState, list_states, load_state, save_state
+from chalicelib.mirror_state import (
+    BOOKKEEPING_SUFFIX,
+    FileRecord,
+    StoredSurvey,
+    SurveyState,
+    list_states,
+    load_state,
+    marker_key,
+    read_stored_survey,
+    save_state,
+    sync_fingerprint,
+)
 from chalicelib.plan import DRIFT, NEW, Fetch, Plan, make_plan
 from chalicelib.settings import Settings
 from chalicelib.store import ObjectInfo, Store, open_store, validate_key
@@ -150,6 +163,11 @@ def survey_targets(urls: tuple[str, ...]) -> list[tuple[str, str]]:
             validate_key(f"bls/{survey}")
         except StoreError:
             raise ConfigError(f"BLS_SOURCE_URL: {url!r} does not end in a usable directory name") from None
+        if survey.endswith(BOOKKEEPING_SUFFIX):
+            raise ConfigError(
+                f"BLS_SOURCE_URL: {url!r} would mirror to bls/{survey}/, where the mirror keeps the "
+                f"bookkeeping of survey {survey[: -len(BOOKKEEPING_SUFFIX)]!r}"
+            )
         if survey in seen:
             raise ConfigError(
                 f"BLS_SOURCE_URL: {seen[survey]!r} and {url!r} would both mirror to bls/{survey}/"
@@ -305,15 +323,20 @@ class SurveyMirror:
 
     def _run(self) -> None:
         self._show("reading the listing")
-        # The store side (state + inventory) is read while the listing travels: both are needed,
-        # neither depends on the other, and a broken listing still changes nothing.
+        # The inventory is read while the listing travels: both are needed, neither depends on
+        # the other, and a broken listing still changes nothing.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"inventory-{self.survey}") as pool:
-            store_side = pool.submit(self._read_store)
+            store_side = pool.submit(read_stored_survey, self.store, self.survey)
             listing = self._read_listing()
-            state, state_etag, inventory = store_side.result()
+            stored = store_side.result()
+        fingerprint = sync_fingerprint(listing.entries, stored.files, stored.state_etag)
+        if not self.verify and marker_key(self.survey, fingerprint) in stored.markers:
+            self.report.unchanged.extend(listing.names())  # as the last complete run left it
+            return
+        state, state_etag = load_state(self.store, self.survey)
         self._previous = state.files
         plan = make_plan(
-            listing.entries, inventory, state.files, self.prefix,
+            listing.entries, stored.files, state.files, self.prefix,
             verify=self.verify,
             mass_delete_fraction=self.settings.mass_delete_fraction,
             allow_mass_delete=self.allow_mass_delete,
@@ -330,7 +353,9 @@ class SurveyMirror:
         outcomes = self._fetch_all(plan)
         deleted = self._delete(plan)
         self._sort_by(listing.names())
-        self._save_state(state, state_etag, plan, outcomes, deleted)
+        saved_etag = self._save_state(state, state_etag, plan, outcomes, deleted)
+        if self.report.ok:
+            self._mark_in_sync(listing, stored, outcomes, plan.delete_keys if deleted else (), saved_etag)
 
     def _sort_by(self, names: list[str]) -> None:
         """Report names in listing order, whatever order the downloads finished in."""
@@ -346,10 +371,6 @@ class SurveyMirror:
         except requests.RequestException as error:
             raise SourceError(f"GET {self.url}: the listing could not be read ({error})") from None
         return parse_listing(body, self.url, response.headers.get("Content-Type"))
-
-    def _read_store(self) -> tuple[SurveyState, str | None, list[ObjectInfo]]:
-        state, etag = load_state(self.store, self.survey)
-        return state, etag, list(self.store.list(self.prefix))
 
     def _report_plan(self, plan: Plan) -> None:
         report = self.report
@@ -536,7 +557,8 @@ class SurveyMirror:
 
     def _save_state(
         self, state: SurveyState, etag: str | None, plan: Plan, outcomes: dict[str, _Outcome], deleted: list[str]
-    ) -> None:
+    ) -> str | None:
+        """Save what changed (merged into a state another run wrote meanwhile); the state's ETag after."""
         changes = self._state_changes(state.files, plan, outcomes, deleted)
         changed_content = bool(self.report.added or self.report.updated or deleted)
         for attempt in range(1, _STATE_ATTEMPTS + 1):
@@ -550,7 +572,7 @@ class SurveyMirror:
                 # Nothing to remember: a no-change run writes nothing. A source URL that alone
                 # changed (the same directory served from another origin, e.g. `run --offline`'s
                 # local server on a new port) is recorded with the next real change.
-                return
+                return etag
             now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
             new_state = SurveyState(
                 survey=self.survey,
@@ -560,8 +582,7 @@ class SurveyMirror:
                 last_change=now if changed_content else state.last_change,
             )
             try:
-                save_state(self.store, new_state, etag)
-                return
+                return save_state(self.store, new_state, etag)
             except PreconditionFailed:
                 log_event("mirror_state_conflict", survey=self.survey, attempt=attempt)
                 if attempt == _STATE_ATTEMPTS:
@@ -571,6 +592,27 @@ class SurveyMirror:
             f"the mirror state of {self.survey} kept changing under this run (another mirror run is active); "
             "the files written are complete and the next run will reconcile the state"
         )
+
+    def _mark_in_sync(
+        self, listing: Listing, stored: StoredSurvey, outcomes: dict[str, _Outcome], deleted_keys: tuple[str, ...],
+        state_etag: str | None,
+    ) -> None:
+        """Leave the marker of this complete run (what the store holds now), and remove older ones.
+
+        Only an optimisation for the next run: failing to write it is logged, not an error.
+        """
+        files = {info.key: info for info in stored.files if info.key not in deleted_keys}
+        for outcome in outcomes.values():
+            if outcome.uploaded and outcome.record is not None:
+                files[outcome.fetch.key] = ObjectInfo(outcome.fetch.key, outcome.record.size, outcome.record.etag)
+        key = marker_key(self.survey, sync_fingerprint(listing.entries, files.values(), state_etag))
+        try:
+            if key not in stored.markers:
+                self.store.put(key, b"", content_type="text/plain")
+            if stale := [marker for marker in stored.markers if marker != key]:
+                self.store.delete_many(stale)
+        except StoreError as error:
+            log_error("mirror_marker_failed", error, survey=self.survey, key=key)
 
     def _state_changes(
         self, old: dict[str, FileRecord], plan: Plan, outcomes: dict[str, _Outcome], deleted: list[str]

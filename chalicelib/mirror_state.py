@@ -1,21 +1,34 @@
-"""The mirror's saved state: what each mirrored file is, per survey, at `_state/mirror/<survey>.json`.
+"""The mirror's bookkeeping, per survey, beside the mirrored directory `bls/<survey>/`.
 
-The state is written only after the files it describes are stored, and with a
-conditional write (create-only, or if-match on the ETag read), so two runs at
-the same time cannot silently overwrite each other's bookkeeping.
+- `bls/<survey>.mirror/state.json`: what each mirrored file is (size, SHA-256, ETag, the
+  source's Last-Modified and listing text). Written only after the files it describes are
+  stored, and with a conditional write (create-only, or if-match on the ETag read), so two
+  runs at the same time cannot silently overwrite each other's bookkeeping.
+- `bls/<survey>.mirror/in-sync-<fingerprint>`: an empty marker left by a run that ended with
+  the survey fully in sync. The fingerprint digests the listing, the stored files (keys,
+  sizes, ETags) and the state's ETag at that moment.
+
+'.' sorts before '/', so one LIST of `bls/<survey>` returns the bookkeeping first and then
+the mirrored files: a run that finds the marker for exactly what it sees has nothing to do
+and reads nothing else (1 source request, 1 store request). Deleting or editing the state,
+a mirrored file or the listing changes the fingerprint, and the run plans in full.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from chalicelib.errors import NotFound, StoreError
-from chalicelib.store import Store
+from chalicelib.listing import ListingEntry
+from chalicelib.store import ObjectInfo, Store
 
-STATE_PREFIX = "_state/mirror/"
+BOOKKEEPING_SUFFIX = ".mirror"
 STATE_VERSION = 1
+_MARKER = "in-sync-"
 
 
 @dataclass(frozen=True)
@@ -70,13 +83,61 @@ class SurveyState:
         except (ValueError, TypeError, AttributeError) as error:
             raise StoreError(
                 f"the mirror state {state_key(survey)} is damaged ({error}); delete it to rebuild it "
-                "(the next run then re-downloads and compares every file)"
+                "(the next run then re-downloads and compares every file, uploading nothing that is intact)"
             ) from None
+
+
+def bookkeeping_prefix(survey: str) -> str:
+    """The folder beside `bls/<survey>/` that holds the mirror's state and in-sync marker."""
+    return f"bls/{survey}{BOOKKEEPING_SUFFIX}/"
 
 
 def state_key(survey: str) -> str:
     """Where a survey's state is stored."""
-    return f"{STATE_PREFIX}{survey}.json"
+    return f"{bookkeeping_prefix(survey)}state.json"
+
+
+def marker_key(survey: str, fingerprint: str) -> str:
+    """The in-sync marker for one fingerprint (see `sync_fingerprint`)."""
+    return f"{bookkeeping_prefix(survey)}{_MARKER}{fingerprint}"
+
+
+def sync_fingerprint(entries: Iterable[ListingEntry], stored: Iterable[ObjectInfo], state_etag: str | None) -> str:
+    """A digest of everything a run compares: listed names with their size and time text,
+    the stored files' keys, sizes and ETags, and the state's ETag."""
+    document = {
+        "listing": sorted(([e.name, e.size_text, e.time_text] for e in entries), key=lambda row: row[0]),
+        "stored": sorted(([i.key, i.size, i.etag] for i in stored), key=lambda row: row[0]),
+        "state": state_etag,
+    }
+    return hashlib.sha256(json.dumps(document, separators=(",", ":")).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class StoredSurvey:
+    """What one LIST of `bls/<survey>` shows: the mirrored files, the state's ETag, the markers."""
+
+    files: tuple[ObjectInfo, ...]
+    state_etag: str | None
+    markers: tuple[str, ...]
+
+
+def read_stored_survey(store: Store, survey: str) -> StoredSurvey:
+    """One LIST of `bls/<survey>`, stopped as soon as the keys are past `bls/<survey>/`."""
+    data_prefix, own = f"bls/{survey}/", bookkeeping_prefix(survey)
+    files: list[ObjectInfo] = []
+    markers: list[str] = []
+    state_etag = None
+    for info in store.list(f"bls/{survey}"):
+        if info.key.startswith(data_prefix):
+            files.append(info)
+        elif info.key == state_key(survey):
+            state_etag = info.etag
+        elif info.key.startswith(own + _MARKER):
+            markers.append(info.key)
+        elif info.key > data_prefix:
+            break  # another survey whose name starts with this one's (keys come in order)
+    return StoredSurvey(tuple(files), state_etag, tuple(markers))
 
 
 def load_state(store: Store, survey: str) -> tuple[SurveyState, str | None]:
@@ -100,14 +161,17 @@ def save_state(store: Store, state: SurveyState, etag: str | None) -> str:
 
 
 def list_states(store: Store) -> list[SurveyState]:
-    """Every saved survey state, by survey name."""
+    """Every saved survey state, by survey name (one LIST of `bls/`, one read per survey)."""
     states = []
-    for info in store.list(STATE_PREFIX):
-        name = info.key[len(STATE_PREFIX):]
-        if name.endswith(".json") and "/" not in name:
-            survey = name[: -len(".json")]
+    for info in store.list("bls/"):
+        folder, _, name = info.key[len("bls/"):].partition("/")
+        if name == "state.json" and folder.endswith(BOOKKEEPING_SUFFIX):
+            survey = folder[: -len(BOOKKEEPING_SUFFIX)]
             states.append(SurveyState.from_json(survey, store.read(info.key).body))
     return sorted(states, key=lambda state: state.survey)
 
 
-__all__ = ["FileRecord", "STATE_PREFIX", "SurveyState", "list_states", "load_state", "save_state", "state_key"]
+__all__ = [
+    "BOOKKEEPING_SUFFIX", "FileRecord", "StoredSurvey", "SurveyState", "bookkeeping_prefix", "list_states",
+    "load_state", "marker_key", "read_stored_survey", "save_state", "state_key", "sync_fingerprint",
+]

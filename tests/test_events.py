@@ -76,7 +76,8 @@ def test_definitions_follow_the_configured_data_key_and_store_prefix() -> None:
     ("bls/pr/pr.data.1.AllData", False),
     ("bls/pr/pr.series", False),
     ("reports/summary.json", False),
-    ("_state/mirror/pr.json", False),
+    ("_state/ingestion.json", False),
+    ("bls/pr.mirror/state.json", False),
 ])
 def test_filter_matches_only_the_exact_input_key(key: str, expected: bool) -> None:
     assert any(f.matches(key) for f in filters()) is expected

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -180,16 +181,90 @@ def test_rerun_costs_one_source_request_and_constant_store_requests(server, stor
     # WHEN it runs again with nothing changed at the source
     server.reset_counts()
     result = run_mirror(settings_for(server), counting, client=client).to_dict()
-    # THEN exactly one source request (the listing), one state read and one LIST, no writes
+    # THEN exactly one source request (the listing) and one LIST (the in-sync marker matches), no writes
     assert result["source_requests"] == 1
     assert [(r.method, r.path) for r in server.requests] == [("GET", DIR)]
-    assert counting.calls == Counter({"read": 1, "list": 1})
+    assert counting.calls == Counter({"list": 1})
     if hasattr(store, "client"):
-        assert s3_calls == ["before-call.s3.GetObject", "before-call.s3.ListObjectsV2"]
+        assert s3_calls == ["before-call.s3.ListObjectsV2"]
     assert result["unchanged"] == NAMES
     assert result["added"] == result["updated"] == result["deleted"] == result["failed"] == []
     assert result["bytes_downloaded"] == result["bytes_uploaded"] == 0
     assert store.head(state_key("pr")).etag == state_etag  # the state was not rewritten
+
+
+def markers(store: Store, survey: str = "pr") -> list[str]:
+    return [i.key for i in store.list(f"bls/{survey}.mirror/") if "/in-sync-" in i.key]
+
+
+def test_the_in_sync_marker_is_replaced_by_each_complete_run_and_never_hides_a_change(server, store, client):
+    # GIVEN a first sync, which leaves one in-sync marker
+    publish(server, OLD, OLD_TIMES)
+    mirror(server, store, client)
+    (first,) = markers(store)
+    # WHEN the source changes
+    publish(server, NEW, NEW_TIMES)
+    result = mirror(server, store, client)
+    # THEN the change is applied, and a new marker replaces the old one
+    assert result["updated"] == CHANGED and result["ok"]
+    (second,) = markers(store)
+    assert second != first
+    # AND the next run is the 2-request no-op again
+    counting = CountingStore(store)
+    again = run_mirror(settings_for(server), counting, client=client).to_dict()
+    assert again["unchanged"] == NAMES and again["source_requests"] == 1 and counting.calls == Counter({"list": 1})
+
+
+@pytest.mark.parametrize("edit", ["state", "file", "listing time"])
+def test_anything_the_marker_digests_changing_makes_the_run_plan_in_full(server, store, client, edit):
+    # GIVEN a synced survey
+    publish(server, OLD, OLD_TIMES)
+    mirror(server, store, client)
+    # WHEN the state, a stored file or a listing entry changes
+    if edit == "state":
+        current = store.read(state_key("pr"))
+        store.put(state_key("pr"), current.body.replace(b'"version": 1', b'"version":1'), if_match=current.etag)
+    elif edit == "file":
+        store.put("bls/pr/pr.class", b"edited by hand\r\n")
+    else:
+        publish(server, OLD, OLD_TIMES | {"pr.class": utc(2025, 9, 4, 9, 30)})
+    counting = CountingStore(store)
+    result = run_mirror(settings_for(server), counting, client=client).to_dict()
+    # THEN the run reads the state and plans: the edited file is repaired, the new time is a 304
+    assert result["ok"] and counting.calls["read"] == 1
+    assert result["updated"] == (["pr.class"] if edit == "file" else [])
+    assert stored_files(store) == folder_files(OLD)
+    assert len(markers(store)) == 1
+
+
+def test_a_run_that_failed_a_file_leaves_no_marker(server, store, client):
+    publish(server, OLD, OLD_TIMES)
+    server.always(DIR + "pr.series", "truncate")
+    assert mirror(server, store, client)["failed"] == ["pr.series"]
+    assert markers(store) == []
+    # AND the same listing and store next time still plan (and retry the file)
+    assert mirror(server, store, client)["failed"] == ["pr.series"]
+
+
+def test_a_survey_whose_name_extends_another_is_not_mixed_with_it(server, store, client):
+    # GIVEN two surveys, `pr` and `prx`, in one store (keys of `prx` follow `bls/pr/` in a LIST of `bls/pr`)
+    publish(server, OLD, OLD_TIMES)
+    server.publish("/pub/time.series/prx/prx.series", b"prx\r\n", utc(2025, 1, 1))
+    settings = settings_for(server, DIR, "/pub/time.series/prx/")
+    assert run_mirror(settings, store, client=client).ok
+    # WHEN both run again with nothing changed
+    counting = CountingStore(store)
+    result = run_mirror(settings, counting, client=client).to_dict()
+    # THEN each is a no-op of one LIST, and neither deletes the other's files
+    assert result["ok"] and result["deleted"] == [] and result["unchanged"] == NAMES + ["prx.series"]
+    assert counting.calls == Counter({"list": 2})
+    assert store.read("bls/prx/prx.series").body == b"prx\r\n"
+
+
+def test_a_survey_named_like_the_bookkeeping_folder_is_a_config_error(server, store, client):
+    settings = Settings.from_env({}, bls_source_urls=f"{server.base_url}/a/pr.mirror/", bls_contact=CONTACT)
+    with pytest.raises(ConfigError, match="bookkeeping of survey 'pr'"):
+        run_mirror(settings, store, client=client)
 
 
 def test_vintage_change_uploads_exactly_the_changed_files(server, store, client):
@@ -306,7 +381,9 @@ def test_hostile_listing_entries_never_leave_the_survey_prefix(server, store, cl
     result = mirror(server, store, client)
     # THEN only the real file is stored, under bls/pr/, and nothing outside was requested
     assert result["added"] == ["pr.class"] and result["ok"]
-    assert [info.key for info in store.list("")] == ["_state/mirror/pr.json", "bls/pr/pr.class"]
+    keys = [info.key for info in store.list("")]
+    assert keys[1:] == ["bls/pr.mirror/state.json", "bls/pr/pr.class"]
+    assert re.fullmatch(r"bls/pr\.mirror/in-sync-[0-9a-f]{32}", keys[0])
     assert sorted({r.path for r in server.requests}) == [DIR, DIR + "pr.class"]
 
 
@@ -591,7 +668,7 @@ def test_a_concurrent_state_write_is_merged_not_lost(server, store, client):
     racing = RacingStore(store)
     result = run_mirror(settings_for(server), racing, client=client).to_dict()
     assert result["ok"] and result["updated"] == CHANGED
-    assert racing.calls["put"] == 3 + 2  # 3 files, then the lost state write and the merged one
+    assert racing.calls["put"] == 3 + 2 + 1  # 3 files, the lost state write and the merged one, the marker
     state, _ = load_state(store, "pr")
     assert {n: r.etag for n, r in state.files.items()} == {i.key[7:]: i.etag for i in store.list("bls/pr/")}
     assert mirror(server, store, client)["source_requests"] == 1
