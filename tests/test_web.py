@@ -262,6 +262,24 @@ def test_status_reads_an_s3_store(s3_store, monkeypatch):
     assert best["series"] == report(s3_store, "best_years.json")["series"][:3]
 
 
+def test_requests_share_one_s3_client(s3_store, monkeypatch):
+    # GIVEN the API on an S3 store, and boto3 client creation counted
+    import boto3
+
+    fill_store_from_pr(s3_store, "s3://bls-pipeline-test/mirror")
+    monkeypatch.setenv("DATA_STORE", "s3://bls-pipeline-test/mirror")
+    created = []
+    real_client = boto3.client
+    monkeypatch.setattr(boto3, "client", lambda *a, **k: created.append(a) or real_client(*a, **k))
+    web._store.cache_clear()  # another test may have served this configuration already
+    client = Client(app, stage_name=STAGE, project_dir=str(PROJECT))
+    # WHEN three requests are served
+    for path in ("/api/status", "/api/reports/population", "/api/reports/best-years?limit=1"):
+        assert client.http.get(path).status_code == 200
+    # THEN one client served them all
+    assert created == [("s3",)]
+
+
 # --------------------------------------------------------------------------- /api/reports/population
 
 
