@@ -8,7 +8,8 @@ subprocess, one bucket per tool), for
 Steps: first sync, no-op re-sync, one-file change, each scenario `--repeat` times (default 3)
 from empty buckets with the tools alternating; the table shows each measure's median run.
 Each tool runs as a subprocess;
-its wall time and peak RSS (VmHWM of that very process, polled every 5 ms) are measured,
+its wall time, CPU time and peak RSS (VmHWM of that very process, polled every 5 ms) are
+measured, with the CPU time moto_server spent meanwhile,
 and the requests seen by the source server and by the S3 server (moto's request
 log) are counted.
 
@@ -55,6 +56,8 @@ class Measure:
     s3_requests: int
     ok: bool
     sync_seconds: float | None = None  # the mirror's own run time (no interpreter start-up, imports)
+    tool_cpu: float = 0.0  # user + system CPU seconds of the tool's process
+    moto_cpu: float = 0.0  # CPU seconds moto_server spent meanwhile
 
 
 class MotoServer:
@@ -81,6 +84,11 @@ class MotoServer:
         self._log.flush()
         return sum(1 for line in self.log_path.read_text(errors="replace").splitlines() if _REQUEST_LINE.search(line))
 
+    def cpu_seconds(self) -> float:
+        """user + system CPU time of the moto_server process so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(10)
@@ -103,15 +111,16 @@ def _env(moto: MotoServer) -> dict[str, str]:
     return env
 
 
-def _run_measured(command: list[str], env: dict[str, str]) -> tuple[float, float, int, str, str]:
-    """Run `command`; return (wall seconds, peak RSS MB of that process, exit status, stderr tail, stdout)."""
+def _run_measured(command: list[str], env: dict[str, str]) -> tuple[float, float, int, str, str, float]:
+    """Run `command`; return (wall seconds, peak RSS MB of that process, exit status, stderr tail, stdout,
+    CPU seconds of that process)."""
     with tempfile.TemporaryFile() as output, tempfile.TemporaryFile() as stdout:
         start = time.perf_counter()
         process = subprocess.Popen(command, env=env, stdout=stdout, stderr=output, cwd=ROOT)
         peak_kb = 0
         while True:
             peak_kb = max(peak_kb, _high_water_kb(process.pid))
-            pid, status, _ = os.wait4(process.pid, os.WNOHANG)
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
             time.sleep(0.005)
@@ -121,7 +130,7 @@ def _run_measured(command: list[str], env: dict[str, str]) -> tuple[float, float
         tail = output.read()[-2000:].decode(errors="replace")
         stdout.seek(0)
         printed = stdout.read().decode(errors="replace")
-    return seconds, peak_kb / 1024, process.returncode, tail, printed
+    return seconds, peak_kb / 1024, process.returncode, tail, printed, usage.ru_utime + usage.ru_stime
 
 
 def _high_water_kb(pid: int) -> int:
@@ -155,8 +164,9 @@ def rclone_command(source_url: str, moto: MotoServer, survey: str) -> list[str]:
 def measure(corpus: str, step: str, tool: str, command: list[str], env: dict[str, str],
             server: SourceServer, moto: MotoServer) -> Measure:
     server.reset_counts()
-    before = moto.requests()
-    seconds, rss, status, tail, printed = _run_measured(command, env)
+    before, moto_before = moto.requests(), moto.cpu_seconds()
+    seconds, rss, status, tail, printed, cpu = _run_measured(command, env)
+    moto_cpu = moto.cpu_seconds() - moto_before
     time.sleep(0.2)  # let moto write its last log lines
     ok = status == 0
     if not ok:
@@ -164,7 +174,8 @@ def measure(corpus: str, step: str, tool: str, command: list[str], env: dict[str
     in_process = None
     if tool == "mirror" and ok:
         in_process = json.loads(printed)["seconds"]
-    return Measure(corpus, step, tool, seconds, rss, server.count(), moto.requests() - before, ok, in_process)
+    return Measure(corpus, step, tool, seconds, rss, server.count(), moto.requests() - before, ok, in_process,
+                   cpu, moto_cpu)
 
 
 def _bucket_contents(moto: MotoServer, bucket: str, prefix: str) -> dict[str, int]:
@@ -271,15 +282,16 @@ def _median(measures: list[Measure]) -> Measure:
     return middle
 
 
-HEADER = ("| corpus | step | tool | wall s | of which sync s | peak RSS MB | source requests | S3 requests |\n"
-          "|---|---|---|---:|---:|---:|---:|---:|")
+HEADER = ("| corpus | step | tool | wall s | of which sync s | tool CPU s | moto CPU s | peak RSS MB "
+          "| source requests | S3 requests |\n"
+          "|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
 
 
 def _row(m: Measure) -> str:
     flag = "" if m.ok else " (FAILED)"
     inner = f"{m.sync_seconds:.2f}" if m.sync_seconds is not None else "-"
-    return (f"| {m.corpus} | {m.step} | {m.tool}{flag} | {m.seconds:.2f} | {inner} | {m.peak_rss_mb:.0f} | "
-            f"{m.source_requests} | {m.s3_requests} |")
+    return (f"| {m.corpus} | {m.step} | {m.tool}{flag} | {m.seconds:.2f} | {inner} | {m.tool_cpu:.2f} | "
+            f"{m.moto_cpu:.2f} | {m.peak_rss_mb:.0f} | {m.source_requests} | {m.s3_requests} |")
 
 
 def main() -> int:

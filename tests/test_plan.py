@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.listing import ListingEntry
-from chalicelib.mirror_state import FileRecord
+from chalicelib.mirror_state import FileRecord, sync_fingerprint
 from chalicelib.plan import (
     ALTERED,
     MISSING,
@@ -177,3 +177,30 @@ def test_adds_and_updates_split_the_fetches_and_an_idle_plan_changes_nothing():
     assert plan.changes_anything and plan.mirrored == 1
     idle = make_plan([entry("b")], [info("b")], {"b": record("b")}, PREFIX)
     assert not idle.changes_anything
+
+
+# --------------------------------------------------------------------------- the in-sync fingerprint
+
+BASE = ([entry("a"), entry("b")], [info("a"), info("b")], "state-etag")
+
+
+@pytest.mark.parametrize("label, entries, stored, state_etag", [
+    ("listed size", [entry("a", size="101"), entry("b")], BASE[1], BASE[2]),
+    ("listed time", [entry("a", time="9/4/2025 9:30 AM"), entry("b")], BASE[1], BASE[2]),
+    ("listed name", [entry("a"), entry("c")], BASE[1], BASE[2]),
+    ("file added at the source", [*BASE[0], entry("c")], BASE[1], BASE[2]),
+    ("stored size", BASE[0], [info("a", size=99), info("b")], BASE[2]),
+    ("stored etag", BASE[0], [info("a", etag="other"), info("b")], BASE[2]),
+    ("stored file gone", BASE[0], [info("a")], BASE[2]),
+    ("extra stored file", BASE[0], [*BASE[1], info("c")], BASE[2]),
+    ("state rewritten", *BASE[:2], "new-etag"),
+    ("state gone", *BASE[:2], None),
+])
+def test_the_fingerprint_changes_with_anything_a_run_compares(label, entries, stored, state_etag):
+    assert sync_fingerprint(entries, stored, state_etag) != sync_fingerprint(*BASE), label
+
+
+def test_the_fingerprint_ignores_the_order_of_entries_and_files():
+    reordered = sync_fingerprint(BASE[0][::-1], BASE[1][::-1], BASE[2])
+    assert reordered == sync_fingerprint(*BASE)
+    assert len(reordered) == 32 and int(reordered, 16) >= 0
