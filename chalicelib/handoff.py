@@ -61,8 +61,8 @@ class NotifyingStore(Store):
     def _full(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        return self.inner.list(prefix)
+    def list(self, prefix: str = "", *, start_after: str = "") -> Iterator[ObjectInfo]:
+        return self.inner.list(prefix, start_after=start_after)
 
     def head(self, key: str) -> ObjectHead:
         return self.inner.head(key)

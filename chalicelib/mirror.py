@@ -601,7 +601,8 @@ class SurveyMirror:
 
         Only an optimisation for the next run: failing to write it is logged, not an error.
         """
-        files = {info.key: info for info in stored.files if info.key not in deleted_keys}
+        gone = set(deleted_keys)
+        files = {info.key: info for info in stored.files if info.key not in gone}
         for outcome in outcomes.values():
             if outcome.uploaded and outcome.record is not None:
                 files[outcome.fetch.key] = ObjectInfo(outcome.fetch.key, outcome.record.size, outcome.record.etag)

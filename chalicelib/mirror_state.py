@@ -29,6 +29,7 @@ from chalicelib.store import ObjectInfo, Store
 BOOKKEEPING_SUFFIX = ".mirror"
 STATE_VERSION = 1
 _MARKER = "in-sync-"
+_FINGERPRINT_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ def sync_fingerprint(entries: Iterable[ListingEntry], stored: Iterable[ObjectInf
     """A digest of everything a run compares: listed names with their size and time text,
     the stored files' keys, sizes and ETags, and the state's ETag."""
     document = {
+        "format": (_FINGERPRINT_FORMAT, STATE_VERSION),  # a new planning rule or state format: new markers
         "listing": sorted(([e.name, e.size_text, e.time_text] for e in entries), key=lambda row: row[0]),
         "stored": sorted(([i.key, i.size, i.etag] for i in stored), key=lambda row: row[0]),
         "state": state_etag,
@@ -123,12 +125,18 @@ class StoredSurvey:
 
 
 def read_stored_survey(store: Store, survey: str) -> StoredSurvey:
-    """One LIST of `bls/<survey>`, stopped as soon as the keys are past `bls/<survey>/`."""
+    """One LIST of `bls/<survey>` from the bookkeeping folder on, stopped past `bls/<survey>/`.
+
+    Other surveys whose names extend this one's (`pr-x`, `prx`) sort before the bookkeeping
+    or after the files and are not read; S3 "folder" objects (keys ending in `/`) are ignored.
+    """
     data_prefix, own = f"bls/{survey}/", bookkeeping_prefix(survey)
     files: list[ObjectInfo] = []
     markers: list[str] = []
     state_etag = None
-    for info in store.list(f"bls/{survey}"):
+    for info in store.list(f"bls/{survey}", start_after=own.rstrip("/")):
+        if info.key.endswith("/"):
+            continue
         if info.key.startswith(data_prefix):
             files.append(info)
         elif info.key == state_key(survey):

@@ -99,8 +99,8 @@ class Store(ABC):
     url: str
 
     @abstractmethod
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Objects whose key starts with `prefix`, in key order."""
+    def list(self, prefix: str = "", *, start_after: str = "") -> Iterator[ObjectInfo]:
+        """Objects whose key starts with `prefix` (and sorts after `start_after`), in key order."""
 
     @abstractmethod
     def head(self, key: str) -> ObjectHead:
@@ -213,21 +213,29 @@ class LocalStore(Store):
         return record
 
     # interface
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+    def list(self, prefix: str = "", *, start_after: str = "") -> Iterator[ObjectInfo]:
         validate_prefix(prefix)
         if not self.root.is_dir():
             return
         found: list[ObjectInfo] = []
+        after = start_after.encode("utf-8")
         # Walk only the part of the tree the prefix can be in.
         start = self.root.joinpath(*prefix.split("/")[:-1]) if "/" in prefix else self.root
         for dirpath, dirnames, filenames in os.walk(start):
-            if Path(dirpath) == self.root and _RESERVED in dirnames:
-                dirnames.remove(_RESERVED)
             rel_dir = Path(dirpath).relative_to(self.root).as_posix()
+            base = "" if rel_dir == "." else f"{rel_dir}/"
+            dirnames[:] = [
+                d for d in dirnames
+                if not (base == "" and d == _RESERVED)
+                and ((base + d + "/").startswith(prefix) or prefix.startswith(base + d + "/"))
+            ]
             for name in filenames:
-                key = name if rel_dir == "." else f"{rel_dir}/{name}"
-                if key.startswith(prefix):
-                    record = self._sidecar(key, Path(dirpath) / name)
+                key = base + name
+                if key.startswith(prefix) and key.encode("utf-8") > after:
+                    try:
+                        record = self._sidecar(key, Path(dirpath) / name)
+                    except NotFound:  # deleted since the walk saw it (another run): as S3 would, skip it
+                        continue
                     found.append(ObjectInfo(key, record["size"], record["etag"]))
         found.sort(key=lambda info: info.key.encode("utf-8"))
         yield from found
@@ -439,12 +447,13 @@ class S3Store(Store):
     def _relative(self, full_key: str) -> str:
         return full_key[len(self.prefix) + 1 :] if self.prefix else full_key
 
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+    def list(self, prefix: str = "", *, start_after: str = "") -> Iterator[ObjectInfo]:
         validate_prefix(prefix)
         full_prefix = f"{self.prefix}/{prefix}" if self.prefix else prefix
+        extra = {"StartAfter": f"{self.prefix}/{start_after}" if self.prefix else start_after} if start_after else {}
         paginator = self.client.get_paginator("list_objects_v2")
         # `paginate` is lazy: the requests (and their errors) happen while the pages are read.
-        pages = iter(paginator.paginate(Bucket=self.bucket, Prefix=full_prefix))
+        pages = iter(paginator.paginate(Bucket=self.bucket, Prefix=full_prefix, **extra))
         while (page := _s3_call(next, pages, None, _operation="list_objects_v2", _bucket=self.bucket)) is not None:
             for item in page.get("Contents", []):
                 yield ObjectInfo(self._relative(item["Key"]), item["Size"], item["ETag"].strip('"'))

@@ -103,9 +103,9 @@ class CountingStore(Store):
         self.url = inner.url
         self.calls: Counter[str] = Counter()
 
-    def list(self, prefix=""):
+    def list(self, prefix="", *, start_after=""):
         self.calls["list"] += 1
-        return self.inner.list(prefix)
+        return self.inner.list(prefix, start_after=start_after)
 
     def head(self, key):
         self.calls["head"] += 1
@@ -259,6 +259,33 @@ def test_a_survey_whose_name_extends_another_is_not_mixed_with_it(server, store,
     assert result["ok"] and result["deleted"] == [] and result["unchanged"] == NAMES + ["prx.series"]
     assert counting.calls == Counter({"list": 2})
     assert store.read("bls/prx/prx.series").body == b"prx\r\n"
+
+
+def test_a_no_change_run_reads_no_page_of_a_sibling_survey(server, s3_store, client):
+    # GIVEN `pr` synced, and 1,500 keys of a survey `pr-x`, which sort before `bls/pr.mirror/`
+    publish(server, OLD, OLD_TIMES)
+    assert mirror(server, s3_store, client)["ok"]
+    keys = [f"bls/pr-x/f{i:04d}" for i in range(1500)]
+    for key in keys:
+        s3_store.put(key, b"x")
+    calls: list[str] = []
+    s3_store.client.meta.events.register("before-call.s3.*", lambda event_name, **_: calls.append(event_name))
+    # WHEN `pr` runs with nothing changed
+    result = mirror(server, s3_store, client)
+    # THEN it is still one LIST page, and the sibling's keys are untouched
+    assert result["unchanged"] == NAMES and calls == ["before-call.s3.ListObjectsV2"]
+    assert len(list(s3_store.list("bls/pr-x/"))) == 1500
+
+
+def test_an_s3_folder_object_under_the_survey_is_ignored(server, s3_store, client):
+    # GIVEN `pr` synced, then a console "Create folder" object `bls/pr/` (a key ending in '/')
+    publish(server, OLD, OLD_TIMES)
+    assert mirror(server, s3_store, client)["ok"]
+    s3_store.client.put_object(Bucket=s3_store.bucket, Key=f"{s3_store.prefix}/bls/pr/".lstrip("/"), Body=b"")
+    # WHEN the mirror runs
+    result = mirror(server, s3_store, client)
+    # THEN the run is a clean no-op (before: a delete of the invalid key failed every run)
+    assert result["ok"] and result["unchanged"] == NAMES and result["deleted"] == []
 
 
 def test_a_survey_named_like_the_bookkeeping_folder_is_a_config_error(server, store, client):

@@ -80,8 +80,8 @@ class CountingStore(Store):
         self.url = inner.url
         self.calls: dict[str, int] = {"head": 0, "put": 0, "delete_many": 0}
 
-    def list(self, prefix: str = "") -> Iterator[Any]:
-        return self.inner.list(prefix)
+    def list(self, prefix: str = "", *, start_after: str = "") -> Iterator[Any]:
+        return self.inner.list(prefix, start_after=start_after)
 
     def head(self, key: str) -> Any:
         self.calls["head"] += 1

@@ -42,6 +42,36 @@ def test_list_returns_sorted_keys_sizes_etags_under_prefix(store):
     assert list(store.list("nothing/")) == []
 
 
+def test_list_with_a_partial_name_prefix_and_start_after(store):
+    # GIVEN keys of surveys whose names share a start, and bookkeeping beside them
+    for key in ("bls/pr-x/a", "bls/pr.a/b", "bls/pr.mirror/state.json", "bls/pr/a", "bls/prx/a", "bls/cu/a"):
+        store.put(key, b"x")
+    # THEN a prefix that is not a folder matches by characters, in key (byte) order
+    assert [o.key for o in store.list("bls/pr")] == [
+        "bls/pr-x/a", "bls/pr.a/b", "bls/pr.mirror/state.json", "bls/pr/a", "bls/prx/a"]
+    # AND start_after skips every key up to and including it
+    assert [o.key for o in store.list("bls/pr", start_after="bls/pr.mirror")] == [
+        "bls/pr.mirror/state.json", "bls/pr/a", "bls/prx/a"]
+    assert [o.key for o in store.list("bls/", start_after="bls/pr/a")] == ["bls/prx/a"]
+
+
+def test_local_list_skips_a_file_deleted_while_listing(local_store, monkeypatch):
+    # GIVEN two objects, one deleted by another process between the walk and its metadata read
+    local_store.put("bls/pr/a", b"1")
+    local_store.put("bls/pr/b", b"2")
+    real_walk = os.walk
+
+    def racing_walk(top, *args, **kwargs):
+        for dirpath, dirnames, filenames in real_walk(top, *args, **kwargs):
+            if "b" in filenames and dirpath.endswith("/bls/pr"):
+                os.unlink(os.path.join(dirpath, "b"))
+            yield dirpath, dirnames, filenames
+
+    monkeypatch.setattr(os, "walk", racing_walk)
+    # THEN the listing holds the other one, as S3's would, instead of failing
+    assert [o.key for o in local_store.list("bls/")] == ["bls/pr/a"]
+
+
 def test_streaming_read(store):
     body = os.urandom(3 * 1024 * 1024 + 17)
     store.put("big/file", io.BytesIO(body))

@@ -729,9 +729,9 @@ def test_series_titles_read_only_mapping_files_that_exist(store):
     calls: list[str] = []
 
     class Counting:
-        def list(self, prefix=""):
+        def list(self, prefix="", *, start_after=""):
             calls.append("list")
-            return store.list(prefix)
+            return store.list(prefix, start_after=start_after)
 
         def read(self, key):
             calls.append(f"read {key}")
