@@ -31,7 +31,7 @@ import functools
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import IO, TYPE_CHECKING
 
 from chalicelib.errors import SourceError
@@ -88,13 +88,7 @@ class ParseStats:
     malformed_line_samples: list[dict[str, object]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "rows": self.rows,
-            "invalid_values": self.invalid_values,
-            "invalid_value_samples": self.invalid_value_samples,
-            "malformed_lines": self.malformed_lines,
-            "malformed_line_samples": self.malformed_line_samples,
-        }
+        return asdict(self)
 
 
 class BlsDataReader:

@@ -25,9 +25,7 @@ from chalicelib.store import ObjectHead, ObjectInfo, S3Store, Store, StoredObjec
 
 def store_location(store: Store) -> tuple[str, str]:
     """(bucket, key prefix) under which the store's objects appear in S3 events."""
-    if isinstance(store, NotifyingStore):
-        return store.bucket, store.prefix
-    if isinstance(store, S3Store):
+    if isinstance(store, (NotifyingStore, S3Store)):
         return store.bucket, store.prefix
     return events.LOCAL_BUCKET, ""
 
@@ -172,16 +170,20 @@ class QueueHandOff:
                 return handled
             for message in messages:
                 seen.add(message["MessageId"])
-                entry: dict[str, Any] = {"message_id": message["MessageId"]}
-                try:
-                    result = handle(message["Body"])
-                except PipelineError as error:
-                    entry.update(action="failed", error=str(error))
-                else:
-                    entry.update(result.to_dict())
-                    entry["result"] = result
+                entry = handle_message(handle, message["MessageId"], message["Body"])
+                if entry.get("action") != "failed":
                     self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
                 handled.append(entry)
+
+
+def handle_message(handle: Callable[[str], Any], message_id: str, body: str) -> dict[str, Any]:
+    """`handle(body)` as one entry of a run's report: its `to_dict()`, or action `failed` and the error."""
+    entry: dict[str, Any] = {"message_id": message_id}
+    try:
+        entry.update(handle(body).to_dict())
+    except PipelineError as error:
+        entry.update(action="failed", error=str(error))
+    return entry
 
 
 def _normalized(configs: list[dict[str, Any]]) -> list[tuple[Any, ...]]:

@@ -353,7 +353,7 @@ class SurveyMirror:
         outcomes = self._fetch_all(plan)
         deleted = self._delete(plan)
         self._sort_by(listing.names())
-        saved_etag = self._save_state(state, state_etag, plan, outcomes, deleted)
+        saved_etag = self._save_state(state, state_etag, outcomes, deleted)
         if self.report.ok:
             self._mark_in_sync(listing, stored, outcomes, plan.delete_keys if deleted else (), saved_etag)
 
@@ -365,12 +365,8 @@ class SurveyMirror:
             found.sort(key=lambda name: order.get(name, -1))
 
     def _read_listing(self) -> Listing:
-        response = self.client.get(self.url)
-        try:
-            body = response.content
-        except requests.RequestException as error:
-            raise SourceError(f"GET {self.url}: the listing could not be read ({error})") from None
-        return parse_listing(body, self.url, response.headers.get("Content-Type"))
+        response = self.client.get(self.url)  # not streamed: the body is read (and retried) by `get`
+        return parse_listing(response.content, self.url, response.headers.get("Content-Type"))
 
     def _report_plan(self, plan: Plan) -> None:
         report = self.report
@@ -556,10 +552,10 @@ class SurveyMirror:
         return list(plan.deletes)
 
     def _save_state(
-        self, state: SurveyState, etag: str | None, plan: Plan, outcomes: dict[str, _Outcome], deleted: list[str]
+        self, state: SurveyState, etag: str | None, outcomes: dict[str, _Outcome], deleted: list[str]
     ) -> str | None:
         """Save what changed (merged into a state another run wrote meanwhile); the state's ETag after."""
-        changes = self._state_changes(state.files, plan, outcomes, deleted)
+        changes = self._state_changes(outcomes, deleted)
         changed_content = bool(self.report.added or self.report.updated or deleted)
         for attempt in range(1, _STATE_ATTEMPTS + 1):
             files = dict(state.files)
@@ -615,9 +611,7 @@ class SurveyMirror:
         except StoreError as error:
             log_error("mirror_marker_failed", error, survey=self.survey, key=key)
 
-    def _state_changes(
-        self, old: dict[str, FileRecord], plan: Plan, outcomes: dict[str, _Outcome], deleted: list[str]
-    ) -> dict[str, FileRecord | None]:
+    def _state_changes(self, outcomes: dict[str, _Outcome], deleted: list[str]) -> dict[str, FileRecord | None]:
         """Per touched name: the new record, or None to forget it. Failed files keep only an intact record."""
         changes: dict[str, FileRecord | None] = {}
         for name, outcome in outcomes.items():

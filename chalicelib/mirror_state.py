@@ -131,6 +131,7 @@ def read_stored_survey(store: Store, survey: str) -> StoredSurvey:
     or after the files and are not read; S3 "folder" objects (keys ending in `/`) are ignored.
     """
     data_prefix, own = f"bls/{survey}/", bookkeeping_prefix(survey)
+    state, marker = state_key(survey), own + _MARKER
     files: list[ObjectInfo] = []
     markers: list[str] = []
     state_etag = None
@@ -139,9 +140,9 @@ def read_stored_survey(store: Store, survey: str) -> StoredSurvey:
             continue
         if info.key.startswith(data_prefix):
             files.append(info)
-        elif info.key == state_key(survey):
+        elif info.key == state:
             state_etag = info.etag
-        elif info.key.startswith(own + _MARKER):
+        elif info.key.startswith(marker):
             markers.append(info.key)
         elif info.key > data_prefix:
             break  # another survey whose name starts with this one's (keys come in order)

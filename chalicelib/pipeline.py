@@ -30,7 +30,7 @@ from typing import Any
 
 from chalicelib import events
 from chalicelib.errors import ConfigError, NotFound, PipelineError
-from chalicelib.handoff import NotifyingStore, QueueHandOff, emulator_endpoints, store_location
+from chalicelib.handoff import NotifyingStore, QueueHandOff, emulator_endpoints, handle_message, store_location
 from chalicelib.log import log_error, log_event
 from chalicelib.settings import Settings
 from chalicelib.store import S3Store, Store, open_store
@@ -41,7 +41,6 @@ Step = Callable[[Settings, Store, Progress], Any]
 
 DEFAULT_QUEUE_NAME = "bls-pipeline-analysis"
 STABLE_INPUT_ATTEMPTS = 3  # report runs per message while the inputs change underneath
-REPORT_FILES = ("population_stats.json", "best_years.json", "series_population.json")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOT_DIR = REPO_ROOT / "tests" / "fixtures" / "bls" / "pr" / "2026-08-06"
@@ -420,7 +419,7 @@ class RunResult:
             "store": self.store,
             "queue": self.queue,
             "ingestion": self.ingestion.to_dict(),
-            "messages": [{k: v for k, v in m.items() if k != "result"} for m in self.messages],
+            "messages": self.messages,
             "reports": self.reports,
             "notes": self.notes,
         }
@@ -464,17 +463,8 @@ def run(
     messages: list[str] = []
     notifying = NotifyingStore.around(store, settings, messages.append)
     ingestion = ingest(settings, notifying, steps=steps, progress=progress, record=analyze_messages)
-    handled: list[dict[str, Any]] = []
-    for body in messages if analyze_messages else []:
-        entry: dict[str, Any] = {"message_id": f"local-{len(handled) + 1}"}
-        try:
-            outcome = handle(body)
-        except PipelineError as error:
-            entry.update(action="failed", error=str(error))
-        else:
-            entry.update(outcome.to_dict())
-            entry["result"] = outcome
-        handled.append(entry)
+    handled = [handle_message(handle, f"local-{number}", body)
+               for number, body in enumerate(messages if analyze_messages else [], 1)]
     result = RunResult("local", store.url, ingestion, handled)
     if not analyze_messages:
         result.notes.append(f"{len(messages)} notification(s) not analyzed (dry run)")
@@ -509,14 +499,17 @@ def _run_with_queue(settings: Settings, store: S3Store, queue_name: str, steps: 
 
 def stored_reports(store: Store) -> dict[str, Any] | None:
     """The report documents currently in the store (None if the reports were never computed)."""
+    from chalicelib.reports import BEST_YEARS_JSON_KEY, POPULATION_STATS_KEY, REPORTS_PREFIX, SERIES_POPULATION_JSON_KEY
+
     found: dict[str, Any] = {}
-    for name in REPORT_FILES:
+    for key in (POPULATION_STATS_KEY, BEST_YEARS_JSON_KEY, SERIES_POPULATION_JSON_KEY):
+        name = key.removeprefix(REPORTS_PREFIX).removesuffix(".json")
         try:
-            found[name.removesuffix(".json")] = json.loads(store.read(f"reports/{name}").body)
+            found[name] = json.loads(store.read(key).body)
         except NotFound:
             continue
         except ValueError:
-            found[name.removesuffix(".json")] = {"error": f"reports/{name} is not valid JSON"}
+            found[name] = {"error": f"{key} is not valid JSON"}
     return found or None
 
 

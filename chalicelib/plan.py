@@ -42,7 +42,6 @@ class Fetch:
     key: str
     url: str
     reason: str
-    stored: bool
     size_text: str | None = None
     time_text: str | None = None
     expected_size: int | None = None
@@ -55,7 +54,6 @@ class Fetch:
 class Plan:
     """What one run will do to one survey's prefix."""
 
-    prefix: str
     fetches: tuple[Fetch, ...]
     deletes: tuple[str, ...]  # names no longer listed (stored or only remembered)
     delete_keys: tuple[str, ...]  # the stored keys among them
@@ -105,12 +103,12 @@ def make_plan(
             unchanged.append(name)
         else:
             fetches.append(fetch)
-    gone = sorted((set(stored) | set(state)) - set(listed))
+    known = stored.keys() | state.keys()
+    gone = sorted(known - listed.keys())
     delete_keys = tuple(prefix + name for name in gone if name in stored)
-    mirrored = len(set(stored) | set(state))
+    mirrored = len(known)
     too_many = mirrored > 0 and len(gone) > mass_delete_fraction * mirrored
     return Plan(
-        prefix=prefix,
         fetches=tuple(fetches),
         deletes=tuple(gone),
         delete_keys=delete_keys,
@@ -129,7 +127,6 @@ def _fetch_for(
             key=key,
             url=entry.url,
             reason=reason,
-            stored=info is not None,
             size_text=entry.size_text,
             time_text=entry.time_text,
             expected_size=entry.size,

@@ -146,7 +146,6 @@ class DataScan:
     no_quarterly_series: list[str]
     selected: list[tuple[int, float | None]]  # (year, exact value or None) of the chosen series/period
     stats: dict[str, Any]
-    series_count: int
 
 
 def scan_data(
@@ -224,11 +223,10 @@ def scan_data(
             with_sums.add(code)
             best.append({"series_id": names[code], "year": year, "value": value})
         best.sort(key=lambda row: row["series_id"])
-    no_quarterly = sorted(name for code, name in enumerate(reader.series_names) if code not in with_sums)
+    no_quarterly = (sorted(name for code, name in enumerate(reader.series_names) if code not in with_sums)
+                    if best_years else [])
     selected.sort(key=lambda row: row[0])
-    if not best_years:
-        no_quarterly = []
-    return DataScan(best, no_quarterly, selected, reader.stats.to_dict(), len(reader.series_names))
+    return DataScan(best, no_quarterly, selected, reader.stats.to_dict())
 
 
 def series_population_rows(
@@ -421,12 +419,14 @@ def _read_population(store: Store) -> list[PopulationRecord]:
 @contextlib.contextmanager
 def _open_data(store: Store, key: str) -> Iterator[BlsDataReader]:
     """A `BlsDataReader` streaming the stored data file (a clear error if it is absent)."""
-    if not store.exists(key):
-        raise PipelineError(
-            f"data file {key!r} is not in the store {store.url}; run `python -m chalicelib mirror` "
-            "first (or set REPORT_DATA_KEY)"
-        )
-    with store.open(key) as stream:
+    with contextlib.ExitStack() as stack:
+        try:
+            stream = stack.enter_context(store.open(key))
+        except NotFound:
+            raise PipelineError(
+                f"data file {key!r} is not in the store {store.url}; run `python -m chalicelib mirror` "
+                "first (or set REPORT_DATA_KEY)"
+            ) from None
         yield BlsDataReader(stream, source=key)
 
 

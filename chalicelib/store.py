@@ -352,19 +352,6 @@ class _BodyReadError(Exception):
         self.error = error
 
 
-def _body_chunks(body: bytes | IO[bytes]) -> Iterator[bytes]:
-    """`_chunks(body)`, with the body's own read errors told apart from the store's write errors."""
-    chunks = _chunks(body)
-    while True:
-        try:
-            chunk = next(chunks)
-        except StopIteration:
-            return
-        except OSError as error:
-            raise _BodyReadError(error) from error
-        yield chunk
-
-
 def _os_reason(error: OSError) -> str:
     """An OSError's reason without the temp-file paths it may name."""
     if isinstance(error, FileExistsError | NotADirectoryError):
@@ -391,11 +378,18 @@ def _md5_file(path: Path) -> str:
     return md5.hexdigest()
 
 
-def _chunks(body: bytes | IO[bytes], size: int = _CHUNK) -> Iterator[bytes]:
+def _body_chunks(body: bytes | IO[bytes], size: int = _CHUNK) -> Iterator[bytes]:
+    """The body in chunks; its own read errors are told apart from the store's write errors."""
     if isinstance(body, (bytes, bytearray, memoryview)):
         yield bytes(body)
         return
-    while chunk := body.read(size):
+    while True:
+        try:
+            chunk = body.read(size)
+        except OSError as error:
+            raise _BodyReadError(error) from error
+        if not chunk:
+            return
         yield chunk
 
 
@@ -507,14 +501,13 @@ class S3Store(Store):
             conditions["IfNoneMatch"] = "*"
         if if_match is not None:
             conditions["IfMatch"] = f'"{if_match.strip(chr(34))}"'
+        first: bytes | IO[bytes]
         if isinstance(body, (bytes, bytearray, memoryview)):
             first, stream = bytes(body), None
         elif (size := _file_size(body)) is not None and size <= SINGLE_PUT_MAX:
             # A file on disk of known length: one streamed PUT (botocore reads it in chunks, memory
             # stays flat); fewer requests than 8 MiB parts, and no server-side reassembly.
-            response = _s3_call(self.client.put_object, Body=body, _key=key, **args, **conditions,
-                                **_sha256_checksum(sha256))
-            return response["ETag"].strip('"')
+            first, stream = body, None
         else:
             first, stream = _read_full(body, PART_SIZE), body
         if stream is None or len(first) < PART_SIZE:

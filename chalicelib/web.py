@@ -30,10 +30,10 @@ from typing import Any
 from chalice import Blueprint, IAMAuthorizer, Response
 
 from chalicelib import dashboard
-from chalicelib.errors import ConfigError, NotFound
+from chalicelib.errors import ConfigError, NotFound, PipelineError
 from chalicelib.log import log_error, log_event
 from chalicelib.population import POPULATION_KEY
-from chalicelib.reports import REPORTS_PREFIX
+from chalicelib.reports import REPORTS_PREFIX, series_population_for
 from chalicelib.series_titles import series_titles
 from chalicelib.settings import PERIOD_PATTERN, SERIES_ID_PATTERN, Settings
 from chalicelib.store import Store, open_store
@@ -298,13 +298,15 @@ def best_years(store: Store, series: list[str] | None, limit: int | None) -> dic
 
 def series_join(ctx: RequestContext, series_id: str, period: str) -> list[dict[str, Any]]:
     """The on-demand join; 404 when its inputs are missing or the series has no values."""
-    from chalicelib.reports import series_population_for  # lazy: pulls in the report code
-
     settings = ctx.settings
-    for key in (settings.report_data_key, POPULATION_KEY):
-        if not ctx.store.exists(key):
-            raise ApiError(404, "data_not_found", f"{key} is not in the store yet", RUN_HINT)
-    rows = series_population_for(ctx.store, settings, series_id, period)
+    try:
+        rows = series_population_for(ctx.store, settings, series_id, period)
+    except PipelineError:
+        # A missing input is the caller's 404; checked only once the join failed (no HEADs per request).
+        for key in (settings.report_data_key, POPULATION_KEY):
+            if not ctx.store.exists(key):
+                raise ApiError(404, "data_not_found", f"{key} is not in the store yet", RUN_HINT) from None
+        raise
     if not rows:
         raise ApiError(404, "series_not_found",
                        f"no values for series {series_id}, period {period} in {settings.report_data_key}",

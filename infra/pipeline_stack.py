@@ -145,6 +145,7 @@ class PipelineData(Construct):
         # so the notification is set on the bucket itself (no custom resource, no wildcard role).
         self.bucket_name_pattern = f"{APP_NAME}-{config.environment}-${{AWS::AccountId}}-${{AWS::Region}}"
         self.bucket_name = Fn.sub(self.bucket_name_pattern)
+        self.data_store = Fn.sub(f"s3://{self.bucket_name_pattern}")  # DATA_STORE of the handlers
         self.bucket_arn = self.arn()
         self.bucket = s3.Bucket(
             self, "Data",
@@ -341,7 +342,7 @@ class PipelineData(Construct):
     def environment_variables(self) -> dict[str, str]:
         """The Lambda environment for this deployment."""
         env = {
-            "DATA_STORE": Fn.sub(f"s3://{self.bucket_name_pattern}"),
+            "DATA_STORE": self.data_store,
             "REPORT_DATA_KEY": self.config.report_data_key,
             "LOG_LEVEL": self.config.log_level,
         }
@@ -368,7 +369,7 @@ class DataStack(Stack):
         tag(self, config)
         outputs = {
             "Environment": config.environment,
-            "DataStore": Fn.sub(f"s3://{self.data.bucket_name_pattern}"),
+            "DataStore": self.data.data_store,
             "BucketName": self.data.bucket.bucket_name,
             "QueueArn": self.data.queue.queue_arn,
             "QueueUrl": self.data.queue.queue_url,
@@ -427,7 +428,7 @@ class PipelineStack(Stack):
             f"Events.{SQS_EVENT_ID}.Properties.Queue", self.data.queue.queue_arn
         )
         tag(self, config)
-        CfnOutput(self, "DataStore", value=Fn.sub(f"s3://{self.data.bucket_name_pattern}"))
+        CfnOutput(self, "DataStore", value=self.data.data_store)
         CfnOutput(self, "QueueUrl", value=self.data.queue.queue_url)
         CfnOutput(self, "DeadLetterQueueUrl", value=self.data.dead_letter_queue.queue_url)
         CfnOutput(self, "AlarmTopicArn", value=self.data.topic.topic_arn)
