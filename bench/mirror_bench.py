@@ -1,6 +1,6 @@
-"""Mirror benchmark: `python -m chalicelib mirror` versus `rclone sync :http: :s3:`.
+"""Mirror benchmark: `bls-pipeline mirror` versus `rclone sync :http: :s3:`.
 
-Both tools copy the same local BLS-like source (chalicelib.sourceserver, HTTP/1.1
+Both tools copy the same local BLS-like source (workstation.sourceserver, HTTP/1.1
 keep-alive, IIS listing format) into the same local S3 endpoint (a `moto_server`
 subprocess, one bucket per tool), for
   (a) the real `pr` directory (tests/fixtures, vintage 2025-09-04), and
@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chalicelib.sourceserver import SourceServer  # noqa: E402
+from workstation.sourceserver import SourceServer  # noqa: E402
 
 BIN = Path(sys.executable).parent
 REAL = ROOT / "tests" / "fixtures" / "bls" / "pr" / "2025-09-04"

@@ -9,7 +9,7 @@ Markdown table, wall time (process start to result, imports included) and peak R
 child is the implementation). Finally it checks that the three agree on every series.
 
 Implementations:
-- project: `chalicelib.reports.scan_data` over `chalicelib.bls_data.BlsDataReader`
+- project: `chalicelib.reports.compute.scan_data` over `chalicelib.reports.bls_data.BlsDataReader`
   (streamed blocks, numpy fixed-point parsing, exact int64 sums);
 - pandas: the straightforward version (`read_csv`, strip, filter, `groupby().sum()`,
   `idxmax`), float sums;
@@ -41,8 +41,8 @@ IMPLEMENTATIONS = ("project", "pandas", "duckdb")
 
 def run_project(path: str) -> list[tuple[str, int, str]]:
     sys.path.insert(0, str(ROOT))
-    from chalicelib.bls_data import BlsDataReader
-    from chalicelib.reports import scan_data
+    from chalicelib.reports.bls_data import BlsDataReader
+    from chalicelib.reports.compute import scan_data
 
     with open(path, "rb") as stream:
         scan = scan_data(BlsDataReader(stream, source=path))

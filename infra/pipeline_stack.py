@@ -1,7 +1,7 @@
 """The pipeline's AWS resources, for both deploy paths.
 
 - `PipelineData`: bucket (+ access-log bucket), analysis queue + dead-letter queue,
-  the S3 → SQS notifications (from `chalicelib.events`, the same definitions as the
+  the S3 → SQS notifications (from `chalicelib.pipeline.events`, the same definitions as the
   local run), one least-privilege IAM role per Lambda function, their log groups,
   the alarm topic and the alarms.
 - `PipelineStack` (Path 1, `cdk deploy`): PipelineData + the Chalice app through
@@ -43,9 +43,10 @@ from aws_cdk import aws_sqs as sqs
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
-from chalicelib import APP_NAME, events
-from chalicelib.reports import REPORTS_PREFIX
-from chalicelib.settings import Settings
+from chalicelib import APP_NAME
+from chalicelib.pipeline import events
+from chalicelib.reports.compute import REPORTS_PREFIX
+from chalicelib.core.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHALICE_CONFIG = REPO_ROOT / ".chalice" / "config.json"

@@ -31,7 +31,7 @@ def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def local_store(tmp_path: Path):
     """An empty local-folder store."""
-    from chalicelib.store import LocalStore
+    from chalicelib.core.store import LocalStore
 
     return LocalStore(tmp_path / "data")
 
@@ -42,7 +42,7 @@ def s3_store() -> Iterator:
     import boto3
     from moto import mock_aws
 
-    from chalicelib.store import S3Store
+    from chalicelib.core.store import S3Store
 
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
@@ -59,7 +59,7 @@ def store(request: pytest.FixtureRequest):
 @pytest.fixture
 def source_server() -> Iterator:
     """A running local source server (BLS listing format, 403 without contact)."""
-    from chalicelib.sourceserver import SourceServer
+    from workstation.sourceserver import SourceServer
 
     server = SourceServer()
     server.start()

@@ -23,7 +23,7 @@ import threading
 import time
 from collections import defaultdict
 
-from chalicelib.sourceserver import RequestRecord, SourceServer
+from workstation.sourceserver import RequestRecord, SourceServer
 
 GARBAGE = b"\x1f\x8b\x08\x00 this is not a listing \x00\xff\xfe"
 

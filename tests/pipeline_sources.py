@@ -7,8 +7,8 @@ import statistics
 from datetime import UTC, datetime
 from pathlib import Path
 
-from chalicelib.settings import Settings
-from chalicelib.sourceserver import SourceServer
+from chalicelib.core.settings import Settings
+from workstation.sourceserver import SourceServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 VINTAGES = {

@@ -15,8 +15,10 @@ from chalice.test import Client
 from moto import mock_aws
 from pipeline_sources import publish_population, publish_vintage, source_env
 
-from chalicelib import events, pipeline
-from chalicelib.settings import Settings
+from chalicelib.pipeline import events
+
+from chalicelib.pipeline import ingestion as pipeline
+from chalicelib.core.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 BUCKET = "bls-pipeline-app-test"
@@ -179,7 +181,7 @@ sys.path.insert(0, {str(REPO)!r}); sys.path.insert(0, {str(REPO / 'tests')!r})
 import boto3
 from moto import mock_aws
 from chalice.test import Client
-from chalicelib.sourceserver import SourceServer
+from workstation.sourceserver import SourceServer
 from pipeline_sources import publish_population, publish_vintage, source_env
 import json, os, tempfile
 with SourceServer() as server, mock_aws():
@@ -209,7 +211,7 @@ print(payload["ok"], len(payload["mirror"]["added"]), "pandas" in sys.modules)
 def test_importing_the_app_keeps_structured_info_logs(capsys: pytest.CaptureFixture[str]) -> None:
     # GIVEN the app imported (Chalice's own logging setup would silence INFO on the shared logger)
     import app  # noqa: F401
-    from chalicelib.log import log_event
+    from chalicelib.core.log import log_event
 
     # WHEN an INFO event is logged
     log_event("ingestion_start", store="s3://bucket")

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chalicelib.bls_data import BlsDataReader, period_code, period_name
-from chalicelib.errors import SourceError
+from chalicelib.reports.bls_data import BlsDataReader, period_code, period_name
+from chalicelib.core.errors import SourceError
 
 PR = Path(__file__).parent / "fixtures" / "bls" / "pr"
 REAL_FILES = [PR / "2025-09-04" / "pr.data.0.Current", PR / "2026-08-06" / "pr.data.0.Current"]

@@ -26,10 +26,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from chalicelib.dashboard import POPULATION_COLOR, VALUE_COLOR
-from chalicelib.mirror import mirror_status
-from chalicelib.settings import Settings
-from chalicelib.store import LocalStore
+from chalicelib.web.dashboard import POPULATION_COLOR, VALUE_COLOR
+from chalicelib.mirror.sync import mirror_status
+from chalicelib.core.settings import Settings
+from chalicelib.core.store import LocalStore
 from test_web import STAGE, Page, fill_store_from_pr  # same directory (pytest puts it on sys.path)
 
 PROJECT = Path(__file__).resolve().parents[1]

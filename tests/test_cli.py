@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from chalicelib.cli import build_parser, main
+from workstation.cli import build_parser, main
 
 
 def test_every_subcommand_exists():
@@ -39,7 +39,7 @@ def test_json_mode_prints_exactly_one_document_even_on_failure(capsys):
 
 
 def test_flags_override_environment(monkeypatch):
-    from chalicelib.cli import settings_from_args
+    from workstation.cli import settings_from_args
 
     monkeypatch.setenv("REPORT_SERIES_ID", "PRS30006011")
     args = build_parser().parse_args(["analyze", "--series", "prs85006092", "--years", "2014-2015"])
@@ -49,7 +49,7 @@ def test_flags_override_environment(monkeypatch):
 
 
 def test_structured_log_line_is_one_json_object(capsys):
-    from chalicelib.log import log_event
+    from chalicelib.core.log import log_event
 
     log_event("file_added", key="bls/pr/pr.class", bytes=102)
     [line] = capsys.readouterr().err.splitlines()
@@ -71,7 +71,7 @@ def test_structured_logs_survive_the_chalice_app(capsys):
     # GIVEN the Chalice app is imported (Chalice configures a logger named after the app)
     import app  # noqa: F401
 
-    from chalicelib.log import log_event
+    from chalicelib.core.log import log_event
 
     # WHEN an INFO event is logged
     log_event("run_start", step="mirror")

@@ -1,6 +1,6 @@
 """End to end on a moto server (S3 + SQS) and the local source server.
 
-ingestion → S3 notification (configured from chalicelib.events) → SQS queue → analysis → reports
+ingestion → S3 notification (configured from chalicelib.pipeline.events) → SQS queue → analysis → reports
 in the bucket; then a second ingestion with no source change sends no message.
 """
 
@@ -18,8 +18,14 @@ from moto.server import ThreadedMotoServer
 from pipeline_sources import expected_population_stats, publish_population, publish_vintage, source_env
 from test_app import project_with, scheduled_event
 
-from chalicelib import cli, events, handoff, pipeline
-from chalicelib.settings import Settings
+from workstation import cli
+
+from chalicelib.pipeline import events
+
+from workstation import handoff
+
+from chalicelib.pipeline import ingestion as pipeline
+from chalicelib.core.settings import Settings
 
 REPORT_KEYS = [
     "reports/best_years.csv", "reports/best_years.json", "reports/population_stats.json",

@@ -1,4 +1,4 @@
-"""The notification definitions and S3-event messages (chalicelib.events)."""
+"""The notification definitions and S3-event messages (chalicelib.pipeline.events)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from chalicelib import events
-from chalicelib.settings import Settings
+from chalicelib.pipeline import events
+from chalicelib.core.settings import Settings
 
 # A real S3 → SQS message body (shape as S3 sends it; key URL-encoded with '+' for spaces).
 REAL_S3_MESSAGE = {

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from faultserver import FaultServer
 
-from chalicelib.errors import SourceError
-from chalicelib.http_client import HTTPStatusError, PoliteClient, RateLimiter, user_agent
-from chalicelib.sourceserver import SourceServer
+from chalicelib.core.errors import SourceError
+from chalicelib.core.http_client import HTTPStatusError, PoliteClient, RateLimiter, user_agent
+from workstation.sourceserver import SourceServer
 
 PATH = "/pub/time.series/pr/pr.class"
 

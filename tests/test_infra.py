@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib import events
-from chalicelib.settings import Settings
+from chalicelib.pipeline import events
+from chalicelib.core.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 INFRA = REPO / "infra"

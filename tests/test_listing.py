@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import FIXTURES
 
-from chalicelib.errors import SourceError
-from chalicelib.listing import ListingEntry, parse_listing
+from chalicelib.core.errors import SourceError
+from chalicelib.mirror.listing import ListingEntry, parse_listing
 
 BASE = "https://download.bls.gov/pub/time.series/pr/"
 LISTINGS = FIXTURES / "bls" / "listings"

@@ -17,12 +17,12 @@ import pytest
 from conftest import FIXTURES
 from faultserver import FaultServer
 
-from chalicelib.errors import ConfigError, PreconditionFailed
-from chalicelib.http_client import PoliteClient
-from chalicelib.mirror import command, mirror_status, run_mirror
-from chalicelib.mirror_state import load_state, state_key
-from chalicelib.settings import Settings
-from chalicelib.store import S3Store, Store
+from chalicelib.core.errors import ConfigError, PreconditionFailed
+from chalicelib.core.http_client import PoliteClient
+from chalicelib.mirror.sync import command, mirror_status, run_mirror
+from chalicelib.mirror.state import load_state, state_key
+from chalicelib.core.settings import Settings
+from chalicelib.core.store import S3Store, Store
 
 DIR = "/pub/time.series/pr/"
 OLD = FIXTURES / "bls" / "pr" / "2025-09-04"
@@ -521,7 +521,7 @@ def test_a_full_temp_disk_fails_the_files_without_retrying_or_storing(server, st
         def __exit__(self, *exc):
             self.inner.close()
 
-    monkeypatch.setattr("chalicelib.mirror.tempfile.TemporaryFile", FullDisk)
+    monkeypatch.setattr("chalicelib.mirror.sync.tempfile.TemporaryFile", FullDisk)
     result = mirror(server, store, client)
     assert result["failed"] == NAMES and result["ok"] is False
     assert result["source_requests"] == 13  # no retries: the source is not at fault
@@ -782,7 +782,7 @@ def test_mirror_status_describes_each_survey(server, store, client):
 
 
 def test_cli_json_output(server, tmp_path, capsys, monkeypatch):
-    from chalicelib.cli import main
+    from workstation.cli import main
 
     publish(server, OLD, OLD_TIMES)
     monkeypatch.setenv("HTTP_REQUESTS_PER_SECOND", "1000")
@@ -823,7 +823,7 @@ def test_progress_is_reported_per_file(server, local_store, client):
 
 
 def test_a_file_larger_than_a_multipart_part_streams_through_intact(server, store, client):
-    from chalicelib.store import PART_SIZE
+    from chalicelib.core.store import PART_SIZE
 
     # GIVEN a file bigger than one S3 part (built from the real data file)
     big = ((OLD / "pr.data.1.AllData").read_bytes() * 4)[: PART_SIZE + 12345]

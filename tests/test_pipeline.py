@@ -1,4 +1,4 @@
-"""Ingestion, analysis and the local run (chalicelib.pipeline)."""
+"""Ingestion, analysis and the local run (chalicelib.pipeline.ingestion)."""
 
 from __future__ import annotations
 
@@ -17,10 +17,24 @@ from pipeline_sources import (
     source_settings,
 )
 
-from chalicelib import cli, events, handoff, pipeline
-from chalicelib.errors import ConfigError, SourceError
-from chalicelib.settings import Settings
-from chalicelib.store import LocalStore, S3Store
+from workstation import cli
+
+from chalicelib.pipeline import events
+
+from workstation import handoff
+
+from chalicelib.pipeline import ingestion as pipeline
+
+from chalicelib.pipeline import analysis
+
+from workstation import local_run
+
+from workstation import render
+
+from workstation import snapshot
+from chalicelib.core.errors import ConfigError, SourceError
+from chalicelib.core.settings import Settings
+from chalicelib.core.store import LocalStore, S3Store
 
 
 @dataclass
@@ -136,7 +150,7 @@ def test_no_ingestion_record_reads_as_none(local_store: LocalStore) -> None:
 
 
 def _message(store: Any, key: str, etag: str = "e") -> str:
-    bucket, prefix = handoff.store_location(store)
+    bucket, prefix = events.store_location(store)
     full = f"{prefix}/{key}" if prefix else key
     return events.build_message(bucket, full, etag=etag, size=1)
 
@@ -150,9 +164,9 @@ def test_test_event_and_unrelated_keys_are_skipped(local_store: LocalStore) -> N
     reports = Recorder(FakeResult(written=["reports/summary.json"]))
     _store_inputs(local_store)
     test_event = json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "b"})
-    skipped = pipeline.analyze(test_event, SETTINGS, local_store, reports=reports)
+    skipped = analysis.analyze(test_event, SETTINGS, local_store, reports=reports)
     assert (skipped.action, skipped.note) == ("skipped", "s3:TestEvent")
-    other = pipeline.analyze(_message(local_store, "bls/pr/pr.series"), SETTINGS, local_store, reports=reports)
+    other = analysis.analyze(_message(local_store, "bls/pr/pr.series"), SETTINGS, local_store, reports=reports)
     assert (other.action, other.note) == ("skipped", "no report input in the message")
     assert reports.calls == 0
 
@@ -162,7 +176,7 @@ def test_analysis_waits_while_an_input_is_missing(local_store: LocalStore) -> No
     local_store.put("bls/pr/pr.data.0.Current", b"x")
     reports = Recorder(FakeResult(written=["reports/summary.json"]))
     # WHEN its event arrives
-    result = pipeline.analyze(_message(local_store, "bls/pr/pr.data.0.Current"), SETTINGS, local_store,
+    result = analysis.analyze(_message(local_store, "bls/pr/pr.data.0.Current"), SETTINGS, local_store,
                               reports=reports)
     # THEN nothing is computed, and the message succeeds (no retries, no dead letter)
     assert (result.action, result.missing, reports.calls) == ("waiting", ["population/population.json"], 0)
@@ -171,25 +185,25 @@ def test_analysis_waits_while_an_input_is_missing(local_store: LocalStore) -> No
 def test_analysis_reports_written_or_unchanged(local_store: LocalStore) -> None:
     _store_inputs(local_store)
     body = _message(local_store, "population/population.json")
-    written = pipeline.analyze(body, SETTINGS, local_store,
+    written = analysis.analyze(body, SETTINGS, local_store,
                                reports=Recorder(FakeResult(written=["reports/best_years.json"])))
     assert (written.action, written.written) == ("written", ["reports/best_years.json"])
-    unchanged = pipeline.analyze(body, SETTINGS, local_store, reports=Recorder(FakeResult(written=[])))
+    unchanged = analysis.analyze(body, SETTINGS, local_store, reports=Recorder(FakeResult(written=[])))
     assert (unchanged.action, unchanged.written) == ("unchanged", [])
 
 
 def test_a_reports_failure_fails_the_message(local_store: LocalStore) -> None:
     _store_inputs(local_store)
     reports = Recorder(SourceError("population/population.json: no row for 2016"))
-    with pytest.raises(pipeline.AnalysisFailed,
+    with pytest.raises(analysis.AnalysisFailed,
                        match="reports failed for population/population.json: population/population.json: no row"):
-        pipeline.analyze(_message(local_store, "population/population.json"), SETTINGS, local_store,
+        analysis.analyze(_message(local_store, "population/population.json"), SETTINGS, local_store,
                          reports=reports)
 
 
 def test_a_message_that_is_not_an_s3_event_fails(local_store: LocalStore) -> None:
     with pytest.raises(events.EventError, match="not an S3 event notification"):
-        pipeline.analyze('{"hello": "world"}', SETTINGS, local_store, reports=Recorder(FakeResult()))
+        analysis.analyze('{"hello": "world"}', SETTINGS, local_store, reports=Recorder(FakeResult()))
 
 
 # --------------------------------------------------------------------------- notifying store
@@ -204,7 +218,7 @@ def test_notifying_store_turns_input_writes_into_s3_messages(store: Any) -> None
     notifying.put("bls/pr/pr.series", b"series")
     # THEN exactly one message, which the analysis parser reads back as that write
     assert len(sent) == 1
-    bucket, prefix = handoff.store_location(store)
+    bucket, prefix = events.store_location(store)
     filters = events.notification_filters(SETTINGS, prefix)
     (record,) = events.parse_message(sent[0], filters, bucket=bucket, store_prefix=prefix)
     assert (record.key, record.etag, record.size) == ("population/population.json", etag, 12)
@@ -228,7 +242,7 @@ def test_local_run_hands_each_input_write_to_the_analysis(source_server: Any, tm
     store = LocalStore(tmp_path / "data")
 
     # WHEN the pipeline runs the first time
-    first = pipeline.run(settings)
+    first = local_run.run(settings)
     # THEN both inputs were written, each write became a message, and the reports are stored
     assert first.ok and first.mode == "local"
     assert [(m["keys"], m["action"]) for m in first.messages] == [
@@ -245,7 +259,7 @@ def test_local_run_hands_each_input_write_to_the_analysis(source_server: Any, tm
     }
 
     # WHEN it runs again with nothing changed at the sources
-    second = pipeline.run(settings)
+    second = local_run.run(settings)
     # THEN no write, so no message and no report run
     assert second.ok and second.messages == []
     assert second.ingestion.to_dict()["population"]["changed"] is False
@@ -253,7 +267,7 @@ def test_local_run_hands_each_input_write_to_the_analysis(source_server: Any, tm
 
     # WHEN the source moves to the 2026-08-06 vintage
     publish_vintage(source_server, "2026-08-06")
-    third = pipeline.run(settings)
+    third = local_run.run(settings)
     # THEN only the data file is an input that changed: one message, reports rewritten
     assert changed_files("2025-09-04", "2026-08-06") == ["pr.data.0.Current", "pr.data.1.AllData", "pr.series"]
     assert [(m["keys"], m["action"]) for m in third.messages] == [(["bls/pr/pr.data.0.Current"], "written")]
@@ -275,10 +289,10 @@ def test_cli_run_offline_uses_the_bundled_snapshot(tmp_path: Path, capsys: pytes
     assert "bundled snapshot" in document["notes"][0]
     assert "placeholder offline-run@example.invalid" in document["notes"][0]
     assert sorted(document["ingestion"]["mirror"]["added"]) == sorted(
-        p.name for p in pipeline.SNAPSHOT_DIR.iterdir())
+        p.name for p in snapshot.SNAPSHOT_DIR.iterdir())
     assert [m["action"] for m in document["messages"]] == ["written", "unchanged"]
     store = LocalStore(store_dir)
-    snapshot_data = (pipeline.SNAPSHOT_DIR / "pr.data.0.Current").read_bytes()
+    snapshot_data = (snapshot.SNAPSHOT_DIR / "pr.data.0.Current").read_bytes()
     assert store.read("bls/pr/pr.data.0.Current").body == snapshot_data
     assert document["reports"]["population_stats"]["mean"] == pytest.approx(expected_population_stats()[0])
 
@@ -331,20 +345,20 @@ def test_failed_ingestion_makes_the_run_fail(source_server: Any, tmp_path: Path)
     # GIVEN a population API that answers 404 and a working BLS directory
     publish_vintage(source_server, "2025-09-04")
     settings = source_settings(source_server, str(tmp_path / "data"))
-    result = pipeline.run(settings)
+    result = local_run.run(settings)
     # THEN the mirror still ran and the run failed because of the population
     assert result.ok is False
     assert len(result.ingestion.to_dict()["mirror"]["added"]) == 12
     assert "404" in result.ingestion.to_dict()["errors"]["population"]
     # the data file's event was handled: waiting for the population, nothing computed
     assert [(m["keys"], m["action"]) for m in result.messages] == [(["bls/pr/pr.data.0.Current"], "waiting")]
-    assert "waiting for population/population.json" in pipeline.render_text(result)
+    assert "waiting for population/population.json" in render.render_text(result)
 
 
 def test_offline_needs_the_snapshot(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(pipeline, "SNAPSHOT_DIR", tmp_path / "missing")
+    monkeypatch.setattr(snapshot, "SNAPSHOT_DIR", tmp_path / "missing")
     with pytest.raises(ConfigError, match="--offline needs the bundled snapshot"):
-        pipeline.run(Settings.from_env({"DATA_STORE": str(tmp_path / "data")}), offline=True)
+        local_run.run(Settings.from_env({"DATA_STORE": str(tmp_path / "data")}), offline=True)
 
 
 class ChangingInput:
@@ -367,7 +381,7 @@ def test_analysis_recomputes_when_an_input_changed_during_the_run(local_store: L
     _store_inputs(local_store)
     reports = ChangingInput(local_store)
     # WHEN the message is analyzed
-    result = pipeline.analyze(_message(local_store, "bls/pr/pr.data.0.Current"), SETTINGS, local_store,
+    result = analysis.analyze(_message(local_store, "bls/pr/pr.data.0.Current"), SETTINGS, local_store,
                               reports=reports)
     # THEN the reports were computed again from the new inputs (no stale reports left behind)
     assert reports.calls == 2
@@ -388,8 +402,8 @@ def test_analysis_gives_up_if_inputs_never_settle(local_store: LocalStore) -> No
         return FakeResult(summary={"inputs": used})
 
     # THEN the message fails after a bounded number of runs (SQS retries it later)
-    with pytest.raises(pipeline.AnalysisFailed, match="inputs kept changing during 3 report runs"):
-        pipeline.analyze(_message(local_store, "population/population.json"), SETTINGS, local_store,
+    with pytest.raises(analysis.AnalysisFailed, match="inputs kept changing during 3 report runs"):
+        analysis.analyze(_message(local_store, "population/population.json"), SETTINGS, local_store,
                          reports=always_changing)
     assert runs == [1, 2, 3]
 

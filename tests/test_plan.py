@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.listing import ListingEntry
-from chalicelib.mirror_state import FileRecord, sync_fingerprint
-from chalicelib.plan import (
+from chalicelib.mirror.listing import ListingEntry
+from chalicelib.mirror.state import FileRecord, sync_fingerprint
+from chalicelib.mirror.plan import (
     ALTERED,
     MISSING,
     NEW,
@@ -16,7 +16,7 @@ from chalicelib.plan import (
     VERIFY,
     make_plan,
 )
-from chalicelib.store import ObjectInfo
+from chalicelib.core.store import ObjectInfo
 
 PREFIX = "bls/pr/"
 URL = "http://src/pub/time.series/pr/"

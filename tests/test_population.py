@@ -17,20 +17,20 @@ from typing import Any
 
 import pytest
 
-from chalicelib import population
-from chalicelib.cli import main
-from chalicelib.errors import ConfigError, SourceError, StoreError
-from chalicelib.http_client import PoliteClient
-from chalicelib.population import (
+from chalicelib.population import update as population
+from workstation.cli import main
+from chalicelib.core.errors import ConfigError, SourceError, StoreError
+from chalicelib.core.http_client import PoliteClient
+from chalicelib.population.update import (
     POPULATION_KEY,
     PopulationRecord,
     parse_population,
     parse_response,
     run_population,
 )
-from chalicelib.settings import Settings
-from chalicelib.sourceserver import RequestRecord, SourceServer
-from chalicelib.store import Store
+from chalicelib.core.settings import Settings
+from workstation.sourceserver import RequestRecord, SourceServer
+from chalicelib.core.store import Store
 
 DATAUSA = Path(__file__).parent / "fixtures" / "datausa"
 TESSERACT_FILES = [
@@ -503,7 +503,7 @@ def test_cli_json_prints_exactly_one_document(capsys, tmp_path, source_server):
     body = TESSERACT.read_bytes()
     source_server.publish(API_PATH, body, content_type="application/json")
     expected = expected_from(TESSERACT)
-    # WHEN `python -m chalicelib population --json` runs twice
+    # WHEN `bls-pipeline population --json` runs twice
     first_status = main(cli_args(source_server, tmp_path / "data", "--json"))
     first = json.loads(capsys.readouterr().out)
     second_status = main(cli_args(source_server, tmp_path / "data", "--json"))

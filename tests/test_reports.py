@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import reports
-from chalicelib.bls_data import BlsDataReader
-from chalicelib.cli import main
-from chalicelib.errors import PipelineError, SourceError
-from chalicelib.population import PopulationRecord
-from chalicelib.reports import (
+from chalicelib.reports import compute as reports
+from chalicelib.reports.bls_data import BlsDataReader
+from workstation.cli import main
+from chalicelib.core.errors import PipelineError, SourceError
+from chalicelib.population.update import PopulationRecord
+from chalicelib.reports.compute import (
     BEST_YEARS_JSON_KEY,
     REPORT_KEYS,
     SERIES_POPULATION_JSON_KEY,
@@ -30,8 +30,8 @@ from chalicelib.reports import (
     scan_data,
     series_population_for,
 )
-from chalicelib.settings import Settings
-from chalicelib.store import LocalStore
+from chalicelib.core.settings import Settings
+from chalicelib.core.store import LocalStore
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PR = FIXTURES / "bls" / "pr"
@@ -80,7 +80,7 @@ def test_population_stats_missing_years_are_named() -> None:
 @pytest.mark.parametrize("fixture", [TESSERACT, RETIRED], ids=["tesseract", "retired"])
 def test_population_stats_real_responses(fixture: Path) -> None:
     # GIVEN a real DataUSA response; the expected numbers come from the statistics module
-    from chalicelib.population import parse_population
+    from chalicelib.population.update import parse_population
 
     rows = json.loads(fixture.read_bytes())["data"]
     by_year = {int(r["Year"]): int(r["Population"]) for r in rows}
@@ -297,10 +297,10 @@ def test_changed_options_rewrite_the_reports(local_store: LocalStore) -> None:
 
 
 def test_run_reports_without_inputs_says_what_to_run(local_store: LocalStore) -> None:
-    with pytest.raises(PipelineError, match="bls/pr/pr.data.0.Current.*python -m chalicelib mirror"):
+    with pytest.raises(PipelineError, match="bls/pr/pr.data.0.Current.*bls-pipeline mirror"):
         run_reports(Settings(), local_store)
     local_store.put("bls/pr/pr.data.0.Current", CURRENT["2025-09-04"].read_bytes())
-    with pytest.raises(PipelineError, match="population/population.json.*python -m chalicelib population"):
+    with pytest.raises(PipelineError, match="population/population.json.*bls-pipeline population"):
         run_reports(Settings(), local_store)
     assert list(local_store.list("reports/")) == []
 
@@ -361,7 +361,7 @@ def test_cli_missing_years_exit_1_naming_them(tmp_path: Path, capsys: pytest.Cap
 
 def test_importing_the_package_paths_does_not_import_pandas() -> None:
     code = (
-        "import sys, chalicelib.cli, chalicelib.reports, chalicelib.bls_data, chalicelib.population, app\n"
+        "import sys, workstation.cli, chalicelib.reports.compute, chalicelib.reports.bls_data, chalicelib.population.update, app\n"
         "print(sorted(m for m in ('pandas', 'numpy') if m in sys.modules))"
     )
     root = Path(__file__).parent.parent

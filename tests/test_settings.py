@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.errors import ConfigError
-from chalicelib.settings import DEFAULT_BLS_SOURCE_URL, DEFAULT_POPULATION_API_URL, Settings
+from chalicelib.core.errors import ConfigError
+from chalicelib.core.settings import DEFAULT_BLS_SOURCE_URL, DEFAULT_POPULATION_API_URL, Settings
 
 
 def test_defaults():
@@ -107,9 +107,9 @@ def test_an_invalid_log_level_does_not_break_imports():
     import subprocess
     import sys
 
-    code = "import app; from chalicelib.settings import Settings; Settings.from_env()"
+    code = "import app; from chalicelib.core.settings import Settings; Settings.from_env()"
     done = subprocess.run([sys.executable, "-c", code], env={"LOG_LEVEL": "bogus", "PATH": ""},
                           capture_output=True, text=True, cwd=str(__import__("pathlib").Path(__file__).parent.parent))
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1].startswith(
-        "chalicelib.errors.ConfigError: LOG_LEVEL: 'bogus' is not one of DEBUG")
+        "chalicelib.core.errors.ConfigError: LOG_LEVEL: 'bogus' is not one of DEBUG")

@@ -9,8 +9,8 @@ import os
 
 import pytest
 
-from chalicelib.errors import InvalidKey, NotFound, PreconditionFailed, StoreError
-from chalicelib.store import PART_SIZE, LocalStore, ObjectInfo, S3Store, open_store
+from chalicelib.core.errors import InvalidKey, NotFound, PreconditionFailed, StoreError
+from chalicelib.core.store import PART_SIZE, LocalStore, ObjectInfo, S3Store, open_store
 
 BAD_KEYS = ["../x", "/etc/passwd", "a//b", "a/../../b", "./a", "a/", "", "a\\b", "a/\x00b", "..", "a/.."]
 
@@ -250,7 +250,7 @@ def test_local_disk_full_is_a_store_error_and_leaves_no_temp_file(tmp_path, monk
     def full(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("chalicelib.store.os.fsync", full)
+    monkeypatch.setattr("chalicelib.core.store.os.fsync", full)
     # WHEN an object is written
     with pytest.raises(StoreError) as error:
         store.put("population/population.json", b'{"ok": 2}')

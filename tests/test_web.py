@@ -28,20 +28,21 @@ if str(PROJECT) not in sys.path:
 from chalice.test import Client  # noqa: E402
 
 from app import app  # noqa: E402
-from chalicelib import dashboard, web  # noqa: E402
-from chalicelib.mirror import mirror_status, run_mirror  # noqa: E402
-from chalicelib.population import run_population  # noqa: E402
-from chalicelib.reports import run_reports, series_population_for  # noqa: E402
-from chalicelib.settings import Settings  # noqa: E402
-from chalicelib.sourceserver import SourceServer  # noqa: E402
-from chalicelib.store import LocalStore, Store  # noqa: E402
+from chalicelib.web import dashboard  # noqa: E402
+from chalicelib.web import routes as web
+from chalicelib.mirror.sync import mirror_status, run_mirror  # noqa: E402
+from chalicelib.population.update import run_population  # noqa: E402
+from chalicelib.reports.compute import run_reports, series_population_for  # noqa: E402
+from chalicelib.core.settings import Settings  # noqa: E402
+from workstation.sourceserver import SourceServer  # noqa: E402
+from chalicelib.core.store import LocalStore, Store  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PR_FILES = FIXTURES / "bls" / "pr" / "2026-08-06"
 POPULATION_FILE = FIXTURES / "datausa" / "population_acs1_nation_newapi_hk2719_2025-10.json"
 PR_PATH = "/pub/time.series/pr/"
 API_PATH = "/tesseract/data.jsonrecords"
-RUN_HINTS = ("make run", "python -m chalicelib run")
+RUN_HINTS = ("make run", "bls-pipeline run")
 JSON_TYPE = "application/json"
 UNKNOWN_SERIES = "PRS99999999"  # well-formed, not in the pr survey
 # A stage that is not in .chalice/config.json: only the top-level variables apply, so a stage
@@ -220,7 +221,7 @@ def test_status_reports_the_mirror_population_and_report_files(client, store):
 
 def test_status_and_dashboard_show_the_last_ingestion(client, store):
     # GIVEN the last ingestion failed in its population step
-    from chalicelib import pipeline
+    from chalicelib.pipeline import ingestion as pipeline
 
     result = pipeline.IngestionResult([
         pipeline.StepOutcome("mirror", True, {"added": [], "updated": ["pr.series"], "deleted": [],
@@ -471,12 +472,12 @@ def test_report_file_errors(client):
 
 def test_unexpected_error_is_a_generic_500_and_is_logged(client, monkeypatch, capsys):
     # GIVEN the mirror status fails in an unexpected way, with internals in its message
-    import chalicelib.mirror
+    import chalicelib.mirror.sync
 
     def broken(store: Store) -> list:
         raise RuntimeError("secret internal detail /var/task/x.py")
 
-    monkeypatch.setattr(chalicelib.mirror, "mirror_status", broken)
+    monkeypatch.setattr(chalicelib.mirror.sync, "mirror_status", broken)
     capsys.readouterr()
     # WHEN the status is requested
     response = client.http.get("/api/status")
@@ -599,9 +600,9 @@ def test_dashboard_on_an_empty_store_explains_how_to_fill_it(empty_client):
 
 
 def test_dashboard_survives_a_broken_section(client, monkeypatch, capsys):
-    import chalicelib.mirror
+    import chalicelib.mirror.sync
 
-    monkeypatch.setattr(chalicelib.mirror, "mirror_status", lambda store: 1 / 0)
+    monkeypatch.setattr(chalicelib.mirror.sync, "mirror_status", lambda store: 1 / 0)
     response = client.http.get("/")
     assert response.status_code == 200
     page = Page(response.body.decode())
@@ -703,7 +704,7 @@ def test_data_store_is_not_fixed_by_the_chalice_config():
 
 
 def test_series_titles_come_from_the_survey_mapping_files(store):
-    from chalicelib.series_titles import series_titles
+    from chalicelib.reports.series_titles import series_titles
 
     # GIVEN the mirrored pr files WHEN titles are built
     titles = series_titles(store, "pr")
@@ -723,7 +724,7 @@ def test_series_titles_come_from_the_survey_mapping_files(store):
 
 
 def test_series_titles_read_only_mapping_files_that_exist(store):
-    from chalicelib.series_titles import series_titles
+    from chalicelib.reports.series_titles import series_titles
 
     # GIVEN a store that counts its requests
     calls: list[str] = []
@@ -750,7 +751,7 @@ def test_series_titles_read_only_mapping_files_that_exist(store):
 
 
 def test_dashboard_shows_series_titles(client, store):
-    from chalicelib.series_titles import series_titles
+    from chalicelib.reports.series_titles import series_titles
 
     titles = series_titles(store, "pr")
     page = Page(client.http.get("/?series=PRS85006092").body.decode())

@@ -1,0 +1,234 @@
+"""One typed, validated settings object, read from environment variables.
+
+The same variable names are used in `.chalice/config.json` (Lambda) and in a
+shell (local runs); CLI flags override them through `Settings.from_env(**overrides)`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from chalicelib.core.errors import ConfigError
+
+DEFAULT_DATA_STORE = "./data"
+DEFAULT_BLS_SOURCE_URL = "https://download.bls.gov/pub/time.series/pr/"
+DEFAULT_POPULATION_API_URL = (
+    "https://api.datausa.io/tesseract/data.jsonrecords"
+    "?cube=acs_yg_total_population_1&drilldowns=Year%2CNation&locale=en&measures=Population"
+)
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# BLS series ids: a two-letter survey prefix, then letters and digits (PRS30006032).
+SERIES_ID_PATTERN = re.compile(r"^[A-Z]{2}[A-Z0-9]{1,28}$")
+# BLS periods: months M01-M12 (M13 annual average), quarters Q01-Q04 (Q05 annual
+# average), half-years S01-S02 (S03 annual), annual A01.
+PERIOD_PATTERN = re.compile(r"^(M(0[1-9]|1[0-3])|Q0[1-5]|S0[1-3]|A01)$")
+# The reports read one mirrored BLS data file: bls/<survey>/<file>.
+_DATA_KEY = re.compile(r"^bls/(?!\.\.?/)[^/\x00-\x1f]+/(?!\.\.?$)[^/\x00-\x1f]+$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the pipeline can be configured with (see README, "Configuration")."""
+
+    data_store: str = DEFAULT_DATA_STORE
+    bls_source_urls: tuple[str, ...] = (DEFAULT_BLS_SOURCE_URL,)
+    bls_contact: str | None = None
+    population_api_url: str = DEFAULT_POPULATION_API_URL
+    http_concurrency: int = 4
+    http_requests_per_second: float = 5.0
+    http_timeout: float = 60.0
+    http_retries: int = 4
+    mass_delete_fraction: float = 0.5
+    report_start_year: int = 2013
+    report_end_year: int = 2018
+    report_series_id: str = "PRS30006032"
+    report_period: str = "Q01"
+    report_data_key: str = "bls/pr/pr.data.0.Current"
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from `env` (default: `os.environ`); non-None overrides win."""
+        env = os.environ if env is None else env
+        raw: dict[str, Any] = {}
+        for name, parse in _ENV_PARSERS.items():
+            value = env.get(name, "").strip()
+            if value:
+                field, converted = parse(name, value)
+                raw[field] = converted
+        if years := env.get("REPORT_YEARS", "").strip():
+            raw["report_start_year"], raw["report_end_year"] = _years("REPORT_YEARS", years)
+        base = cls(**raw)
+        given = {k: v for k, v in overrides.items() if v is not None}
+        unknown = set(given) - {f.name for f in fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown settings: {sorted(unknown)}")
+        for field_name, (flag, variable) in _FLAGS.items():
+            # A flag's text goes through the same parser as its environment variable.
+            if isinstance(given.get(field_name), str):
+                given[field_name] = _ENV_PARSERS[variable](flag, given[field_name])[1]
+        settings = replace(base, **given)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Cross-field checks; raises ConfigError naming the variable."""
+        if self.report_start_year > self.report_end_year:
+            raise ConfigError(
+                "REPORT_YEARS: start year is after end year; use the form START-END, e.g. 2013-2018"
+            )
+
+    def require_contact(self) -> str:
+        """The contact for the User-Agent; a one-line error if it is not set."""
+        if not self.bls_contact:
+            raise ConfigError(
+                "BLS_CONTACT is not set: BLS refuses requests without a contact. "
+                "Set it to your e-mail or URL, e.g. `export BLS_CONTACT=you@example.org` "
+                "(or pass --contact)."
+            )
+        return self.bls_contact
+
+
+
+def _parse_store(name: str, value: str) -> str:
+    if value.startswith("s3://"):
+        parts = urlsplit(value)
+        bucket = parts.netloc
+        if not re.fullmatch(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", bucket or ""):
+            raise ConfigError(
+                f"{name}: {value!r} has no valid bucket name; use a local folder or s3://bucket[/prefix]"
+            )
+        prefix = parts.path.strip("/")
+        if parts.query or parts.fragment or any(s in ("", ".", "..") for s in prefix.split("/") if prefix):
+            raise ConfigError(f"{name}: {value!r} is not of the form s3://bucket[/prefix]")
+        return f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+    if "://" in value:
+        raise ConfigError(f"{name}: {value!r} is neither a local folder nor s3://bucket[/prefix]")
+    return value
+
+
+def _parse_source_urls(name: str, value: str) -> tuple[str, ...]:
+    urls = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        parts = urlsplit(item)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ConfigError(
+                f"{name}: {item!r} is not a directory URL; use http(s)://host/path/ "
+                "(several separated by commas)"
+            )
+        if not parts.path.strip("/"):
+            raise ConfigError(f"{name}: {item!r} has no directory path (e.g. .../time.series/pr/)")
+        urls.append(item if item.endswith("/") else item + "/")
+    if not urls:
+        raise ConfigError(f"{name}: no URL given; use http(s)://host/path/ (several separated by commas)")
+    if len(set(urls)) != len(urls):
+        raise ConfigError(f"{name}: the same URL is listed twice")
+    return tuple(urls)
+
+
+def _parse_contact(name: str, value: str) -> str:
+    value = value.strip()
+    parts = urlsplit(value)
+    if _EMAIL.match(value) or (parts.scheme in ("http", "https") and parts.netloc):
+        return value
+    raise ConfigError(f"{name}: {value!r} is neither an e-mail address nor an http(s) URL")
+
+
+def _int(name: str, value: str, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name}: {value!r} is not an integer ({low}..{high})") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{name}: {number} is out of range ({low}..{high})")
+    return number
+
+
+def _float(name: str, value: str, low: float, high: float) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{name}: {value!r} is not a number ({low}..{high})") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{name}: {number} is out of range ({low}..{high})")
+    return number
+
+
+def _years(name: str, value: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d{4})\s*-\s*(\d{4})\s*", value)
+    if not match:
+        raise ConfigError(f"{name}: {value!r} is not a year range; use START-END, e.g. 2013-2018")
+    return int(match[1]), int(match[2])
+
+
+def _pattern(name: str, value: str, pattern: re.Pattern[str], form: str) -> str:
+    if not pattern.match(value):
+        raise ConfigError(f"{name}: {value!r} is not {form}")
+    return value
+
+
+def _url(name: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{name}: {value!r} is not an http(s) URL")
+    return value
+
+
+def _log_level(name: str, value: str) -> str:
+    level = value.upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(f"{name}: {value!r} is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+    return level
+
+
+_ENV_PARSERS = {
+    "DATA_STORE": lambda n, v: ("data_store", _parse_store(n, v)),
+    "BLS_SOURCE_URL": lambda n, v: ("bls_source_urls", _parse_source_urls(n, v)),
+    "BLS_CONTACT": lambda n, v: ("bls_contact", _parse_contact(n, v)),
+    "POPULATION_API_URL": lambda n, v: ("population_api_url", _url(n, v)),
+    "HTTP_CONCURRENCY": lambda n, v: ("http_concurrency", _int(n, v, 1, 32)),
+    "HTTP_REQUESTS_PER_SECOND": lambda n, v: ("http_requests_per_second", _float(n, v, 0.1, 1000)),
+    "HTTP_TIMEOUT": lambda n, v: ("http_timeout", _float(n, v, 1, 900)),
+    "HTTP_RETRIES": lambda n, v: ("http_retries", _int(n, v, 0, 10)),
+    "MASS_DELETE_FRACTION": lambda n, v: ("mass_delete_fraction", _float(n, v, 0, 1)),
+    "REPORT_SERIES_ID": lambda n, v: (
+        "report_series_id",
+        _pattern(n, v.strip().upper(), SERIES_ID_PATTERN,
+                 "a BLS series id (two letters, then letters and digits, e.g. PRS30006032)"),
+    ),
+    "REPORT_PERIOD": lambda n, v: (
+        "report_period",
+        _pattern(n, v.strip().upper(), PERIOD_PATTERN, "a BLS period (M01-M13, Q01-Q05, S01-S03 or A01)"),
+    ),
+    "REPORT_DATA_KEY": lambda n, v: (
+        "report_data_key",
+        _pattern(n, v.strip(), _DATA_KEY, "a mirrored data file key bls/<survey>/<file>, e.g. bls/pr/pr.data.0.Current"),
+    ),
+    "LOG_LEVEL": lambda n, v: ("log_level", _log_level(n, v)),
+}
+
+# Command-line flags and the variable whose parser checks them.
+_FLAGS = {
+    "data_store": ("--store", "DATA_STORE"),
+    "bls_source_urls": ("--source", "BLS_SOURCE_URL"),
+    "bls_contact": ("--contact", "BLS_CONTACT"),
+    "population_api_url": ("--url", "POPULATION_API_URL"),
+    "report_series_id": ("--series", "REPORT_SERIES_ID"),
+    "report_period": ("--period", "REPORT_PERIOD"),
+}
+
+
+def valid_log_level(value: str | None, default: str = "INFO") -> str:
+    """LOG_LEVEL's value if valid, else `default` (logging starts before settings are read)."""
+    try:
+        return _log_level("LOG_LEVEL", value or default)
+    except ConfigError:
+        return default

@@ -1,0 +1,1 @@
+"""The pipeline: event definitions, ingestion, analysis and the Lambda entry points."""

@@ -1,0 +1,130 @@
+"""Analysis: one queue message naming a report input → the reports, computed and stored.
+
+Idempotent and convergent under concurrent runs (see `analyze`). pandas is imported
+only inside the reports step, so the ingestion path never loads it. See docs/pipeline.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.core.errors import NotFound, PipelineError
+from chalicelib.core.log import log_error, log_event
+from chalicelib.core.settings import Settings
+from chalicelib.core.store import Store
+from chalicelib.pipeline import events
+
+STABLE_INPUT_ATTEMPTS = 3  # report runs per message while the inputs change underneath
+
+
+class AnalysisFailed(PipelineError):
+    """The reports could not be computed from the inputs."""
+
+
+@dataclass
+class AnalysisResult:
+    """What the analysis did with one message.
+
+    `action`: `skipped` (no record of a report input: test event, other key),
+    `waiting` (an input is not stored yet; its own write will trigger a run),
+    `unchanged` (inputs as in the last run: nothing written) or `written`.
+    """
+
+    action: str
+    records: list[events.S3Record] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    reports: dict[str, Any] | None = None
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (without the report contents)."""
+        return {
+            "action": self.action,
+            "note": self.note,
+            "keys": [r.key for r in self.records],
+            "records": [r.to_dict() for r in self.records],
+            "written": list(self.written),
+            "missing": list(self.missing),
+        }
+
+
+def reports_step(*, include_annual: bool = False) -> Callable[[Settings, Store], Any]:
+    """The reports as the analysis step (chalicelib.reports.compute.run_reports; imports pandas)."""
+
+    def run(settings: Settings, store: Store) -> Any:
+        from chalicelib.reports.compute import run_reports
+
+        return run_reports(settings, store, include_annual=include_annual)
+
+    return run
+
+
+def analyze(
+    body: str | bytes | dict[str, Any],
+    settings: Settings,
+    store: Store,
+    *,
+    reports: Callable[[Settings, Store], Any] | None = None,
+) -> AnalysisResult:
+    """Handle one queue message: compute and store the reports if it names a report input.
+
+    Idempotent: the reports module writes nothing when the inputs equal those of
+    its last run, so a duplicate delivery changes nothing. Concurrent runs converge:
+    if an input changed while the reports were computed, they are computed again, so
+    the last writer never leaves reports of older inputs behind. Raises EventError for a
+    message that is not an S3 event and AnalysisFailed when the reports fail, so the
+    message is retried and ends in the dead-letter queue instead of being lost.
+    """
+    bucket, prefix = events.store_location(store)
+    filters = events.notification_filters(settings, prefix)
+    records = events.parse_message(body, filters, bucket=bucket, store_prefix=prefix)
+    if not records:
+        note = "s3:TestEvent" if events.is_test_event(body) else "no report input in the message"
+        log_event("analysis_skipped", reason=note)
+        return AnalysisResult("skipped", note=note)
+    keys = [r.key for r in records]
+    missing = [key for key in events.report_inputs(settings) if not store.exists(key)]
+    if missing:
+        # Both inputs are written by the same ingestion; the later write sends its own event.
+        log_event("analysis_waiting", keys=keys, missing=missing)
+        return AnalysisResult("waiting", records, missing=missing)
+    reports = reports or reports_step()
+    written: list[str] = []
+    for attempt in range(1, STABLE_INPUT_ATTEMPTS + 1):
+        try:
+            outcome = reports(settings, store)
+        except PipelineError as error:
+            log_error("analysis_failed", error, keys=keys)
+            raise AnalysisFailed(f"reports failed for {', '.join(keys)}: {error}") from error
+        summary = outcome.to_dict()
+        if not outcome.ok:
+            log_error("analysis_failed", summary.get("error", "reports reported failure"), keys=keys)
+            raise AnalysisFailed(f"reports failed for {', '.join(keys)}: {summary.get('error', 'see the logs')}")
+        written += [key for key in outcome.written if key not in written]
+        changed = _inputs_changed_since(summary, store)
+        if not changed:
+            break
+        # Another write landed while the reports were computed. If its own analysis finished
+        # first, this run may just have overwritten newer reports: compute again.
+        log_event("analysis_inputs_changed", keys=changed, attempt=attempt)
+    else:
+        raise AnalysisFailed(f"inputs kept changing during {STABLE_INPUT_ATTEMPTS} report runs: {', '.join(changed)}")
+    action = "written" if written else "unchanged"
+    log_event("analysis_done", action=action, keys=keys, written=written)
+    return AnalysisResult(action, records, written=written, reports=summary)
+
+
+def _inputs_changed_since(summary: dict[str, Any], store: Store) -> list[str]:
+    """Input keys whose stored ETag differs from the one the reports were computed from."""
+    changed = []
+    for item in summary.get("inputs") or []:
+        try:
+            current = store.head(item["key"]).etag
+        except NotFound:
+            current = None
+        if current != item.get("etag"):
+            changed.append(item["key"])
+    return changed

@@ -1,0 +1,185 @@
+"""Ingestion: the mirror, then the population; a failing step never stops the next.
+
+`ingest` returns an `IngestionResult` and never raises for a step's failure (the
+Lambda handler raises, the CLI exits 1); every run is recorded at
+`INGESTION_RECORD_KEY` for the dashboard. See docs/pipeline.md.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib.core.errors import NotFound, PipelineError
+from chalicelib.core.log import log_error, log_event
+from chalicelib.core.settings import Settings
+from chalicelib.core.store import Store
+
+Progress = Callable[[str], None] | None
+# A step of the ingestion: (settings, store, progress) -> a result with `.ok` and `.to_dict()`.
+Step = Callable[[Settings, Store, Progress], Any]
+
+
+class IngestionFailed(PipelineError):
+    """At least one ingestion step failed (the others still ran)."""
+
+
+@dataclass
+class StepOutcome:
+    """What one ingestion step did: its result (`to_dict()`) or the error that stopped it."""
+
+    name: str
+    ok: bool
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return {"step": self.name, "ok": self.ok, "result": self.result, "error": self.error}
+
+
+@dataclass
+class IngestionResult:
+    """Mirror and population outcomes of one ingestion run."""
+
+    steps: list[StepOutcome] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every step succeeded."""
+        return all(step.ok for step in self.steps)
+
+    def step(self, name: str) -> StepOutcome | None:
+        """The outcome of the step called `name`, if it ran."""
+        return next((s for s in self.steps if s.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """`{"ok", "mirror": {...}|None, "population": {...}|None, "errors": {step: message}}`."""
+        out: dict[str, Any] = {"ok": self.ok, "mirror": None, "population": None}  # None: did not run
+        for step in self.steps:
+            out[step.name] = step.result
+        out["errors"] = {s.name: s.error for s in self.steps if s.error}
+        return out
+
+
+def mirror_step(*, dry_run: bool = False, verify: bool = False, allow_mass_delete: bool = False) -> Step:
+    """The mirror as an ingestion step (chalicelib.mirror.sync.run_mirror)."""
+
+    def run(settings: Settings, store: Store, progress: Progress) -> Any:
+        from chalicelib.mirror.sync import run_mirror
+
+        return run_mirror(
+            settings, store, dry_run=dry_run, verify=verify, allow_mass_delete=allow_mass_delete, progress=progress
+        )
+
+    return run
+
+
+def population_step() -> Step:
+    """The population fetch as an ingestion step (chalicelib.population.update.run_population)."""
+
+    def run(settings: Settings, store: Store, progress: Progress) -> Any:
+        from chalicelib.population.update import run_population
+
+        if progress:
+            progress("population: fetching")
+        return run_population(settings, store)
+
+    return run
+
+
+def ingest(
+    settings: Settings,
+    store: Store,
+    *,
+    steps: Iterable[tuple[str, Step]] | None = None,
+    progress: Progress = None,
+    record: bool = True,
+) -> IngestionResult:
+    """Run the mirror, then the population; a failing step does not stop the next one.
+
+    Never raises for a step's failure: the outcome says which step failed and why
+    (callers decide: the Lambda handler raises, the CLI exits 1). With `record`, the
+    outcome is kept at INGESTION_RECORD_KEY (see `record_ingestion`).
+    """
+    if steps is None:
+        steps = (("mirror", mirror_step()), ("population", population_step()))
+    started_at = _now()
+    result = IngestionResult()
+    for name, step in steps:
+        started = time.monotonic()
+        try:
+            outcome = step(settings, store, progress)
+        except PipelineError as error:
+            log_error("ingestion_step_failed", error, step=name)
+            result.steps.append(StepOutcome(name, False, error=str(error)))
+            continue
+        except Exception as error:  # a bug in one step must not cost the other its run
+            log_error("ingestion_step_crashed", error, step=name)
+            result.steps.append(StepOutcome(name, False, error=f"{type(error).__name__}: {error}"))
+            continue
+        summary = outcome.to_dict()
+        ok = bool(outcome.ok)
+        error = None if ok else _step_error(name, summary)
+        log_event("ingestion_step_done", step=name, ok=ok, seconds=round(time.monotonic() - started, 3))
+        result.steps.append(StepOutcome(name, ok, summary, error))
+    if record:
+        record_ingestion(store, result, started_at)
+    return result
+
+
+INGESTION_RECORD_KEY = "_state/ingestion.json"
+_COUNTED = ("added", "updated", "deleted", "unchanged", "failed")
+
+
+def record_ingestion(store: Store, result: IngestionResult, started_at: str) -> None:
+    """Keep the last ingestion's outcome, so the dashboard can tell whether the daily run works.
+
+    The mirror writes its own state only when something changed (a no-op run costs no
+    write there); this small record is written on every run. Failing to write it is
+    logged, never fatal: it is bookkeeping, not data.
+    """
+    summary = result.to_dict()
+    mirror = summary["mirror"] or {}
+    document = {
+        "started_at": started_at,
+        "finished_at": _now(),
+        "ok": result.ok,
+        "errors": summary["errors"],
+        "mirror": {key: len(mirror.get(key) or []) for key in _COUNTED} if mirror else None,
+        "population": {"changed": summary["population"].get("changed")} if summary["population"] else None,
+    }
+    try:
+        store.put(INGESTION_RECORD_KEY, json.dumps(document, indent=2).encode() + b"\n",
+                  content_type="application/json")
+    except PipelineError as error:
+        log_error("ingestion_record_failed", error, key=INGESTION_RECORD_KEY)
+
+
+def last_ingestion(store: Store) -> dict[str, Any] | None:
+    """The record of the last ingestion run, or None if there was none (or it is unreadable)."""
+    try:
+        document = json.loads(store.read(INGESTION_RECORD_KEY).body)
+    except NotFound:
+        return None
+    except (PipelineError, ValueError) as error:
+        log_error("ingestion_record_unreadable", error, key=INGESTION_RECORD_KEY)
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _step_error(name: str, summary: dict[str, Any]) -> str:
+    failed = summary.get("failed")
+    if failed:
+        names = [f.get("name", f) if isinstance(f, dict) else f for f in failed]
+        return f"{name}: {len(names)} file(s) failed: {', '.join(map(str, names[:10]))}"
+    reasons = summary.get("errors") or [summary.get("error") or "see the logs"]
+    return f"{name}: did not complete: {'; '.join(map(str, reasons))}"

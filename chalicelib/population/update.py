@@ -1,0 +1,370 @@
+"""U.S. population from DataUSA: fetch, validate, store the response as received when it changed.
+
+Two response shapes are understood (see README, "Population"):
+
+- the tesseract API (`api.datausa.io/tesseract/data.jsonrecords`, since 2025): an object with
+  `annotations`, `page`, `columns`, `data`; rows `{"Nation ID", "Nation", "Year": 2019,
+  "Population": 328239523.0}`, ascending years;
+- the retired `datausa.io/api/data` API: an object with `data` and `source`; rows
+  `{"ID Nation", "Nation", "ID Year": 2019, "Year": "2019", "Population": 324697795, ...}`,
+  newest year first.
+
+Validation (`parse_response`) is pure and runs before anything is written; the body is
+then stored byte for byte, and only when its SHA-256 differs from the stored one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+from urllib.parse import quote
+
+from chalicelib.core.errors import NotFound, PreconditionFailed, SourceError, StoreError
+from chalicelib.core.log import log_event
+from chalicelib.core.settings import Settings
+from chalicelib.core.store import ObjectHead, Store
+
+POPULATION_KEY = "population/population.json"
+CONTENT_TYPE = "application/json"
+
+TESSERACT = "tesseract"
+RETIRED = "retired"
+_TESSERACT_KEYS = ("annotations", "page", "columns", "data")
+_RETIRED_KEYS = ("data", "source")
+_YEAR_TEXT = re.compile(r"\d{4}")
+_SNIPPET = 20
+
+
+class PopulationRecord(NamedTuple):
+    """One year of U.S. population."""
+
+    year: int
+    population: int
+
+
+@dataclass(frozen=True)
+class PopulationResponse:
+    """A validated DataUSA response: which shape it had, and its records sorted by year."""
+
+    shape: str
+    records: list[PopulationRecord]
+
+
+def parse_population(body: bytes) -> list[PopulationRecord]:
+    """Normalize a DataUSA response (tesseract or retired shape) to records sorted by year.
+
+    Raises SourceError saying exactly what is wrong when the body is not a valid response.
+    """
+    return parse_response(body).records
+
+
+def parse_response(body: bytes) -> PopulationResponse:
+    """Validate a DataUSA response and return its shape and records (sorted by year)."""
+    document = _decode_json(body)
+    if not isinstance(document, dict):
+        raise SourceError(f"the response is a JSON {_json_type(document)}, not an object with 'data'")
+    if "data" not in document:
+        raise SourceError(f"the response has no 'data' (keys: {_keys(document)}){_api_message(document)}")
+    rows = document["data"]
+    if not isinstance(rows, list):
+        raise SourceError(f"'data' is a JSON {_json_type(rows)}, not a list of rows")
+    shape = _shape(document)
+    if not rows:
+        raise SourceError("the response has no rows ('data' is empty)")
+    if shape == TESSERACT:
+        _check_complete_page(document["page"], len(rows))
+    records: list[PopulationRecord] = []
+    first_row: dict[int, int] = {}
+    for number, row in enumerate(rows, start=1):
+        record = _record(number, row)
+        if record.year in first_row:
+            raise SourceError(f"duplicate year {record.year} (rows {first_row[record.year]} and {number})")
+        first_row[record.year] = number
+        records.append(record)
+    records.sort()
+    return PopulationResponse(shape, records)
+
+
+def _decode_json(body: bytes) -> Any:
+    start = body.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not start:
+        raise SourceError(f"the response is empty ({len(body)} bytes), not JSON")
+    if start.startswith(b"<"):
+        kind = "XML" if start[:5].lower() == b"<?xml" else "HTML"
+        raise SourceError(f"the response is {kind}, not JSON (starts with {_snippet(start)!r})")
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError:
+        raise SourceError("the response is not UTF-8 text, so not JSON") from None
+    except json.JSONDecodeError as error:
+        raise SourceError(
+            f"the response is not valid JSON ({error.msg} at line {error.lineno} column {error.colno}; "
+            f"starts with {_snippet(start)!r})"
+        ) from None
+
+
+def _shape(document: dict[str, Any]) -> str:
+    if all(key in document for key in _TESSERACT_KEYS):
+        return TESSERACT
+    if all(key in document for key in _RETIRED_KEYS):
+        return RETIRED
+    raise SourceError(
+        f"the response is not a known DataUSA shape (keys: {_keys(document)}); expected "
+        f"{', '.join(map(repr, _TESSERACT_KEYS))} (tesseract API) or "
+        f"{', '.join(map(repr, _RETIRED_KEYS))} (retired api/data)"
+    )
+
+
+def _check_complete_page(page: Any, row_count: int) -> None:
+    """A paged tesseract answer would silently drop years: refuse it."""
+    if not isinstance(page, dict):
+        return
+    total = page.get("total")
+    if isinstance(total, int) and not isinstance(total, bool) and total > row_count:
+        raise SourceError(
+            f"the response holds {row_count} of {total} rows (page limit {page.get('limit')!r}); "
+            "remove the limit/offset from POPULATION_API_URL"
+        )
+
+
+def _record(number: int, row: Any) -> PopulationRecord:
+    """One row, validated: a national row with a four-digit year and a positive whole population."""
+    if not isinstance(row, dict):
+        raise SourceError(f"row {number} is a JSON {_json_type(row)}, not an object")
+    for key in ("Year", "Population", "Nation"):
+        if key not in row:
+            hint = "; the population must be national (drilldowns Year and Nation)" if key == "Nation" else ""
+            raise SourceError(f"row {number} has no {key!r} (keys: {_keys(row)}){hint}")
+    year = _year(row["Year"])
+    if year is None:
+        raise SourceError(f"row {number} has 'Year' {row['Year']!r}, not a four-digit integer year")
+    if "ID Year" in row and _year(row["ID Year"]) != year:
+        raise SourceError(f"row {number} has 'ID Year' {row['ID Year']!r} but 'Year' {row['Year']!r}")
+    population = _whole_number(row["Population"])
+    if population is None or population <= 0:
+        raise SourceError(f"row {number} has 'Population' {row['Population']!r}, not a positive whole number")
+    return PopulationRecord(year, population)
+
+
+def _year(value: Any) -> int | None:
+    if isinstance(value, str):
+        return int(value) if _YEAR_TEXT.fullmatch(value.strip()) else None
+    number = _whole_number(value)
+    return number if number is not None and 1000 <= number <= 9999 else None
+
+
+def _whole_number(value: Any) -> int | None:
+    """An int, or a float with no fractional part (the tesseract API sends 316128839.0)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _keys(mapping: dict[str, Any], limit: int = 10) -> str:
+    names = [repr(key) for key in list(mapping)[:limit]]
+    if len(mapping) > limit:
+        names.append(f"... {len(mapping) - limit} more")
+    return ", ".join(names) if names else "none"
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    return {dict: "object", list: "array", str: "string", int: "number", float: "number"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _api_message(document: dict[str, Any]) -> str:
+    """The API's own explanation, when an error document carries one."""
+    for key in ("error", "detail", "message"):
+        if isinstance(document.get(key), str):
+            return f"; the API says: {document[key][:200]!r}"
+    return ""
+
+
+def _snippet(data: bytes) -> str:
+    text = data[: _SNIPPET * 4].decode("utf-8", errors="replace")
+    return text.split(maxsplit=1)[0][:_SNIPPET] if text.strip() else text[:_SNIPPET]
+
+
+# --------------------------------------------------------------------------- fetch and store
+
+
+@dataclass(frozen=True)
+class PopulationResult:
+    """What one population run found and did."""
+
+    changed: bool
+    key: str
+    source_url: str
+    shape: str
+    records: list[PopulationRecord]
+    size: int
+    sha256: str
+    etag: str
+    fetched_at: str
+
+    @property
+    def ok(self) -> bool:
+        """A returned result is a success; failures raise SourceError / StoreError."""
+        return True
+
+    @property
+    def years(self) -> list[int]:
+        """[first, last] year of the stored response."""
+        return [self.records[0].year, self.records[-1].year]
+
+    @property
+    def missing_years(self) -> list[int]:
+        """Years between the first and the last that the response has no row for (e.g. 2020)."""
+        present = {record.year for record in self.records}
+        return [year for year in range(self.years[0], self.years[1] + 1) if year not in present]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `--json` document."""
+        return {
+            "changed": self.changed,
+            "years": self.years,
+            "rows": len(self.records),
+            "bytes": self.size,
+            "key": self.key,
+            "missing_years": self.missing_years,
+            "shape": self.shape,
+            "sha256": self.sha256,
+            "etag": self.etag,
+            "source_url": self.source_url,
+            "fetched_at": self.fetched_at,
+        }
+
+
+def run_population(settings: Settings, store: Store, *, client: Any = None) -> PopulationResult:
+    """Fetch the population, validate it, and store the body as received if it changed.
+
+    Writes at most one object (`population/population.json`) and only when the SHA-256 of
+    the body differs from the stored object's `sha256` metadata. Raises SourceError (bad or
+    unreachable source; nothing written) or StoreError.
+    """
+    from chalicelib.core.http_client import PoliteClient
+
+    url = settings.population_api_url
+    own_client = client is None
+    if own_client:
+        client = PoliteClient.from_settings(settings)
+    try:
+        body, content_type, fetched_at = _fetch(client, url)
+    finally:
+        if own_client:
+            client.close()
+    sha256 = hashlib.sha256(body).hexdigest()
+    log_event("population_fetched", url=url, bytes=len(body), sha256=sha256, content_type=content_type)
+    try:
+        parsed = parse_response(body)
+    except SourceError as error:
+        raise SourceError(
+            f"unusable population response from {url}: {error}. Nothing was written to {POPULATION_KEY}."
+        ) from None
+
+    def result(changed: bool, etag: str) -> PopulationResult:
+        return PopulationResult(changed, POPULATION_KEY, url, parsed.shape, parsed.records,
+                                len(body), sha256, etag, fetched_at)
+
+    stored = _stored_head(store)
+    if stored is not None and stored.metadata.get("sha256") == sha256:
+        log_event("population_unchanged", key=POPULATION_KEY, sha256=sha256, etag=stored.etag)
+        return result(False, stored.etag)
+    metadata = {"source-url": _ascii(url), "sha256": sha256, "fetched-at": fetched_at}
+    try:
+        # Conditional: a concurrent run that stored something in between is not overwritten blindly.
+        if stored is None:
+            etag = store.put(POPULATION_KEY, body, metadata=metadata, content_type=CONTENT_TYPE, if_none_match=True)
+        else:
+            etag = store.put(POPULATION_KEY, body, metadata=metadata, content_type=CONTENT_TYPE, if_match=stored.etag)
+    except PreconditionFailed:
+        current = _stored_head(store)
+        if current is not None and current.metadata.get("sha256") == sha256:
+            log_event("population_unchanged", key=POPULATION_KEY, sha256=sha256, etag=current.etag)
+            return result(False, current.etag)
+        raise StoreError(
+            f"{POPULATION_KEY} in {store.url} was replaced by another run while this one was writing; run again"
+        ) from None
+    first, last = parsed.records[0].year, parsed.records[-1].year
+    log_event("population_stored", key=POPULATION_KEY, bytes=len(body), sha256=sha256, etag=etag,
+              rows=len(parsed.records), first_year=first, last_year=last, shape=parsed.shape)
+    return result(True, etag)
+
+
+def _fetch(client: Any, url: str) -> tuple[bytes, str, str]:
+    """GET the API (the client retries 429/5xx/connection errors): body, Content-Type, UTC fetch time."""
+    import requests
+
+    try:
+        response = client.get(url)
+    except requests.RequestException as error:  # e.g. a broken chunked body, too many redirects
+        raise SourceError(f"GET {url} failed: {error}") from None
+    fetched_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if response.status_code != 200:
+        raise SourceError(f"GET {url} answered {response.status_code} {response.reason}; expected 200 with JSON")
+    return response.content, response.headers.get("Content-Type", ""), fetched_at
+
+
+def _stored_head(store: Store) -> ObjectHead | None:
+    try:
+        return store.head(POPULATION_KEY)
+    except NotFound:
+        return None
+
+
+def _ascii(url: str) -> str:
+    """S3 metadata must be ASCII: percent-encode anything else, keep URL syntax as is."""
+    return url if url.isascii() else quote(url, safe=":/?#[]@!$&'()*+,;=%~")
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def command(
+    args: argparse.Namespace, settings: Settings, progress: Callable[[str], None] | None
+) -> tuple[dict[str, Any], str, bool]:
+    """`bls-pipeline population`: the run's JSON document, its text, and success."""
+    from chalicelib.core.store import open_store
+
+    store = open_store(settings.data_store)
+    if progress:
+        progress(f"population: fetching {settings.population_api_url}")
+    try:
+        result = run_population(settings, store)
+    finally:
+        if progress:
+            progress("")
+    return result.to_dict(), format_result(result, store.url), result.ok
+
+
+def format_result(result: PopulationResult, store_url: str) -> str:
+    """A short human-readable summary of a run."""
+    first, last = result.years
+    gaps = f"; no row for {', '.join(map(str, result.missing_years))}" if result.missing_years else ""
+    shape = "tesseract API" if result.shape == TESSERACT else "retired api/data shape"
+    if result.changed:
+        headline = f"population: stored {result.key} in {store_url} ({result.size:,} bytes)"
+    else:
+        headline = f"population: unchanged, {result.key} in {store_url} already holds this response; nothing written"
+    return "\n".join([
+        headline,
+        f"  years {first}-{last}: {len(result.records)} rows{gaps}",
+        f"  latest: {result.records[-1].population:,} people in {last}",
+        f"  source: {result.source_url} ({shape})",
+        f"  sha256: {result.sha256}",
+    ])

@@ -1,0 +1,1 @@
+"""The business reports: the BLS data-file reader and the computations (pandas)."""

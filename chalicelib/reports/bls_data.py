@@ -1,0 +1,569 @@
+"""Streaming parser of BLS time-series data files (`<survey>.data.*`), any survey, any size.
+
+Format (e.g. `pr.data.0.Current`): a header line, then one observation per line;
+tab-separated, CRLF line endings, fields and header names padded with spaces:
+
+    series_id        <TAB>year<TAB>period<TAB>       value<TAB>footnote_codes<CR><LF>
+
+How it is read:
+- The file is read in blocks of raw bytes (`block_size`, 4 MiB by default) cut at
+  the last line end, and every block is parsed with vectorised numpy operations over
+  its bytes: no Python object per row, so peak memory is a few times the block size
+  whatever the file size.
+- Header names and fields are trimmed of spaces; CR before LF is dropped; blank lines
+  are skipped. Columns are found by name (case-insensitive), in any order; a missing
+  `series_id`, `year`, `period` or `value` column is a `SourceError` naming it.
+- `footnote_codes` is ignored knowingly: a footnote (e.g. `R` = revised) does not
+  change the value it annotates, so no computation here needs it.
+- `value` is parsed as an exact fixed-point decimal: the digits become an int64
+  scaled by 10**decimals (`-1.25` -> -125 at scale 2); each block is brought to one
+  scale (the most decimals in the block). A value that is not a number (optional
+  sign, digits, at most one `.`, at least one digit, at most 15 digits in all) is
+  counted in `invalid_values` (with the first few examples and their line numbers)
+  and its row is kept with `value_ok == False`; it never stops the run.
+- A line with the wrong number of fields, or a `year` that is not four digits, is
+  counted in `malformed_lines` (with examples) and left out.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import IO, TYPE_CHECKING
+
+from chalicelib.core.errors import SourceError
+
+if TYPE_CHECKING:  # numpy is imported lazily: only code that parses data files needs it
+    from concurrent.futures import Future
+
+    import numpy as np
+
+REQUIRED_COLUMNS = ("series_id", "year", "period", "value")
+MAX_DIGITS = 15  # exact in int64 sums and in a float64 shown with repr()
+BLOCK_SIZE = 4 * 1024 * 1024
+SAMPLES = 5  # examples kept of each kind of bad input
+MAX_FIELD = 4096  # bytes; a longer field is not BLS data
+
+
+def period_code(period: str) -> int:
+    """The integer a period (`Q01`, `M13`, ...) is packed into in `Block.period`."""
+    raw = period.strip().encode("ascii")
+    if not 0 < len(raw) <= 8:
+        raise ValueError(f"period {period!r}: 1 to 8 ASCII characters expected")
+    return int.from_bytes(raw.ljust(8, b"\0"), "little")
+
+
+def period_name(code: int) -> str:
+    """The period text of a code from `period_code`."""
+    return int(code).to_bytes(8, "little").rstrip(b"\0").decode("ascii", "replace")
+
+
+@dataclass
+class Block:
+    """One block of parsed rows: parallel numpy arrays, one element per data line."""
+
+    series: np.ndarray  # int32: index into `BlsDataReader.series_names`
+    year: np.ndarray  # int32
+    period: np.ndarray  # uint64: `period_code` of the trimmed period
+    value: np.ndarray  # int64: value * 10**scale (0 where not value_ok)
+    value_ok: np.ndarray  # bool: the value is a number
+    scale: int  # decimals of `value`
+    first_line: int  # 1-based line number in the file of the block's first line
+
+    def __len__(self) -> int:
+        return len(self.year)
+
+
+@dataclass
+class ParseStats:
+    """What the reader met on the way: counts and the first examples of bad input."""
+
+    rows: int = 0
+    invalid_values: int = 0
+    invalid_value_samples: list[dict[str, object]] = field(default_factory=list)
+    malformed_lines: int = 0
+    malformed_line_samples: list[dict[str, object]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class BlsDataReader:
+    """Iterate over a BLS data file (binary stream) as `Block`s; see the module docstring.
+
+    `series_names[i]` is the trimmed id of series number i (in order of first
+    appearance); `series_index` maps it back. `stats` fills in while iterating.
+    """
+
+    def __init__(
+        self, stream: IO[bytes], *, source: str = "data file", block_size: int = BLOCK_SIZE, workers: int | None = None
+    ) -> None:
+        self.stream = stream
+        self.source = source
+        self.block_size = block_size
+        # numpy releases the GIL in its loops, so blocks parse in parallel in threads.
+        self.workers = workers if workers is not None else max(1, min(4, os.cpu_count() or 1))
+        self.columns: list[str] = []
+        self.series_names: list[str] = []
+        self.series_index: dict[str, int] = {}
+        self.stats = ParseStats()
+        self._positions: dict[str, int] = {}
+        self._next_line = 2  # line 1 is the header
+
+    # ------------------------------------------------------------------ reading
+    def __iter__(self) -> Iterator[Block]:
+        if self.workers == 1:
+            for raw in self._raw_blocks():
+                yield from self._finish(self._parse(*raw))
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        in_flight: deque[Future[_Parsed]] = deque()
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="bls-parse") as pool:
+            try:
+                for raw in self._raw_blocks():
+                    in_flight.append(pool.submit(self._parse, *raw))
+                    if len(in_flight) > self.workers:  # bounded read-ahead: memory stays a few blocks
+                        yield from self._finish(in_flight.popleft().result())
+                while in_flight:
+                    yield from self._finish(in_flight.popleft().result())
+            finally:
+                for future in in_flight:
+                    future.cancel()
+
+    def _raw_blocks(self) -> Iterator[tuple[bytes, int]]:
+        """(bytes, length of the complete lines in them) per block."""
+        pending = self._read_header()
+        eof = False
+        while not eof:
+            data = self.stream.read(self.block_size)
+            if not data:
+                eof = True
+            if pending:
+                data = pending + data
+                pending = b""
+            if eof:
+                if not data:
+                    break
+                if not data.endswith(b"\n"):
+                    data += b"\n"
+                cut = len(data)
+            else:
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:  # no line end yet: a very long line, keep reading
+                    pending = data
+                    continue
+                pending = data[cut:]
+            yield data, cut
+
+    def _read_header(self) -> bytes:
+        """Read and check the header line; return what was read past it."""
+        data = b""
+        while b"\n" not in data:
+            chunk = self.stream.read(64 * 1024)
+            if not chunk:
+                break
+            data += chunk
+            if len(data) > 1024 * 1024:
+                raise SourceError(f"{self.source}: no line end in the first MiB; not a BLS data file")
+        line, _, rest = data.partition(b"\n")
+        text = line.decode("utf-8-sig", "replace").rstrip("\r")
+        if not text.strip():
+            raise SourceError(f"{self.source}: empty file (no header line); expected columns {list(REQUIRED_COLUMNS)}")
+        self.columns = [name.strip() for name in text.split("\t")]
+        lowered = [name.lower() for name in self.columns]
+        missing = [name for name in REQUIRED_COLUMNS if name not in lowered]
+        if missing:
+            raise SourceError(
+                f"{self.source}: required column(s) {', '.join(missing)} missing; "
+                f"the header has {self.columns} (tab-separated)"
+            )
+        for name in REQUIRED_COLUMNS:
+            if lowered.count(name) > 1:
+                raise SourceError(f"{self.source}: column {name} appears twice in the header {self.columns}")
+            self._positions[name] = lowered.index(name)
+        return rest
+
+    def _finish(self, parsed: _Parsed | None) -> Iterator[Block]:
+        """In file order: number the series, merge the counts, hand out the block."""
+        import numpy as np
+
+        if parsed is None:
+            return
+        # Line numbers in the block are relative to its first line: make them the file's.
+        first_line, self._next_line = self._next_line, self._next_line + parsed.n_lines
+        for sample in (*parsed.stats.invalid_value_samples, *parsed.stats.malformed_line_samples):
+            sample["line"] = int(sample["line"]) + first_line  # type: ignore[call-overload]
+        stats = self.stats
+        stats.rows += parsed.stats.rows
+        stats.invalid_values += parsed.stats.invalid_values
+        stats.malformed_lines += parsed.stats.malformed_lines
+        for mine, theirs in (
+            (stats.invalid_value_samples, parsed.stats.invalid_value_samples),
+            (stats.malformed_line_samples, parsed.stats.malformed_line_samples),
+        ):
+            mine.extend(theirs[: max(0, SAMPLES - len(mine))])
+        if not len(parsed.year):
+            return
+        index = self.series_index
+        codes = np.empty(len(parsed.run_names), dtype=np.int32)
+        for k, name in enumerate(parsed.run_names):
+            code = index.get(name)
+            if code is None:
+                code = index[name] = len(self.series_names)
+                self.series_names.append(name)
+            codes[k] = code
+        series = np.repeat(codes, parsed.run_lengths)
+        yield Block(series, parsed.year, parsed.period, parsed.value, parsed.value_ok, parsed.scale, first_line)
+
+    # ------------------------------------------------------------------ parsing (thread-safe: no shared state)
+    def _parse(self, data: bytes, cut: int) -> _Parsed | None:
+        """Parse the complete lines data[:cut] (line numbers relative to the first, from 0)."""
+        import numpy as np
+
+        buf = np.frombuffer(data, dtype=np.uint8, count=cut)
+        stats = ParseStats()
+        newlines = np.flatnonzero(buf == 10)
+        n_lines = len(newlines)
+        if n_lines == 0:
+            return None
+        starts = np.empty(n_lines, dtype=np.int64)
+        starts[0] = 0
+        starts[1:] = newlines[:-1] + 1
+        ends = newlines - (buf[np.maximum(newlines - 1, 0)] == 13)  # drop the CR of CRLF
+        ends = np.maximum(ends, starts)
+        line_numbers = np.arange(n_lines)
+
+        fields = self._fixed_layout_fields(data, buf, starts, ends)
+        if fields is None:
+            fields, starts, ends, line_numbers = self._split_fields(buf, starts, ends, newlines, line_numbers, stats)
+        if fields is None:
+            return _Parsed.empty(stats, n_lines)
+        n = len(starts)
+
+        year, year_ok = _years(fields["year"])
+        series_matrix = fields["series_id"]
+        series_words = _words(series_matrix)
+        keep = year_ok & _any_of((words & _NOT_BLANK) != 0 for words in series_words)
+        if not keep.all():
+            stats.malformed_lines += int((~keep).sum())
+            for i in np.flatnonzero(~keep)[:SAMPLES].tolist():
+                _sample(stats.malformed_line_samples, {
+                    "line": int(line_numbers[i]),
+                    "reason": "year is not four digits or series_id is empty",
+                    "text": bytes(buf[starts[i] : ends[i]])[:200].decode("utf-8", "replace"),
+                })
+            year, line_numbers = year[keep], line_numbers[keep]
+            fields = {name: matrix[keep] for name, matrix in fields.items()}
+            series_matrix = fields["series_id"]
+            series_words = [words[keep] for words in series_words]
+            n = len(year)
+            if n == 0:
+                return _Parsed.empty(stats, n_lines)
+
+        # Runs of rows with the same raw series bytes; each run's name is decoded once.
+        change = np.empty(n, dtype=bool)
+        change[0] = True
+        change[1:] = _any_of(words[1:] != words[:-1] for words in series_words)
+        heads = np.flatnonzero(change)
+        run_names = [_text(series_matrix[h]) for h in heads.tolist()]
+        run_lengths = np.diff(np.append(heads, n))
+
+        period = _periods(fields["period"])
+        value, value_ok, scale = _values(fields["value"])
+        if not value_ok.all():
+            bad = np.flatnonzero(~value_ok)
+            stats.invalid_values += len(bad)
+            for i in bad[:SAMPLES].tolist():
+                _sample(stats.invalid_value_samples, {
+                    "line": int(line_numbers[i]),
+                    "series_id": _text(series_matrix[i]),
+                    "year": int(year[i]),
+                    "period": period_name(period[i]),
+                    "value": _text(fields["value"][i]),
+                })
+        stats.rows += n
+        return _Parsed(year, period, value, value_ok, scale, n_lines, run_names, run_lengths, stats)
+
+    def _fixed_layout_fields(
+        self, data: bytes, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray
+    ) -> dict[str, np.ndarray] | None:
+        """The usual case, fast: every line has its tabs at the same offsets as the first line.
+
+        Then one copy of each line's first bytes holds all the needed fields at fixed columns.
+        None if the block is not like that (the general path handles it).
+        """
+        import numpy as np
+
+        first = data[: int(ends[0])]
+        offsets = [i for i, byte in enumerate(first) if byte == 9]
+        n_tabs = len(self.columns) - 1
+        if len(offsets) != n_tabs or any(p == n_tabs for p in self._positions.values()):
+            return None  # a needed column is the last one (its end varies), or the first line is odd
+        width = max(offsets[p] for p in self._positions.values()) + 1
+        if n_tabs and offsets[-1] + 1 > width:
+            width = offsets[-1] + 1  # cover every tab, so the count check below proves the layout
+        if int((ends - starts).min()) < width:
+            return None
+        matrix = _gather(buf, starts, starts + width, width)
+        if not (matrix[:, offsets] == 9).all():
+            return None
+        if np.count_nonzero(buf == 9) != n_tabs * len(starts):
+            return None  # some line has extra tabs after the fixed part
+        bounds = [0] + [o + 1 for o in offsets]
+        return {name: matrix[:, bounds[j] : offsets[j]] for name, j in self._positions.items()}
+
+    def _split_fields(
+        self,
+        buf: np.ndarray,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        newlines: np.ndarray,
+        line_numbers: np.ndarray,
+        stats: ParseStats,
+    ) -> tuple[dict[str, np.ndarray] | None, np.ndarray, np.ndarray, np.ndarray]:
+        """The general case: find every line's tabs, drop lines with the wrong number of fields."""
+        import numpy as np
+
+        n_fields = len(self.columns)
+        tabs = np.flatnonzero(buf == 9)
+        # Fields have different lengths: `_gather` reads whole items, so it may read past the last one.
+        buf = np.frombuffer(bytes(buf) + bytes(MAX_FIELD), dtype=np.uint8)[: len(buf)]
+        if not _one_row_per_line(tabs, starts, newlines, n_fields - 1):
+            tab_line = np.searchsorted(newlines, tabs)
+            good = np.bincount(tab_line, minlength=len(starts)) == n_fields - 1
+            for i in np.flatnonzero(~good).tolist():
+                text = bytes(buf[starts[i] : ends[i]])
+                if text.strip():  # blank lines are skipped silently
+                    stats.malformed_lines += 1
+                    _sample(stats.malformed_line_samples, {
+                        "line": int(line_numbers[i]),
+                        "reason": f"{text.count(b'\t') + 1} fields, expected {n_fields}",
+                        "text": text[:200].decode("utf-8", "replace"),
+                    })
+            tabs = tabs[good[tab_line]]
+            starts, ends, line_numbers = starts[good], ends[good], line_numbers[good]
+        n = len(starts)
+        if n == 0:
+            return None, starts, ends, line_numbers
+        tabs = tabs.reshape(n, n_fields - 1) if n_fields > 1 else np.empty((n, 0), dtype=np.int64)
+        fields = {}
+        for name, j in self._positions.items():
+            lo = starts if j == 0 else tabs[:, j - 1] + 1
+            hi = ends if j == n_fields - 1 else tabs[:, j]
+            fields[name] = _gather(buf, lo, hi, max(1, int((hi - lo).max())))
+        return fields, starts, ends, line_numbers
+
+
+@dataclass
+class _Parsed:
+    """A block parsed in a worker thread, before its series are numbered in file order."""
+
+    year: np.ndarray
+    period: np.ndarray
+    value: np.ndarray
+    value_ok: np.ndarray
+    scale: int
+    n_lines: int
+    run_names: list[str]
+    run_lengths: np.ndarray
+    stats: ParseStats
+
+    @classmethod
+    def empty(cls, stats: ParseStats, n_lines: int) -> _Parsed:
+        import numpy as np
+
+        nothing = np.empty(0, dtype=np.int64)
+        return cls(nothing, nothing, nothing, nothing.astype(bool), 0, n_lines, [], nothing, stats)
+
+
+def _sample(samples: list[dict[str, object]], sample: dict[str, object]) -> None:
+    if len(samples) < SAMPLES:
+        samples.append(sample)
+
+
+# ---------------------------------------------------------------------- vectorised helpers
+
+
+def _one_row_per_line(tabs: np.ndarray, starts: np.ndarray, newlines: np.ndarray, per_line: int) -> bool:
+    """True if every line has exactly `per_line` tabs (O(lines), no search).
+
+    Tabs are sorted; if there are lines * per_line of them and each consecutive group of
+    `per_line` lies within its own line, no line can have more or fewer.
+    """
+    if len(tabs) != len(starts) * per_line:
+        return False
+    if per_line == 0:
+        return True
+    grouped = tabs.reshape(len(starts), per_line)
+    return bool((grouped[:, 0] >= starts).all() and (grouped[:, -1] < newlines).all())
+
+
+def _gather(buf: np.ndarray, lo: np.ndarray, hi: np.ndarray, width: int) -> np.ndarray:
+    """The bytes buf[lo:hi] of every row, left-aligned in a (rows, width) matrix padded with 0.
+
+    Rows are copied out of a sliding-window view of the underlying buffer (`buf.base`, as
+    made by `np.frombuffer`), one short memcpy per row, no index matrix; so every
+    buf[lo:lo + width] must lie inside that buffer (the general path pads it for this).
+    """
+    import numpy as np
+
+    if width > MAX_FIELD:
+        raise SourceError(f"a field is longer than {MAX_FIELD} bytes: not a BLS data file")
+    # Every byte offset seen as the start of a `width`-byte item: fancy indexing copies whole items.
+    base = buf.base if buf.base is not None else buf
+    windows = np.ndarray(
+        shape=(len(base) - width + 1,), dtype=np.dtype((np.void, width)), buffer=base, strides=(1,)
+    )
+    matrix = windows[lo].view(np.uint8).reshape(len(lo), width)
+    length = hi - lo
+    if not (length == width).all():
+        matrix *= np.arange(width, dtype=np.int64) < length[:, None]
+    return matrix
+
+
+_NOT_BLANK = 0xDFDFDFDFDFDFDFDF  # a byte b is a space or 0 padding iff b & 0xDF == 0
+
+
+def _words(matrix: np.ndarray) -> list[np.ndarray]:
+    """Each row's bytes as 8-byte words (zero-padded): comparing words is faster than bytes."""
+    import numpy as np
+
+    n, width = matrix.shape
+    padded = np.zeros((n, -(-width // 8) * 8), dtype=np.uint8)
+    padded[:, :width] = matrix
+    words = padded.view(np.uint64)
+    return [words[:, k] for k in range(words.shape[1])]
+
+
+def _any_of(conditions: Iterable[np.ndarray]) -> np.ndarray:
+    """Element-wise OR of boolean arrays."""
+    result = None
+    for condition in conditions:
+        result = condition if result is None else result | condition
+    assert result is not None
+    return result
+
+
+def _text(row: np.ndarray) -> str:
+    """One field of one row (a matrix row, zero-padded) as trimmed text."""
+    return bytes(row).rstrip(b"\0").decode("utf-8", "replace").strip()
+
+
+def _numbers(matrix: np.ndarray) -> dict[str, np.ndarray]:
+    """Read a decimal number in every row of a (rows, width) byte matrix, column by column.
+
+    A small state machine runs over all rows at once (Horner's rule for the digits):
+    spaces (and 0 padding) may surround the number, not split it; one optional leading
+    sign; digits with at most one `.`. Returns the digits as an int64 (dot ignored, sign
+    applied), the number of digits after the dot, and what is needed to judge validity.
+    """
+    import numpy as np
+
+    n = len(matrix)
+    digits = np.zeros(n, np.int64)
+    decimals = np.zeros(n, np.int64)
+    n_digits = np.zeros(n, np.int64)
+    dots = np.zeros(n, np.int64)
+    started = np.zeros(n, bool)
+    ended = np.zeros(n, bool)
+    negative = np.zeros(n, bool)
+    signed = np.zeros(n, bool)
+    bad = np.zeros(n, bool)
+    any_started = False
+    for column in np.ascontiguousarray(matrix.T):  # one row per character position
+        solid = (column != 32) & (column != 0)
+        if not any_started:
+            if not solid.any():
+                continue  # leading padding in every row (values are right-aligned)
+            any_started = True
+        digit = (column - 48) <= 9  # uint8: anything below '0' wraps around to large
+        dot = column == 46
+        minus = column == 45
+        sign = minus | (column == 43)
+        bad |= solid & (ended | ~(digit | dot | sign) | (sign & started))
+        ended |= ~solid & started
+        negative |= minus
+        signed |= sign
+        started |= solid
+        digits = np.where(digit, digits * 10 + (column - 48), digits)
+        n_digits += digit
+        decimals += digit & (dots > 0)
+        dots += dot
+    bad |= (dots > 1) | (n_digits == 0) | (n_digits > MAX_DIGITS)
+    return {
+        "digits": np.where(negative, -digits, digits),
+        "decimals": decimals,
+        "n_digits": n_digits,
+        "dots": dots,
+        "signed": signed,
+        "ok": ~bad,
+    }
+
+
+def _years(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Four-digit years as int32, and which fields were four digits (spaces around allowed)."""
+    import numpy as np
+
+    if matrix.shape[1] == 4:  # the usual case: exactly four characters
+        digits = [matrix[:, k] - 48 for k in range(4)]  # uint8: below '0' wraps around to large
+        ok = (digits[0] <= 9) & (digits[1] <= 9) & (digits[2] <= 9) & (digits[3] <= 9)
+        year = digits[0] * np.int32(1000) + digits[1] * np.int32(100) + digits[2] * np.int32(10) + digits[3]
+    else:
+        parsed = _numbers(matrix)
+        ok = parsed["ok"] & (parsed["n_digits"] == 4) & (parsed["dots"] == 0) & ~parsed["signed"]
+        year = parsed["digits"].astype(np.int32)
+    return np.where(ok, year, 0).astype(np.int32), ok
+
+
+def _periods(matrix: np.ndarray) -> np.ndarray:
+    """Trimmed periods packed as `period_code` (0 for an empty or over-long period)."""
+    import numpy as np
+
+    n, width = matrix.shape
+    if width <= 8 and not any(((matrix[:, k] == 32) | (matrix[:, k] == 0)).any() for k in range(width)):
+        codes = np.zeros(n, dtype=np.uint64)  # the usual case: no padding, pack the bytes directly
+        for k in range(width):
+            codes |= matrix[:, k].astype(np.uint64) << np.uint64(8 * k)
+        return codes
+    blank = (matrix == 32) | (matrix == 0)
+    if blank.any():  # left-align the text and zero the padding
+        solid = ~blank
+        first = solid.argmax(axis=1)
+        last = width - solid[:, ::-1].argmax(axis=1)
+        length = np.where(solid.any(axis=1), last - first, 0)
+        index = np.minimum(first[:, None] + np.arange(width), width - 1)
+        matrix = np.take_along_axis(matrix, index, axis=1) * (np.arange(width) < length[:, None])
+    else:
+        length = np.full(n, width)
+    packed = np.zeros((n, 8), dtype=np.uint8)
+    packed[:, : min(width, 8)] = matrix[:, :8]
+    codes = packed.view("<u8")[:, 0].copy()
+    codes[length > 8] = 0
+    return codes
+
+
+def _values(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Exact fixed-point values: (int64 values at one scale, which were numbers, the scale)."""
+    parsed = _numbers(matrix)
+    ok, value, decimals = parsed["ok"], parsed["digits"], parsed["decimals"]
+    value[~ok] = 0
+    decimals[~ok] = 0
+    scale = int(decimals.max()) if len(decimals) else 0
+    shift = scale - decimals
+    too_precise = ok & (parsed["n_digits"] + shift > MAX_DIGITS)
+    if too_precise.any():  # fits alone, but not at the block's common scale
+        ok &= ~too_precise
+        value[too_precise] = 0
+        shift[too_precise] = 0
+    return value * _powers_of_ten()[shift], ok, scale
+
+
+@functools.cache
+def _powers_of_ten() -> np.ndarray:
+    import numpy as np
+
+    return np.array([10**k for k in range(19)], dtype=np.int64)

@@ -1,0 +1,585 @@
+"""The three reports, computed with pandas (and numpy) from the stored BLS data file and population.
+
+Definitions:
+
+1. **Population statistics**: mean and standard deviation of the annual U.S. population
+   for the years 2013–2018 inclusive (range configurable). Report the sample standard
+   deviation (ddof=1, the pandas default) and, beside it, the population standard
+   deviation (ddof=0), plus the years used. A year of the range missing from the data →
+   error naming the missing years.
+2. **Best year per series**: for every `series_id` in `pr.data.0.Current`, sum `value` over
+   the quarterly periods `Q01`–`Q04` of each year (`Q05` is the annual average, not a
+   quarter; `--include-annual` adds it), and pick the year with the largest sum. Ties go to
+   the earliest year. Sums are exact at the data's precision: float noise never decides a
+   comparison. Series that have no quarterly rows are not dropped silently: they are listed
+   as such in the output.
+3. **Series × population**: for series `PRS30006032` and period `Q01` (both configurable),
+   every year's value with that year's population; the population is empty where the
+   population data has no such year.
+
+How: the data file is streamed through `chalicelib.reports.bls_data.BlsDataReader` (blocks of
+raw bytes parsed with numpy into exact fixed-point int64 values, in parallel threads);
+each block is reduced with numpy to partial sums per (series, year) in int64, and the
+partial sums are combined exactly at the end (the largest sum per series, then the
+earliest year). pandas computes the population statistics, joins the population and
+writes the CSV tables. Memory is bounded by a few blocks plus one row per (series,
+year) pair, whatever the file size. A series whose quarterly rows are all non-numeric
+counts as having no quarterly rows (it has no quarterly value to sum). Values are shown
+as JSON numbers whose shortest text is the exact decimal sum (e.g. `0.3`, never
+`0.30000000000000004`).
+
+Outputs (store keys under `reports/`): see `REPORT_KEYS`; `summary.json` names the inputs
+(key, ETag, SHA-256 when the object's metadata has one), the options and the run time.
+The report files themselves hold no time stamp: the same inputs give byte-identical
+files, and a run whose inputs and options equal those recorded in `summary.json` writes
+nothing.
+
+pandas and numpy are imported inside the functions that compute reports, never at
+module import (the ingestion Lambda imports this package without paying for them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from chalicelib.reports.bls_data import BlsDataReader, period_code
+from chalicelib.core.errors import NotFound, PipelineError, SourceError
+from chalicelib.core.log import log_event
+from chalicelib.population.update import POPULATION_KEY, PopulationRecord, parse_population
+from chalicelib.core.settings import Settings
+from chalicelib.core.store import Store
+
+QUARTERS = ("Q01", "Q02", "Q03", "Q04")
+ANNUAL = "Q05"
+REPORTS_PREFIX = "reports/"
+POPULATION_STATS_KEY = "reports/population_stats.json"
+BEST_YEARS_JSON_KEY = "reports/best_years.json"
+BEST_YEARS_CSV_KEY = "reports/best_years.csv"
+SERIES_POPULATION_JSON_KEY = "reports/series_population.json"
+SERIES_POPULATION_CSV_KEY = "reports/series_population.csv"
+SUMMARY_KEY = "reports/summary.json"
+REPORT_KEYS = (
+    POPULATION_STATS_KEY,
+    BEST_YEARS_JSON_KEY,
+    BEST_YEARS_CSV_KEY,
+    SERIES_POPULATION_JSON_KEY,
+    SERIES_POPULATION_CSV_KEY,
+)
+LOGGED_ROWS = 5  # first rows of a table shown in its log line
+_YEAR_FACTOR = 10_000  # (series, year) packed as series * 10_000 + year
+# Values have at most 15 digits (bls_data.MAX_DIGITS), so this many fit an int64 sum.
+_MAX_ROWS_PER_SUM = 9_000
+
+
+# ---------------------------------------------------------------------- numbers
+
+
+def decimal_text(scaled: int, scale: int) -> str:
+    """The exact decimal `scaled / 10**scale` as plain text without trailing zeros (`5.7`, `-12`)."""
+    text = format(Decimal(int(scaled)).scaleb(-scale).normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
+def decimal_number(scaled: int, scale: int) -> float:
+    """The exact decimal as a float whose shortest repr is the exact text (up to 15 digits)."""
+    return float(decimal_text(scaled, scale))
+
+
+# ---------------------------------------------------------------------- 1. population statistics
+
+
+def _exact_floats(scaled: Any, scale: int) -> list[float]:
+    """`decimal_number` for an int64 array: IEEE division is correctly rounded, so below 2**53
+    `scaled / 10**scale` is the same double as the exact decimal's text parsed as a float."""
+    import numpy as np
+
+    floats = (scaled.astype(np.float64) / 10.0**scale).tolist()
+    big = np.flatnonzero(np.abs(scaled) >= 2**53)
+    for i in big.tolist():
+        floats[i] = decimal_number(int(scaled[i]), scale)
+    return floats
+
+
+def population_stats(records: Iterable[PopulationRecord], start_year: int, end_year: int) -> dict[str, Any]:
+    """Definition 1: mean, sample std (ddof=1) and population std (ddof=0) over start..end inclusive."""
+    import pandas as pd
+
+    by_year = {record.year: record.population for record in records}
+    years = list(range(start_year, end_year + 1))
+    missing = [year for year in years if year not in by_year]
+    if missing:
+        available = f"{min(by_year)}–{max(by_year)}" if by_year else "none"
+        raise SourceError(
+            f"population data has no value for year(s) {', '.join(map(str, missing))} "
+            f"of the range {start_year}–{end_year} (years available: {available}); "
+            "choose another range with --years / REPORT_YEARS"
+        )
+    population = pd.Series([by_year[year] for year in years], index=years, dtype="int64")
+    sample_std = population.std(ddof=1)
+    return {
+        "start_year": start_year,
+        "end_year": end_year,
+        "years": years,
+        "mean": float(population.mean()),
+        "std": None if pd.isna(sample_std) else float(sample_std),  # one year: undefined
+        "std_population": float(population.std(ddof=0)),
+        "population": [{"year": year, "population": int(by_year[year])} for year in years],
+    }
+
+
+# ---------------------------------------------------------------------- 2. + 3. one pass over the data
+
+
+@dataclass
+class DataScan:
+    """What one pass over a data file produced."""
+
+    best_years: list[dict[str, Any]]
+    no_quarterly_series: list[str]
+    selected: list[tuple[int, float | None]]  # (year, exact value or None) of the chosen series/period
+    stats: dict[str, Any]
+
+
+def scan_data(
+    reader: BlsDataReader,
+    *,
+    include_annual: bool = False,
+    best_years: bool = True,
+    series_id: str | None = None,
+    period: str | None = None,
+) -> DataScan:
+    """Stream the file once: best years (definition 2) and the rows of `series_id`/`period`."""
+    import numpy as np
+
+    summed = [period_code(p) for p in QUARTERS + ((ANNUAL,) if include_annual else ())]
+    wanted_period = period_code(period) if period else None
+    partial_keys: list[np.ndarray] = []
+    partial_sums: list[np.ndarray] = []
+    partial_scales: list[int] = []
+    selected: list[tuple[int, float | None]] = []
+
+    for block in reader:
+        if best_years:
+            rows = block.value_ok & np.logical_or.reduce([block.period == code for code in summed])
+            keys = block.series[rows].astype(np.int64) * _YEAR_FACTOR + block.year[rows]
+            values = block.value[rows]
+            if len(keys):
+                if np.any(keys[1:] < keys[:-1]):  # files are sorted in practice; sort if not
+                    order = np.argsort(keys, kind="stable")
+                    keys, values = keys[order], values[order]
+                starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+                if int(np.diff(np.append(starts, len(keys))).max()) > _MAX_ROWS_PER_SUM:
+                    raise SourceError(f"{reader.source}: more than {_MAX_ROWS_PER_SUM} rows for one series and year")
+                partial_keys.append(keys[starts])
+                partial_sums.append(np.add.reduceat(values, starts))
+                partial_scales.append(block.scale)
+        if series_id is not None and wanted_period is not None:
+            code = reader.series_index.get(series_id)
+            if code is not None:
+                mine = np.flatnonzero((block.series == code) & (block.period == wanted_period))
+                for i in mine.tolist():
+                    value = decimal_number(block.value[i], block.scale) if block.value_ok[i] else None
+                    selected.append((int(block.year[i]), value))
+
+    best: list[dict[str, Any]] = []
+    with_sums: set[int] = set()
+    if partial_keys:
+        scale = max(partial_scales)
+        rescaled = []
+        for sums, block_scale in zip(partial_sums, partial_scales):
+            factor = 10 ** (scale - block_scale)
+            if factor > 1 and len(sums) and int(np.abs(sums).max()) > np.iinfo(np.int64).max // factor:
+                raise SourceError(f"{reader.source}: values too large to sum exactly at {scale} decimals")
+            rescaled.append(sums * factor)
+        keys = np.concatenate(partial_keys)
+        totals = np.concatenate(rescaled)
+        del partial_keys, partial_sums, rescaled
+        # Combine the blocks' partial sums (a pair can straddle two blocks) in int64: exact.
+        if np.any(keys[1:] < keys[:-1]):
+            order = np.argsort(keys, kind="stable")
+            keys, totals = keys[order], totals[order]
+        starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+        approximate = np.add.reduceat(totals.astype(np.float64), starts)
+        if len(approximate) and float(np.abs(approximate).max()) >= 2.0**62:
+            raise SourceError(f"{reader.source}: sums too large for exact 64-bit arithmetic")
+        keys, totals = keys[starts], np.add.reduceat(totals, starts)
+        series, years = keys // _YEAR_FACTOR, keys % _YEAR_FACTOR
+        # Per series (years ascending within it): the largest sum; the first year reaching it wins ties.
+        firsts = np.flatnonzero(np.concatenate(([True], series[1:] != series[:-1])))
+        largest = np.repeat(np.maximum.reduceat(totals, firsts), np.diff(np.append(firsts, len(series))))
+        reaching = np.flatnonzero(totals == largest)
+        winners = reaching[np.concatenate(([True], series[reaching][1:] != series[reaching][:-1]))]
+        names = reader.series_names
+        values = _exact_floats(totals[winners], scale)
+        for code, year, value in zip(series[winners].tolist(), years[winners].tolist(), values):
+            with_sums.add(code)
+            best.append({"series_id": names[code], "year": year, "value": value})
+        best.sort(key=lambda row: row["series_id"])
+    no_quarterly = (sorted(name for code, name in enumerate(reader.series_names) if code not in with_sums)
+                    if best_years else [])
+    selected.sort(key=lambda row: row[0])
+    return DataScan(best, no_quarterly, selected, reader.stats.to_dict())
+
+
+def series_population_rows(
+    series_id: str,
+    period: str,
+    selected: Iterable[tuple[int, float | None]],
+    population: Iterable[PopulationRecord],
+) -> list[dict[str, Any]]:
+    """Definition 3: every year's value of the series/period with that year's population (None if unknown)."""
+    import pandas as pd
+
+    values = pd.DataFrame(list(selected), columns=["year", "value"], dtype=object).astype({"year": "int64"})
+    people = pd.DataFrame([tuple(r) for r in population], columns=["year", "population"]).astype(
+        {"year": "int64", "population": "Int64"}
+    )
+    joined = values.merge(people, on="year", how="left", validate="many_to_one").sort_values("year", kind="stable")
+    return [
+        {
+            "series_id": series_id,
+            "year": int(year),
+            "period": period,
+            "value": value,
+            "population": None if pd.isna(people_count) else int(people_count),
+        }
+        for year, value, people_count in zip(joined["year"], joined["value"], joined["population"])
+    ]
+
+
+def series_population_for(store: Store, settings: Settings, series_id: str, period: str) -> list[dict[str, Any]]:
+    """On-demand series × population (definition 3) for any series/period, streamed (bounded memory)."""
+    series_id, period = series_id.strip().upper(), period.strip().upper()
+    population = _read_population(store)
+    with _open_data(store, settings.report_data_key) as reader:
+        scan = scan_data(reader, best_years=False, series_id=series_id, period=period)
+    return series_population_rows(series_id, period, scan.selected, population)
+
+
+# ---------------------------------------------------------------------- run: read, compute, write
+
+
+@dataclass
+class ReportsResult:
+    """The outcome of `run_reports`."""
+
+    population_stats: dict[str, Any]
+    best_years: dict[str, Any]
+    series_population: dict[str, Any]
+    inputs: list[dict[str, Any]]
+    written: list[str] = field(default_factory=list)
+    unchanged: bool = False
+    seconds: float = 0.0
+    parse: dict[str, Any] = field(default_factory=dict)
+    ok: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `analyze --json` document."""
+        stats = {k: v for k, v in self.population_stats.items() if k != "population"}
+        return {
+            "population_stats": stats,
+            "best_years": self.best_years["series"],
+            "series_population": self.series_population["rows"],
+            "no_quarterly_series": self.best_years["no_quarterly_series"],
+            "include_annual": self.best_years["include_annual"],
+            "invalid_values": self.parse.get("invalid_values", 0),
+            "malformed_lines": self.parse.get("malformed_lines", 0),
+            "inputs": self.inputs,
+            "reports": list(REPORT_KEYS),
+            "written": self.written,
+            "unchanged": self.unchanged,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def run_reports(
+    settings: Settings,
+    store: Store,
+    *,
+    include_annual: bool = False,
+    progress: Callable[[str], None] | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> ReportsResult:
+    """Compute the three reports from `settings.report_data_key` and the population; store them.
+
+    Inputs or options unchanged since the run recorded in `reports/summary.json` → nothing
+    is written (`written` empty, `unchanged` True); the reports are still computed and returned.
+    """
+    started = time.monotonic()
+    say = progress or (lambda message: None)
+    inputs = [_describe_input(store, settings.report_data_key), _describe_input(store, POPULATION_KEY)]
+    options = {
+        "start_year": settings.report_start_year,
+        "end_year": settings.report_end_year,
+        "series_id": settings.report_series_id,
+        "period": settings.report_period,
+        "include_annual": include_annual,
+    }
+    previous = _previous_summary(store)
+    if previous and previous.get("inputs") == inputs and previous.get("options") == options:
+        stored = _stored_reports(store, inputs)
+        if stored is not None:  # a duplicate event: the stored reports are already these
+            stored.seconds = time.monotonic() - started
+            log_event("reports_unchanged", inputs=inputs, options=options)
+            return stored
+    say("reading population")
+    population = _read_population(store)
+    stats = population_stats(population, settings.report_start_year, settings.report_end_year)
+    say(f"reading {settings.report_data_key}")
+    with _open_data(store, settings.report_data_key) as reader:
+        scan = scan_data(
+            reader,
+            include_annual=include_annual,
+            series_id=settings.report_series_id,
+            period=settings.report_period,
+        )
+    best = {
+        "include_annual": include_annual,
+        "series": scan.best_years,
+        "no_quarterly_series": scan.no_quarterly_series,
+        "invalid_values": scan.stats["invalid_values"],
+        "invalid_value_samples": scan.stats["invalid_value_samples"],
+        "malformed_lines": scan.stats["malformed_lines"],
+        "rows_read": scan.stats["rows"],
+    }
+    joined = {
+        "series_id": settings.report_series_id,
+        "period": settings.report_period,
+        "rows": series_population_rows(settings.report_series_id, settings.report_period, scan.selected, population),
+    }
+    result = ReportsResult(stats, best, joined, inputs, parse=scan.stats)
+    _log_reports(result)
+
+    files = {
+        POPULATION_STATS_KEY: _json_bytes(stats),
+        BEST_YEARS_JSON_KEY: _json_bytes(best),
+        BEST_YEARS_CSV_KEY: _csv_bytes(best["series"], ["series_id", "year", "value"]),
+        SERIES_POPULATION_JSON_KEY: _json_bytes(joined),
+        SERIES_POPULATION_CSV_KEY: _csv_bytes(
+            joined["rows"], ["series_id", "year", "period", "value", "population"]
+        ),
+    }
+    say("writing reports")
+    for key, body in files.items():
+        content_type = "text/csv; charset=utf-8" if key.endswith(".csv") else "application/json"
+        store.put(key, body, content_type=content_type)
+        result.written.append(key)
+    result.seconds = time.monotonic() - started
+    summary = {
+        "generated_at": now().isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "seconds": round(result.seconds, 3),
+        "inputs": inputs,
+        "options": options,
+        "reports": list(REPORT_KEYS),
+        "rows": {
+            "best_years": len(best["series"]),
+            "no_quarterly_series": len(best["no_quarterly_series"]),
+            "series_population": len(joined["rows"]),
+            "data_rows": scan.stats["rows"],
+            "invalid_values": scan.stats["invalid_values"],
+            "malformed_lines": scan.stats["malformed_lines"],
+        },
+    }
+    # Written last: a run that fails half-way is redone by the next event.
+    store.put(SUMMARY_KEY, _json_bytes(summary), content_type="application/json")
+    result.written.append(SUMMARY_KEY)
+    return result
+
+
+def _describe_input(store: Store, key: str) -> dict[str, Any]:
+    try:
+        head = store.head(key)
+    except NotFound:
+        hint = "run `bls-pipeline population`" if key == POPULATION_KEY else "run `bls-pipeline mirror`"
+        raise PipelineError(f"input {key!r} is not in the store {store.url}; {hint} first") from None
+    return {"key": key, "etag": head.etag, "sha256": head.metadata.get("sha256"), "size": head.size}
+
+
+def _read_population(store: Store) -> list[PopulationRecord]:
+    try:
+        body = store.read(POPULATION_KEY).body
+    except NotFound:
+        raise PipelineError(
+            f"{POPULATION_KEY!r} is not in the store {store.url}; run `bls-pipeline population` first"
+        ) from None
+    try:
+        return parse_population(body)
+    except SourceError as error:
+        raise SourceError(f"{POPULATION_KEY}: {error}") from None
+
+
+@contextlib.contextmanager
+def _open_data(store: Store, key: str) -> Iterator[BlsDataReader]:
+    """A `BlsDataReader` streaming the stored data file (a clear error if it is absent)."""
+    with contextlib.ExitStack() as stack:
+        try:
+            stream = stack.enter_context(store.open(key))
+        except NotFound:
+            raise PipelineError(
+                f"data file {key!r} is not in the store {store.url}; run `bls-pipeline mirror` "
+                "first (or set REPORT_DATA_KEY)"
+            ) from None
+        yield BlsDataReader(stream, source=key)
+
+
+def _stored_reports(store: Store, inputs: list[dict[str, Any]]) -> ReportsResult | None:
+    """The reports as stored by the previous run (None if any is missing or unreadable)."""
+    try:
+        stats, best, joined = (
+            json.loads(store.read(key).body)
+            for key in (POPULATION_STATS_KEY, BEST_YEARS_JSON_KEY, SERIES_POPULATION_JSON_KEY)
+        )
+        if not all(store.exists(key) for key in (BEST_YEARS_CSV_KEY, SERIES_POPULATION_CSV_KEY)):
+            return None
+        parse = {
+            "rows": best["rows_read"],
+            "invalid_values": best["invalid_values"],
+            "invalid_value_samples": best["invalid_value_samples"],
+            "malformed_lines": best["malformed_lines"],
+        }
+    except (NotFound, ValueError, KeyError, TypeError):
+        return None
+    return ReportsResult(stats, best, joined, inputs, parse=parse, unchanged=True)
+
+
+def _previous_summary(store: Store) -> dict[str, Any] | None:
+    try:
+        return json.loads(store.read(SUMMARY_KEY).body)
+    except (NotFound, ValueError):
+        return None
+
+
+def _json_bytes(document: Any) -> bytes:
+    return (json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+
+
+def _csv_bytes(rows: list[dict[str, Any]], columns: list[str]) -> bytes:
+    import pandas as pd
+
+    frame = pd.DataFrame(rows, columns=columns)
+    for column in ("year", "population"):
+        if column in frame:
+            frame[column] = frame[column].astype("Int64")  # ints stay ints, unknown stays empty
+    return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+def _log_reports(result: ReportsResult) -> None:
+    stats = result.population_stats
+    log_event("report_produced", report="population_stats", key=POPULATION_STATS_KEY, **stats)
+    best = result.best_years
+    log_event(
+        "report_produced",
+        report="best_years",
+        key=BEST_YEARS_JSON_KEY,
+        rows=len(best["series"]),
+        first_rows=best["series"][:LOGGED_ROWS],
+        include_annual=best["include_annual"],
+        no_quarterly_series=len(best["no_quarterly_series"]),
+        first_no_quarterly_series=best["no_quarterly_series"][:LOGGED_ROWS],
+        invalid_values=best["invalid_values"],
+        invalid_value_samples=best["invalid_value_samples"],
+        malformed_lines=best["malformed_lines"],
+    )
+    joined = result.series_population
+    log_event(
+        "report_produced",
+        report="series_population",
+        key=SERIES_POPULATION_JSON_KEY,
+        series_id=joined["series_id"],
+        period=joined["period"],
+        rows=len(joined["rows"]),
+        first_rows=joined["rows"][:LOGGED_ROWS],
+        rows_without_population=sum(1 for row in joined["rows"] if row["population"] is None),
+    )
+
+
+# ---------------------------------------------------------------------- CLI
+
+
+def command(
+    args: argparse.Namespace, settings: Settings, progress: Callable[[str], None] | None
+) -> tuple[dict[str, Any], str, bool]:
+    """`bls-pipeline analyze`: compute, store and show the three reports."""
+    from chalicelib.core.store import open_store
+
+    store = open_store(settings.data_store)
+    result = run_reports(
+        settings, store, include_annual=bool(getattr(args, "include_annual", False)), progress=progress
+    )
+    if progress:
+        progress("")
+    return result.to_dict(), render_text(result), result.ok
+
+
+def render_text(result: ReportsResult) -> str:
+    """The three reports as readable tables."""
+    stats = result.population_stats
+    lines = [
+        f"Population statistics, {stats['start_year']}–{stats['end_year']} "
+        f"({len(stats['years'])} years: {', '.join(map(str, stats['years']))})",
+        "",
+    ]
+    lines += _table(
+        ["year", "population"], [[row["year"], f"{row['population']:,}"] for row in stats["population"]]
+    )
+    std = "n/a (one year)" if stats["std"] is None else f"{stats['std']:,.2f}"
+    lines += [
+        "",
+        f"  mean                         {stats['mean']:,.2f}",
+        f"  std (sample, ddof=1)         {std}",
+        f"  std (population, ddof=0)     {stats['std_population']:,.2f}",
+        "",
+    ]
+    best = result.best_years
+    what = "Q01–Q05 (incl. annual average)" if best["include_annual"] else "Q01–Q04"
+    lines += [f"Best year per series (largest sum of {what}; ties → earliest year): {len(best['series'])} series", ""]
+    lines += _table(["series_id", "year", "value"], [[r["series_id"], r["year"], r["value"]] for r in best["series"]])
+    nq = best["no_quarterly_series"]
+    lines.append("")
+    lines.append(f"Series with no quarterly rows ({len(nq)}): {', '.join(nq) if nq else 'none'}")
+    if best["invalid_values"] or best["malformed_lines"]:
+        lines.append(
+            f"Skipped: {best['invalid_values']} non-numeric value(s), {best['malformed_lines']} malformed line(s)"
+        )
+        for sample in best["invalid_value_samples"]:
+            lines.append(f"  line {sample['line']}: {sample['series_id']} {sample['year']} {sample['period']} "
+                         f"value {sample['value']!r}")
+    joined = result.series_population
+    lines += ["", f"Series × population: {joined['series_id']} {joined['period']} ({len(joined['rows'])} years)", ""]
+    lines += _table(
+        ["series_id", "year", "period", "value", "population"],
+        [
+            [r["series_id"], r["year"], r["period"], "" if r["value"] is None else r["value"],
+             "" if r["population"] is None else f"{r['population']:,}"]
+            for r in joined["rows"]
+        ],
+    )
+    lines.append("")
+    if result.unchanged:
+        lines.append("Inputs unchanged since the last run: nothing written.")
+    else:
+        lines.append(f"Wrote {len(result.written)} files under reports/ in {result.seconds:.1f}s.")
+    return "\n".join(lines)
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    cells = [header] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    numeric = [all(_is_number(row[i]) for row in cells[1:]) and len(cells) > 1 for i in range(len(header))]
+
+    def fmt(row: list[str]) -> str:
+        return "  " + "  ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(row, widths, numeric)).rstrip()
+
+    return [fmt(cells[0]), "  " + "  ".join("-" * w for w in widths)] + [fmt(row) for row in cells[1:]]
+
+
+def _is_number(text: str) -> bool:
+    return text == "" or text.replace(",", "").replace(".", "", 1).lstrip("-").isdigit()

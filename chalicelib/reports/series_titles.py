@@ -1,0 +1,70 @@
+"""Readable titles for BLS series ids, from a mirrored survey's own mapping files.
+
+A BLS survey directory describes each series in `<survey>.series` by codes
+(`sector_code`, `measure_code`, ...), and each code column `<name>_code` has a
+mapping file `<survey>.<name>` whose first two columns are the code and its text
+(`pr.sector`: `3000` -> `Manufacturing`). The title of a series is those texts
+joined in the order of the series file's columns. The files are small (tens of KB).
+"""
+
+from __future__ import annotations
+
+from chalicelib.core.errors import NotFound
+from chalicelib.core.store import Store
+
+MAX_FILE_BYTES = 8 * 1024 * 1024  # the series file of the largest surveys is a few MB
+SEPARATOR = " · "
+
+
+def _table(body: bytes) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a BLS tab-separated file (CRLF, space padding stripped)."""
+    lines = body.decode("utf-8", errors="replace").splitlines()
+    if not lines:
+        return [], []
+    header = [name.strip().lower() for name in lines[0].split("\t")]
+    return header, [[cell.strip() for cell in line.split("\t")] for line in lines[1:] if line.strip()]
+
+
+def series_titles(store: Store, survey: str) -> dict[str, str]:
+    """series_id -> title for the mirrored `survey`; empty when its files are not mirrored."""
+    prefix = f"bls/{survey}/"
+    # One LIST says which mapping files exist: no request for the series file's other columns.
+    sizes = {info.key: info.size for info in store.list(prefix)}
+
+    def read_small(name: str) -> bytes | None:
+        key = f"{prefix}{survey}.{name}"
+        if sizes.get(key, MAX_FILE_BYTES + 1) > MAX_FILE_BYTES:
+            return None
+        try:
+            return store.read(key).body
+        except NotFound:  # deleted since the listing
+            return None
+
+    body = read_small("series")
+    if body is None:
+        return {}
+    header, rows = _table(body)
+    if "series_id" not in header:
+        return {}
+    mappings: list[tuple[int, dict[str, str]]] = []
+    for index, column in enumerate(header):
+        name = column.removesuffix("_code")
+        if column == "series_id" or not name.isidentifier():
+            continue
+        mapping_body = read_small(name)
+        if mapping_body is None:
+            continue
+        _, mapping_rows = _table(mapping_body)
+        mapping = {row[0]: row[1] for row in mapping_rows if len(row) >= 2 and row[1]}
+        if mapping:
+            mappings.append((index, mapping))
+    id_index = header.index("series_id")
+    titles = {}
+    for row in rows:
+        if len(row) != len(header):
+            continue
+        parts = [mapping.get(row[index], "") for index, mapping in mappings]
+        title = SEPARATOR.join(part for part in parts if part)
+        if title:
+            titles[row[id_index]] = title
+    return titles

@@ -1,0 +1,1 @@
+"""The web API and the server-rendered dashboard."""

@@ -1,0 +1,443 @@
+"""HTTP routes (reports API and dashboard), registered on the app as a blueprint.
+
+Handlers are thin: they validate input, read what the pipeline already wrote to
+the configured store, and hand HTML rendering to `chalicelib.web.dashboard`. The only
+computation on a request is the on-demand series x population join
+(`chalicelib.reports.compute.series_population_for`, streaming, bounded memory).
+
+Every route is wrapped by `_guarded`: expected failures answer a JSON error
+(`{"error", "message", "hint"}`) with 400/404; anything else is logged with
+`log_error` and answered with a generic 500 — never a stack trace.
+
+Authorization: `API_AUTH` (read once, at import, because routes are declared at
+import) is `iam` (default: API Gateway requires SigV4-signed requests from an
+IAM principal allowed to `execute-api:Invoke`) or `none` (public). Any other
+value fails the import, so a typo can never make the API public.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import re
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chalice import Blueprint, IAMAuthorizer, Response
+
+from chalicelib.web import dashboard
+from chalicelib.core.errors import ConfigError, NotFound, PipelineError
+from chalicelib.core.log import log_error, log_event
+from chalicelib.population.update import POPULATION_KEY
+from chalicelib.reports.compute import REPORTS_PREFIX, series_population_for
+from chalicelib.reports.series_titles import series_titles
+from chalicelib.core.settings import PERIOD_PATTERN, SERIES_ID_PATTERN, Settings
+from chalicelib.core.store import Store, open_store
+
+RUN_HINT = "Run the pipeline to create it: `make run` (or `bls-pipeline run`)."
+MAX_LIMIT = 10_000
+MAX_SERIES_FILTER = 100
+
+REPORT_FILE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}\.(json|csv)$")
+
+CONTENT_TYPES = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+}
+
+
+def auth_mode(env: dict[str, str] | os._Environ[str] | None = None) -> str:
+    """`iam` (default) or `none`, from `API_AUTH`; anything else is a ConfigError."""
+    value = (os.environ if env is None else env).get("API_AUTH", "").strip().lower() or "iam"
+    if value not in ("iam", "none"):
+        raise ConfigError(
+            f"API_AUTH: {value!r} is not one of iam, none "
+            "(iam = API Gateway requires SigV4-signed IAM requests; none = public)"
+        )
+    return value
+
+
+AUTH_MODE = auth_mode()
+AUTHORIZER = IAMAuthorizer() if AUTH_MODE == "iam" else None
+
+api = Blueprint(__name__)
+
+
+class ApiError(Exception):
+    """An expected failure answered to the client as JSON with `status`."""
+
+    def __init__(self, status: int, error: str, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.message = message
+        self.hint = hint
+
+    def body(self) -> dict[str, Any]:
+        body = {"error": self.error, "message": self.message}
+        if self.hint:
+            body["hint"] = self.hint
+        return body
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    """A JSON response with an explicit content type and no caching of stale reports."""
+    return Response(
+        body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        status_code=status,
+        headers={"Content-Type": CONTENT_TYPES["json"], "Cache-Control": "no-cache",
+                 "X-Content-Type-Options": "nosniff"},
+    )
+
+
+def _request_id() -> str | None:
+    context = getattr(api, "lambda_context", None)
+    return getattr(context, "aws_request_id", None)
+
+
+def _guarded(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Answer ApiError as JSON; log anything else and answer a generic 500."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        request = api.current_request
+        path = getattr(request, "path", None)
+        try:
+            return view(*args, **kwargs)
+        except ApiError as error:
+            log_event("web_request_rejected", logging.INFO, path=path, status=error.status,
+                      error=error.error, detail=error.message)
+            return json_response(error.body(), error.status)
+        except Exception as error:  # noqa: BLE001 - the route boundary: nothing escapes
+            log_error("web_request_failed", error, path=path, traceback=traceback.format_exc())
+            body = {
+                "error": "internal_error",
+                "message": "The server could not answer this request; the error was logged.",
+            }
+            if request_id := _request_id():
+                body["request_id"] = request_id
+            return json_response(body, 500)
+
+    return wrapper
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Settings and store for one request (read lazily: config can change per invoke)."""
+
+    settings: Settings
+    store: Store
+
+
+# What a boto3 client is built from besides DATA_STORE: a change gives a new store and client.
+_CLIENT_ENVIRONMENT = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION",
+                       "AWS_PROFILE", "AWS_ACCESS_KEY_ID")
+
+
+def _context() -> RequestContext:
+    settings = Settings.from_env()
+    environment = tuple(os.environ.get(name) for name in _CLIENT_ENVIRONMENT)
+    return RequestContext(settings, _store(settings.data_store, environment))
+
+
+@functools.lru_cache(maxsize=8)
+def _store(data_store: str, environment: tuple[str | None, ...]) -> Store:
+    """One store per configuration for the life of the process: creating its boto3 client costs
+    about 0.1 s of CPU, which each dashboard request would otherwise pay again."""
+    return open_store(data_store)
+
+
+# ---- input validation -------------------------------------------------------------------
+
+
+def query_params(allowed: tuple[str, ...]) -> dict[str, str]:
+    """The request's query parameters; 400 for unknown or repeated ones."""
+    params = api.current_request.query_params or {}
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise ApiError(400, "bad_request",
+                       f"unknown query parameter(s): {', '.join(unknown)}",
+                       f"accepted: {', '.join(allowed) or 'none'}")
+    values = {}
+    for name in params:
+        given = params.getlist(name)
+        if len(given) > 1:
+            raise ApiError(400, "bad_request", f"query parameter {name!r} is given {len(given)} times")
+        values[name] = given[0]
+    return values
+
+
+def parse_series_id(value: str) -> str:
+    """An upper-cased BLS series id; 400 if it does not look like one."""
+    series_id = value.strip().upper()
+    if not SERIES_ID_PATTERN.match(series_id):
+        raise ApiError(400, "bad_request",
+                       f"{value[:40]!r} is not a BLS series id",
+                       "a series id is 3-30 letters and digits starting with the survey code, e.g. PRS30006032")
+    return series_id
+
+
+def parse_period(value: str) -> str:
+    """An upper-cased BLS period; 400 if it is not one."""
+    period = value.strip().upper()
+    if not PERIOD_PATTERN.match(period):
+        raise ApiError(400, "bad_request",
+                       f"{value[:20]!r} is not a BLS period",
+                       "use Q01-Q04 (Q05 = annual average), M01-M12 (M13 = annual average), S01-S03 or A01")
+    return period
+
+
+def parse_limit(value: str) -> int:
+    """A positive integer up to MAX_LIMIT; 400 otherwise."""
+    text = value.strip()
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise ApiError(400, "bad_request", f"limit {value[:20]!r} is not an integer from 1 to {MAX_LIMIT}")
+    return int(text)
+
+
+def parse_series_filter(value: str) -> list[str]:
+    """A comma-separated list of series ids (at least one, at most MAX_SERIES_FILTER)."""
+    ids = [parse_series_id(part) for part in value.split(",") if part.strip()]
+    if not ids:
+        raise ApiError(400, "bad_request", "series is empty", "give one or more series ids, comma-separated")
+    if len(ids) > MAX_SERIES_FILTER:
+        raise ApiError(400, "bad_request", f"more than {MAX_SERIES_FILTER} series requested")
+    return list(dict.fromkeys(ids))
+
+
+# ---- reading what the pipeline wrote ----------------------------------------------------
+
+
+def read_report(store: Store, name: str) -> dict[str, Any]:
+    """The JSON report `reports/<name>`; 404 with a hint if the pipeline has not written it."""
+    key = REPORTS_PREFIX + name
+    try:
+        body = store.read(key).body
+    except NotFound:
+        raise ApiError(404, "report_not_found", f"the report {key} does not exist yet", RUN_HINT) from None
+    try:
+        return json.loads(body)
+    except ValueError as error:
+        raise RuntimeError(f"{key} is not valid JSON: {error}") from None
+
+
+def report_files(store: Store) -> list[dict[str, Any]]:
+    """The downloadable report files (top level of `reports/`, JSON and CSV)."""
+    files = []
+    for info in store.list(REPORTS_PREFIX):
+        name = info.key[len(REPORTS_PREFIX):]
+        if REPORT_FILE_PATTERN.match(name):
+            files.append({"name": name, "key": info.key, "size": info.size, "etag": info.etag,
+                          "path": f"/reports/{name}"})
+    return files
+
+
+def store_status(store: Store) -> dict[str, Any]:
+    """Mirror state, population file and report files, for /api/status and the dashboard."""
+    from chalicelib.mirror.sync import mirror_status  # the mirror module is only needed here
+    from chalicelib.pipeline.ingestion import last_ingestion
+
+    surveys = mirror_status(store)
+    try:
+        head = store.head(POPULATION_KEY)
+        population = {"key": POPULATION_KEY, "size": head.size, "etag": head.etag}
+    except NotFound:
+        population = None
+    files = report_files(store)
+    generated_at = None
+    if any(f["name"] == "summary.json" for f in files):
+        try:
+            generated_at = read_report(store, "summary.json").get("generated_at")
+        except (ApiError, RuntimeError, AttributeError):
+            generated_at = None
+    status = {
+        "surveys": surveys,
+        "ingestion": last_ingestion(store),
+        "population": population,
+        "reports": {"generated_at": generated_at, "files": files},
+        "ready": bool(surveys) and population is not None and bool(files),
+    }
+    if not status["ready"]:
+        status["hint"] = "The store is empty or incomplete. " + RUN_HINT
+    return status
+
+
+def best_years(store: Store, series: list[str] | None, limit: int | None) -> dict[str, Any]:
+    """The best-year report, optionally for some series only and/or the first `limit` rows."""
+    report = read_report(store, "best_years.json")
+    rows = report.get("series", [])
+    if series:
+        by_id = {row["series_id"]: row for row in rows}
+        unknown = [s for s in series if s not in by_id]
+        if unknown:
+            no_quarterly = set(report.get("no_quarterly_series", []))
+            reasons = [
+                f"{s} (has no quarterly values)" if s in no_quarterly else s for s in unknown
+            ]
+            raise ApiError(404, "series_not_found",
+                           f"not in the best-year report: {', '.join(reasons)}",
+                           "GET /api/reports/best-years lists every series in the report")
+        rows = [by_id[s] for s in series]
+    total = len(rows)
+    if limit is not None:
+        rows = rows[:limit]
+    return {
+        "include_annual": report.get("include_annual"),
+        "total": total,
+        "count": len(rows),
+        "series": rows,
+        "no_quarterly_series": report.get("no_quarterly_series", []),
+        "invalid_values": report.get("invalid_values"),
+    }
+
+
+def series_join(ctx: RequestContext, series_id: str, period: str) -> list[dict[str, Any]]:
+    """The on-demand join; 404 when its inputs are missing or the series has no values."""
+    settings = ctx.settings
+    try:
+        rows = series_population_for(ctx.store, settings, series_id, period)
+    except PipelineError:
+        # A missing input is the caller's 404; checked only once the join failed (no HEADs per request).
+        for key in (settings.report_data_key, POPULATION_KEY):
+            if not ctx.store.exists(key):
+                raise ApiError(404, "data_not_found", f"{key} is not in the store yet", RUN_HINT) from None
+        raise
+    if not rows:
+        raise ApiError(404, "series_not_found",
+                       f"no values for series {series_id}, period {period} in {settings.report_data_key}",
+                       "Check the series id and period (GET /api/reports/best-years lists the series).")
+    return rows
+
+
+def titles_for(ctx: RequestContext) -> dict[str, str]:
+    """Series titles of the survey the reports read (`bls/<survey>/...`), for the dashboard."""
+    parts = ctx.settings.report_data_key.split("/")
+    if len(parts) < 3 or parts[0] != "bls":
+        return {}
+    return series_titles(ctx.store, parts[1])
+
+
+# ---- routes ------------------------------------------------------------------------------
+
+
+@api.route("/", methods=["GET"], authorizer=AUTHORIZER)
+@_guarded
+def dashboard_page() -> Response:
+    """The HTML dashboard; `?series=&period=` choose the chart."""
+    ctx = _context()
+    params = api.current_request.query_params or {}
+    view, status = _dashboard_view(ctx, params.get("series"), params.get("period"))
+    return Response(body=dashboard.render_dashboard(view), status_code=status, headers={
+        "Content-Type": CONTENT_TYPES["html"], "Cache-Control": "no-cache",
+        "Content-Security-Policy": dashboard.CONTENT_SECURITY_POLICY,
+        "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+    })
+
+
+@api.route("/api/status", methods=["GET"], authorizer=AUTHORIZER)
+@_guarded
+def status() -> Response:
+    query_params(())
+    return json_response(store_status(_context().store))
+
+
+@api.route("/api/reports/population", methods=["GET"], authorizer=AUTHORIZER)
+@_guarded
+def population_report() -> Response:
+    query_params(())
+    return json_response(read_report(_context().store, "population_stats.json"))
+
+
+@api.route("/api/reports/best-years", methods=["GET"], authorizer=AUTHORIZER)
+@_guarded
+def best_years_report() -> Response:
+    params = query_params(("series", "limit"))
+    series = parse_series_filter(params["series"]) if "series" in params else None
+    limit = parse_limit(params["limit"]) if "limit" in params else None
+    return json_response(best_years(_context().store, series, limit))
+
+
+@api.route("/api/reports/series/{series_id}", methods=["GET"], authorizer=AUTHORIZER)
+@_guarded
+def series_report(series_id: str) -> Response:
+    params = query_params(("period",))
+    series_id = parse_series_id(series_id)
+    ctx = _context()
+    period = parse_period(params["period"]) if "period" in params else ctx.settings.report_period
+    rows = series_join(ctx, series_id, period)
+    return json_response({"series_id": series_id, "period": period,
+                          "data_key": ctx.settings.report_data_key, "rows": rows})
+
+
+@api.route("/reports/{name}", methods=["GET"], authorizer=AUTHORIZER)
+@_guarded
+def report_file(name: str) -> Response:
+    """A report file as written by the pipeline (JSON or CSV), byte for byte."""
+    query_params(())
+    if not REPORT_FILE_PATTERN.match(name):
+        raise ApiError(400, "bad_request", f"{name[:60]!r} is not a report file name",
+                       "names look like best_years.json or best_years.csv")
+    store = _context().store
+    try:
+        obj = store.read(REPORTS_PREFIX + name)
+    except NotFound:
+        raise ApiError(404, "report_not_found", f"the report reports/{name} does not exist", RUN_HINT) from None
+    extension = name.rsplit(".", 1)[1]
+    return Response(body=obj.body.decode("utf-8"), status_code=200,
+                    headers={"Content-Type": CONTENT_TYPES[extension], "Cache-Control": "no-cache",
+                             "X-Content-Type-Options": "nosniff", "ETag": f'"{obj.etag}"'})
+
+
+# ---- dashboard assembly -------------------------------------------------------------------
+
+
+def _section(name: str, load: Callable[[], Any]) -> dashboard.Section:
+    """Load one dashboard section; a missing report is a hint, any other failure is logged."""
+    try:
+        return dashboard.Section(data=load())
+    except ApiError as error:
+        return dashboard.Section(missing=f"{error.message}. {error.hint or ''}".strip())
+    except Exception as error:  # noqa: BLE001 - one broken section must not break the page
+        log_error("dashboard_section_failed", error, section=name, traceback=traceback.format_exc())
+        return dashboard.Section(failed="This section could not be loaded; the error was logged.")
+
+
+def _dashboard_view(ctx: RequestContext, series: str | None, period: str | None
+                    ) -> tuple[dashboard.DashboardView, int]:
+    status_code = 200
+    chart_error = None
+    try:
+        series_id = parse_series_id(series) if series else ctx.settings.report_series_id
+        chosen_period = parse_period(period) if period else ctx.settings.report_period
+    except ApiError as error:
+        status_code, chart_error = 400, f"{error.message}; {error.hint}"
+        series_id, chosen_period = ctx.settings.report_series_id, ctx.settings.report_period
+    if chart_error:
+        chart = dashboard.Section(missing=chart_error)
+    else:
+        try:
+            chart = dashboard.Section(data=series_join(ctx, series_id, chosen_period))
+        except ApiError as error:
+            chart = dashboard.Section(missing=f"{error.message}. {error.hint or ''}".strip())
+            if error.error == "series_not_found":
+                status_code = 404
+        except Exception as error:  # noqa: BLE001 - the rest of the page still renders
+            log_error("dashboard_section_failed", error, section="chart", traceback=traceback.format_exc())
+            chart = dashboard.Section(failed="The chart could not be computed; the error was logged.")
+    view = dashboard.DashboardView(
+        status=_section("status", lambda: store_status(ctx.store)),
+        population=_section("population", lambda: read_report(ctx.store, "population_stats.json")),
+        best_years=_section("best_years", lambda: read_report(ctx.store, "best_years.json")),
+        chart=chart,
+        series_id=series_id,
+        period=chosen_period,
+        data_key=ctx.settings.report_data_key,
+        auth_mode=AUTH_MODE,
+        titles=_section("titles", lambda: titles_for(ctx)).data or {},
+    )
+    return view, status_code

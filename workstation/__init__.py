@@ -1,0 +1,1 @@
+"""Workstation-only code: the `bls-pipeline` command, local servers, the offline snapshot."""

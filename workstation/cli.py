@@ -1,0 +1,192 @@
+"""Command line: `bls-pipeline {mirror,population,analyze,run}`.
+
+Human-readable output by default; `--json` prints exactly one JSON document on
+stdout (logs go to stderr). Exit status: 0 success, 1 a step failed, 2 bad
+usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from chalicelib.core.errors import ConfigError, PipelineError
+from chalicelib.core.log import log_error
+from chalicelib.core.settings import Settings
+
+# A command returns (JSON-able result, human-readable text, success).
+CommandResult = tuple[dict[str, Any], str, bool]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also documents every flag in `--help`)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--store", help="local folder or s3://bucket[/prefix] (env DATA_STORE; default ./data)")
+    common.add_argument("--contact", help="e-mail or URL for the User-Agent (env BLS_CONTACT)")
+    common.add_argument("--json", action="store_true", help="print one JSON document on stdout, nothing else")
+
+    mirror_flags = argparse.ArgumentParser(add_help=False)
+    mirror_flags.add_argument(
+        "--source", help="BLS directory URL(s), comma-separated (env BLS_SOURCE_URL)"
+    )
+    mirror_flags.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    mirror_flags.add_argument(
+        "--verify", action="store_true", help="re-fetch every file (conditionally) and compare SHA-256"
+    )
+    mirror_flags.add_argument(
+        "--allow-mass-delete", action="store_true", help="allow deleting more than MASS_DELETE_FRACTION of the files"
+    )
+
+    population_flags = argparse.ArgumentParser(add_help=False)
+    population_flags.add_argument("--url", help="population API URL (env POPULATION_API_URL)")
+
+    analyze_flags = argparse.ArgumentParser(add_help=False)
+    analyze_flags.add_argument("--years", help="population statistics year range START-END (env REPORT_YEARS)")
+    analyze_flags.add_argument("--series", help="series id for the series x population report (env REPORT_SERIES_ID)")
+    analyze_flags.add_argument("--period", help="period for the series x population report (env REPORT_PERIOD)")
+    analyze_flags.add_argument(
+        "--include-annual", action="store_true", help="count Q05 (annual average) in the best-year sums"
+    )
+
+    parser = argparse.ArgumentParser(prog="bls-pipeline", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("mirror", parents=[common, mirror_flags], help="sync BLS directories into the store")
+    sub.add_parser("population", parents=[common, population_flags], help="fetch and store U.S. population")
+    sub.add_parser("analyze", parents=[common, analyze_flags], help="compute the reports from the store")
+    sub.add_parser(
+        "run",
+        parents=[common, mirror_flags, population_flags, analyze_flags],
+        help="mirror + population, then the reports through the event hand-off",
+    ).add_argument(
+        "--offline",
+        action="store_true",
+        help="use the bundled snapshot of real BLS/DataUSA data served locally (no internet needed)",
+    )
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Environment settings with the command-line flags on top."""
+    overrides: dict[str, Any] = {
+        "data_store": args.store,
+        "bls_contact": args.contact,
+        "bls_source_urls": getattr(args, "source", None),
+        "population_api_url": getattr(args, "url", None),
+        "report_series_id": getattr(args, "series", None),
+        "report_period": getattr(args, "period", None),
+    }
+    if getattr(args, "years", None):
+        env = {"REPORT_YEARS": args.years}
+        parsed = Settings.from_env(env)
+        overrides["report_start_year"] = parsed.report_start_year
+        overrides["report_end_year"] = parsed.report_end_year
+    return Settings.from_env(**overrides)
+
+
+def progress_reporter(args: argparse.Namespace) -> Callable[[str], None] | None:
+    """A one-line progress printer on a terminal; None in --json mode, under CI or when piped."""
+    if args.json or os.environ.get("CI") or not sys.stderr.isatty():
+        return None
+
+    def show(message: str) -> None:
+        sys.stderr.write(f"\r\033[K{message}")
+        sys.stderr.flush()
+
+    return show
+
+
+def cmd_mirror(args: argparse.Namespace, settings: Settings) -> CommandResult:
+    """`mirror`: sync the BLS directories (chalicelib.mirror.sync.command)."""
+    from chalicelib.mirror.sync import command
+
+    return command(args, settings, progress_reporter(args))
+
+
+def cmd_population(args: argparse.Namespace, settings: Settings) -> CommandResult:
+    """`population`: fetch, validate and store the population (chalicelib.population.update.command)."""
+    from chalicelib.population.update import command
+
+    return command(args, settings, progress_reporter(args))
+
+
+def cmd_analyze(args: argparse.Namespace, settings: Settings) -> CommandResult:
+    """`analyze`: compute and store the reports (chalicelib.reports.compute.command)."""
+    from chalicelib.reports.compute import command
+
+    return command(args, settings, progress_reporter(args))
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> CommandResult:
+    """`run`: ingestion, then analysis of the notifications it caused (workstation.local_run)."""
+    from chalicelib.pipeline.ingestion import Step, mirror_step, population_step
+    from workstation.local_run import run
+    from workstation.render import render_text
+
+    progress = progress_reporter(args)
+    dry_run = bool(getattr(args, "dry_run", False))
+    offline = bool(getattr(args, "offline", False))
+    steps: list[tuple[str, Step]] = [(
+        "mirror",
+        mirror_step(dry_run=dry_run, verify=bool(getattr(args, "verify", False)),
+                    allow_mass_delete=bool(getattr(args, "allow_mass_delete", False))),
+    )]
+    if not dry_run:
+        steps.append(("population", population_step()))
+    queue_name = os.environ.get("ANALYSIS_QUEUE_NAME", "").strip() or None
+    if queue_name is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,80}", queue_name):
+        raise ConfigError(f"ANALYSIS_QUEUE_NAME: {queue_name!r} is not an SQS queue name "
+                          "(1-80 letters, digits, '-' or '_')")
+    if not offline:
+        settings.require_contact()  # a configuration error (exit 2) before anything is written
+    result = run(
+        settings,
+        offline=offline,
+        queue_name=queue_name,
+        include_annual=bool(getattr(args, "include_annual", False)),
+        steps=steps,
+        progress=progress,
+        analyze_messages=not dry_run,
+    )
+    if progress:
+        progress("")
+    if dry_run:
+        result.notes.append("dry run: population and reports skipped, nothing written")
+    return result.to_dict(), render_text(result), result.ok
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], CommandResult]] = {
+    "mirror": cmd_mirror,
+    "population": cmd_population,
+    "analyze": cmd_analyze,
+    "run": cmd_run,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+        result, text, ok = COMMANDS[args.command](args, settings)
+    except ConfigError as error:
+        return _fail(args, error, status=2)
+    except PipelineError as error:
+        return _fail(args, error, status=1)
+    if args.json:
+        print(json.dumps(result, indent=2, sort_keys=False, default=str))
+    else:
+        print(text)
+    return 0 if ok else 1
+
+
+def _fail(args: argparse.Namespace, error: Exception, status: int) -> int:
+    log_error("command_failed", error, command=args.command)
+    if args.json:
+        print(json.dumps({"error": str(error), "error_type": type(error).__name__}))
+    print(f"error: {error}", file=sys.stderr)
+    return status

@@ -1,0 +1,149 @@
+"""`bls-pipeline run`: ingestion, then analysis of every notification it caused.
+
+- On a local folder (or S3 without an emulator): ingestion writes through a
+  `handoff.NotifyingStore`, which turns each write of a report input into the S3-event
+  message S3 would send; the messages are handed, in order, to the same `analyze` the
+  Lambda handler calls.
+- With `DATA_STORE=s3://...` on an S3 + SQS emulator (`AWS_ENDPOINT_URL`): `handoff.QueueHandOff`
+  sets up the real bucket notification configuration on a queue; ingestion runs; the queue
+  is drained.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.core.errors import ConfigError, NotFound, PipelineError
+from chalicelib.core.settings import Settings
+from chalicelib.core.store import S3Store, Store, open_store
+from chalicelib.pipeline import events
+from chalicelib.pipeline.analysis import AnalysisResult, analyze, reports_step
+from chalicelib.pipeline.ingestion import IngestionResult, Progress, Step, ingest
+from workstation.handoff import NotifyingStore, QueueHandOff, emulator_endpoints, handle_message
+from workstation.snapshot import SNAPSHOT_CONTACT, offline_sources
+
+DEFAULT_QUEUE_NAME = "bls-pipeline-analysis"
+
+
+@dataclass
+class RunResult:
+    """Everything `run` did, for the CLI (text and `--json`)."""
+
+    mode: str
+    store: str
+    ingestion: IngestionResult
+    messages: list[dict[str, Any]]
+    offline: bool = False
+    queue: str | None = None
+    reports: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when ingestion and every message's analysis succeeded."""
+        return self.ingestion.ok and all(m.get("action") != "failed" for m in self.messages)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `run --json` document."""
+        return {
+            "ok": self.ok,
+            "mode": self.mode,
+            "offline": self.offline,
+            "store": self.store,
+            "queue": self.queue,
+            "ingestion": self.ingestion.to_dict(),
+            "messages": self.messages,
+            "reports": self.reports,
+            "notes": self.notes,
+        }
+
+
+def run(
+    settings: Settings,
+    *,
+    offline: bool = False,
+    queue_name: str | None = None,
+    steps: Iterable[tuple[str, Step]] | None = None,
+    progress: Progress = None,
+    analyze_messages: bool = True,
+    wait_seconds: int = 1,
+    include_annual: bool = False,
+) -> RunResult:
+    """Ingestion, then analysis of every notification it caused, locally or through a real queue."""
+    if offline:
+        with offline_sources(settings) as offline_settings:
+            result = run(offline_settings, queue_name=queue_name, steps=steps, progress=progress,
+                         analyze_messages=analyze_messages, wait_seconds=wait_seconds,
+                         include_annual=include_annual)
+        result.offline = True
+        note = (
+            "offline: used the bundled snapshot of real data (BLS pr directory of 2026-08-06, "
+            "DataUSA population response of 2025-10) served from a local server, not the live sources"
+        )
+        if not settings.bls_contact:
+            note += f"; User-Agent contact: placeholder {SNAPSHOT_CONTACT} (BLS_CONTACT is not set)"
+        result.notes.insert(0, note)
+        return result
+    store = open_store(settings.data_store)
+    reports = reports_step(include_annual=include_annual)
+
+    def handle(body: str) -> AnalysisResult:
+        return analyze(body, settings, store, reports=reports)
+
+    if isinstance(store, S3Store) and emulator_endpoints():
+        return _run_with_queue(settings, store, queue_name or DEFAULT_QUEUE_NAME, steps, progress, handle,
+                               analyze_messages, wait_seconds)
+    messages: list[str] = []
+    notifying = NotifyingStore.around(store, settings, messages.append)
+    ingestion = ingest(settings, notifying, steps=steps, progress=progress, record=analyze_messages)
+    handled = [handle_message(handle, f"local-{number}", body)
+               for number, body in enumerate(messages if analyze_messages else [], 1)]
+    result = RunResult("local", store.url, ingestion, handled)
+    if not analyze_messages:
+        result.notes.append(f"{len(messages)} notification(s) not analyzed (dry run)")
+    result.reports = stored_reports(store)
+    return result
+
+
+def _run_with_queue(settings: Settings, store: S3Store, queue_name: str, steps: Any, progress: Progress,
+                    handle: Callable[[str], AnalysisResult], analyze_messages: bool,
+                    wait_seconds: int) -> RunResult:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
+
+    try:
+        sqs = boto3.client("sqs")
+        hand_off = QueueHandOff(store.client, sqs, store.bucket,
+                                events.notification_filters(settings, store.prefix), queue_name)
+        changed = hand_off.setup()
+    except NoRegionError:
+        raise ConfigError("AWS_DEFAULT_REGION is not set: the S3/SQS endpoint needs a region, "
+                          "e.g. `export AWS_DEFAULT_REGION=us-east-1`") from None
+    except (BotoCoreError, ClientError) as error:
+        raise PipelineError(f"could not set up the notification queue {queue_name!r}: {error}") from None
+    ingestion = ingest(settings, store, steps=steps, progress=progress, record=analyze_messages)
+    handled = hand_off.drain(handle, wait_seconds=wait_seconds) if analyze_messages else []
+    result = RunResult("queue", store.url, ingestion, handled, queue=hand_off.queue_arn)
+    if changed:
+        result.notes.append(f"configured S3 notifications of {store.bucket} → {hand_off.queue_arn}")
+    result.reports = stored_reports(store)
+    return result
+
+
+def stored_reports(store: Store) -> dict[str, Any] | None:
+    """The report documents currently in the store (None if the reports were never computed)."""
+    from chalicelib.reports.compute import BEST_YEARS_JSON_KEY, POPULATION_STATS_KEY, REPORTS_PREFIX, SERIES_POPULATION_JSON_KEY
+
+    found: dict[str, Any] = {}
+    for key in (POPULATION_STATS_KEY, BEST_YEARS_JSON_KEY, SERIES_POPULATION_JSON_KEY):
+        name = key.removeprefix(REPORTS_PREFIX).removesuffix(".json")
+        try:
+            found[name] = json.loads(store.read(key).body)
+        except NotFound:
+            continue
+        except ValueError:
+            found[name] = {"error": f"{key} is not valid JSON"}
+    return found or None
