@@ -169,6 +169,16 @@ def save_state(store: Store, state: SurveyState, etag: str | None) -> str:
     )
 
 
+def stored_survey_names(store: Store) -> list[str]:
+    """The surveys that have a saved state (one LIST of `bls/`), by name."""
+    names = []
+    for info in store.list("bls/"):
+        folder, _, name = info.key[len("bls/"):].partition("/")
+        if name == "state.json" and folder.endswith(BOOKKEEPING_SUFFIX):
+            names.append(folder[: -len(BOOKKEEPING_SUFFIX)])
+    return sorted(names)
+
+
 def list_states(store: Store) -> list[SurveyState]:
     """Every saved survey state, by survey name (one LIST of `bls/`, one read per survey)."""
     states = []
@@ -182,5 +192,6 @@ def list_states(store: Store) -> list[SurveyState]:
 
 __all__ = [
     "BOOKKEEPING_SUFFIX", "FileRecord", "StoredSurvey", "SurveyState", "bookkeeping_prefix", "list_states",
-    "load_state", "marker_key", "read_stored_survey", "save_state", "state_key", "sync_fingerprint",
+    "load_state", "marker_key", "read_stored_survey", "save_state", "state_key", "stored_survey_names",
+    "sync_fingerprint",
 ]
