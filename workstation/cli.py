@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     mirror_flags.add_argument(
         "--allow-mass-delete", action="store_true", help="allow deleting more than MASS_DELETE_FRACTION of the files"
     )
+    mirror_flags.add_argument(
+        "--time-budget", metavar="SECONDS",
+        help="start no transfer after this many seconds; the next run continues (env MIRROR_TIME_BUDGET)",
+    )
 
     population_flags = argparse.ArgumentParser(add_help=False)
     population_flags.add_argument("--url", help="population API URL (env POPULATION_API_URL)")
@@ -79,6 +83,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "population_api_url": getattr(args, "url", None),
         "report_series_id": getattr(args, "series", None),
         "report_period": getattr(args, "period", None),
+        "mirror_time_budget": getattr(args, "time_budget", None),
     }
     if getattr(args, "years", None):
         env = {"REPORT_YEARS": args.years}
@@ -104,7 +109,13 @@ def cmd_mirror(args: argparse.Namespace, settings: Settings) -> CommandResult:
     """`mirror`: sync the BLS directories (chalicelib.mirror.sync.command)."""
     from chalicelib.mirror.sync import command
 
-    return command(args, settings, progress_reporter(args))
+    progress = progress_reporter(args)
+    if progress is None:
+        return command(args, settings, None)
+    from workstation.progress_bar import ProgressBar
+
+    with ProgressBar() as bar:  # files, bytes, rate and ETA on the terminal
+        return command(args, settings, None, listener=bar.update)
 
 
 def cmd_population(args: argparse.Namespace, settings: Settings) -> CommandResult:

@@ -83,14 +83,21 @@ class SourceServer:
                 del self.resources[path]
 
     def listing_html(self, directory: str) -> str:
-        """The directory's listing, byte-compatible with download.bls.gov's IIS format."""
+        """The directory's listing, byte-compatible with download.bls.gov's IIS format (sub-directories
+        first, as `<dir>` rows)."""
         with self._lock:
             files = sorted(
                 (p, r) for p, r in self.resources.items() if p.rsplit("/", 1)[0] + "/" == directory
             )
+            subdirectories = sorted({
+                p[len(directory):].split("/", 1)[0] for p in self.resources
+                if p.startswith(directory) and "/" in p[len(directory):]
+            })
         parent = directory.rstrip("/").rsplit("/", 1)[0] + "/"
         host = "download.bls.gov"
         rows = [f'<A HREF="{parent}">[To Parent Directory]</A><br><br>']
+        for name in subdirectories:
+            rows.append(f'{"8/12/2026":>10} {"8:30 AM":>8} {"&lt;dir&gt;":>12} <A HREF="{directory}{name}/">{name}</A><br>')
         for path, resource in files:
             stamp = resource.last_modified
             date = f"{stamp.month}/{stamp.day}/{stamp.year}"

@@ -45,6 +45,8 @@ class Settings:
     http_timeout: float = 60.0
     http_retries: int = 4
     mass_delete_fraction: float = 0.5
+    mirror_time_budget: float | None = None  # seconds; None: no limit (in Lambda: from the context)
+    mirror_file_deadline: float = 900.0  # seconds one file's transfer may take
     report_start_year: int = 2013
     report_end_year: int = 2018
     report_series_id: str = "PRS30006032"
@@ -199,6 +201,8 @@ _ENV_PARSERS = {
     "HTTP_TIMEOUT": lambda n, v: ("http_timeout", _float(n, v, 1, 900)),
     "HTTP_RETRIES": lambda n, v: ("http_retries", _int(n, v, 0, 10)),
     "MASS_DELETE_FRACTION": lambda n, v: ("mass_delete_fraction", _float(n, v, 0, 1)),
+    "MIRROR_TIME_BUDGET": lambda n, v: ("mirror_time_budget", _float(n, v, 0, 366 * 86400)),
+    "MIRROR_FILE_DEADLINE": lambda n, v: ("mirror_file_deadline", _float(n, v, 1, 86400)),
     "REPORT_SERIES_ID": lambda n, v: (
         "report_series_id",
         _pattern(n, v.strip().upper(), SERIES_ID_PATTERN,
@@ -223,6 +227,7 @@ _FLAGS = {
     "population_api_url": ("--url", "POPULATION_API_URL"),
     "report_series_id": ("--series", "REPORT_SERIES_ID"),
     "report_period": ("--period", "REPORT_PERIOD"),
+    "mirror_time_budget": ("--time-budget", "MIRROR_TIME_BUDGET"),
 }
 
 

@@ -265,7 +265,7 @@ def run_mirror(
     verify: bool = False,
     allow_mass_delete: bool = False,
     progress: Progress = None,
-    deadlines: Deadlines = UNLIMITED,
+    deadlines: Deadlines | None = None,
     listener: Listener | None = None,
 ) -> MirrorReport:
     """Mirror every directory of `settings.bls_source_urls`; one survey failing does not stop the others.
@@ -274,6 +274,8 @@ def run_mirror(
     reported as not reached. Progress goes to `listener` and, every 30 s, to the log.
     """
     started = time.perf_counter()
+    if deadlines is None:
+        deadlines = Deadlines.from_budget(settings.mirror_time_budget, settings.mirror_file_deadline)
     own_client = client is None
     if client is None:
         client = PoliteClient.from_settings(settings)
@@ -322,8 +324,9 @@ def mirror_status(store: Store) -> list[dict[str, Any]]:
     ]
 
 
-def command(args: Any, settings: Settings, progress: Progress) -> tuple[dict[str, Any], str, bool]:
-    """`bls-pipeline mirror`: run and return (JSON result, text, success)."""
+def command(args: Any, settings: Settings, progress: Progress,
+            listener: Listener | None = None) -> tuple[dict[str, Any], str, bool]:
+    """`bls-pipeline mirror`: run and return (JSON result, text, success; a budget stop is a success)."""
     store = open_store(settings.data_store)
     report = run_mirror(
         settings,
@@ -332,6 +335,7 @@ def command(args: Any, settings: Settings, progress: Progress) -> tuple[dict[str
         verify=bool(getattr(args, "verify", False)),
         allow_mass_delete=bool(getattr(args, "allow_mass_delete", False)),
         progress=progress,
+        listener=listener,
     )
     if progress:
         progress("")
