@@ -66,14 +66,17 @@ class IngestionResult:
         return out
 
 
-def mirror_step(*, dry_run: bool = False, verify: bool = False, allow_mass_delete: bool = False) -> Step:
-    """The mirror as an ingestion step (chalicelib.mirror.sync.run_mirror)."""
+def mirror_step(*, dry_run: bool = False, verify: bool = False, allow_mass_delete: bool = False,
+                deadlines: Any = None) -> Step:
+    """The mirror as an ingestion step (chalicelib.mirror.sync.run_mirror); `deadlines` default to
+    the settings' time budget. A run stopped by its budget is ok (and `complete: false`)."""
 
     def run(settings: Settings, store: Store, progress: Progress) -> Any:
         from chalicelib.mirror.sync import run_mirror
 
         return run_mirror(
-            settings, store, dry_run=dry_run, verify=verify, allow_mass_delete=allow_mass_delete, progress=progress
+            settings, store, dry_run=dry_run, verify=verify, allow_mass_delete=allow_mass_delete, progress=progress,
+            deadlines=deadlines,
         )
 
     return run
@@ -150,7 +153,8 @@ def record_ingestion(store: Store, result: IngestionResult, started_at: str) -> 
         "finished_at": _now(),
         "ok": result.ok,
         "errors": summary["errors"],
-        "mirror": {key: len(mirror.get(key) or []) for key in _COUNTED} if mirror else None,
+        "mirror": {**{key: len(mirror.get(key) or []) for key in _COUNTED},
+                   "complete": mirror.get("complete", True), "pending": mirror.get("pending", 0)} if mirror else None,
         "population": {"changed": summary["population"].get("changed")} if summary["population"] else None,
     }
     try:
