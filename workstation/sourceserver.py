@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.utils
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,6 +39,7 @@ class RequestRecord:
     path: str
     headers: dict[str, str]
     status: int = 0
+    at: float = field(default_factory=time.monotonic)  # when the request arrived
 
 
 @dataclass
@@ -102,9 +104,9 @@ class SourceServer:
             stamp = resource.last_modified
             date = f"{stamp.month}/{stamp.day}/{stamp.year}"
             hour = stamp.hour % 12 or 12
-            time = f"{hour}:{stamp.minute:02d} {'AM' if stamp.hour < 12 else 'PM'}"
+            clock = f"{hour}:{stamp.minute:02d} {'AM' if stamp.hour < 12 else 'PM'}"
             name = path.rsplit("/", 1)[1]
-            rows.append(f'{date:>10} {time:>8} {len(resource.body):>12} <A HREF="{path}">{name}</A><br>')
+            rows.append(f'{date:>10} {clock:>8} {len(resource.body):>12} <A HREF="{path}">{name}</A><br>')
         return (
             f"<html><head><title>{host} - {directory}</title></head><body><H1>{host} - {directory}</H1><hr>\n\n"
             f"<pre>{''.join(rows)}</pre><hr></body></html>"
