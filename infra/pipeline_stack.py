@@ -1,6 +1,7 @@
 """The pipeline's AWS resources, for both deploy paths.
 
-- `PipelineData`: bucket (+ access-log bucket), analysis queue + dead-letter queue,
+- `PipelineData`: bucket (+ access-log bucket), analysis queue + dead-letter queue, the
+  mirror's continuation queue + dead-letter queue (docs/every-survey.md),
   the S3 → SQS notifications (from `chalicelib.pipeline.events`, the same definitions as the
   local run), one least-privilege IAM role per Lambda function, their log groups,
   the alarm topic and the alarms.
@@ -52,9 +53,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CHALICE_CONFIG = REPO_ROOT / ".chalice" / "config.json"
 
 # Chalice's function names in app.py and the logical ids `chalice package` gives them.
-INGEST, ANALYZE, API_HANDLER = "ingest", "analyze", "api_handler"
-LOGICAL_IDS = {INGEST: "Ingest", ANALYZE: "Analyze", API_HANDLER: "APIHandler"}
+INGEST, INGEST_CONTINUE, ANALYZE, API_HANDLER = "ingest", "ingest_continue", "analyze", "api_handler"
+LOGICAL_IDS = {INGEST: "Ingest", INGEST_CONTINUE: "IngestContinue", ANALYZE: "Analyze", API_HANDLER: "APIHandler"}
 SQS_EVENT_ID = "AnalyzeSqsEventSource"
+CONTINUATION_EVENT_ID = "IngestContinueSqsEventSource"
+CONTINUATION_MAX_RECEIVE_COUNT = 5  # a throttled receive (reserved concurrency 1) counts too
+CONTINUATION_MAX_AGE = 3600  # seconds a continuation may wait before its alarm (one is picked up in seconds)
 
 VISIBILITY_FACTOR = 6  # AWS: queue visibility timeout >= 6 x the function timeout
 MAX_RECEIVE_COUNT = 4  # a message that failed 4 times goes to the dead-letter queue
@@ -162,7 +166,8 @@ class PipelineData(Construct):
                 s3.LifecycleRule(
                     id="expire-noncurrent-versions",
                     noncurrent_version_expiration=Duration.days(30),
-                    abort_incomplete_multipart_upload_after=Duration.days(7),
+                    # A streamed upload cut short by a crash (normally aborted by the mirror itself).
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
                 )
             ],
             removal_policy=RemovalPolicy.RETAIN,
@@ -192,6 +197,7 @@ class PipelineData(Construct):
                 "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
             },
         ))
+        self._continuation_queues()
         self.filters = events.notification_filters(settings)
         cfn_bucket: s3.CfnBucket = self.bucket.node.default_child  # type: ignore[assignment]
         cfn_bucket.add_property_override(
@@ -209,10 +215,12 @@ class PipelineData(Construct):
                 retention=logs.RetentionDays.THREE_MONTHS,
                 removal_policy=RemovalPolicy.DESTROY,
             )
-            for function in (INGEST, ANALYZE, API_HANDLER)
+            for function in LOGICAL_IDS
         }
         self.roles = {
             INGEST: self._role(INGEST, "Daily ingestion: mirror + population", self._ingest_statements()),
+            INGEST_CONTINUE: self._role(INGEST_CONTINUE, "Mirror continuation: the rest of a run cut short",
+                                        [*self._ingest_statements(), self._consume(self.continuation_queue)]),
             ANALYZE: self._role(ANALYZE, "Analysis: S3 event from the queue -> reports",
                                 self._analyze_statements(settings)),
             API_HANDLER: self._role(API_HANDLER, "Reports API and dashboard (read-only)", self._api_statements()),
@@ -253,9 +261,53 @@ class PipelineData(Construct):
             evaluation_periods=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        for alarm in (self.dead_letter_alarm, self.ingestion_alarm):
+        self.continuation_alarms = self._continuation_alarms()
+        for alarm in (self.dead_letter_alarm, self.ingestion_alarm, *self.continuation_alarms):
             alarm.add_alarm_action(action)
             alarm.add_ok_action(action)
+
+    def _continuation_queues(self) -> None:
+        """The queue that carries a mirror run over to its next invocation, and its dead letters."""
+        self.continuation_dead_letters = sqs.Queue(
+            self, "ContinuationDeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        ingest_timeout = int(chalice_function_config(INGEST_CONTINUE).get("lambda_timeout", 900))
+        self.continuation_queue = sqs.Queue(
+            self, "ContinuationQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            visibility_timeout=Duration.seconds(VISIBILITY_FACTOR * ingest_timeout),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.continuation_dead_letters,
+                                                  max_receive_count=CONTINUATION_MAX_RECEIVE_COUNT),
+        )
+
+    def _continuation_alarms(self) -> list[cloudwatch.Alarm]:
+        """A continuation dead-lettered (the run stopped short), or waiting far longer than it should."""
+        dead = cloudwatch.Alarm(
+            self, "ContinuationDeadLettersAlarm",
+            alarm_description="A mirror continuation failed repeatedly: the run stopped short; see the "
+                              "ingest_continue logs. The next daily run starts afresh once the lease expires.",
+            metric=self.continuation_dead_letters.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic="Maximum"),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        stuck = cloudwatch.Alarm(
+            self, "ContinuationAgeAlarm",
+            alarm_description="A mirror continuation has waited over an hour (throttled or failing consumer).",
+            metric=self.continuation_queue.metric_approximate_age_of_oldest_message(
+                period=Duration.minutes(5), statistic="Maximum"),
+            threshold=CONTINUATION_MAX_AGE,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        return [dead, stuck]
 
     # ----------------------------------------------------------------------- IAM
 
@@ -282,7 +334,20 @@ class PipelineData(Construct):
                 actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
                 resources=[self.objects(p) for p in STORE_PREFIXES_INGEST],
             ),
+            iam.PolicyStatement(
+                sid="SendContinuation",
+                actions=["sqs:SendMessage"],
+                resources=[self.continuation_queue.queue_arn],
+            ),
         ]
+
+    @staticmethod
+    def _consume(queue: sqs.Queue) -> iam.PolicyStatement:
+        return iam.PolicyStatement(
+            sid="ConsumeContinuationQueue",
+            actions=["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+            resources=[queue.queue_arn],
+        )
 
     def _analyze_statements(self, settings: Settings) -> list[iam.PolicyStatement]:
         return [
@@ -346,6 +411,7 @@ class PipelineData(Construct):
             "DATA_STORE": self.data_store,
             "REPORT_DATA_KEY": self.config.report_data_key,
             "LOG_LEVEL": self.config.log_level,
+            "CONTINUATION_QUEUE_URL": self.continuation_queue.queue_url,
         }
         if self.config.bls_contact:
             env["BLS_CONTACT"] = self.config.bls_contact
@@ -377,6 +443,9 @@ class DataStack(Stack):
             "DeadLetterQueueUrl": self.data.dead_letter_queue.queue_url,
             "AlarmTopicArn": self.data.topic.topic_arn,
             "IngestRoleArn": self.data.roles[INGEST].role_arn,
+            "IngestContinueRoleArn": self.data.roles[INGEST_CONTINUE].role_arn,
+            "ContinuationQueueArn": self.data.continuation_queue.queue_arn,
+            "ContinuationQueueUrl": self.data.continuation_queue.queue_url,
             "AnalyzeRoleArn": self.data.roles[ANALYZE].role_arn,
             "ApiHandlerRoleArn": self.data.roles[API_HANDLER].role_arn,
             "ReportDataKey": config.report_data_key,
@@ -427,6 +496,9 @@ class PipelineStack(Stack):
         # already imported; overriding the generated SAM event always works.
         self.functions[ANALYZE].add_property_override(
             f"Events.{SQS_EVENT_ID}.Properties.Queue", self.data.queue.queue_arn
+        )
+        self.functions[INGEST_CONTINUE].add_property_override(
+            f"Events.{CONTINUATION_EVENT_ID}.Properties.Queue", self.data.continuation_queue.queue_arn
         )
         tag(self, config)
         CfnOutput(self, "DataStore", value=self.data.data_store)
