@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -301,27 +301,28 @@ def run_mirror(
                         skipped=targets.skipped)
 
 
-def mirror_status(store: Store) -> list[dict[str, Any]]:
-    """One dict per mirrored survey (for the dashboard), from the saved states."""
-    return [
-        {
+def mirror_status(store: Store, files_of: Iterable[str] | str = "all") -> list[dict[str, Any]]:
+    """One summary per mirrored survey (files, bytes, last change), from the saved states; the file
+    list only for the surveys in `files_of` ("all": every survey), so 65 surveys stay small."""
+    wanted = files_of if isinstance(files_of, str) else frozenset(files_of)
+    result = []
+    for state in list_states(store):
+        records = sorted(state.files.values(), key=lambda r: r.name)
+        summary: dict[str, Any] = {
             "survey": state.survey,
             "source_url": state.source_url,
             "last_sync": state.last_sync,
             "last_change": state.last_change,
-            "files": [
-                {
-                    "name": record.name,
-                    "key": record.key,
-                    "size": record.size,
-                    "sha256": record.sha256,
-                    "last_modified": record.last_modified,
-                }
-                for record in sorted(state.files.values(), key=lambda r: r.name)
-            ],
+            "file_count": len(records),
+            "bytes": sum(record.size for record in records),
         }
-        for state in list_states(store)
-    ]
+        if wanted == "all" or state.survey in wanted:
+            summary["files"] = [
+                {"name": r.name, "key": r.key, "size": r.size, "sha256": r.sha256, "last_modified": r.last_modified}
+                for r in records
+            ]
+        result.append(summary)
+    return result
 
 
 def command(args: Any, settings: Settings, progress: Progress,

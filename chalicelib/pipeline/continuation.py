@@ -16,7 +16,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from chalicelib.core.errors import NotFound, PreconditionFailed, StoreError
@@ -42,6 +42,7 @@ class MirrorRun:
     pending: int | None = None
     not_reached: int = 0
     last_request_at: float = 0.0  # wall clock of the end of the last invocation's requests
+    pending_by_survey: dict[str, int | None] = field(default_factory=dict)  # None: not reached yet
 
     def holds_lease(self, now: float) -> bool:
         """True while an incomplete run may still be continued."""
@@ -102,6 +103,8 @@ def finish_invocation(store: Store, run: MirrorRun, etag: str, mirror: dict[str,
         invocations=run.invocations + 1,
         pending=mirror.get("pending"),
         not_reached=len(mirror.get("not_reached") or []),
+        pending_by_survey={s["survey"]: s.get("pending") for s in mirror.get("surveys") or []
+                           if not s.get("complete", True)},
         last_request_at=now,
         lease_until=now if mirror.get("complete", True) else now + LEASE_SECONDS,
     )

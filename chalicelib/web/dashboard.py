@@ -237,10 +237,18 @@ def _with_code(text: str) -> str:
     return _CODE.sub(r"<code>\1</code>", _e(text))
 
 
+def _survey_names(surveys: list[dict[str, Any]], shown: int = 8) -> str:
+    names = [s.get("survey", "?") for s in surveys]
+    if not names:
+        return "none yet"
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
 def _summary_cards(view: DashboardView) -> str:
     status = view.status.data or {}
     surveys = status.get("surveys") or []
-    files = [f for s in surveys for f in s.get("files", [])]
+    file_count = sum(s.get("file_count") or 0 for s in surveys)
+    size = sum(s.get("bytes") or 0 for s in surveys)
     last_change = max((s.get("last_change") or "" for s in surveys), default="") or None
     generated = (status.get("reports") or {}).get("generated_at")
     ingestion = status.get("ingestion") or {}
@@ -251,8 +259,8 @@ def _summary_cards(view: DashboardView) -> str:
     else:
         outcome = "FAILED: " + "; ".join((ingestion.get("errors") or {}).values())
     cards = [
-        ("Surveys mirrored", str(len(surveys)), ", ".join(s.get("survey", "?") for s in surveys) or "none yet"),
-        ("Files", format_number(len(files)), format_bytes(sum(f.get("size") or 0 for f in files))),
+        ("Surveys mirrored", str(len(surveys)), _survey_names(surveys)),
+        ("Files", format_number(file_count), format_bytes(size)),
         ("Last ingestion", format_time(ingestion.get("finished_at")), outcome),
         ("Last change", format_time(last_change), "last run that changed a file"),
         ("Reports", format_time(generated), "generated at"),
@@ -401,9 +409,22 @@ def _mirror_section(view: DashboardView) -> str:
     if not surveys:
         notice = _with_code(f'Nothing is mirrored yet. {status.get("hint", "")}')
         return f'<section class="panel" id="mirror">{head}<p class="notice">{notice}</p></section>'
-    blocks = []
-    for survey in surveys:
-        files = survey.get("files", [])
+    run = status.get("mirror_run") or {}
+    pending = run.get("pending_by_survey") or {} if run.get("complete") is False else {}
+    rows = "".join(
+        f'<tr data-survey="{_e(survey.get("survey"))}"><td class="mono">{_e(survey.get("survey"))}</td>'
+        f'<td class="num">{_e(format_number(survey.get("file_count") or 0))}</td>'
+        f'<td class="num">{_e(format_bytes(survey.get("bytes") or 0))}</td>'
+        f'<td>{_e(format_time(survey.get("last_change")))}</td>'
+        f'<td class="num">{_e(_pending_text(pending, survey.get("survey")))}</td></tr>'
+        for survey in surveys
+    )
+    blocks = [
+        '<table class="data surveys"><thead><tr><th>Survey</th><th class="num">Files</th><th class="num">Size</th>'
+        f'<th>Last change</th><th class="num">Pending</th></tr></thead><tbody>{rows}</tbody></table>'
+    ]
+    for survey in (s for s in surveys if "files" in s):
+        files = survey["files"]
         rows = "".join(
             f'<tr data-key="{_e(f.get("key"))}"><td class="mono">{_e(f.get("name"))}</td>'
             f'<td class="num" data-size="{_e(f.get("size"))}">{_e(format_bytes(f.get("size")))}</td>'
@@ -411,11 +432,10 @@ def _mirror_section(view: DashboardView) -> str:
             f'<td class="mono hash" title="{_e(f.get("sha256"))}">{_e((f.get("sha256") or "")[:12])}</td></tr>'
             for f in files
         )
-        total = sum(f.get("size") or 0 for f in files)
         blocks.append(
             f'<div class="survey" data-survey="{_e(survey.get("survey"))}">'
             f'<h3>{_e(survey.get("survey"))} '
-            f'<span class="badge">{len(files)} files · {_e(format_bytes(total))}</span></h3>'
+            f'<span class="badge">{len(files)} files · {_e(format_bytes(survey.get("bytes") or 0))}</span></h3>'
             f'<dl><dt>Source</dt><dd class="mono">{_e(survey.get("source_url"))}</dd>'
             f'<dt>State updated</dt><dd>{_e(format_time(survey.get("last_sync")))}</dd>'
             f'<dt>Last change</dt><dd>{_e(format_time(survey.get("last_change")))}</dd></dl>'
@@ -423,6 +443,14 @@ def _mirror_section(view: DashboardView) -> str:
             f'<th>SHA-256</th></tr></thead><tbody>{rows}</tbody></table></div>'
         )
     return f'<section class="panel" id="mirror">{head}{"".join(blocks)}</section>'
+
+
+def _pending_text(pending: dict[str, Any], survey: Any) -> str:
+    """Files left for the running mirror's next invocation ("not reached yet": not planned so far)."""
+    if survey not in pending:
+        return "0"
+    count = pending[survey]
+    return "not reached yet" if count is None else format_number(count)
 
 
 def _links_section(view: DashboardView) -> str:

@@ -237,12 +237,16 @@ def report_files(store: Store) -> list[dict[str, Any]]:
     return files
 
 
-def store_status(store: Store) -> dict[str, Any]:
-    """Mirror state, population file and report files, for /api/status and the dashboard."""
+def store_status(store: Store, files_of: str = "all") -> dict[str, Any]:
+    """Mirror summary per survey (file lists for `files_of`: "all", "none" or comma-separated
+    surveys), the mirror run in progress, population file and report files."""
     from chalicelib.mirror.sync import mirror_status  # the mirror module is only needed here
+    from chalicelib.pipeline.continuation import read_run
     from chalicelib.pipeline.ingestion import last_ingestion
 
-    surveys = mirror_status(store)
+    wanted = files_of if files_of == "all" else [s for s in files_of.split(",") if s and s != "none"]
+    surveys = mirror_status(store, wanted)
+    run, _ = read_run(store)
     try:
         head = store.head(POPULATION_KEY)
         population = {"key": POPULATION_KEY, "size": head.size, "etag": head.etag}
@@ -257,6 +261,7 @@ def store_status(store: Store) -> dict[str, Any]:
             generated_at = None
     status = {
         "surveys": surveys,
+        "mirror_run": _run_summary(run),
         "ingestion": last_ingestion(store),
         "population": population,
         "reports": {"generated_at": generated_at, "files": files},
@@ -265,6 +270,15 @@ def store_status(store: Store) -> dict[str, Any]:
     if not status["ready"]:
         status["hint"] = "The store is empty or incomplete. " + RUN_HINT
     return status
+
+
+def _run_summary(run: Any) -> dict[str, Any] | None:
+    """The current (or last) mirror run, for the status: complete, pending files, invocations."""
+    if run is None:
+        return None
+    return {"run_id": run.run_id, "complete": run.complete, "pending": run.pending,
+            "pending_by_survey": run.pending_by_survey, "surveys_not_reached": run.not_reached,
+            "invocations": run.invocations}
 
 
 def best_years(store: Store, series: list[str] | None, limit: int | None) -> dict[str, Any]:
@@ -342,8 +356,9 @@ def dashboard_page() -> Response:
 @api.route("/api/status", methods=["GET"], authorizer=AUTHORIZER)
 @_guarded
 def status() -> Response:
-    query_params(())
-    return json_response(store_status(_context().store))
+    """`?files=all|none|pr,la`: whose file lists to include (default none: a summary per survey)."""
+    files = query_params(("files",)).get("files", "none")
+    return json_response(store_status(_context().store, files))
 
 
 @api.route("/api/reports/population", methods=["GET"], authorizer=AUTHORIZER)
@@ -430,7 +445,8 @@ def _dashboard_view(ctx: RequestContext, series: str | None, period: str | None
             log_error("dashboard_section_failed", error, section="chart", traceback=traceback.format_exc())
             chart = dashboard.Section(failed="The chart could not be computed; the error was logged.")
     view = dashboard.DashboardView(
-        status=_section("status", lambda: store_status(ctx.store)),
+        # File lists of the report's survey only: the page stays small with every survey mirrored.
+        status=_section("status", lambda: store_status(ctx.store, ctx.settings.report_data_key.split("/")[1])),
         population=_section("population", lambda: read_report(ctx.store, "population_stats.json")),
         best_years=_section("best_years", lambda: read_report(ctx.store, "best_years.json")),
         chart=chart,
