@@ -61,6 +61,10 @@ class NotificationFilter:
         """True if `full_key` (bucket-level) is exactly this input."""
         return full_key == self.prefix
 
+    def rules(self) -> list[dict[str, str]]:
+        """The prefix and suffix rules, as both S3 notification shapes spell them."""
+        return [{"Name": "prefix", "Value": self.prefix}, {"Name": "suffix", "Value": self.suffix}]
+
 
 def report_inputs(settings: Settings) -> tuple[str, ...]:
     """The store keys the reports read: the population JSON and the BLS data file."""
@@ -94,14 +98,7 @@ def cloudformation_queue_configurations(
         {
             "Event": OBJECT_CREATED,
             "Queue": queue_arn,
-            "Filter": {
-                "S3Key": {
-                    "Rules": [
-                        {"Name": "prefix", "Value": f.prefix},
-                        {"Name": "suffix", "Value": f.suffix},
-                    ]
-                }
-            },
+            "Filter": {"S3Key": {"Rules": f.rules()}},
         }
         for f in filters
     ]
@@ -114,14 +111,7 @@ def api_queue_configurations(filters: Iterable[NotificationFilter], queue_arn: s
             "Id": f.name,
             "QueueArn": queue_arn,
             "Events": [OBJECT_CREATED],
-            "Filter": {
-                "Key": {
-                    "FilterRules": [
-                        {"Name": "prefix", "Value": f.prefix},
-                        {"Name": "suffix", "Value": f.suffix},
-                    ]
-                }
-            },
+            "Filter": {"Key": {"FilterRules": f.rules()}},
         }
         for f in filters
     ]
