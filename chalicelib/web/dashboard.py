@@ -1,5 +1,8 @@
 """Server-side HTML for the dashboard: one self-contained page (inline CSS, JS and SVG).
 
+The CSS and JavaScript are the files `static/dashboard.css` and `static/dashboard.js`,
+read once at import and inlined as they are (the page's CSP allows the script by its hash).
+
 Pure functions of plain data (what the report files and `mirror_status` contain):
 nothing here reads the store, so every piece can be rendered and tested alone. No
 CDN, no external font or script: the page works with no internet. Every value
