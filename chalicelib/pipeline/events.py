@@ -188,7 +188,8 @@ def parse_message(
     Keys are URL-decoded (`unquote_plus`, as S3 encodes them) and made relative to
     `store_prefix`. Records of another bucket (when `bucket` is given), of other
     event types, or of keys outside the filters are ignored. A body that is not an
-    S3 event raises EventError: such a message must fail, not vanish.
+    S3 event raises EventError: such a message must fail, not vanish. The records are
+    read through Powertools' `S3Event` data class.
     """
     event = S3Event(dict(_load(body)))
     if event.get("Event") == TEST_EVENT:
