@@ -117,8 +117,8 @@ def _run_until_inputs_stable(
 
 def _run_reports_once(
     reports: Callable[[Settings, Store], Any], settings: Settings, store: Store, keys: list[str]
-) -> dict[str, Any]:
-    """One reports run as its JSON summary; AnalysisFailed if it failed."""
+) -> Any:
+    """The result of one reports run (with `ok`, `written`, `to_dict()`); AnalysisFailed if it failed."""
     try:
         outcome = reports(settings, store)
     except PipelineError as error:
