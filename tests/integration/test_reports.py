@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import hashlib
 import io
@@ -210,56 +209,6 @@ def test_series_population_for_real_data(store) -> None:
     assert by_year[1995] is None and by_year[2020] is None  # not in the population data
     assert by_year[2013] == 316128839
     assert {r["year"] for r in rows} == set(range(1995, 2026))
-
-
-# ---------------------------------------------------------------------- compute step (no store)
-
-
-def test_compute_reports_from_values_alone() -> None:
-    # GIVEN a population for 2013-2014 and a data file in memory (no store)
-    population = [PopulationRecord(2013, 100), PopulationRecord(2014, 300)]
-    body = bls([("PRS30006032", 2013, "Q01", "1.5"), ("PRS30006032", 2013, "Q02", "2"),
-                ("PRS30006032", 2014, "Q01", "4"), ("PRS30006011", 2014, "Q05", "9")])
-    settings = Settings(report_start_year=2013, report_end_year=2014)
-    opened: list[str] = []
-
-    @contextlib.contextmanager
-    def open_data():
-        opened.append("data")
-        yield BlsDataReader(io.BytesIO(body), source="test.data", block_size=64)
-
-    # WHEN the reports are computed
-    computed = reports.compute_reports(settings, population, open_data)
-    # THEN they are the hand-computed values
-    assert opened == ["data"]
-    assert (computed.population_stats["mean"], computed.population_stats["std"]) == (200.0, 2 ** 0.5 * 100)
-    assert computed.best_years["series"] == [{"series_id": "PRS30006032", "year": 2014, "value": 4.0}]
-    assert computed.best_years["no_quarterly_series"] == ["PRS30006011"]
-    assert computed.series_population["rows"] == [
-        {"series_id": "PRS30006032", "year": 2013, "period": "Q01", "value": 1.5, "population": 100},
-        {"series_id": "PRS30006032", "year": 2014, "period": "Q01", "value": 4.0, "population": 300},
-    ]
-    assert computed.parse["rows"] == 4
-    # AND the files are the bytes of those values, one per report key
-    files = reports.report_files(computed)
-    assert list(files) == list(REPORT_KEYS)
-    assert json.loads(files[BEST_YEARS_JSON_KEY]) == computed.best_years
-    assert files["reports/series_population.csv"].decode().splitlines() == [
-        "series_id,year,period,value,population",
-        "PRS30006032,2013,Q01,1.5,100",
-        "PRS30006032,2014,Q01,4.0,300",
-    ]
-
-
-def test_compute_reports_checks_the_years_before_opening_the_data_file() -> None:
-    # GIVEN a population without 2014 and a data file that must not be read
-    def open_data():
-        pytest.fail("the data file was opened although the year range cannot be computed")
-
-    settings = Settings(report_start_year=2013, report_end_year=2014)
-    # THEN the missing year is the error
-    with pytest.raises(SourceError, match=r"no value for year\(s\) 2014"):
-        reports.compute_reports(settings, [PopulationRecord(2013, 1)], open_data)
 
 
 # ---------------------------------------------------------------------- run_reports + store
