@@ -1,20 +1,14 @@
 """The BLS mirror: keep `bls/<survey>/` in the store exactly in sync with BLS directories.
 
-One run, per survey: GET the listing (1 source request) and LIST `bls/<survey>`
-(the cheap inventory, with the mirror's bookkeeping beside it). If the in-sync
-marker of the last complete run matches what both show, that is all. Otherwise
-read the saved state, compute the plan (`chalicelib.mirror.plan`), then apply it:
-stream what changed into the store while hashing it (`chalicelib.mirror.transfer`),
-keeping only content whose SHA-256 differs from what is stored, delete what the
-listing no longer names, save the state conditionally, and leave a new in-sync
-marker. A run where nothing changed writes nothing (except a marker, if none matched).
+`run_mirror` runs each survey: listing + inventory, then (unless the in-sync marker
+matches) plan, stream what changed into the store while hashing it (only changed
+content is kept), delete, save state, leave a marker. A run where nothing changed
+writes nothing. See docs/mirror.md ("How a run works").
 
-A source URL ending in `/time.series/` is the root: its listing names the surveys
-(`chalicelib.mirror.listing.parse_root_listing`); a mirrored survey it no longer names
-is a mass delete. With a time budget (`chalicelib.mirror.budget`) a run stops starting
-transfers when it is used up and reports `complete: false` and what is `pending`; the
-next run continues (finished files are in the state), and a survey gets its in-sync
-marker only once complete.
+A source URL ending in `/time.series/` is the root: its listing names the surveys. With a
+time budget a run stops starting transfers when it is used up and reports `complete:
+false` and what is `pending`; the next run continues, and a survey gets its in-sync marker
+only once complete. See docs/every-survey.md.
 """
 
 from __future__ import annotations

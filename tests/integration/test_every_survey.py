@@ -14,8 +14,8 @@ import os
 from datetime import UTC, datetime
 
 import pytest
-from conftest import BUCKET, FIXTURES
-from faultserver import FaultServer
+from support.paths import BUCKET, FIXTURES
+from support.faultserver import FaultServer
 
 from chalicelib.core.http_client import PoliteClient
 from chalicelib.core.settings import Settings

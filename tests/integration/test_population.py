@@ -31,8 +31,9 @@ from chalicelib.population.update import (
 from chalicelib.core.settings import Settings
 from workstation.sourceserver import RequestRecord, SourceServer
 from chalicelib.core.store import Store
+from support.paths import FIXTURES
 
-DATAUSA = Path(__file__).parent / "fixtures" / "datausa"
+DATAUSA = FIXTURES / "datausa"
 TESSERACT_FILES = [
     "population_acs1_nation_newapi_tejalk14_2025-10.json",  # json.dumps default separators
     "population_acs1_nation_newapi_hk2719_2025-10.json",  # indent=2
@@ -97,6 +98,10 @@ class CountingStore(Store):
     def delete_many(self, keys: Any) -> None:
         self.calls["delete_many"] += 1
         self.inner.delete_many(keys)
+
+    def begin_upload(self, key: str, **kwargs: Any) -> Any:
+        self.calls["upload"] = self.calls.get("upload", 0) + 1
+        return self.inner.begin_upload(key, **kwargs)
 
 
 class FlakyServer(SourceServer):

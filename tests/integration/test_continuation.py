@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from pipeline_sources import BLS_PATH, publish_population, publish_vintage, source_env
+from support.pipeline_sources import BLS_PATH, publish_population, publish_vintage, source_env
 
 from chalicelib.core.store import LocalStore
 from chalicelib.pipeline import continuation, handlers
@@ -52,7 +52,7 @@ def _receive(sqs: Any, url: str) -> list[str]:
 
 @pytest.fixture
 def source_server() -> Iterator[Any]:
-    from faultserver import FaultServer
+    from support.faultserver import FaultServer
 
     with FaultServer(slow_seconds=0.5) as server:
         yield server
