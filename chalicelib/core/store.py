@@ -11,8 +11,9 @@ temp file that is renamed into place, so no reader ever sees half an object.
 
 Streaming writes (`Store.upload`): the body arrives in chunks of unknown total
 length and is committed or abandoned at the end. The local store spools to a
-temp file inside its own folder; S3 holds at most one part in memory (a single
-PUT when the body fits one part, else a multipart upload). Abandoning leaves no
+temp file inside its own folder; S3 spools one part at a time (`part_size`, in
+memory up to `spool_memory`, beyond that in TMPDIR): a single PUT when the body
+fits one part, else a multipart upload. Abandoning leaves no
 object, no version, no event and no open multipart upload. User metadata is
 fixed when the upload starts, except `sha256` given at commit: recorded when the
 object is written in one request (a multipart upload's metadata is fixed at its
@@ -37,7 +38,10 @@ from typing import IO, Any, BinaryIO
 
 from chalicelib.core.errors import InvalidKey, NotFound, PreconditionFailed, StoreError
 
-PART_SIZE = 8 * 1024 * 1024  # multipart part size; S3 needs >= 5 MiB, memory holds one part
+# S3 multipart part size (S3 needs >= 5 MiB): a body up to one part is one PUT. One part per
+# transfer is spooled, so TMPDIR holds at most concurrency x PART_SIZE (4 x 64 MiB = 256 MiB).
+PART_SIZE = 64 * 1024 * 1024
+SPOOL_MEMORY = 8 * 1024 * 1024  # of a part, this much stays in memory; the rest goes to TMPDIR
 MAX_PARTS = 10_000  # S3's limit: a streamed object is at most MAX_PARTS x part size
 SINGLE_PUT_MAX = 256 * 1024 * 1024  # a file on disk up to this size is sent in one streamed PUT
 _CHUNK = 1024 * 1024
@@ -506,9 +510,11 @@ class S3Store(Store):
     `AWS_ENDPOINT_URL_S3`); retries use boto3's standard configuration in adaptive mode.
     """
 
-    def __init__(self, bucket: str, prefix: str = "", client: Any = None, part_size: int = PART_SIZE) -> None:
+    def __init__(self, bucket: str, prefix: str = "", client: Any = None, part_size: int = PART_SIZE,
+                 spool_memory: int = SPOOL_MEMORY) -> None:
         self.bucket = bucket
         self.part_size = part_size
+        self.spool_memory = spool_memory
         self.prefix = prefix.strip("/")
         if self.prefix:
             validate_key(self.prefix)
@@ -639,11 +645,12 @@ class S3Store(Store):
 
 
 class _S3Upload(Upload):
-    """One part in memory at a time: a single PUT if the body fits one part, else multipart."""
+    """One part spooled at a time: a single PUT if the body fits one part, else a multipart upload."""
 
     def __init__(self, store: S3Store, key: str, args: dict[str, Any]) -> None:
         self.store, self.key, self.args = store, key, args
-        self._buffer = bytearray()
+        self._spool: IO[bytes] | None = None
+        self._spooled = 0
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
         self._open = True
@@ -653,9 +660,26 @@ class _S3Upload(Upload):
 
     def write(self, chunk: bytes) -> None:
         assert self._open, "write after commit or abort"
-        self._buffer += chunk
-        if len(self._buffer) >= self.store.part_size:
+        if self._spool is None:
+            self._spool = tempfile.SpooledTemporaryFile(max_size=self.store.spool_memory)
+        try:
+            self._spool.write(chunk)
+        except OSError as error:  # a full TMPDIR
+            raise StoreError(f"cannot spool a part of {self.key!r}: {_os_reason(error)}") from None
+        self._spooled += len(chunk)
+        if self._spooled >= self.store.part_size:
             self._send_part()
+
+    def _body(self) -> dict[str, Any]:
+        """The spooled part as a request body (from its start, with its length)."""
+        assert self._spool is not None
+        self._spool.seek(0)
+        return {"Body": self._spool, "ContentLength": self._spooled}
+
+    def _drop_spool(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+        self._spool, self._spooled = None, 0
 
     def _send_part(self) -> None:
         if len(self._parts) >= MAX_PARTS:
@@ -665,9 +689,9 @@ class _S3Upload(Upload):
             self._upload_id = self._call(client.create_multipart_upload, **self.args)["UploadId"]
         number = len(self._parts) + 1
         response = self._call(client.upload_part, Bucket=self.args["Bucket"], Key=self.args["Key"],
-                              UploadId=self._upload_id, PartNumber=number, Body=bytes(self._buffer))
+                              UploadId=self._upload_id, PartNumber=number, **self._body())
         self._parts.append({"PartNumber": number, "ETag": response["ETag"]})
-        self._buffer = bytearray()
+        self._drop_spool()
 
     def commit(self, sha256: str | None = None, *, if_none_match: bool = False, if_match: str | None = None) -> str:
         assert self._open, "commit after commit or abort"
@@ -679,22 +703,22 @@ class _S3Upload(Upload):
         client = self.store.client
         if self._upload_id is None:
             args = self.args | {"Metadata": self.args["Metadata"] | ({"sha256": sha256} if sha256 else {})}
-            response = self._call(client.put_object, Body=bytes(self._buffer), **args, **conditions,
-                                  **_sha256_checksum(sha256))
+            body = self._body() if self._spool is not None else {"Body": b""}
+            response = self._call(client.put_object, **body, **args, **conditions, **_sha256_checksum(sha256))
         else:
-            if self._buffer:
+            if self._spooled:
                 self._send_part()
             response = self._call(client.complete_multipart_upload, Bucket=self.args["Bucket"],
                                   Key=self.args["Key"], UploadId=self._upload_id,
                                   MultipartUpload={"Parts": self._parts}, **conditions)
             self._upload_id = None
         self._open = False
-        self._buffer = bytearray()
+        self._drop_spool()
         return response["ETag"].strip('"')
 
     def abort(self) -> None:
         self._open = False
-        self._buffer = bytearray()
+        self._drop_spool()
         if self._upload_id is not None:
             upload_id, self._upload_id = self._upload_id, None
             self._call(self.store.client.abort_multipart_upload, Bucket=self.args["Bucket"],

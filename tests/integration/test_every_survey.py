@@ -40,9 +40,9 @@ def big_body(size: int, seed: bytes = b"a") -> bytes:
 
 @pytest.fixture
 def small_parts(store: Store) -> Store:
-    """The store, with S3 parts of 5 MiB (multipart from the second part on)."""
+    """The store, with S3 parts of 5 MiB (multipart from the second part on), 1 MiB of each in memory."""
     if isinstance(store, S3Store):
-        store.part_size = PART
+        store.part_size, store.spool_memory = PART, 1 << 20
     return store
 
 
@@ -115,34 +115,84 @@ def test_an_abandoned_streamed_write_leaves_no_object_and_no_open_upload(small_p
 # --------------------------------------------------------------------------- the mirror, streamed
 
 
-def test_a_file_larger_than_the_free_temp_space_is_mirrored(server, small_parts, client, monkeypatch):
-    # GIVEN no free space in TMPDIR for the pipeline's code (moto, standing in for S3, keeps its own),
-    # and a file of 2.4 parts at the source
+class TempQuota:
+    """A TMPDIR with `free` bytes for the pipeline's temp files (moto, standing in for S3, keeps its own)."""
+
+    def __init__(self, free: int) -> None:
+        self.free, self.used, self.peak = free, 0, 0
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import tempfile
+
+        original = tempfile.TemporaryFile
+        quota = self
+
+        class Counted:
+            def __init__(self, inner) -> None:
+                self.inner, self.size = inner, 0
+
+            def write(self, data) -> int:
+                if quota.used + len(data) > quota.free:
+                    raise OSError(errno.ENOSPC, "No space left on device")
+                quota.used += len(data)
+                quota.peak = max(quota.peak, quota.used)
+                self.size += len(data)
+                return self.inner.write(data)
+
+            def close(self) -> None:
+                quota.used -= self.size
+                self.size = 0
+                self.inner.close()
+
+            def __getattr__(self, name):
+                return getattr(self.inner, name)
+
+        def temporary_file(*args, **kwargs):
+            return Counted(original(*args, **kwargs)) if _called_by_the_pipeline() else original(*args, **kwargs)
+
+        monkeypatch.setattr(tempfile, "TemporaryFile", temporary_file)
+        for name in ("NamedTemporaryFile", "mkstemp"):  # never used for TMPDIR by the pipeline
+            real = getattr(tempfile, name)
+            monkeypatch.setattr(tempfile, name, _refuse_for_the_pipeline(real))
+
+
+def _called_by_the_pipeline() -> bool:
+    """Whose temp file is it? The nearest caller that is the pipeline's code or moto's."""
     import sys
-    import tempfile
 
-    def full_for_the_pipeline(original):
-        def create(*args, **kwargs):
-            # Whose temp file is it? The nearest caller that is the pipeline's code or moto's.
-            frame, owner = sys._getframe(1), ""
-            while frame is not None and not owner:
-                module = frame.f_globals.get("__name__", "")
-                owner = module.split(".")[0] if module.startswith(("chalicelib", "moto")) else ""
-                frame = frame.f_back
-            if owner == "chalicelib" and kwargs.get("dir") is None:
-                raise OSError(errno.ENOSPC, "No space left on device")
-            return original(*args, **kwargs)
-        return create
+    frame = sys._getframe(2)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith(("chalicelib", "moto")):
+            return module.startswith("chalicelib")
+        frame = frame.f_back
+    return False
 
-    for name in ("TemporaryFile", "NamedTemporaryFile", "SpooledTemporaryFile", "mkstemp", "mkdtemp"):
-        monkeypatch.setattr(tempfile, name, full_for_the_pipeline(getattr(tempfile, name)))
-    store, body = small_parts, big_body(int(2.4 * PART))
+
+def _refuse_for_the_pipeline(original):
+    def create(*args, **kwargs):
+        if kwargs.get("dir") is None and _called_by_the_pipeline():
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return original(*args, **kwargs)
+    return create
+
+
+def test_a_file_larger_than_the_free_temp_space_is_mirrored(server, small_parts, client, monkeypatch):
+    # GIVEN a TMPDIR with room for 1.5 parts, and a file of 2.6 parts at the source
+    quota = TempQuota(int(1.5 * PART))
+    quota.install(monkeypatch)
+    store, body = small_parts, big_body(int(2.6 * PART))
     server.publish(ROOT + "pr/pr.data.big", body, WHEN)
     # WHEN the mirror runs
     result = run_mirror(settings_for(server), store, client=client).to_dict()
-    # THEN the file is stored byte for byte (the local store spools in its own folder, S3 in memory)
+    # THEN the file is stored byte for byte: S3 spooled one part at a time (before: the whole body),
+    # the local store spooled in its own folder
     assert result["ok"] and result["added"] == ["pr.data.big"]
     assert store.read("bls/pr/pr.data.big").body == body
+    if isinstance(store, S3Store):
+        assert PART - store.spool_memory <= quota.peak <= PART + (1 << 20)
+    else:
+        assert quota.peak == 0
 
 
 def test_identical_content_streams_but_writes_no_object_version_or_event(server, small_parts, client):

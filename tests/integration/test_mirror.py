@@ -826,10 +826,11 @@ def test_progress_is_reported_per_file(server, local_store, client):
 
 
 def test_a_file_larger_than_a_multipart_part_streams_through_intact(server, store, client):
-    from chalicelib.core.store import PART_SIZE
-
-    # GIVEN a file bigger than one S3 part (built from the real data file)
-    big = ((OLD / "pr.data.1.AllData").read_bytes() * 4)[: PART_SIZE + 12345]
+    # GIVEN S3 parts of 5 MiB (S3's minimum) and a file bigger than one part (built from the real data file)
+    part_size = 5 * 1024 * 1024
+    if isinstance(store, S3Store):
+        store.part_size = part_size
+    big = ((OLD / "pr.data.1.AllData").read_bytes() * 4)[: part_size + 12345]
     server.publish(DIR + "pr.data.big", big, utc(2025, 9, 4, 8, 30))
     # WHEN it is mirrored
     result = mirror(server, store, client)
