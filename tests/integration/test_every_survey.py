@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import itertools
+import time
 import json
 import os
 from datetime import UTC, datetime
@@ -438,3 +439,43 @@ def test_the_status_of_65_surveys_stays_small_and_shows_pending_work(local_store
                                     "pending_by_survey": {"aa": 7, "ab": None}, "surveys_not_reached": 0,
                                     "invocations": 2}
     assert [s["survey"] for s in store_status(local_store, "ab,ac")["surveys"] if "files" in s] == ["ab", "ac"]
+
+
+def test_a_transfer_still_running_at_the_runs_deadline_is_abandoned_as_pending(server, store, client):
+    # GIVEN a file that trickles (a byte every 0.2 s) beside the real files, and a run whose
+    # in-flight transfers are abandoned 1.5 s in (as in Lambda, before the timeout)
+    publish_pr(server)
+    server.publish(ROOT + "pr/pr.slow", b"y" * 1000, WHEN)
+    server.always(ROOT + "pr/pr.slow", "trickle")
+    deadlines = Deadlines(abandon_at=time.monotonic() + 1.5)
+    # WHEN the mirror runs
+    result = run_mirror(settings_for(server), store, client=client, deadlines=deadlines).to_dict()
+    # THEN the trickling file is pending (not failed), nothing of it is stored, the rest is mirrored
+    assert result["ok"] and not result["complete"] and result["surveys"][0]["pending_files"] == ["pr.slow"]
+    assert result["added"] == NAMES and not store.exists("bls/pr/pr.slow")
+    assert not [i for i in store.list("bls/pr.mirror/") if "in-sync" in i.key]
+
+
+def test_progress_is_logged_at_least_every_interval(capsys):
+    from chalicelib.mirror.progress import Meter
+
+    meter = Meter()
+    meter.plan("pr", 3, 3000)
+    with meter.heartbeat(interval=0.05):
+        meter.add_bytes(1000)
+        meter.file_done()
+        time.sleep(0.28)
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if '"mirror_progress"' in line]
+    assert len(lines) >= 5  # every 0.05 s, and once at the end
+    assert {k: lines[-1][k] for k in ("survey", "files_done", "files_planned", "bytes_received", "bytes_planned")} \
+        == {"survey": "pr", "files_done": 1, "files_planned": 3, "bytes_received": 1000, "bytes_planned": 3000}
+
+
+def test_the_terminal_progress_bar_shows_files_bytes_and_rate(capsys):
+    from chalicelib.mirror.progress import ProgressSnapshot
+    from workstation.progress_bar import ProgressBar
+
+    with ProgressBar() as bar:
+        bar.update(ProgressSnapshot("cu", 10, 10, 2 * 1024 * 1024, 2 * 1024 * 1024, 1.0))
+    shown = capsys.readouterr().err
+    assert "cu 10/10 files" in shown and "2.00M/2.00M" in shown and "B/s" in shown
