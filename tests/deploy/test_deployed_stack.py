@@ -1,8 +1,10 @@
 """The packaged app, deployed: the Path 1 stack on ministack, driven as AWS would drive it.
 
-The tests run in file order on one deployment (module fixture `deployed`): the first
-ingestion, where pandas comes from, a second ingestion with nothing changed, the
-dead-letter path, and the stop.
+`workstation.emulator.deploy.deploy_local` (what `make deploy-local` runs) once, on free
+ports with its own state folder; the emulator's environment (`.venv-emulator/`, made by
+`make emulator-venv`, which `make test` runs) must exist. The tests run in file order on
+that one deployment: the first ingestion, where pandas comes from, a second deployment
+with nothing changed, the dead-letter path, and the stop.
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ import json
 import statistics
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Deployed
 
 from chalicelib.core.settings import Settings
 from workstation import local_run, snapshot
@@ -27,6 +29,30 @@ REPORT_KEYS = [
 ]
 FUNCTIONS = {"ingest": "bls-pipeline-local-ingest", "analyze": "bls-pipeline-local-analyze",
              "api": "bls-pipeline-local"}
+
+
+class Deployed:
+    """A running local deployment and clients of its emulator."""
+
+    def __init__(self, state_dir: Path, port: int, first: deploy.LocalDeployment) -> None:
+        self.state_dir, self.port, self.first = state_dir, port, first
+
+    def client(self, service: str) -> Any:
+        return ministack.client(service, self.port)
+
+    def running(self) -> dict[str, processes.Background]:
+        return processes.StateFile(self.state_dir).load()
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+    """`deploy_local` once (emulator, source server, stack, one ingestion); everything stopped after."""
+    state_dir = tmp_path_factory.mktemp("deploy-local")
+    port = processes.free_port()
+    try:
+        yield Deployed(state_dir, port, deploy.deploy_local(state_dir, port))
+    finally:
+        deploy.stop_local(state_dir)
 
 
 def report(s3: Any, bucket: str, key: str) -> Any:

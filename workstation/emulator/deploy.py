@@ -26,6 +26,7 @@ from typing import Any
 from chalicelib.core.errors import PipelineError
 from chalicelib.core.settings import Settings
 from chalicelib.pipeline import events
+from chalicelib.reports.compute import POPULATION_STATS_KEY, REPORTS_PREFIX, SUMMARY_KEY
 from workstation.emulator import ministack, processes, stack
 from workstation.snapshot import snapshot_settings
 
@@ -85,10 +86,8 @@ def deploy_local(state_dir: Path = DEFAULT_STATE_DIR, port: int = ministack.DEFA
     bucket = outputs["DataStore"].removeprefix("s3://")
     ingestion = invoke_ingestion(client("lambda", read_timeout=INVOKE_TIMEOUT, retries={"max_attempts": 0}),
                                  client("events"), outputs["IngestFunctionName"], account)
-    wait_for_reports(client("s3"), client("sqs"), bucket, outputs["QueueUrl"], report_timeout)
     s3 = client("s3")
-    from chalicelib.reports.compute import POPULATION_STATS_KEY, REPORTS_PREFIX
-
+    wait_for_reports(s3, client("sqs"), bucket, outputs["QueueUrl"], report_timeout)
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=REPORTS_PREFIX).get("Contents", [])]
     stats = json.loads(s3.get_object(Bucket=bucket, Key=POPULATION_STATS_KEY)["Body"].read())
     return LocalDeployment(f"http://localhost:{emulator.port}", STACK_NAME, action, outputs, bucket, ingestion,
@@ -179,8 +178,6 @@ def changed_inputs(ingestion: dict[str, Any], settings: Settings) -> list[str]:
 
 def wait_for_reports(s3: Any, sqs: Any, bucket: str, queue_url: str, timeout: float) -> None:
     """Wait until the analysis queue is empty and the reports were computed from the current inputs."""
-    from chalicelib.reports.compute import SUMMARY_KEY
-
     def queued() -> int:
         attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=[
             "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
