@@ -87,7 +87,8 @@ def deploy_local(state_dir: Path = DEFAULT_STATE_DIR, port: int = ministack.DEFA
     ingestion = invoke_ingestion(client("lambda", read_timeout=INVOKE_TIMEOUT, retries={"max_attempts": 0}),
                                  client("events"), outputs["IngestFunctionName"], account)
     s3 = client("s3")
-    wait_for_reports(s3, client("sqs"), bucket, outputs["QueueUrl"], report_timeout)
+    wait_for_reports(s3, client("sqs"), bucket, outputs["QueueUrl"], outputs["AnalyzeFunctionName"],
+                     report_timeout)
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=REPORTS_PREFIX).get("Contents", [])]
     stats = json.loads(s3.get_object(Bucket=bucket, Key=POPULATION_STATS_KEY)["Body"].read())
     return LocalDeployment(f"http://localhost:{emulator.port}", STACK_NAME, action, outputs, bucket, ingestion,
@@ -176,7 +177,7 @@ def changed_inputs(ingestion: dict[str, Any], settings: Settings) -> list[str]:
     return [key for key in events.report_inputs(settings) if key in written]
 
 
-def wait_for_reports(s3: Any, sqs: Any, bucket: str, queue_url: str, timeout: float) -> None:
+def wait_for_reports(s3: Any, sqs: Any, bucket: str, queue_url: str, analysis: str, timeout: float) -> None:
     """Wait until the analysis queue is empty and the reports were computed from the current inputs."""
     def queued() -> int:
         attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=[
@@ -195,8 +196,8 @@ def wait_for_reports(s3: Any, sqs: Any, bucket: str, queue_url: str, timeout: fl
     try:
         processes.wait_until(lambda: queued() == 0 and current(), timeout, "the reports")
     except TimeoutError as error:
-        raise LocalRunFailed(f"{error}: {queued()} message(s) still on the analysis queue; "
-                             "see the analysis function's log (below)") from None
+        raise LocalRunFailed(f"{error}: {queued()} message(s) still on the analysis queue; the log group "
+                             f"/aws/lambda/{analysis} (and the emulator's log) says why") from None
 
 
 def render(deployment: LocalDeployment) -> str:
