@@ -20,7 +20,8 @@ from faultserver import FaultServer
 from chalicelib.core.errors import ConfigError, PreconditionFailed
 from chalicelib.core.http_client import PoliteClient
 from chalicelib.mirror.sync import command, mirror_status, run_mirror
-from chalicelib.mirror.state import load_state, state_key
+from chalicelib.core.layout import mirror_state_key
+from chalicelib.mirror.state import load_state
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import S3Store, Store
 
@@ -173,7 +174,7 @@ def test_rerun_costs_one_source_request_and_constant_store_requests(server, stor
     # GIVEN a completed first sync
     publish(server, OLD, OLD_TIMES)
     mirror(server, store, client)
-    state_etag = store.head(state_key("pr")).etag
+    state_etag = store.head(mirror_state_key("pr")).etag
     counting = CountingStore(store)
     s3_calls: list[str] = []
     if hasattr(store, "client"):
@@ -190,7 +191,7 @@ def test_rerun_costs_one_source_request_and_constant_store_requests(server, stor
     assert result["unchanged"] == NAMES
     assert result["added"] == result["updated"] == result["deleted"] == result["failed"] == []
     assert result["bytes_downloaded"] == result["bytes_uploaded"] == 0
-    assert store.head(state_key("pr")).etag == state_etag  # the state was not rewritten
+    assert store.head(mirror_state_key("pr")).etag == state_etag  # the state was not rewritten
 
 
 def markers(store: Store, survey: str = "pr") -> list[str]:
@@ -222,8 +223,8 @@ def test_anything_the_marker_digests_changing_makes_the_run_plan_in_full(server,
     mirror(server, store, client)
     # WHEN the state, a stored file or a listing entry changes
     if edit == "state":
-        current = store.read(state_key("pr"))
-        store.put(state_key("pr"), current.body.replace(b'"version": 1', b'"version":1'), if_match=current.etag)
+        current = store.read(mirror_state_key("pr"))
+        store.put(mirror_state_key("pr"), current.body.replace(b'"version": 1', b'"version":1'), if_match=current.etag)
     elif edit == "file":
         store.put("bls/pr/pr.class", b"edited by hand\r\n")
     else:
@@ -377,7 +378,7 @@ def test_hour_shifted_real_listing_uploads_nothing(server, store, client):
 def test_a_broken_listing_deletes_nothing(server, store, client, fault):
     publish(server, OLD, OLD_TIMES)
     mirror(server, store, client)
-    state_before = store.read(state_key("pr")).body
+    state_before = store.read(mirror_state_key("pr")).body
     # WHEN the listing is broken
     if fault == "empty":
         server.listings[DIR] = ""
@@ -391,7 +392,7 @@ def test_a_broken_listing_deletes_nothing(server, store, client, fault):
     assert result["deleted"] == [] and len(result["errors"]) == 1
     assert server.base_url + DIR in result["errors"][0]
     assert stored_files(store) == folder_files(OLD)
-    assert store.read(state_key("pr")).body == state_before
+    assert store.read(mirror_state_key("pr")).body == state_before
 
 
 def test_hostile_listing_entries_never_leave_the_survey_prefix(server, store, client):
@@ -595,7 +596,7 @@ def test_the_same_files_from_another_origin_write_nothing(server, store, client)
     # GIVEN the old vintage mirrored from one server (like `run --offline`, whose port changes every run)
     publish(server, OLD, OLD_TIMES)
     mirror(server, store, client)
-    state_before = store.read(state_key("pr"))
+    state_before = store.read(mirror_state_key("pr"))
     # WHEN the same files, with the same listing, are mirrored from a server at another base URL
     with FaultServer() as other:
         publish(other, OLD, OLD_TIMES)
@@ -605,7 +606,7 @@ def test_the_same_files_from_another_origin_write_nothing(server, store, client)
     # THEN nothing is written to the store: no file, and not the state either
     assert result["ok"] and result["unchanged"] == NAMES and result["source_requests"] == 1
     assert counting.calls["put"] == 0 and counting.calls["delete_many"] == 0
-    assert store.read(state_key("pr")).etag == state_before.etag
+    assert store.read(mirror_state_key("pr")).etag == state_before.etag
     # AND the new source URL is recorded with the next real change
     with FaultServer() as other:
         publish(other, OLD, OLD_TIMES)
@@ -665,7 +666,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(server, store, client):
 def test_a_lost_state_is_rebuilt_without_uploading(server, store, client):
     publish(server, OLD, OLD_TIMES)
     mirror(server, store, client)
-    store.delete_many([state_key("pr")])
+    store.delete_many([mirror_state_key("pr")])
     result = mirror(server, store, client)
     assert result["ok"] and result["bytes_uploaded"] == 0 and result["unchanged"] == NAMES
     state, _ = load_state(store, "pr")
@@ -684,7 +685,7 @@ def test_a_concurrent_state_write_is_merged_not_lost(server, store, client):
         raced = False
 
         def put(self, key, body, **kwargs):
-            if key == state_key("pr") and not self.raced:
+            if key == mirror_state_key("pr") and not self.raced:
                 self.raced = True
                 current = self.inner.read(key)
                 document = json.loads(current.body)
@@ -732,7 +733,7 @@ def test_a_run_that_keeps_losing_the_state_race_fails_cleanly(server, store, cli
 
     class AlwaysLosing(CountingStore):
         def put(self, key, body, **kwargs):
-            if key == state_key("pr"):
+            if key == mirror_state_key("pr"):
                 raise PreconditionFailed("lost")
             return super().put(key, body, **kwargs)
 

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from chalicelib.core.errors import ConfigError
+from chalicelib.core.layout import BLS_PREFIX, DEFAULT_REPORT_DATA_KEY
 
 DEFAULT_DATA_STORE = "./data"
 DEFAULT_BLS_SOURCE_URL = "https://download.bls.gov/pub/time.series/pr/"
@@ -29,7 +30,7 @@ SERIES_ID_PATTERN = re.compile(r"^[A-Z]{2}[A-Z0-9]{1,28}$")
 # average), half-years S01-S02 (S03 annual), annual A01.
 PERIOD_PATTERN = re.compile(r"^(M(0[1-9]|1[0-3])|Q0[1-5]|S0[1-3]|A01)$")
 # The reports read one mirrored BLS data file: bls/<survey>/<file>.
-_DATA_KEY = re.compile(r"^bls/(?!\.\.?/)[^/\x00-\x1f]+/(?!\.\.?$)[^/\x00-\x1f]+$")
+_DATA_KEY = re.compile(rf"^{re.escape(BLS_PREFIX)}(?!\.\.?/)[^/\x00-\x1f]+/(?!\.\.?$)[^/\x00-\x1f]+$")
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Settings:
     report_end_year: int = 2018
     report_series_id: str = "PRS30006032"
     report_period: str = "Q01"
-    report_data_key: str = "bls/pr/pr.data.0.Current"
+    report_data_key: str = DEFAULT_REPORT_DATA_KEY
     log_level: str = "INFO"
 
     @classmethod

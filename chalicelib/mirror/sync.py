@@ -28,14 +28,13 @@ from chalicelib.core.errors import ConfigError, PipelineError, PreconditionFaile
 from chalicelib.core.http_client import PoliteClient
 from chalicelib.mirror.listing import Listing, parse_listing
 from chalicelib.core.log import log_error, log_event
+from chalicelib.core.layout import BOOKKEEPING_SUFFIX, marker_key, survey_prefix
 from chalicelib.mirror.state import (
-    BOOKKEEPING_SUFFIX,
     FileRecord,
     StoredSurvey,
     SurveyState,
     list_states,
     load_state,
-    marker_key,
     read_stored_survey,
     save_state,
     sync_fingerprint,
@@ -160,17 +159,17 @@ def survey_targets(urls: tuple[str, ...]) -> list[tuple[str, str]]:
         url = url if url.endswith("/") else url + "/"
         survey = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
         try:
-            validate_key(f"bls/{survey}")
+            validate_key(survey_prefix(survey).rstrip("/"))
         except StoreError:
             raise ConfigError(f"BLS_SOURCE_URL: {url!r} does not end in a usable directory name") from None
         if survey.endswith(BOOKKEEPING_SUFFIX):
             raise ConfigError(
-                f"BLS_SOURCE_URL: {url!r} would mirror to bls/{survey}/, where the mirror keeps the "
+                f"BLS_SOURCE_URL: {url!r} would mirror to {survey_prefix(survey)}, where the mirror keeps the "
                 f"bookkeeping of survey {survey[: -len(BOOKKEEPING_SUFFIX)]!r}"
             )
         if survey in seen:
             raise ConfigError(
-                f"BLS_SOURCE_URL: {seen[survey]!r} and {url!r} would both mirror to bls/{survey}/"
+                f"BLS_SOURCE_URL: {seen[survey]!r} and {url!r} would both mirror to {survey_prefix(survey)}"
             )
         seen[survey] = url
         targets.append((survey, url))
@@ -287,7 +286,7 @@ class SurveyMirror:
         self.client = client
         self.survey = survey
         self.url = url
-        self.prefix = f"bls/{survey}/"
+        self.prefix = survey_prefix(survey)
         self.dry_run = dry_run
         self.verify = verify
         self.allow_mass_delete = allow_mass_delete

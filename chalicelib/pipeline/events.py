@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
 from chalicelib.core.errors import PipelineError
-from chalicelib.population.update import POPULATION_KEY
+from chalicelib.core.layout import POPULATION_KEY
 from chalicelib.core.settings import Settings
 
 LOCAL_BUCKET = "local-store"  # the bucket name in messages made for a local-folder store

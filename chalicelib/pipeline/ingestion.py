@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.core.errors import NotFound, PipelineError
+from chalicelib.core.layout import INGESTION_RECORD_KEY
 from chalicelib.core.log import log_error, log_event
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import Store
@@ -132,7 +133,6 @@ def ingest(
     return result
 
 
-INGESTION_RECORD_KEY = "_state/ingestion.json"
 _COUNTED = ("added", "updated", "deleted", "unchanged", "failed")
 
 

@@ -26,11 +26,11 @@ from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from chalicelib.core.errors import NotFound, PreconditionFailed, SourceError, StoreError
+from chalicelib.core.layout import POPULATION_KEY
 from chalicelib.core.log import log_event
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import ObjectHead, Store
 
-POPULATION_KEY = "population/population.json"
 CONTENT_TYPE = "application/json"
 
 TESSERACT = "tesseract"

@@ -53,26 +53,23 @@ from typing import Any
 from chalicelib.reports.bls_data import BlsDataReader, period_code
 from chalicelib.core.errors import NotFound, PipelineError, SourceError
 from chalicelib.core.log import log_event
-from chalicelib.population.update import POPULATION_KEY, PopulationRecord, parse_population
+from chalicelib.core.layout import (
+    BEST_YEARS_CSV_KEY,
+    BEST_YEARS_JSON_KEY,
+    POPULATION_KEY,
+    POPULATION_STATS_KEY,
+    REPORT_KEYS,
+    REPORTS_PREFIX,
+    SERIES_POPULATION_CSV_KEY,
+    SERIES_POPULATION_JSON_KEY,
+    SUMMARY_KEY,
+)
+from chalicelib.population.update import PopulationRecord, parse_population
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import Store
 
 QUARTERS = ("Q01", "Q02", "Q03", "Q04")
 ANNUAL = "Q05"
-REPORTS_PREFIX = "reports/"
-POPULATION_STATS_KEY = "reports/population_stats.json"
-BEST_YEARS_JSON_KEY = "reports/best_years.json"
-BEST_YEARS_CSV_KEY = "reports/best_years.csv"
-SERIES_POPULATION_JSON_KEY = "reports/series_population.json"
-SERIES_POPULATION_CSV_KEY = "reports/series_population.csv"
-SUMMARY_KEY = "reports/summary.json"
-REPORT_KEYS = (
-    POPULATION_STATS_KEY,
-    BEST_YEARS_JSON_KEY,
-    BEST_YEARS_CSV_KEY,
-    SERIES_POPULATION_JSON_KEY,
-    SERIES_POPULATION_CSV_KEY,
-)
 LOGGED_ROWS = 5  # first rows of a table shown in its log line
 _YEAR_FACTOR = 10_000  # (series, year) packed as series * 10_000 + year
 # Values have at most 15 digits (bls_data.MAX_DIGITS), so this many fit an int64 sum.
@@ -566,7 +563,7 @@ def render_text(result: ReportsResult) -> str:
     if result.unchanged:
         lines.append("Inputs unchanged since the last run: nothing written.")
     else:
-        lines.append(f"Wrote {len(result.written)} files under reports/ in {result.seconds:.1f}s.")
+        lines.append(f"Wrote {len(result.written)} files under {REPORTS_PREFIX} in {result.seconds:.1f}s.")
     return "\n".join(lines)
 
 

@@ -32,8 +32,10 @@ from chalice import Blueprint, IAMAuthorizer, Response
 from chalicelib.web import dashboard
 from chalicelib.core.errors import ConfigError, NotFound, PipelineError
 from chalicelib.core.log import log_error, log_event
-from chalicelib.population.update import POPULATION_KEY
-from chalicelib.reports.compute import REPORTS_PREFIX, series_population_for
+from chalicelib.core.layout import (
+    BEST_YEARS_JSON_KEY, POPULATION_KEY, POPULATION_STATS_KEY, REPORTS_PREFIX, SUMMARY_KEY,
+)
+from chalicelib.reports.compute import series_population_for
 from chalicelib.reports.series_titles import series_titles
 from chalicelib.core.settings import PERIOD_PATTERN, SERIES_ID_PATTERN, Settings
 from chalicelib.core.store import Store, open_store
@@ -213,9 +215,8 @@ def parse_series_filter(value: str) -> list[str]:
 # ---- reading what the pipeline wrote ----------------------------------------------------
 
 
-def read_report(store: Store, name: str) -> dict[str, Any]:
-    """The JSON report `reports/<name>`; 404 with a hint if the pipeline has not written it."""
-    key = REPORTS_PREFIX + name
+def read_report(store: Store, key: str) -> dict[str, Any]:
+    """The JSON report at `key` (chalicelib.core.layout); 404 with a hint if the pipeline has not written it."""
     try:
         body = store.read(key).body
     except NotFound:
@@ -250,9 +251,9 @@ def store_status(store: Store) -> dict[str, Any]:
         population = None
     files = report_files(store)
     generated_at = None
-    if any(f["name"] == "summary.json" for f in files):
+    if any(f["key"] == SUMMARY_KEY for f in files):
         try:
-            generated_at = read_report(store, "summary.json").get("generated_at")
+            generated_at = read_report(store, SUMMARY_KEY).get("generated_at")
         except (ApiError, RuntimeError, AttributeError):
             generated_at = None
     status = {
@@ -269,7 +270,7 @@ def store_status(store: Store) -> dict[str, Any]:
 
 def best_years(store: Store, series: list[str] | None, limit: int | None) -> dict[str, Any]:
     """The best-year report, optionally for some series only and/or the first `limit` rows."""
-    report = read_report(store, "best_years.json")
+    report = read_report(store, BEST_YEARS_JSON_KEY)
     rows = report.get("series", [])
     if series:
         by_id = {row["series_id"]: row for row in rows}
@@ -350,7 +351,7 @@ def status() -> Response:
 @_guarded
 def population_report() -> Response:
     query_params(())
-    return json_response(read_report(_context().store, "population_stats.json"))
+    return json_response(read_report(_context().store, POPULATION_STATS_KEY))
 
 
 @api.route("/api/reports/best-years", methods=["GET"], authorizer=AUTHORIZER)
@@ -386,7 +387,7 @@ def report_file(name: str) -> Response:
     try:
         obj = store.read(REPORTS_PREFIX + name)
     except NotFound:
-        raise ApiError(404, "report_not_found", f"the report reports/{name} does not exist", RUN_HINT) from None
+        raise ApiError(404, "report_not_found", f"the report {REPORTS_PREFIX}{name} does not exist", RUN_HINT) from None
     extension = name.rsplit(".", 1)[1]
     return Response(body=obj.body.decode("utf-8"), status_code=200,
                     headers={"Content-Type": CONTENT_TYPES[extension], "Cache-Control": "no-cache",
@@ -431,8 +432,8 @@ def _dashboard_view(ctx: RequestContext, series: str | None, period: str | None
             chart = dashboard.Section(failed="The chart could not be computed; the error was logged.")
     view = dashboard.DashboardView(
         status=_section("status", lambda: store_status(ctx.store)),
-        population=_section("population", lambda: read_report(ctx.store, "population_stats.json")),
-        best_years=_section("best_years", lambda: read_report(ctx.store, "best_years.json")),
+        population=_section("population", lambda: read_report(ctx.store, POPULATION_STATS_KEY)),
+        best_years=_section("best_years", lambda: read_report(ctx.store, BEST_YEARS_JSON_KEY)),
         chart=chart,
         series_id=series_id,
         period=chosen_period,
