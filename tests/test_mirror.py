@@ -19,7 +19,8 @@ from faultserver import FaultServer
 
 from chalicelib.core.errors import ConfigError, PreconditionFailed
 from chalicelib.core.http_client import PoliteClient
-from chalicelib.mirror.sync import command, mirror_status, run_mirror
+from chalicelib.mirror.sync import mirror_status, run_mirror
+from workstation.cli import cmd_mirror
 from chalicelib.core.layout import mirror_state_key
 from chalicelib.mirror.state import load_state
 from chalicelib.core.settings import Settings
@@ -804,11 +805,11 @@ def test_command_text_output_and_exit_status(server, tmp_path):
     server.always(DIR + "pr.txt", "truncate")
 
     class Args:
-        dry_run = verify = allow_mass_delete = False
+        dry_run = verify = allow_mass_delete = json = False
 
     settings = settings_for(server, data_store=str(tmp_path / "data"), http_requests_per_second=1000.0,
                             http_retries=0)
-    result, text, ok = command(Args(), settings, None)
+    result, text, ok = cmd_mirror(Args(), settings)
     assert ok is False and result["failed"] == ["pr.txt"]
     assert text.splitlines()[0].startswith(f"pr ({server.base_url}{DIR} -> bls/pr/): add 11, update 0, delete 0")
     assert "FAILED  pr.txt" in text

@@ -58,7 +58,7 @@ def test_population_stats_by_hand() -> None:
     # GIVEN populations 10, 20, 30 for 2013-2015 (and a year outside the range)
     records = [PopulationRecord(2012, 999), PopulationRecord(2013, 10), PopulationRecord(2014, 20)]
     records.append(PopulationRecord(2015, 30))
-    stats = population_stats(records, 2013, 2015)
+    stats = population_stats(records, 2013, 2015).to_dict()
     # THEN mean 20, sample std sqrt(200/2) = 10, population std sqrt(200/3)
     assert stats["years"] == [2013, 2014, 2015]
     assert stats["mean"] == 20.0
@@ -85,7 +85,7 @@ def test_population_stats_real_responses(fixture: Path) -> None:
     rows = json.loads(fixture.read_bytes())["data"]
     by_year = {int(r["Year"]): int(r["Population"]) for r in rows}
     values = [by_year[y] for y in range(2013, 2019)]
-    stats = population_stats(parse_population(fixture.read_bytes()), 2013, 2018)
+    stats = population_stats(parse_population(fixture.read_bytes()), 2013, 2018).to_dict()
     assert stats["years"] == [2013, 2014, 2015, 2016, 2017, 2018]
     assert stats["mean"] == pytest.approx(statistics.mean(values), rel=1e-15)
     assert stats["std"] == pytest.approx(statistics.stdev(values), rel=1e-12)

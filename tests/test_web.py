@@ -233,7 +233,7 @@ def test_status_and_dashboard_show_the_last_ingestion(client, store):
     body = json.loads(client.http.get("/api/status").body)
     page = client.http.get("/").body.decode()
     # THEN both show the record: when it ran and what failed
-    assert body["ingestion"] == pipeline.last_ingestion(store)
+    assert body["ingestion"] == pipeline.last_ingestion(store).to_dict()
     assert body["ingestion"]["ok"] is False
     assert body["ingestion"]["mirror"] == {"added": 0, "updated": 1, "deleted": 0, "unchanged": 1, "failed": 0}
     assert "Last ingestion" in page

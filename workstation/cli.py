@@ -18,6 +18,7 @@ from typing import Any
 from chalicelib.core.errors import ConfigError, PipelineError
 from chalicelib.core.log import log_error
 from chalicelib.core.settings import Settings
+from chalicelib.core.store import open_store
 
 # A command returns (JSON-able result, human-readable text, success).
 CommandResult = tuple[dict[str, Any], str, bool]
@@ -101,31 +102,59 @@ def progress_reporter(args: argparse.Namespace) -> Callable[[str], None] | None:
 
 
 def cmd_mirror(args: argparse.Namespace, settings: Settings) -> CommandResult:
-    """`mirror`: sync the BLS directories (chalicelib.mirror.sync.command)."""
-    from chalicelib.mirror.sync import command
+    """`mirror`: sync the BLS directories (chalicelib.mirror.sync.run_mirror)."""
+    from chalicelib.mirror.sync import run_mirror
+    from workstation.render import mirror_text
 
-    return command(args, settings, progress_reporter(args))
+    progress = progress_reporter(args)
+    result = run_mirror(
+        settings,
+        open_store(settings.data_store),
+        dry_run=bool(getattr(args, "dry_run", False)),
+        verify=bool(getattr(args, "verify", False)),
+        allow_mass_delete=bool(getattr(args, "allow_mass_delete", False)),
+        progress=progress,
+    )
+    if progress:
+        progress("")
+    return result.to_dict(), mirror_text(result), result.ok
 
 
 def cmd_population(args: argparse.Namespace, settings: Settings) -> CommandResult:
-    """`population`: fetch, validate and store the population (chalicelib.population.update.command)."""
-    from chalicelib.population.update import command
+    """`population`: fetch, validate and store the population (chalicelib.population.update.run_population)."""
+    from chalicelib.population.update import run_population
+    from workstation.render import population_text
 
-    return command(args, settings, progress_reporter(args))
+    progress = progress_reporter(args)
+    store = open_store(settings.data_store)
+    if progress:
+        progress(f"population: fetching {settings.population_api_url}")
+    try:
+        result = run_population(settings, store)
+    finally:
+        if progress:
+            progress("")
+    return result.to_dict(), population_text(result, store.url), result.ok
 
 
 def cmd_analyze(args: argparse.Namespace, settings: Settings) -> CommandResult:
-    """`analyze`: compute and store the reports (chalicelib.reports.compute.command)."""
-    from chalicelib.reports.compute import command
+    """`analyze`: compute, store and show the three reports (chalicelib.reports.compute.run_reports)."""
+    from chalicelib.reports.compute import run_reports
+    from workstation.render import reports_text
 
-    return command(args, settings, progress_reporter(args))
+    progress = progress_reporter(args)
+    result = run_reports(settings, open_store(settings.data_store),
+                         include_annual=bool(getattr(args, "include_annual", False)), progress=progress)
+    if progress:
+        progress("")
+    return result.to_dict(), reports_text(result), result.ok
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> CommandResult:
     """`run`: ingestion, then analysis of the notifications it caused (workstation.local_run)."""
     from chalicelib.pipeline.ingestion import Step, mirror_step, population_step
     from workstation.local_run import run
-    from workstation.render import render_text
+    from workstation.render import run_text
 
     progress = progress_reporter(args)
     dry_run = bool(getattr(args, "dry_run", False))
@@ -156,7 +185,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> CommandResult:
         progress("")
     if dry_run:
         result.notes.append("dry run: population and reports skipped, nothing written")
-    return result.to_dict(), render_text(result), result.ok
+    return result.to_dict(), run_text(result), result.ok
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], CommandResult]] = {

@@ -41,18 +41,18 @@ from chalicelib.mirror.state import (
 )
 from chalicelib.mirror.plan import DRIFT, NEW, Fetch, Plan, make_plan
 from chalicelib.core.settings import Settings
-from chalicelib.core.store import ObjectInfo, Store, open_store, validate_key
+from chalicelib.core.store import ObjectInfo, Store, validate_key
 
 Progress = Callable[[str], None] | None
 _CHUNK = 1024 * 1024
 _STATE_ATTEMPTS = 3
 
 
-# --------------------------------------------------------------------------- reports
+# --------------------------------------------------------------------------- results
 
 
 @dataclass
-class SurveyReport:
+class SurveyResult:
     """What one run did (or, with --dry-run, would do) to one survey."""
 
     survey: str
@@ -102,10 +102,10 @@ class SurveyReport:
 
 
 @dataclass
-class MirrorReport:
+class MirrorResult:
     """All surveys of one run; `to_dict()` is the `mirror --json` document."""
 
-    surveys: list[SurveyReport]
+    surveys: list[SurveyResult]
     dry_run: bool = False
     verify: bool = False
     seconds: float = 0.0
@@ -114,6 +114,19 @@ class MirrorReport:
     def ok(self) -> bool:
         """True when every survey synced completely."""
         return all(report.ok for report in self.surveys)
+
+    def counts(self) -> dict[str, int]:
+        """Files per kind of change, over all surveys (the ingestion record and the run's text)."""
+        return {name: sum(len(getattr(survey, name)) for survey in self.surveys)
+                for name in ("added", "updated", "deleted", "unchanged", "failed")}
+
+    def failure(self) -> str:
+        """Why the run is not ok: the files that failed, or the errors that stopped a survey."""
+        failed = [name for survey in self.surveys for name in survey.failed]
+        if failed:
+            return f"{len(failed)} file(s) failed: {', '.join(failed[:10])}"
+        errors = [f"{survey.survey}: {error}" for survey in self.surveys for error in survey.errors]
+        return f"did not complete: {'; '.join(errors) or 'see the logs'}"
 
     def to_dict(self) -> dict[str, Any]:
         """Aggregated lists and counters, plus a per-survey breakdown under `surveys`."""
@@ -126,26 +139,6 @@ class MirrorReport:
         result["seconds"] = round(self.seconds, 3)
         result["surveys"] = [report.to_dict() for report in self.surveys]
         return result
-
-    def to_text(self) -> str:
-        """A short human-readable summary."""
-        lines = []
-        for report in self.surveys:
-            verb = "would " if self.dry_run else ""
-            lines.append(
-                f"{report.survey} ({report.source_url} -> {report.prefix}): {verb}add {len(report.added)}, "
-                f"{verb}update {len(report.updated)}, {verb}delete {len(report.deleted)}, "
-                f"unchanged {len(report.unchanged)}, failed {len(report.failed)}; "
-                f"{report.bytes_downloaded} bytes downloaded, {report.bytes_uploaded} uploaded, "
-                f"{report.source_requests} source requests"
-            )
-            for step in report.plan:
-                lines.append(f"  {step['action']:<7} {step['name']}  ({step['reason']})")
-            for name in report.failed:
-                lines.append(f"  FAILED  {name}")
-            for error in report.errors:
-                lines.append(f"  error: {error}")
-        return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- entry points
@@ -185,7 +178,7 @@ def run_mirror(
     verify: bool = False,
     allow_mass_delete: bool = False,
     progress: Progress = None,
-) -> MirrorReport:
+) -> MirrorResult:
     """Mirror every directory of `settings.bls_source_urls`; one survey failing does not stop the others."""
     started = time.perf_counter()
     targets = survey_targets(settings.bls_source_urls)
@@ -203,7 +196,7 @@ def run_mirror(
     finally:
         if own_client:
             client.close()
-    return MirrorReport(reports, dry_run=dry_run, verify=verify, seconds=time.perf_counter() - started)
+    return MirrorResult(reports, dry_run=dry_run, verify=verify, seconds=time.perf_counter() - started)
 
 
 def mirror_status(store: Store) -> list[dict[str, Any]]:
@@ -227,22 +220,6 @@ def mirror_status(store: Store) -> list[dict[str, Any]]:
         }
         for state in list_states(store)
     ]
-
-
-def command(args: Any, settings: Settings, progress: Progress) -> tuple[dict[str, Any], str, bool]:
-    """`bls-pipeline mirror`: run and return (JSON result, text, success)."""
-    store = open_store(settings.data_store)
-    report = run_mirror(
-        settings,
-        store,
-        dry_run=bool(getattr(args, "dry_run", False)),
-        verify=bool(getattr(args, "verify", False)),
-        allow_mass_delete=bool(getattr(args, "allow_mass_delete", False)),
-        progress=progress,
-    )
-    if progress:
-        progress("")
-    return report.to_dict(), report.to_text(), report.ok
 
 
 # --------------------------------------------------------------------------- one survey
@@ -291,10 +268,10 @@ class SurveyMirror:
         self.verify = verify
         self.allow_mass_delete = allow_mass_delete
         self.progress = progress
-        self.report = SurveyReport(survey, url, self.prefix, dry_run=dry_run)
+        self.report = SurveyResult(survey, url, self.prefix, dry_run=dry_run)
         self._previous: dict[str, FileRecord] = {}
 
-    def run(self) -> SurveyReport:
+    def run(self) -> SurveyResult:
         """Plan and apply; errors end up in the report, never as an exception (bugs excepted)."""
         started = time.monotonic()
         requests_before = self.client.requests_made
@@ -623,4 +600,4 @@ class SurveyMirror:
         return changes
 
 
-__all__ = ["MirrorReport", "SurveyReport", "command", "mirror_status", "run_mirror", "survey_targets"]
+__all__ = ["MirrorResult", "SurveyResult", "mirror_status", "run_mirror", "survey_targets"]

@@ -258,7 +258,7 @@ def store_status(store: Store) -> dict[str, Any]:
             generated_at = None
     status = {
         "surveys": surveys,
-        "ingestion": last_ingestion(store),
+        "ingestion": (record := last_ingestion(store)) and record.to_dict(),
         "population": population,
         "reports": {"generated_at": generated_at, "files": files},
         "ready": bool(surveys) and population is not None and bool(files),
