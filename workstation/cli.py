@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import re
 import sys
@@ -16,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from chalicelib.core.errors import ConfigError, PipelineError
-from chalicelib.core.log import log_error
+from chalicelib.core import log
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import open_store
 
@@ -199,13 +200,17 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], CommandResult]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = build_parser().parse_args(argv)
+    saved_format, saved_level = log.current_format(), log.logger.log_level
     try:
         settings = settings_from_args(args)
+        use_log_format(args, settings)
         result, text, ok = COMMANDS[args.command](args, settings)
     except ConfigError as error:
         return _fail(args, error, status=2)
     except PipelineError as error:
         return _fail(args, error, status=1)
+    finally:
+        log.use_format(saved_format, level=logging.getLevelName(saved_level))
     if args.json:
         print(json.dumps(result, indent=2, sort_keys=False, default=str))
     else:
@@ -213,8 +218,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0 if ok else 1
 
 
+def log_format_for(args: argparse.Namespace, settings: Settings, stderr_is_terminal: bool) -> str:
+    """LOG_FORMAT if set; else JSON under --json or when stderr is not a terminal, text on a terminal."""
+    if settings.log_format:
+        return settings.log_format
+    return "json" if args.json or not stderr_is_terminal else "text"
+
+
+def use_log_format(args: argparse.Namespace, settings: Settings) -> None:
+    """Text lines for a person at a terminal (warnings and errors unless LOG_LEVEL is set), JSON otherwise."""
+    terminal = sys.stderr.isatty()
+    if log_format_for(args, settings, terminal) == "text":
+        level = settings.log_level if os.environ.get("LOG_LEVEL", "").strip() else "WARNING"
+        log.use_format("text", level=level, clear_line=terminal)
+    else:
+        log.use_format("json", level=settings.log_level)
+
+
 def _fail(args: argparse.Namespace, error: Exception, status: int) -> int:
-    log_error("command_failed", error, command=args.command)
+    if log.current_format() == "json":  # in text mode the line below says it all
+        log.log_error("command_failed", error, command=args.command)
     if args.json:
         print(json.dumps({"error": str(error), "error_type": type(error).__name__}))
     print(f"error: {error}", file=sys.stderr)

@@ -52,6 +52,7 @@ class Settings:
     report_period: str = "Q01"
     report_data_key: str = DEFAULT_REPORT_DATA_KEY
     log_level: str = "INFO"
+    log_format: str | None = None  # json | text; None: text on a terminal (CLI), JSON otherwise
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -190,6 +191,15 @@ def _log_level(name: str, value: str) -> str:
     return level
 
 
+LOG_FORMATS = ("json", "text")
+
+
+def _log_format(name: str, value: str) -> str:
+    if value.lower() not in LOG_FORMATS:
+        raise ConfigError(f"{name}: {value!r} is not one of {', '.join(LOG_FORMATS)}")
+    return value.lower()
+
+
 _ENV_PARSERS = {
     "DATA_STORE": lambda n, v: ("data_store", _parse_store(n, v)),
     "BLS_SOURCE_URL": lambda n, v: ("bls_source_urls", _parse_source_urls(n, v)),
@@ -214,6 +224,7 @@ _ENV_PARSERS = {
         _pattern(n, v.strip(), _DATA_KEY, "a mirrored data file key bls/<survey>/<file>, e.g. bls/pr/pr.data.0.Current"),
     ),
     "LOG_LEVEL": lambda n, v: ("log_level", _log_level(n, v)),
+    "LOG_FORMAT": lambda n, v: ("log_format", _log_format(n, v)),
 }
 
 # Command-line flags and the variable whose parser checks them.
