@@ -756,7 +756,7 @@ def test_several_surveys_and_one_failing_does_not_stop_the_others(server, store,
     assert "404" in result["surveys"][0]["errors"][0]
     assert result["added"] == NAMES + ["cu.series"]
     assert store.read("bls/cu/cu.series").body == b"cu series\r\n"
-    assert [s["survey"] for s in mirror_status(store)] == ["cu", "pr"]
+    assert [s.survey for s in mirror_status(store)] == ["cu", "pr"]
 
 
 def test_two_urls_mirroring_to_the_same_prefix_is_a_config_error(server, store, client):
@@ -770,7 +770,7 @@ def test_two_urls_mirroring_to_the_same_prefix_is_a_config_error(server, store, 
 def test_mirror_status_describes_each_survey(server, store, client):
     publish(server, OLD, OLD_TIMES)
     mirror(server, store, client)
-    (status,) = mirror_status(store)
+    (status,) = [survey.to_dict() for survey in mirror_status(store)]
     assert status["survey"] == "pr" and status["source_url"] == server.base_url + DIR
     assert status["last_sync"] == status["last_change"]
     assert [f["name"] for f in status["files"]] == NAMES

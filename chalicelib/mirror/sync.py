@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -199,25 +199,40 @@ def run_mirror(
     return MirrorResult(reports, dry_run=dry_run, verify=verify, seconds=time.perf_counter() - started)
 
 
-def mirror_status(store: Store) -> list[dict[str, Any]]:
-    """One dict per mirrored survey (for the dashboard), from the saved states."""
+@dataclass(frozen=True)
+class MirroredFile:
+    """One mirrored file as the dashboard shows it."""
+
+    name: str
+    key: str
+    size: int
+    sha256: str
+    last_modified: str | None
+
+
+@dataclass(frozen=True)
+class SurveyStatus:
+    """One mirrored survey as the dashboard and /api/status show it (from its saved state)."""
+
+    survey: str
+    source_url: str
+    last_sync: str | None
+    last_change: str | None
+    files: list[MirroredFile]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (/api/status `surveys`)."""
+        return asdict(self)
+
+
+def mirror_status(store: Store) -> list[SurveyStatus]:
+    """Every mirrored survey (for the dashboard), from the saved states, files by name."""
     return [
-        {
-            "survey": state.survey,
-            "source_url": state.source_url,
-            "last_sync": state.last_sync,
-            "last_change": state.last_change,
-            "files": [
-                {
-                    "name": record.name,
-                    "key": record.key,
-                    "size": record.size,
-                    "sha256": record.sha256,
-                    "last_modified": record.last_modified,
-                }
-                for record in sorted(state.files.values(), key=lambda r: r.name)
-            ],
-        }
+        SurveyStatus(
+            state.survey, state.source_url, state.last_sync, state.last_change,
+            [MirroredFile(r.name, r.key, r.size, r.sha256, r.last_modified)
+             for r in sorted(state.files.values(), key=lambda r: r.name)],
+        )
         for state in list_states(store)
     ]
 
@@ -600,4 +615,4 @@ class SurveyMirror:
         return changes
 
 
-__all__ = ["MirrorResult", "SurveyResult", "mirror_status", "run_mirror", "survey_targets"]
+__all__ = ["MirrorResult", "SurveyResult", "SurveyStatus", "mirror_status", "run_mirror", "survey_targets"]

@@ -30,21 +30,21 @@ from typing import Any
 from chalice import Blueprint, IAMAuthorizer, Response
 
 from chalicelib.web import dashboard
+from chalicelib.web.status import REPORT_FILE_PATTERN, RUN_HINT, store_status
 from chalicelib.core.errors import ConfigError, NotFound, PipelineError
 from chalicelib.core.log import log_error, log_event
 from chalicelib.core.layout import (
-    BEST_YEARS_JSON_KEY, POPULATION_KEY, POPULATION_STATS_KEY, REPORTS_PREFIX, SUMMARY_KEY,
+    BEST_YEARS_JSON_KEY, POPULATION_KEY, POPULATION_STATS_KEY, REPORTS_PREFIX,
 )
 from chalicelib.reports.compute import series_population_for
+from chalicelib.reports.documents import BestYears, PopulationStats
 from chalicelib.reports.series_titles import series_titles
 from chalicelib.core.settings import PERIOD_PATTERN, SERIES_ID_PATTERN, Settings
 from chalicelib.core.store import Store, open_store
 
-RUN_HINT = "Run the pipeline to create it: `make run` (or `bls-pipeline run`)."
 MAX_LIMIT = 10_000
 MAX_SERIES_FILTER = 100
 
-REPORT_FILE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}\.(json|csv)$")
 
 CONTENT_TYPES = {
     "json": "application/json",
@@ -227,47 +227,6 @@ def read_report(store: Store, key: str) -> dict[str, Any]:
         raise RuntimeError(f"{key} is not valid JSON: {error}") from None
 
 
-def report_files(store: Store) -> list[dict[str, Any]]:
-    """The downloadable report files (top level of `reports/`, JSON and CSV)."""
-    files = []
-    for info in store.list(REPORTS_PREFIX):
-        name = info.key[len(REPORTS_PREFIX):]
-        if REPORT_FILE_PATTERN.match(name):
-            files.append({"name": name, "key": info.key, "size": info.size, "etag": info.etag,
-                          "path": f"/reports/{name}"})
-    return files
-
-
-def store_status(store: Store) -> dict[str, Any]:
-    """Mirror state, population file and report files, for /api/status and the dashboard."""
-    from chalicelib.mirror.sync import mirror_status  # the mirror module is only needed here
-    from chalicelib.pipeline.ingestion import last_ingestion
-
-    surveys = mirror_status(store)
-    try:
-        head = store.head(POPULATION_KEY)
-        population = {"key": POPULATION_KEY, "size": head.size, "etag": head.etag}
-    except NotFound:
-        population = None
-    files = report_files(store)
-    generated_at = None
-    if any(f["key"] == SUMMARY_KEY for f in files):
-        try:
-            generated_at = read_report(store, SUMMARY_KEY).get("generated_at")
-        except (ApiError, RuntimeError, AttributeError):
-            generated_at = None
-    status = {
-        "surveys": surveys,
-        "ingestion": (record := last_ingestion(store)) and record.to_dict(),
-        "population": population,
-        "reports": {"generated_at": generated_at, "files": files},
-        "ready": bool(surveys) and population is not None and bool(files),
-    }
-    if not status["ready"]:
-        status["hint"] = "The store is empty or incomplete. " + RUN_HINT
-    return status
-
-
 def best_years(store: Store, series: list[str] | None, limit: int | None) -> dict[str, Any]:
     """The best-year report, optionally for some series only and/or the first `limit` rows."""
     report = read_report(store, BEST_YEARS_JSON_KEY)
@@ -344,7 +303,7 @@ def dashboard_page() -> Response:
 @_guarded
 def status() -> Response:
     query_params(())
-    return json_response(store_status(_context().store))
+    return json_response(store_status(_context().store).to_dict())
 
 
 @api.route("/api/reports/population", methods=["GET"], authorizer=AUTHORIZER)
@@ -432,8 +391,9 @@ def _dashboard_view(ctx: RequestContext, series: str | None, period: str | None
             chart = dashboard.Section(failed="The chart could not be computed; the error was logged.")
     view = dashboard.DashboardView(
         status=_section("status", lambda: store_status(ctx.store)),
-        population=_section("population", lambda: read_report(ctx.store, POPULATION_STATS_KEY)),
-        best_years=_section("best_years", lambda: read_report(ctx.store, BEST_YEARS_JSON_KEY)),
+        population=_section("population", lambda: PopulationStats.from_dict(read_report(ctx.store,
+                                                                                        POPULATION_STATS_KEY))),
+        best_years=_section("best_years", lambda: BestYears.from_dict(read_report(ctx.store, BEST_YEARS_JSON_KEY))),
         chart=chart,
         series_id=series_id,
         period=chosen_period,
