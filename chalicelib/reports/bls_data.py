@@ -1,28 +1,10 @@
 """Streaming parser of BLS time-series data files (`<survey>.data.*`), any survey, any size.
 
-Format (e.g. `pr.data.0.Current`): a header line, then one observation per line;
-tab-separated, CRLF line endings, fields and header names padded with spaces:
-
-    series_id        <TAB>year<TAB>period<TAB>       value<TAB>footnote_codes<CR><LF>
-
-How it is read:
-- The file is read in blocks of raw bytes (`block_size`, 4 MiB by default) cut at
-  the last line end, and every block is parsed with vectorised numpy operations over
-  its bytes: no Python object per row, so peak memory is a few times the block size
-  whatever the file size.
-- Header names and fields are trimmed of spaces; CR before LF is dropped; blank lines
-  are skipped. Columns are found by name (case-insensitive), in any order; a missing
-  `series_id`, `year`, `period` or `value` column is a `SourceError` naming it.
-- `footnote_codes` is ignored knowingly: a footnote (e.g. `R` = revised) does not
-  change the value it annotates, so no computation here needs it.
-- `value` is parsed as an exact fixed-point decimal: the digits become an int64
-  scaled by 10**decimals (`-1.25` -> -125 at scale 2); each block is brought to one
-  scale (the most decimals in the block). A value that is not a number (optional
-  sign, digits, at most one `.`, at least one digit, at most 15 digits in all) is
-  counted in `invalid_values` (with the first few examples and their line numbers)
-  and its row is kept with `value_ok == False`; it never stops the run.
-- A line with the wrong number of fields, or a `year` that is not four digits, is
-  counted in `malformed_lines` (with examples) and left out.
+`BlsDataReader` yields blocks parsed with numpy from raw bytes (memory: a few blocks);
+`value` becomes an exact fixed-point int64 at one scale per block. Non-numeric values are
+counted in `invalid_values` and their rows kept with `value_ok == False`; malformed lines are
+counted and left out; a missing required column is a `SourceError`. Format and rules: see
+docs/reports.md ("Reading BLS data files").
 """
 
 from __future__ import annotations

@@ -1,41 +1,10 @@
-"""The three reports, computed with pandas (and numpy) from the stored BLS data file and population.
+"""The three reports (population statistics, best year per series, series × population),
+computed from the stored BLS data file and population and written under `reports/`.
 
-Definitions:
-
-1. **Population statistics**: mean and standard deviation of the annual U.S. population
-   for the years 2013–2018 inclusive (range configurable). Report the sample standard
-   deviation (ddof=1, the pandas default) and, beside it, the population standard
-   deviation (ddof=0), plus the years used. A year of the range missing from the data →
-   error naming the missing years.
-2. **Best year per series**: for every `series_id` in `pr.data.0.Current`, sum `value` over
-   the quarterly periods `Q01`–`Q04` of each year (`Q05` is the annual average, not a
-   quarter; `--include-annual` adds it), and pick the year with the largest sum. Ties go to
-   the earliest year. Sums are exact at the data's precision: float noise never decides a
-   comparison. Series that have no quarterly rows are not dropped silently: they are listed
-   as such in the output.
-3. **Series × population**: for series `PRS30006032` and period `Q01` (both configurable),
-   every year's value with that year's population; the population is empty where the
-   population data has no such year.
-
-How: the data file is streamed through `chalicelib.reports.bls_data.BlsDataReader` (blocks of
-raw bytes parsed with numpy into exact fixed-point int64 values, in parallel threads);
-each block is reduced with numpy to partial sums per (series, year) in int64, and the
-partial sums are combined exactly at the end (the largest sum per series, then the
-earliest year). pandas computes the population statistics, joins the population and
-writes the CSV tables. Memory is bounded by a few blocks plus one row per (series,
-year) pair, whatever the file size. A series whose quarterly rows are all non-numeric
-counts as having no quarterly rows (it has no quarterly value to sum). Values are shown
-as JSON numbers whose shortest text is the exact decimal sum (e.g. `0.3`, never
-`0.30000000000000004`).
-
-Outputs (store keys under `reports/`): see `REPORT_KEYS`; `summary.json` names the inputs
-(key, ETag, SHA-256 when the object's metadata has one), the options and the run time.
-The report files themselves hold no time stamp: the same inputs give byte-identical
-files, and a run whose inputs and options equal those recorded in `summary.json` writes
-nothing.
-
-pandas and numpy are imported inside the functions that compute reports, never at
-module import (the ingestion Lambda imports this package without paying for them).
+A run whose inputs and options equal those recorded in `summary.json` writes nothing;
+the same inputs give byte-identical files. pandas and numpy are imported inside the
+functions that compute reports, never at module import (the ingestion Lambda imports this
+package). Definitions, outputs and choices: see docs/reports.md.
 """
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ import pytest
 
 from chalicelib.pipeline import events
 from chalicelib.core.settings import Settings
+from support.paths import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 INFRA = REPO / "infra"
 if str(INFRA) not in sys.path:
     sys.path.insert(0, str(INFRA))
