@@ -34,8 +34,9 @@ ALARM_EMAIL = "ops@example.org"
 # Not part of a clone (or rebuilt by tools): left out of the project copy.
 PROJECT_COPY_SKIPS = (".git", ".venv", "__pycache__", ".pytest_cache", "*.egg-info", "data", "cdk.out",
                       "chalice.out", "deployments", "deployed", "artifacts", "node_modules")
-# The function code zip (unzipped): app.py + chalicelib/ measured 0.46 MiB; it must not grow past this.
-CODE_ZIP_BUDGET = 600 * 1024
+# The function code zip, unzipped (app.py, chalicelib/, Chalice's runtime): about 358 KiB before the
+# workstation code left chalicelib/ (commit 1f57e9d), 326 KiB after; it must not grow past the old size.
+CODE_ZIP_BUDGET = 360 * 1024
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 UNTAGGABLE = {
     "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy", "AWS::SNS::Subscription",
