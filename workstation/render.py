@@ -236,6 +236,6 @@ def stored_report_lines(result: RunResult, max_rows: int = 10) -> list[str]:
         for row in joined.rows:
             population = str(row.population) if row.population is not None else "-"
             lines.append(f"    {row.year:>6}{number(row.value):>12}{population:>14}")
-    for problem in reports.problems:
-        lines.append(f"  {problem}")
+    for key in reports.unreadable:
+        lines.append(f"  {key} is not valid JSON")
     return lines

@@ -411,17 +411,18 @@ def _stored_reports(store: Store, inputs: list[dict[str, Any]]) -> ReportsResult
 
 @dataclass(frozen=True)
 class StoredReports:
-    """The JSON reports found in the store (None: absent); `problems` names those that are unreadable."""
+    """The JSON reports found in the store (None: absent); `unreadable`: keys of those that are not valid."""
 
     population_stats: PopulationStats | None = None
     best_years: BestYears | None = None
     series_population: SeriesPopulation | None = None
-    problems: tuple[str, ...] = ()
+    unreadable: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
         """True when no report was found (the reports were never computed)."""
-        return (self.population_stats, self.best_years, self.series_population, self.problems) == (None,) * 3 + ((),)
+        found = (self.population_stats, self.best_years, self.series_population)
+        return all(report is None for report in found) and not self.unreadable
 
     def to_dict(self) -> dict[str, Any] | None:
         """`{report name: stored document}` of the reports found (an unreadable one: `{"error": ...}`), or None."""
@@ -431,15 +432,15 @@ class StoredReports:
             name = _report_name(key)
             if report is not None:
                 found[name] = report.to_dict()
-            elif any(problem.startswith(key) for problem in self.problems):
+            elif key in self.unreadable:
                 found[name] = {"error": f"{key} is not valid JSON"}
         return found or None
 
 
 def read_stored_reports(store: Store) -> StoredReports:
-    """Parse the stored JSON reports once, at the boundary (a missing one is None, a broken one a problem)."""
+    """Parse the stored JSON reports once, at the boundary (a missing one is None, a broken one unreadable)."""
     parsed: dict[str, Any] = {}
-    problems: list[str] = []
+    unreadable: list[str] = []
     for key, kind in ((POPULATION_STATS_KEY, PopulationStats), (BEST_YEARS_JSON_KEY, BestYears),
                       (SERIES_POPULATION_JSON_KEY, SeriesPopulation)):
         try:
@@ -447,8 +448,8 @@ def read_stored_reports(store: Store) -> StoredReports:
         except NotFound:
             continue
         except (ValueError, KeyError, TypeError):
-            problems.append(f"{key} is not valid JSON")
-    return StoredReports(**parsed, problems=tuple(problems))
+            unreadable.append(key)
+    return StoredReports(**parsed, unreadable=tuple(unreadable))
 
 
 def _report_name(key: str) -> str:

@@ -366,3 +366,24 @@ def test_importing_the_package_paths_does_not_import_pandas() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_stored_reports_are_parsed_back_into_the_typed_reports(store, tmp_path) -> None:
+    # GIVEN the reports computed once
+    put_inputs(store)
+    first = run_reports(Settings(), store)
+    # WHEN they are read back from the store
+    stored = reports.read_stored_reports(store)
+    # THEN they are the same typed reports
+    assert (stored.population_stats, stored.best_years, stored.series_population) == (
+        first.population_stats, first.best_years, first.series_population)
+    assert not stored.empty and stored.unreadable == ()
+    # WHEN one of them is damaged THEN it is named as unreadable, the others still read
+    store.put(BEST_YEARS_JSON_KEY, b'{"series": "not a list"}')
+    damaged = reports.read_stored_reports(store)
+    assert damaged.best_years is None and damaged.unreadable == (BEST_YEARS_JSON_KEY,)
+    assert damaged.population_stats == first.population_stats
+    assert damaged.to_dict()["best_years"] == {"error": "reports/best_years.json is not valid JSON"}
+    # AND an empty store has none
+    empty = reports.read_stored_reports(LocalStore(tmp_path / "empty"))
+    assert empty.empty and empty.to_dict() is None
