@@ -501,6 +501,15 @@ def test_path2_chalice_package_uses_the_stack_resources(path2_package: Path) -> 
     assert resources["Ingest"]["Properties"]["Environment"]["Variables"]["DATA_STORE"] == FAKE_OUTPUTS["DataStore"]
 
 
+def test_lambda_package_ships_the_dashboard_assets(path2_package: Path) -> None:
+    # GIVEN the dashboard's CSS and JavaScript kept as files next to chalicelib/web/dashboard.py
+    static = REPO / "chalicelib" / "web" / "static"
+    # THEN `chalice package` puts them, unchanged, in the function code
+    with zipfile.ZipFile(path2_package / "deployment.zip") as archive:
+        for name in ("dashboard.css", "dashboard.js"):
+            assert archive.read(f"chalicelib/web/static/{name}") == (static / name).read_bytes()
+
+
 def test_lambda_package_is_under_the_250_mb_limit(path2_package: Path, pipeline_stack: Synthesized,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     # Path 2's zips, and the ones the Chalice construct made for Path 1

@@ -441,6 +441,21 @@ def test_data_store_is_read_per_request(tmp_path, monkeypatch, filled):
 # --------------------------------------------------------------------------- GET / (dashboard)
 
 
+def test_dashboard_inlines_the_static_css_and_script_files(client):
+    # GIVEN the dashboard's CSS and JavaScript as files of the package
+    static = Path(dashboard.__file__).parent / "static"
+    css, script = (static / "dashboard.css").read_text(), (static / "dashboard.js").read_text()
+    # WHEN the page is served
+    response = client.http.get("/")
+    html = response.body.decode()
+    # THEN both files are inlined exactly once, byte for byte, and the script's hash is the allowed one
+    assert re.findall(r"<style>(.*?)</style>", html, re.S) == [css]
+    assert re.findall(r"<script>(.*?)</script>", html, re.S) == [script]
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}'" in response.headers["Content-Security-Policy"]
+    assert "history.replaceState" in script and "svg.chart" in css
+
+
 def test_dashboard_renders_every_section_with_the_real_numbers(client, store):
     response = client.http.get("/")
     assert response.status_code == 200
