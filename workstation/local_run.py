@@ -17,7 +17,7 @@ from typing import Any
 
 from chalicelib.core.errors import ConfigError, PipelineError
 from chalicelib.core.settings import Settings
-from chalicelib.core.store import S3Store, Store, open_store
+from chalicelib.core.store import S3Store, open_store
 from chalicelib.pipeline import events
 from chalicelib.pipeline.analysis import AnalysisResult, analyze, reports_step
 from chalicelib.pipeline.ingestion import IngestionResult, Progress, Step, ingest

@@ -16,8 +16,7 @@ from typing import Any
 from chalicelib.core.errors import NotFound, StoreError
 from chalicelib.mirror.listing import ListingEntry
 from chalicelib.core.layout import (
-    BLS_PREFIX, BOOKKEEPING_SUFFIX, bookkeeping_prefix, marker_key, marker_prefix, mirror_state_key,
-    survey_of_state_key, survey_prefix,
+    BLS_PREFIX, bookkeeping_prefix, marker_prefix, mirror_state_key, survey_of_state_key, survey_prefix,
 )
 from chalicelib.core.store import ObjectInfo, Store
 
@@ -157,6 +156,6 @@ def list_states(store: Store) -> list[SurveyState]:
 
 
 __all__ = [
-    "BOOKKEEPING_SUFFIX", "FileRecord", "StoredSurvey", "SurveyState", "bookkeeping_prefix", "list_states",
-    "load_state", "marker_key", "mirror_state_key", "read_stored_survey", "save_state", "sync_fingerprint",
+    "FileRecord", "StoredSurvey", "SurveyState", "list_states", "load_state", "read_stored_survey", "save_state",
+    "sync_fingerprint",
 ]

@@ -12,7 +12,6 @@ import functools
 import json
 import logging
 import os
-import re
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 from chalicelib.core import layout
 from support.paths import REPO
