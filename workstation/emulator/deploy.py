@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.core.errors import PipelineError
+from chalicelib.core.layout import POPULATION_STATS_KEY, REPORTS_PREFIX, SUMMARY_KEY
 from chalicelib.core.settings import Settings
 from chalicelib.pipeline import events
-from chalicelib.reports.compute import POPULATION_STATS_KEY, REPORTS_PREFIX, SUMMARY_KEY
 from workstation.emulator import ministack, processes, stack
 from workstation.snapshot import snapshot_settings
 
@@ -217,15 +217,15 @@ def render(deployment: LocalDeployment) -> str:
         f"Ingestion ({d.functions['ingest']}, invoked once with a Scheduled Event; sources: the bundled snapshot)",
         f"  mirror: {counts}; population: {population}",
         f"  {analysis}",
-        f"Reports in s3://{d.bucket}/reports/:",
+        f"Reports in s3://{d.bucket}/{REPORTS_PREFIX}:",
         *(f"  {key}" for key in d.report_keys),
         f"Population mean {d.population_stats['start_year']}-{d.population_stats['end_year']}: "
         f"{d.population_stats['mean']:,.0f}",
         "",
         "Look further (the emulator keeps running; `make deploy-local-stop` stops it):",
         "  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1",
-        f"  aws --endpoint-url {endpoint} s3 ls s3://{d.bucket}/reports/",
-        f"  aws --endpoint-url {endpoint} s3 cp s3://{d.bucket}/reports/population_stats.json -",
+        f"  aws --endpoint-url {endpoint} s3 ls s3://{d.bucket}/{REPORTS_PREFIX}",
+        f"  aws --endpoint-url {endpoint} s3 cp s3://{d.bucket}/{POPULATION_STATS_KEY} -",
         f"  aws --endpoint-url {endpoint} cloudformation describe-stacks --stack-name {d.stack}",
         *(f"  aws --endpoint-url {endpoint} logs filter-log-events --log-group-name /aws/lambda/{name} "
           "--query 'events[].message' --output text" for name in (d.functions["ingest"], d.functions["analyze"])),
