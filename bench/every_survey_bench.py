@@ -33,6 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mirror_bench import BIN, CONTACT, ROOT, MotoServer, _env, _high_water_kb  # noqa: E402
 
+from chalicelib.core.layout import BLS_PREFIX, BOOKKEEPING_SUFFIX  # noqa: E402
 from workstation.sourceserver import RequestRecord, SourceServer  # noqa: E402
 
 ROOT_PATH = "/pub/time.series/"
@@ -171,7 +172,7 @@ def run_mirror(store: str, source: str, env: dict[str, str], budget: float | Non
         peak_kb, peak_tmp = 0, 0
         while process.poll() is None:
             peak_kb = max(peak_kb, _high_water_kb(process.pid))
-            peak_tmp = max(peak_tmp, sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file()))
+            peak_tmp = max(peak_tmp, temp_bytes(process.pid, tmp))
             time.sleep(0.02)
         seconds = time.perf_counter() - start
         stdout.seek(0)
@@ -180,6 +181,23 @@ def run_mirror(store: str, source: str, env: dict[str, str], budget: float | Non
         if process.returncode != 0:
             raise RuntimeError(f"mirror exited {process.returncode}: {stderr.read()[-2000:].decode()}")
     return json.loads(text), seconds, peak_kb / 1024, peak_tmp / 1e6
+
+
+def temp_bytes(pid: int, tmp: Path) -> int:
+    """Bytes in the files `pid` holds open under `tmp` (temp files are unlinked, so they are found
+    through /proc/<pid>/fd, not by listing the folder)."""
+    total = 0
+    try:
+        descriptors = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return 0
+    for fd in descriptors:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith(str(tmp)):
+                total += os.stat(f"/proc/{pid}/fd/{fd}").st_size
+        except OSError:
+            continue
+    return total
 
 
 def sync_until_complete(backend: str, store: str, server: TreeServer, env: dict[str, str], budget: float,
@@ -210,17 +228,17 @@ def stored_digests(store: str, moto: MotoServer) -> dict[str, str]:
         client = boto3.client("s3", endpoint_url=moto.endpoint, aws_access_key_id="test",
                               aws_secret_access_key="test", region_name="us-east-1")
         bucket = store[5:]
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="bls/"):
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=BLS_PREFIX):
             for item in page.get("Contents", []):
-                if ".mirror/" not in item["Key"]:
+                if BOOKKEEPING_SUFFIX + "/" not in item["Key"]:
                     digest = hashlib.sha256()
                     for chunk in client.get_object(Bucket=bucket, Key=item["Key"])["Body"].iter_chunks(1 << 20):
                         digest.update(chunk)
-                    found[item["Key"][4:]] = digest.hexdigest()
+                    found[item["Key"].removeprefix(BLS_PREFIX)] = digest.hexdigest()
         return found
-    base = Path(store) / "bls"
+    base = Path(store) / BLS_PREFIX
     for path in base.rglob("*"):
-        if path.is_file() and ".mirror" not in path.parent.name:
+        if path.is_file() and not path.parent.name.endswith(BOOKKEEPING_SUFFIX):
             found[path.relative_to(base).as_posix()] = file_digest(path)
     return found
 

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,19 +26,18 @@ from chalicelib.core.errors import ConfigError, PipelineError, PreconditionFaile
 from chalicelib.core.http_client import PoliteClient
 from chalicelib.core.log import log_error, log_event
 from chalicelib.core.settings import Settings
-from chalicelib.core.store import ObjectInfo, Store, open_store, validate_key
+from chalicelib.core.layout import BOOKKEEPING_SUFFIX, marker_key, survey_prefix
+from chalicelib.core.store import ObjectInfo, Store, validate_key
 from chalicelib.mirror.budget import UNLIMITED, Deadlines
 from chalicelib.mirror.listing import Listing, parse_directories, parse_listing, parse_root_listing
 from chalicelib.mirror.plan import DRIFT, NEW, Plan, make_plan
 from chalicelib.mirror.progress import Listener, Meter
 from chalicelib.mirror.state import (
-    BOOKKEEPING_SUFFIX,
     FileRecord,
     StoredSurvey,
     SurveyState,
     list_states,
     load_state,
-    marker_key,
     read_stored_survey,
     save_state,
     stored_survey_names,
@@ -55,7 +54,7 @@ ROOT_SEGMENT = "time.series"  # a source URL ending in /time.series/ is the root
 
 
 @dataclass
-class SurveyReport:
+class SurveyResult:
     """What one run did (or, with --dry-run, would do) to one survey."""
 
     survey: str
@@ -117,10 +116,10 @@ class SurveyReport:
 
 
 @dataclass
-class MirrorReport:
+class MirrorResult:
     """All surveys of one run; `to_dict()` is the `mirror --json` document."""
 
-    surveys: list[SurveyReport]
+    surveys: list[SurveyResult]
     dry_run: bool = False
     verify: bool = False
     seconds: float = 0.0
@@ -136,6 +135,23 @@ class MirrorReport:
         """True when every survey is done: nothing left for a continuation."""
         return all(report.complete for report in self.surveys)
 
+    def all_skipped(self) -> list[str]:
+        """The root's non-survey directories, then each survey's sub-directories (`la/maps/`)."""
+        return [*self.skipped, *(f"{r.survey}/{name}" for r in self.surveys for name in r.skipped)]
+
+    def counts(self) -> dict[str, int]:
+        """Files per kind of change, over all surveys (the ingestion record and the run's text)."""
+        return {name: sum(len(getattr(survey, name)) for survey in self.surveys)
+                for name in ("added", "updated", "deleted", "unchanged", "failed")}
+
+    def failure(self) -> str:
+        """Why the run is not ok: the files that failed, or the errors that stopped a survey."""
+        failed = [name for survey in self.surveys for name in survey.failed]
+        if failed:
+            return f"{len(failed)} file(s) failed: {', '.join(failed[:10])}"
+        errors = [f"{survey.survey}: {error}" for survey in self.surveys for error in survey.errors]
+        return f"did not complete: {'; '.join(errors) or 'see the logs'}"
+
     def to_dict(self) -> dict[str, Any]:
         """Aggregated lists and counters, plus a per-survey breakdown under `surveys`.
 
@@ -146,7 +162,7 @@ class MirrorReport:
             "ok": self.ok, "complete": self.complete, "dry_run": self.dry_run, "verify": self.verify,
             "pending": sum(len(report.pending) for report in self.surveys),
             "not_reached": [report.survey for report in self.surveys if not report.reached],
-            "skipped": [*self.skipped, *(f"{r.survey}/{name}" for r in self.surveys for name in r.skipped)],
+            "skipped": self.all_skipped(),
         }
         for name in ("added", "updated", "deleted", "unchanged", "failed", "repaired"):
             result[name] = [item for report in self.surveys for item in getattr(report, name)]
@@ -156,34 +172,6 @@ class MirrorReport:
         result["seconds"] = round(self.seconds, 3)
         result["surveys"] = [report.to_dict() for report in self.surveys]
         return result
-
-    def to_text(self) -> str:
-        """A short human-readable summary."""
-        lines = []
-        for report in self.surveys:
-            if not report.reached:
-                lines.append(f"{report.survey}: not reached (time budget used up)")
-                continue
-            verb = "would " if self.dry_run else ""
-            lines.append(
-                f"{report.survey} ({report.source_url} -> {report.prefix}): {verb}add {len(report.added)}, "
-                f"{verb}update {len(report.updated)}, {verb}delete {len(report.deleted)}, "
-                f"unchanged {len(report.unchanged)}, failed {len(report.failed)}; "
-                f"{report.bytes_downloaded} bytes downloaded, {report.bytes_uploaded} uploaded, "
-                f"{report.source_requests} source requests"
-                + (f"; {len(report.pending)} pending" if report.pending else "")
-            )
-            for step in report.plan:
-                lines.append(f"  {step['action']:<7} {step['name']}  ({step['reason']})")
-            for name in report.failed:
-                lines.append(f"  FAILED  {name}")
-            for error in report.errors:
-                lines.append(f"  error: {error}")
-        if self.skipped or any(r.skipped for r in self.surveys):
-            lines.append("skipped (not surveys, or sub-directories): " + ", ".join(self.to_dict()["skipped"]))
-        if not self.complete:
-            lines.append("incomplete: the time budget ran out; the next run continues")
-        return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- entry points
@@ -202,17 +190,17 @@ def survey_targets(urls: tuple[str, ...]) -> list[tuple[str, str]]:
         url = url if url.endswith("/") else url + "/"
         survey = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
         try:
-            validate_key(f"bls/{survey}")
+            validate_key(survey_prefix(survey).rstrip("/"))
         except StoreError:
             raise ConfigError(f"BLS_SOURCE_URL: {url!r} does not end in a usable directory name") from None
         if survey.endswith(BOOKKEEPING_SUFFIX):
             raise ConfigError(
-                f"BLS_SOURCE_URL: {url!r} would mirror to bls/{survey}/, where the mirror keeps the "
+                f"BLS_SOURCE_URL: {url!r} would mirror to {survey_prefix(survey)}, where the mirror keeps the "
                 f"bookkeeping of survey {survey[: -len(BOOKKEEPING_SUFFIX)]!r}"
             )
         if survey in seen:
             raise ConfigError(
-                f"BLS_SOURCE_URL: {seen[survey]!r} and {url!r} would both mirror to bls/{survey}/"
+                f"BLS_SOURCE_URL: {seen[survey]!r} and {url!r} would both mirror to {survey_prefix(survey)}"
             )
         seen[survey] = url
         targets.append((survey, url))
@@ -261,7 +249,7 @@ def run_mirror(
     progress: Progress = None,
     deadlines: Deadlines | None = None,
     listener: Listener | None = None,
-) -> MirrorReport:
+) -> MirrorResult:
     """Mirror every directory of `settings.bls_source_urls`; one survey failing does not stop the others.
 
     Surveys are visited in order; once `deadlines` allows no new transfer, the rest are
@@ -281,7 +269,7 @@ def run_mirror(
         with meter.heartbeat():
             reports = [
                 SurveyMirror(settings, store, client, survey, url, **options).run()
-                if deadlines.can_start() else SurveyReport(survey, url, f"bls/{survey}/", reached=False)
+                if deadlines.can_start() else SurveyResult(survey, url, survey_prefix(survey), reached=False)
                 for survey, url in targets.surveys
             ]
             reports += [
@@ -291,50 +279,56 @@ def run_mirror(
     finally:
         if own_client:
             client.close()
-    return MirrorReport(reports, dry_run=dry_run, verify=verify, seconds=time.perf_counter() - started,
+    return MirrorResult(reports, dry_run=dry_run, verify=verify, seconds=time.perf_counter() - started,
                         skipped=targets.skipped)
 
 
-def mirror_status(store: Store, files_of: Iterable[str] | str = "all") -> list[dict[str, Any]]:
-    """One summary per mirrored survey (files, bytes, last change), from the saved states; the file
-    list only for the surveys in `files_of` ("all": every survey), so 65 surveys stay small."""
+@dataclass(frozen=True)
+class MirroredFile:
+    """One mirrored file as the dashboard shows it."""
+
+    name: str
+    key: str
+    size: int
+    sha256: str
+    last_modified: str | None
+
+
+@dataclass(frozen=True)
+class SurveyStatus:
+    """One mirrored survey as the dashboard and /api/status show it (from its saved state).
+
+    `files` is None unless asked for: a summary per survey keeps 65 surveys small.
+    """
+
+    survey: str
+    source_url: str
+    last_sync: str | None
+    last_change: str | None
+    file_count: int
+    bytes: int
+    files: list[MirroredFile] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (/api/status `surveys`); `files` only when listed."""
+        document = asdict(self)
+        if self.files is None:
+            del document["files"]
+        return document
+
+
+def mirror_status(store: Store, files_of: Iterable[str] | str = "all") -> list[SurveyStatus]:
+    """Every mirrored survey (for the dashboard), from the saved states; the file list (by name)
+    only for the surveys in `files_of` ("all": every survey)."""
     wanted = files_of if isinstance(files_of, str) else frozenset(files_of)
     result = []
     for state in list_states(store):
         records = sorted(state.files.values(), key=lambda r: r.name)
-        summary: dict[str, Any] = {
-            "survey": state.survey,
-            "source_url": state.source_url,
-            "last_sync": state.last_sync,
-            "last_change": state.last_change,
-            "file_count": len(records),
-            "bytes": sum(record.size for record in records),
-        }
-        if wanted == "all" or state.survey in wanted:
-            summary["files"] = [
-                {"name": r.name, "key": r.key, "size": r.size, "sha256": r.sha256, "last_modified": r.last_modified}
-                for r in records
-            ]
-        result.append(summary)
+        files = [MirroredFile(r.name, r.key, r.size, r.sha256, r.last_modified) for r in records]
+        listed = wanted == "all" or state.survey in wanted
+        result.append(SurveyStatus(state.survey, state.source_url, state.last_sync, state.last_change,
+                                   len(records), sum(r.size for r in records), files if listed else None))
     return result
-
-
-def command(args: Any, settings: Settings, progress: Progress,
-            listener: Listener | None = None) -> tuple[dict[str, Any], str, bool]:
-    """`bls-pipeline mirror`: run and return (JSON result, text, success; a budget stop is a success)."""
-    store = open_store(settings.data_store)
-    report = run_mirror(
-        settings,
-        store,
-        dry_run=bool(getattr(args, "dry_run", False)),
-        verify=bool(getattr(args, "verify", False)),
-        allow_mass_delete=bool(getattr(args, "allow_mass_delete", False)),
-        progress=progress,
-        listener=listener,
-    )
-    if progress:
-        progress("")
-    return report.to_dict(), report.to_text(), report.ok
 
 
 # --------------------------------------------------------------------------- one survey
@@ -364,7 +358,7 @@ class SurveyMirror:
         self.client = client
         self.survey = survey
         self.url = url
-        self.prefix = f"bls/{survey}/"
+        self.prefix = survey_prefix(survey)
         self.dry_run = dry_run
         self.verify = verify
         self.allow_mass_delete = allow_mass_delete
@@ -372,10 +366,10 @@ class SurveyMirror:
         self.deadlines = deadlines
         self.meter = meter or Meter()
         self.vanished = vanished
-        self.report = SurveyReport(survey, url, self.prefix, dry_run=dry_run)
+        self.report = SurveyResult(survey, url, self.prefix, dry_run=dry_run)
         self._bytes_lock = threading.Lock()
 
-    def run(self) -> SurveyReport:
+    def run(self) -> SurveyResult:
         """Plan and apply; errors end up in the report, never as an exception (bugs excepted)."""
         started = time.monotonic()
         requests_before = self.client.requests_made
@@ -600,5 +594,5 @@ class SurveyMirror:
         return changes
 
 
-__all__ = ["MirrorReport", "SurveyReport", "command", "discover", "is_root", "mirror_status", "run_mirror",
+__all__ = ["MirrorResult", "SurveyResult", "SurveyStatus", "discover", "is_root", "mirror_status", "run_mirror",
            "survey_targets"]

@@ -20,10 +20,11 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from chalicelib.core.errors import NotFound, PreconditionFailed, StoreError
+from chalicelib.core.layout import MIRROR_RUN_KEY
 from chalicelib.core.log import log_event
 from chalicelib.core.store import Store
 
-RUN_KEY = "_state/mirror-run.json"
+RUN_KEY = MIRROR_RUN_KEY
 # How long a run keeps the lease after an invocation: one more invocation, with margin, so the
 # daily schedule cannot start another run between two continuations; a chain that died (its
 # message dead-lettered) frees the lease after this long.
@@ -43,6 +44,12 @@ class MirrorRun:
     not_reached: int = 0
     last_request_at: float = 0.0  # wall clock of the end of the last invocation's requests
     pending_by_survey: dict[str, int | None] = field(default_factory=dict)  # None: not reached yet
+
+    def summary(self) -> dict[str, Any]:
+        """What /api/status shows of the run: complete, pending work (per survey), invocations."""
+        return {"run_id": self.run_id, "complete": self.complete, "pending": self.pending,
+                "pending_by_survey": self.pending_by_survey, "surveys_not_reached": self.not_reached,
+                "invocations": self.invocations}
 
     def holds_lease(self, now: float) -> bool:
         """True while an incomplete run may still be continued."""

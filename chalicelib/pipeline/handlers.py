@@ -76,7 +76,7 @@ def lambda_deadlines(settings: Settings, context: Any) -> Deadlines:
 def _end_invocation(store: Store, run: continuation.MirrorRun, etag: str, result: IngestionResult) -> None:
     """Record the invocation; send the next continuation if the mirror is not complete."""
     mirror = result.step("mirror")
-    summary = mirror.result if mirror is not None and mirror.result is not None else {}  # a crash ends the run
+    summary = mirror.result.to_dict() if mirror is not None and mirror.result is not None else {}  # a crash ends it
     done = continuation.finish_invocation(store, run, etag, summary, time.time())
     if not done.complete:
         try:

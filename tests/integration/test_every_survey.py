@@ -415,7 +415,7 @@ def test_deadlines_in_lambda_leave_a_reserve_for_the_rest_of_the_invocation():
 def test_the_status_of_65_surveys_stays_small_and_shows_pending_work(local_store):
     from chalicelib.mirror.state import FileRecord, SurveyState, save_state
     from chalicelib.pipeline.continuation import MirrorRun, write_run
-    from chalicelib.web.routes import store_status
+    from chalicelib.web.status import store_status
 
     # GIVEN 65 mirrored surveys of 25 files each, and a mirror run still going (pending work in two)
     surveys = [a + b for a in "abcdefghi" for b in "abcdefgh"][:65]
@@ -427,18 +427,18 @@ def test_the_status_of_65_surveys_stays_small_and_shows_pending_work(local_store
     write_run(local_store, MirrorRun("r1", 0.0, 1e12, pending=7, pending_by_survey={"aa": 7, "ab": None},
                                      invocations=2), None)
     # WHEN the status is read as /api/status serves it (no file lists unless asked)
-    status = store_status(local_store, "none")
+    status = store_status(local_store, "none").to_dict()
     # THEN every survey is summarised, the response is small, and the pending work is shown
     assert [s["survey"] for s in status["surveys"]] == surveys
     assert status["surveys"][0] == {"survey": "aa", "source_url": "https://x/aa/", "last_sync": "2026-12-01T00:00:00Z",
                                     "last_change": "2026-12-01T00:00:00Z", "file_count": 25,
                                     "bytes": sum(1000 + i for i in range(25))}
     assert len(json.dumps(status)) < 20_000  # with every file list: ~20x more
-    assert len(json.dumps(store_status(local_store, "all"))) > 10 * len(json.dumps(status))
+    assert len(json.dumps(store_status(local_store, "all").to_dict())) > 10 * len(json.dumps(status))
     assert status["mirror_run"] == {"run_id": "r1", "complete": False, "pending": 7,
                                     "pending_by_survey": {"aa": 7, "ab": None}, "surveys_not_reached": 0,
                                     "invocations": 2}
-    assert [s["survey"] for s in store_status(local_store, "ab,ac")["surveys"] if "files" in s] == ["ab", "ac"]
+    assert [s.survey for s in store_status(local_store, "ab,ac").surveys if s.files is not None] == ["ab", "ac"]
 
 
 def test_a_transfer_still_running_at_the_runs_deadline_is_abandoned_as_pending(server, store, client):
