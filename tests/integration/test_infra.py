@@ -36,8 +36,9 @@ ALARM_EMAIL = "ops@example.org"
 PROJECT_COPY_SKIPS = (".git", ".venv", "__pycache__", ".pytest_cache", "*.egg-info", "data", "cdk.out",
                       "chalice.out", "deployments", "deployed", "artifacts", "node_modules")
 # The function code zip, unzipped (app.py, chalicelib/, Chalice's runtime): about 358 KiB before the
-# workstation code left chalicelib/ (commit 1f57e9d), 326 KiB after; it must not grow past the old size.
-CODE_ZIP_BUDGET = 360 * 1024
+# workstation code left chalicelib/ (commit 1f57e9d), 326 KiB after; 371 KiB with the every-survey mirror
+# (streamed transfers, time budget, continuation, progress: ~22 KiB). It must not grow past that.
+CODE_ZIP_BUDGET = 376 * 1024
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 UNTAGGABLE = {
     "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy", "AWS::SNS::Subscription",
