@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.core.errors import PipelineError
 from chalicelib.core.log import log_error, log_event
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import Store, open_store
@@ -26,18 +27,24 @@ def scheduled_ingestion(env: dict[str, str] | None = None, context: Any = None) 
     settings = Settings.from_env(env)
     store = open_store(settings.data_store)
     log_event("ingestion_start", store=store.url, sources=list(settings.bls_source_urls))
-    started = continuation.start_run(store, time.time())
+    try:
+        started = continuation.start_run(store, time.time())
+        lease_error = None
+    except PipelineError as error:  # the population still runs; the invocation fails afterwards
+        log_error("mirror_lease_failed", error)
+        started, lease_error = None, f"mirror: the run record could not be read or written ({error})"
     steps = [("population", population_step())]
     if started is not None:
         steps.insert(0, ("mirror", mirror_step(deadlines=lambda_deadlines(settings, context))))
-    else:
+    elif lease_error is None:
         log_event("ingestion_mirror_skipped", reason="a mirror run holds the lease (a continuation is due)")
     result = ingest(settings, store, steps=steps)
     if started is not None:
         _end_invocation(store, *started, result)
     log_event("ingestion_end", **result.to_dict())
-    if not result.ok:
-        raise IngestionFailed("ingestion failed: " + "; ".join(result.to_dict()["errors"].values()))
+    errors = [*result.to_dict()["errors"].values(), *([lease_error] if lease_error else [])]
+    if errors:
+        raise IngestionFailed("ingestion failed: " + "; ".join(errors))
     return result.to_dict()
 
 
