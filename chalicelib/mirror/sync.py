@@ -26,7 +26,7 @@ from chalicelib.core.errors import ConfigError, PipelineError, PreconditionFaile
 from chalicelib.core.http_client import PoliteClient
 from chalicelib.core.log import log_error, log_event
 from chalicelib.core.settings import Settings
-from chalicelib.core.layout import BOOKKEEPING_SUFFIX, marker_key, survey_prefix
+from chalicelib.core.layout import BOOKKEEPING_SUFFIX, marker_key, mirror_state_key, survey_prefix
 from chalicelib.core.store import ObjectInfo, Store, validate_key
 from chalicelib.mirror.budget import UNLIMITED, Deadlines
 from chalicelib.mirror.listing import Listing, parse_directories, parse_listing, parse_root_listing
@@ -430,7 +430,9 @@ class SurveyMirror:
         deleted = self._delete(plan)
         self._sort_by(listing.names())
         saved_etag = self._save_state(state, state_etag, results, deleted)
-        if self.report.ok and self.report.complete and not self.vanished:
+        if self.vanished and self.report.ok:  # every file is gone: so is the bookkeeping
+            self.store.delete_many([mirror_state_key(self.survey), *stored.markers])
+        elif self.report.ok and self.report.complete:
             self._mark_in_sync(listing, stored, results, plan.delete_keys if deleted else (), saved_etag)
 
     def _sort_by(self, names: list[str]) -> None:

@@ -335,7 +335,10 @@ def test_a_survey_that_disappears_from_the_root_is_a_mass_delete(server, store, 
     # AND allowed, the survey's files are deleted
     allowed = run_mirror(settings_for(server, ROOT), store, client=client, allow_mass_delete=True).to_dict()
     assert allowed["ok"] and allowed["deleted"] == ["la.series"]
-    assert list(store.list("bls/la/")) == []
+    assert list(store.list("bls/la/")) == [] and list(store.list("bls/la.mirror/")) == []
+    # AND the next run no longer knows the survey
+    again = run_mirror(settings_for(server, ROOT), store, client=client).to_dict()
+    assert again["ok"] and [s["survey"] for s in again["surveys"]] == ["pr"]
 
 
 def test_the_comma_separated_list_still_works_beside_the_root(server, store, client):
