@@ -322,12 +322,9 @@ class LocalStore(Store):
         if_match: str | None = None,
         sha256: str | None = None,  # nothing to check against: the copy never leaves this machine
     ) -> str:
-        upload = self.begin_upload(key, metadata=metadata, content_type=content_type)
-        try:
+        with self.upload(key, metadata=metadata, content_type=content_type) as upload:
             _copy_into(upload, body)
             return upload.commit(if_none_match=if_none_match, if_match=if_match)
-        finally:
-            upload.abort()
 
     def begin_upload(self, key: str, *, metadata: dict[str, str] | None = None,
                      content_type: str = "application/octet-stream") -> _LocalUpload:
@@ -614,7 +611,7 @@ class S3Store(Store):
         if isinstance(body, (bytes, bytearray, memoryview)):
             body = bytes(body)
         elif (size := _file_size(body)) is None or size > SINGLE_PUT_MAX:
-            # A stream of unknown length, or a big file: parts of `part_size`, one in memory.
+            # A stream of unknown length, or a big file: parts of `part_size`, one spooled at a time.
             with self.upload(key, metadata=metadata, content_type=content_type) as upload:
                 _copy_into(upload, body)
                 return upload.commit(sha256, if_none_match=if_none_match, if_match=if_match)
