@@ -41,7 +41,7 @@ from chalicelib.core.errors import InvalidKey, NotFound, PreconditionFailed, Sto
 # S3 multipart part size (S3 needs >= 5 MiB): a body up to one part is one PUT. One part per
 # transfer is spooled, so TMPDIR holds at most concurrency x PART_SIZE (4 x 64 MiB = 256 MiB).
 PART_SIZE = 64 * 1024 * 1024
-SPOOL_MEMORY = 8 * 1024 * 1024  # a part up to this size stays in memory; a bigger one is a temp file
+SPOOL_MEMORY = 1024 * 1024  # a part up to this size stays in memory; a bigger one is a temp file
 MAX_PARTS = 10_000  # S3's limit: a streamed object is at most MAX_PARTS x part size
 SINGLE_PUT_MAX = 256 * 1024 * 1024  # a file on disk up to this size is sent in one streamed PUT
 _CHUNK = 1024 * 1024
