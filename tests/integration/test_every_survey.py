@@ -398,20 +398,6 @@ def test_cli_time_budget_zero_stops_cleanly_with_exit_zero(server, tmp_path, cap
     assert document["not_reached"] == ["pr"] and document["pending"] == 0
 
 
-def test_the_budget_comes_from_the_environment(monkeypatch):
-    assert Settings.from_env({"MIRROR_TIME_BUDGET": "600"}).mirror_time_budget == 600.0
-    assert Settings.from_env({}).mirror_time_budget is None
-
-
-def test_deadlines_in_lambda_leave_a_reserve_for_the_rest_of_the_invocation():
-    from chalicelib.mirror.budget import LAMBDA_FINISH_RESERVE, LAMBDA_START_RESERVE
-
-    deadlines = Deadlines.from_lambda(900_000)
-    assert deadlines.can_start()
-    assert deadlines.abandon_at - deadlines.start_until == pytest.approx(LAMBDA_START_RESERVE - LAMBDA_FINISH_RESERVE)
-    assert not Deadlines.from_lambda(int(LAMBDA_START_RESERVE * 1000) - 1).can_start()
-
-
 # --------------------------------------------------------------------------- visibility
 
 
