@@ -13,8 +13,9 @@ How it is read:
 - Header names and fields are trimmed of spaces; CR before LF is dropped; blank lines
   are skipped. Columns are found by name (case-insensitive), in any order; a missing
   `series_id`, `year`, `period` or `value` column is a `SourceError` naming it.
-- `footnote_codes` is ignored knowingly: a footnote (e.g. `R` = revised) does not
-  change the value it annotates, so no computation here needs it.
+- `footnote_codes` is ignored by default: a footnote (e.g. `R` = revised) does not
+  change the value it annotates, so no report needs it; `footnotes=True` keeps it
+  (`Block.footnotes`, raw bytes) for the silver layer (`chalicelib.lake`).
 - `value` is parsed as an exact fixed-point decimal: the digits become an int64
   scaled by 10**decimals (`-1.25` -> -125 at scale 2); each block is brought to one
   scale (the most decimals in the block). A value that is not a number (optional
@@ -72,6 +73,7 @@ class Block:
     value_ok: np.ndarray  # bool: the value is a number
     scale: int  # decimals of `value`
     first_line: int  # 1-based line number in the file of the block's first line
+    footnotes: np.ndarray | None = None  # (rows, width) uint8 of footnote_codes, 0-padded (footnotes=True)
 
     def __len__(self) -> int:
         return len(self.year)
@@ -99,7 +101,8 @@ class BlsDataReader:
     """
 
     def __init__(
-        self, stream: IO[bytes], *, source: str = "data file", block_size: int = BLOCK_SIZE, workers: int | None = None
+        self, stream: IO[bytes], *, source: str = "data file", block_size: int = BLOCK_SIZE, workers: int | None = None,
+        footnotes: bool = False,
     ) -> None:
         self.stream = stream
         self.source = source
@@ -111,6 +114,8 @@ class BlsDataReader:
         self.series_index: dict[str, int] = {}
         self.stats = ParseStats()
         self._positions: dict[str, int] = {}
+        self._footnotes = footnotes
+        self._footnote_position: int | None = None
         self._next_line = 2  # line 1 is the header
 
     # ------------------------------------------------------------------ reading
@@ -185,6 +190,8 @@ class BlsDataReader:
             if lowered.count(name) > 1:
                 raise SourceError(f"{self.source}: column {name} appears twice in the header {self.columns}")
             self._positions[name] = lowered.index(name)
+        if self._footnotes and lowered.count("footnote_codes") == 1:
+            self._footnote_position = lowered.index("footnote_codes")
         return rest
 
     def _finish(self, parsed: _Parsed | None) -> Iterator[Block]:
@@ -217,7 +224,8 @@ class BlsDataReader:
                 self.series_names.append(name)
             codes[k] = code
         series = np.repeat(codes, parsed.run_lengths)
-        yield Block(series, parsed.year, parsed.period, parsed.value, parsed.value_ok, parsed.scale, first_line)
+        yield Block(series, parsed.year, parsed.period, parsed.value, parsed.value_ok, parsed.scale, first_line,
+                    parsed.footnotes)
 
     # ------------------------------------------------------------------ parsing (thread-safe: no shared state)
     def _parse(self, data: bytes, cut: int) -> _Parsed | None:
@@ -243,6 +251,8 @@ class BlsDataReader:
         if fields is None:
             return _Parsed.empty(stats, n_lines)
         n = len(starts)
+        if self._footnote_position is not None:
+            fields["footnote_codes"] = _column(data, cut, starts, ends, self._footnote_position, len(self.columns))
 
         year, year_ok = _years(fields["year"])
         series_matrix = fields["series_id"]
@@ -286,7 +296,8 @@ class BlsDataReader:
                     "value": _text(fields["value"][i]),
                 })
         stats.rows += n
-        return _Parsed(year, period, value, value_ok, scale, n_lines, run_names, run_lengths, stats)
+        return _Parsed(year, period, value, value_ok, scale, n_lines, run_names, run_lengths, stats,
+                       fields.get("footnote_codes"))
 
     def _fixed_layout_fields(
         self, data: bytes, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray
@@ -371,6 +382,7 @@ class _Parsed:
     run_names: list[str]
     run_lengths: np.ndarray
     stats: ParseStats
+    footnotes: np.ndarray | None = None
 
     @classmethod
     def empty(cls, stats: ParseStats, n_lines: int) -> _Parsed:
@@ -378,6 +390,18 @@ class _Parsed:
 
         nothing = np.empty(0, dtype=np.int64)
         return cls(nothing, nothing, nothing, nothing.astype(bool), 0, n_lines, [], nothing, stats)
+
+
+def _column(data: bytes, cut: int, starts: np.ndarray, ends: np.ndarray, j: int, n_fields: int) -> np.ndarray:
+    """Field `j` of every line data[starts:ends] (lines with exactly n_fields - 1 tabs) as a byte matrix."""
+    import numpy as np
+
+    buf = np.frombuffer(data[:cut] + bytes(MAX_FIELD), dtype=np.uint8)[:cut]  # padded: see `_gather`
+    tabs = np.flatnonzero(buf == 9)
+    first = np.searchsorted(tabs, starts)  # index of each line's first tab
+    lo = starts if j == 0 else tabs[first + j - 1] + 1
+    hi = ends if j == n_fields - 1 else tabs[first + j]
+    return _gather(buf, lo, hi, max(1, int((hi - lo).max())) if len(lo) else 1)
 
 
 def _sample(samples: list[dict[str, object]], sample: dict[str, object]) -> None:
