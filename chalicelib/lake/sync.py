@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import IO, Any, Protocol
 
@@ -129,10 +129,11 @@ def _population_frame(body: bytes) -> Any:
     })
 
 
-def reconcile(store: Store, *, catalog: Catalog | None = None, tmp_dir: str | None = None) -> list[dict[str, Any]]:
-    """`sync_source` for every bronze source and every existing partition; one entry each (failures too)."""
+def reconcile(store: Store, *, catalog: Catalog | None = None, tmp_dir: str | None = None,
+              exclude: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """`sync_source` for every bronze source and every existing partition (but `exclude`); one entry each."""
     results = []
-    for key in sorted(_sources(store)):
+    for key in sorted(set(_sources(store)) - set(exclude)):
         try:
             results.append(sync_source(store, key, catalog=catalog, tmp_dir=tmp_dir).to_dict())
         except PipelineError as error:

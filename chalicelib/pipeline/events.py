@@ -54,10 +54,11 @@ class NotificationFilter:
     name: str
     prefix: str
     suffix: str
+    whole_prefix: bool = False  # every key under `prefix` (the silver layer's inputs), not one key
 
     def matches(self, full_key: str) -> bool:
-        """True if `full_key` (bucket-level) is exactly this input."""
-        return full_key == self.prefix
+        """True if `full_key` (bucket-level) is exactly this input (or under it, for `whole_prefix`)."""
+        return full_key.startswith(self.prefix) if self.whole_prefix else full_key == self.prefix
 
 
 def report_inputs(settings: Settings) -> tuple[str, ...]:
@@ -73,6 +74,23 @@ def notification_filters(settings: Settings, store_prefix: str = "") -> tuple[No
         name = key.rsplit("/", 1)[-1]
         filters.append(NotificationFilter(_filter_id(key), base + key, name))
     return tuple(filters)
+
+
+def lake_filters(store_prefix: str = "") -> tuple[NotificationFilter, ...]:
+    """The silver layer's inputs (created or removed): every key under `bls/`, and the population JSON.
+
+    In AWS these become EventBridge rule patterns (S3 notification configurations may not
+    overlap the report inputs' ones); locally the hand-off turns matching writes and
+    deletes into messages. `chalicelib.lake.layout` then picks the keys that feed a table.
+    """
+    from chalicelib.lake.layout import SOURCE_PREFIXES
+
+    base = f"{store_prefix.strip('/')}/" if store_prefix.strip("/") else ""
+    return tuple(
+        NotificationFilter(_filter_id(key).replace("report-input", "lake-input"), base + key,
+                           "" if key.endswith("/") else key.rsplit("/", 1)[-1], whole_prefix=key.endswith("/"))
+        for key in SOURCE_PREFIXES
+    )
 
 
 def _filter_id(key: str) -> str:
