@@ -3,7 +3,7 @@
 - `PipelineData`: bucket (+ access-log bucket), analysis queue + dead-letter queue,
   the S3 → SQS notifications (from `chalicelib.pipeline.events`, the same definitions as the
   local run), one least-privilege IAM role per Lambda function, their log groups,
-  the alarm topic and the alarms.
+  the alarm topic and the alarms; the silver layer's resources (`infra/lake_resources.py`).
 - `PipelineStack` (Path 1, `cdk deploy`): PipelineData + the Chalice app through
   `chalice.cdk.Chalice`, wired to those roles and that queue.
 - `DataStack` (Path 2, `cdk deploy -c data_only=true`, then `chalice deploy`):
@@ -44,17 +44,20 @@ from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from chalicelib import APP_NAME
-from chalicelib.pipeline import events
+from chalicelib.pipeline import events, handlers
 from chalicelib.reports.compute import REPORTS_PREFIX
 from chalicelib.core.settings import Settings
+from lake_resources import LakeResources
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHALICE_CONFIG = REPO_ROOT / ".chalice" / "config.json"
 
 # Chalice's function names in app.py and the logical ids `chalice package` gives them.
-INGEST, ANALYZE, API_HANDLER = "ingest", "analyze", "api_handler"
-LOGICAL_IDS = {INGEST: "Ingest", ANALYZE: "Analyze", API_HANDLER: "APIHandler"}
+INGEST, ANALYZE, API_HANDLER, LAKE = "ingest", "analyze", "api_handler", "lake"
+LOGICAL_IDS = {INGEST: "Ingest", ANALYZE: "Analyze", API_HANDLER: "APIHandler", LAKE: "Lake"}
 SQS_EVENT_ID = "AnalyzeSqsEventSource"
+LAKE_SQS_EVENT_ID = "LakeSqsEventSource"
+LAKE_EPHEMERAL_STORAGE_MB = 10240  # Path 1: /tmp holds one Parquet file while it is written
 
 VISIBILITY_FACTOR = 6  # AWS: queue visibility timeout >= 6 x the function timeout
 MAX_RECEIVE_COUNT = 4  # a message that failed 4 times goes to the dead-letter queue
@@ -73,6 +76,7 @@ class PipelineConfig:
     bls_contact: str | None = None
     report_data_key: str = Settings.report_data_key
     log_level: str = "INFO"
+    athena_bytes_scanned_cutoff: int = 10 * 1024**3
 
     def __post_init__(self) -> None:
         if not _ENVIRONMENT.match(self.environment):
@@ -93,6 +97,8 @@ class PipelineConfig:
             value = scope.node.try_get_context(name)
             if value not in (None, ""):
                 values[name] = str(value)
+        if (cutoff := scope.node.try_get_context("athena_bytes_scanned_cutoff")) not in (None, ""):
+            values["athena_bytes_scanned_cutoff"] = int(cutoff)
         return cls(**values)
 
     def function_name(self, function: str) -> str:
@@ -201,6 +207,13 @@ class PipelineData(Construct):
         # S3 checks that it may send to the queue when the configuration is set.
         queue_policy = self.queue.node.find_child("Policy")  # made by add_to_resource_policy
         cfn_bucket.add_resource_dependency(queue_policy.node.default_child)  # type: ignore[arg-type]
+        # The silver layer hears of its inputs through EventBridge (infra/lake_resources.py says why).
+        cfn_bucket.add_property_override("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
+        self.lake = LakeResources(
+            self, "Lake", data=self, visibility_factor=VISIBILITY_FACTOR, max_receive_count=MAX_RECEIVE_COUNT,
+            timeout_seconds=int(chalice_function_config(LAKE).get("lambda_timeout", 60)),
+            bytes_scanned_cutoff=config.athena_bytes_scanned_cutoff,
+        )
 
         self.log_groups = {
             function: logs.LogGroup(
@@ -209,13 +222,15 @@ class PipelineData(Construct):
                 retention=logs.RetentionDays.THREE_MONTHS,
                 removal_policy=RemovalPolicy.DESTROY,
             )
-            for function in (INGEST, ANALYZE, API_HANDLER)
+            for function in (INGEST, ANALYZE, API_HANDLER, LAKE)
         }
         self.roles = {
             INGEST: self._role(INGEST, "Daily ingestion: mirror + population", self._ingest_statements()),
             ANALYZE: self._role(ANALYZE, "Analysis: S3 event from the queue -> reports",
                                 self._analyze_statements(settings)),
             API_HANDLER: self._role(API_HANDLER, "Reports API and dashboard (read-only)", self._api_statements()),
+            LAKE: self._role(LAKE, "Silver layer: S3 event from the lake queue -> Parquet + Glue partition",
+                             [self._list_statement(), *self.lake.function_statements()]),
         }
 
         self.topic = sns.Topic(self, "Alarms", display_name=f"{APP_NAME} {config.environment} alarms",
@@ -253,7 +268,7 @@ class PipelineData(Construct):
             evaluation_periods=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        for alarm in (self.dead_letter_alarm, self.ingestion_alarm):
+        for alarm in (self.dead_letter_alarm, self.ingestion_alarm, self.lake.dead_letter_alarm):
             alarm.add_alarm_action(action)
             alarm.add_ok_action(action)
 
@@ -346,6 +361,7 @@ class PipelineData(Construct):
             "DATA_STORE": self.data_store,
             "REPORT_DATA_KEY": self.config.report_data_key,
             "LOG_LEVEL": self.config.log_level,
+            handlers.LAKE_DATABASE_VARIABLE: self.lake.database_name,
         }
         if self.config.bls_contact:
             env["BLS_CONTACT"] = self.config.bls_contact
@@ -380,6 +396,12 @@ class DataStack(Stack):
             "AnalyzeRoleArn": self.data.roles[ANALYZE].role_arn,
             "ApiHandlerRoleArn": self.data.roles[API_HANDLER].role_arn,
             "ReportDataKey": config.report_data_key,
+            "LakeQueueArn": self.data.lake.queue.queue_arn,
+            "LakeDeadLetterQueueUrl": self.data.lake.dead_letter_queue.queue_url,
+            "LakeRoleArn": self.data.roles[LAKE].role_arn,
+            "LakeDatabase": self.data.lake.database_name,
+            "AthenaWorkGroup": self.data.lake.workgroup.ref,
+            "AnalystPolicyArn": self.data.lake.analyst_policy.managed_policy_arn,
         }
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)
@@ -428,10 +450,16 @@ class PipelineStack(Stack):
         self.functions[ANALYZE].add_property_override(
             f"Events.{SQS_EVENT_ID}.Properties.Queue", self.data.queue.queue_arn
         )
+        self.functions[LAKE].add_property_override(
+            f"Events.{LAKE_SQS_EVENT_ID}.Properties.Queue", self.data.lake.queue.queue_arn)
+        self.functions[LAKE].add_property_override("EphemeralStorage", {"Size": LAKE_EPHEMERAL_STORAGE_MB})
         tag(self, config)
         CfnOutput(self, "DataStore", value=self.data.data_store)
         CfnOutput(self, "QueueUrl", value=self.data.queue.queue_url)
         CfnOutput(self, "DeadLetterQueueUrl", value=self.data.dead_letter_queue.queue_url)
         CfnOutput(self, "AlarmTopicArn", value=self.data.topic.topic_arn)
+        CfnOutput(self, "LakeDatabase", value=self.data.lake.database_name)
+        CfnOutput(self, "AthenaWorkGroup", value=self.data.lake.workgroup.ref)
+        CfnOutput(self, "AnalystPolicyArn", value=self.data.lake.analyst_policy.managed_policy_arn)
         for function in self.functions:
             CfnOutput(self, f"{LOGICAL_IDS[function]}FunctionName", value=config.function_name(function))

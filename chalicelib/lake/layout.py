@@ -20,6 +20,7 @@ BLS_DATA, BLS_SERIES, POPULATION = "bls_data", "bls_series", "population"
 TABLES = (BLS_DATA, BLS_SERIES, POPULATION)
 PART_NAME = "data.parquet"
 SOURCE_PREFIXES = ("bls/", POPULATION_KEY)  # what a change of the silver layer can come from
+ATHENA_RESULTS_PREFIX = "athena-results/"  # query results of the Athena workgroup (AWS only)
 VALUE_PRECISION, VALUE_SCALE = 18, 6  # bls_data.value: DECIMAL(18, 6), exact
 
 # Each table's columns with their Hive/Glue types (the Parquet files hold these), then its
