@@ -278,3 +278,56 @@ def test_glue_partitions_follow_the_silver_partitions(s3_store):
     assert glue.get_partitions(DatabaseName="lake", TableName="bls_data")["Partitions"] == []
     with pytest.raises(NotFound):
         s3_store.head("silver/bls_data/survey=xx/file=xx.data.0.Current/data.parquet")
+
+
+# --------------------------------------------------------------------------- the web API's series endpoint
+
+
+def test_series_endpoint_reads_the_silver_layer_when_it_is_current(store, monkeypatch, tmp_path):
+    from chalicelib.core.settings import Settings
+    from chalicelib.lake import read
+    from chalicelib.reports.compute import series_population_for
+
+    monkeypatch.setattr(read, "CACHE_DIR", tmp_path / "cache")
+    body = (PR / "pr.data.0.Current").read_bytes()
+    mirror_put(store, DATA_KEY, body)
+    store.put("population/population.json",
+              (FIXTURES / "datausa" / "population_acs1_nation_newapi_hk2719_2025-10.json").read_bytes())
+    from_tsv = series_population_for(store, Settings(), "PRS30006032", "Q01")
+    sync_source(store, DATA_KEY)
+    # WHEN the data file's bytes become unreadable but its recorded version stays (the silver is current)
+    store.put(DATA_KEY, b"not a data file", metadata={"sha256": hashlib.sha256(body).hexdigest()})
+    # THEN the endpoint's join is computed from the silver layer, identical to the TSV's
+    from_silver = series_population_for(store, Settings(), "PRS30006032", "Q01")
+    assert from_silver == from_tsv and len(from_tsv) > 25
+    assert [row["value"] for row in from_silver][:3] == [0.0, -4.2, 2.8]
+    # AND once the source changes (a new version, not yet converted) it reads the TSV again
+    mirror_put(store, DATA_KEY, b"not a data file")
+    with pytest.raises(Exception, match="required column"):
+        series_population_for(store, Settings(), "PRS30006032", "Q01")
+
+
+def test_lambda_handler_converts_on_an_eventbridge_message_and_registers_the_partition():
+    import boto3
+    from moto import mock_aws
+
+    from chalicelib.pipeline.handlers import handle_lake_message as lambda_handler
+
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="lake-bucket")
+        glue = boto3.client("glue", region_name="us-east-1")
+        glue.create_database(DatabaseInput={"Name": "bls_pipeline_dev"})
+        glue.create_table(DatabaseName="bls_pipeline_dev", TableInput={
+            "Name": "bls_data", "StorageDescriptor": {"Columns": [], "Location": "s3://lake-bucket/silver/bls_data/"},
+            "PartitionKeys": [{"Name": "survey", "Type": "string"}, {"Name": "file", "Type": "string"}]})
+        s3.put_object(Bucket="lake-bucket", Key=DATA_KEY, Body=SMALL, Metadata={"sha256": "abc"})
+        body = json.dumps({"version": "0", "source": "aws.s3", "detail-type": "Object Created",
+                           "detail": {"bucket": {"name": "lake-bucket"}, "object": {"key": DATA_KEY}}})
+        env = {"DATA_STORE": "s3://lake-bucket", "LAKE_GLUE_DATABASE": "bls_pipeline_dev"}
+        first = lambda_handler(body, env)
+        second = lambda_handler(body, env)  # SQS delivers at least once
+        assert [r["action"] for r in first["results"] + second["results"]] == ["written", "unchanged"]
+        assert s3.head_object(Bucket="lake-bucket", Key=DATA_PARTITION)["Metadata"]["source-version"] == "sha256:abc"
+        (partition,) = glue.get_partitions(DatabaseName="bls_pipeline_dev", TableName="bls_data")["Partitions"]
+        assert partition["Values"] == ["pr", "pr.data.0.Current"]
