@@ -331,3 +331,15 @@ def test_lambda_handler_converts_on_an_eventbridge_message_and_registers_the_par
         assert s3.head_object(Bucket="lake-bucket", Key=DATA_PARTITION)["Metadata"]["source-version"] == "sha256:abc"
         (partition,) = glue.get_partitions(DatabaseName="bls_pipeline_dev", TableName="bls_data")["Partitions"]
         assert partition["Values"] == ["pr", "pr.data.0.Current"]
+
+
+def test_lines_with_tabs_at_different_places_read_back_the_same(local_store, tmp_path):
+    # GIVEN a data file without padding (every line has its tabs elsewhere), LF only, footnotes
+    body = (b"series_id\tyear\tperiod\tvalue\tfootnote_codes\n"
+            b"XXS1\t2020\tQ01\t1\tR\nXXS12345\t2020\tQ1\t-10.25\t\nXXS1\t2021\tM13\t0.5\tP,R\n\nXXS9\t2022\tA01\t7\t\n")
+    mirror_put(local_store, "bls/xx/xx.data.1.AllData", body)
+    result = sync_source(local_store, "bls/xx/xx.data.1.AllData")
+    # THEN every value and footnote is where it belongs (the blank line is skipped)
+    _, rows = read_silver(local_store, result.partition, tmp_path)
+    assert rows == [r for r in tsv_rows(body.replace(b"\n\n", b"\n"))]
+    assert [r[4] for r in rows] == ["R", None, "P,R", None]

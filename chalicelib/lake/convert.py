@@ -85,14 +85,12 @@ def _frame(reader: BlsDataReader, blocks: list[Any]) -> pd.DataFrame:
     def joined(name: str, dtype: Any) -> np.ndarray:
         return np.concatenate([getattr(b, name) for b in blocks]) if blocks else np.empty(0, dtype)
 
-    series = joined("series", np.int32)
     values = [_rescale(b.value, b.scale, reader.source, b.first_line) for b in blocks]
-    value = np.concatenate(values) if values else np.empty(0, np.int64)
     return pd.DataFrame({
-        "series_id": _categorical(series, lambda codes: [reader.series_names[c] for c in codes]),
+        "series_id": _series(joined("series", np.int32), reader.series_names),
         "year": joined("year", np.int32),
-        "period": _categorical(joined("period", np.uint64), lambda codes: [period_name(c) for c in codes]),
-        "value": value,
+        "period": _categorical(joined("period", np.uint64), period_name),
+        "value": np.concatenate(values) if values else np.empty(0, np.int64),
         "footnote_codes": _footnotes(blocks),
     })
 
@@ -108,13 +106,29 @@ def _rescale(value: np.ndarray, scale: int, source: str, first_line: int) -> np.
     return value * np.int64(factor)
 
 
-def _categorical(codes: np.ndarray, names: Any) -> pd.Categorical:
-    """A pandas categorical of `codes` whose categories are `names(unique codes)` (dictionary-encoded)."""
+def _series(codes: np.ndarray, names: list[str]) -> pd.Categorical:
+    """Series ids as a categorical (a Parquet dictionary) over the range of series numbers in the group.
+
+    The reader numbers series in order of first appearance, so a row group of a sorted file
+    holds a contiguous range: no sort, no hashing.
+    """
     import numpy as np
     import pandas as pd
 
-    unique, inverse = np.unique(codes, return_inverse=True)
-    return pd.Categorical.from_codes(inverse.astype(np.int32), pd.Index(names(unique.tolist()), dtype=object))
+    low = int(codes.min()) if len(codes) else 0
+    high = int(codes.max()) + 1 if len(codes) else 0
+    return pd.Categorical.from_codes((codes - low).astype(np.int32), pd.Index(names[low:high], dtype=object),
+                                     validate=False)
+
+
+def _categorical(keys: np.ndarray, name: Any) -> pd.Categorical:
+    """A categorical of integer keys whose categories are `name(key)` (few distinct keys: hashed)."""
+    import numpy as np
+    import pandas as pd
+
+    codes, unique = pd.factorize(keys, sort=True)
+    return pd.Categorical.from_codes(codes.astype(np.int32), pd.Index([name(k) for k in unique.tolist()], dtype=object),
+                                     validate=False)
 
 
 def _footnotes(blocks: list[Any]) -> pd.Categorical:
@@ -125,16 +139,17 @@ def _footnotes(blocks: list[Any]) -> pd.Categorical:
     if not blocks or blocks[0].footnotes is None:
         return pd.Categorical.from_codes(np.full(sum(len(b) for b in blocks), -1, np.int32), pd.Index([], dtype=object))
     width = max(b.footnotes.shape[1] for b in blocks)
-    texts = np.concatenate([
-        np.ascontiguousarray(np.pad(b.footnotes, ((0, 0), (0, width - b.footnotes.shape[1])))).view(f"S{width}")[:, 0]
-        for b in blocks
-    ])
-    unique, inverse = np.unique(texts, return_inverse=True)
-    names = [bytes(u).decode("utf-8", "replace").strip() for u in unique]
+    words = -(-width // 8) * 8  # whole 8-byte words: short texts become one integer each
+    texts = np.concatenate([np.pad(b.footnotes, ((0, 0), (0, words - b.footnotes.shape[1]))) for b in blocks])
+    keys = np.ascontiguousarray(texts).view("<u8")[:, 0] if words == 8 else texts.view(f"S{words}")[:, 0]
+    codes, unique = pd.factorize(keys, sort=True)
+    if words == 8:
+        unique = [int(u).to_bytes(8, "little") for u in unique.tolist()]
+    names = [bytes(u).rstrip(b"\0").decode("utf-8", "replace").strip() for u in unique]
     kept = sorted({n for n in names if n})
     position = {n: i for i, n in enumerate(kept)}
-    mapping = np.array([position.get(n, -1) for n in names], dtype=np.int32)
-    return pd.Categorical.from_codes(mapping[inverse], pd.Index(kept, dtype=object))
+    mapping = np.array([position.get(n, -1) for n in names] or [-1], dtype=np.int32)
+    return pd.Categorical.from_codes(mapping[codes], pd.Index(kept, dtype=object), validate=False)
 
 
 # --------------------------------------------------------------------------- series files

@@ -397,10 +397,15 @@ def _column(data: bytes, cut: int, starts: np.ndarray, ends: np.ndarray, j: int,
     import numpy as np
 
     buf = np.frombuffer(data[:cut] + bytes(MAX_FIELD), dtype=np.uint8)[:cut]  # padded: see `_gather`
-    tabs = np.flatnonzero(buf == 9)
-    first = np.searchsorted(tabs, starts)  # index of each line's first tab
-    lo = starts if j == 0 else tabs[first + j - 1] + 1
-    hi = ends if j == n_fields - 1 else tabs[first + j]
+    first = data[int(starts[0]) : int(ends[0])]
+    offsets = np.array([i for i, byte in enumerate(first) if byte == 9], dtype=np.int64)
+    if len(offsets) == n_fields - 1 and all((buf[starts + o] == 9).all() for o in offsets.tolist()):
+        tabs = starts[:, None] + offsets  # the usual layout: every line has its tabs where the first has them
+    else:
+        every = np.flatnonzero(buf == 9)
+        tabs = every[np.searchsorted(every, starts)[:, None] + np.arange(n_fields - 1)]
+    lo = starts if j == 0 else tabs[:, j - 1] + 1
+    hi = ends if j == n_fields - 1 else tabs[:, j]
     return _gather(buf, lo, hi, max(1, int((hi - lo).max())) if len(lo) else 1)
 
 
