@@ -124,3 +124,13 @@ def test_tables_exist_before_anything_was_converted(tmp_path, capsys):
     assert main(["query", "--store", str(tmp_path / "empty"), "--json", "SELECT * FROM bls_data"]) == 0
     assert json.loads(capsys.readouterr().out) == {
         "columns": ["series_id", "year", "period", "value", "footnote_codes", "survey", "file"], "rows": []}
+
+
+def test_lake_command_reconciles_and_reports_nothing_to_do_after_a_run(offline_store, capsys):
+    root, _, _ = offline_store
+    assert main(["lake", "--store", str(root), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["ok"] is True
+    assert {r["source"]: r["action"] for r in document["results"]} == {
+        "bls/pr/pr.data.0.Current": "unchanged", "bls/pr/pr.data.1.AllData": "unchanged",
+        "bls/pr/pr.series": "unchanged", "population/population.json": "unchanged"}
