@@ -399,7 +399,8 @@ def _column(data: bytes, cut: int, starts: np.ndarray, ends: np.ndarray, j: int,
     buf = np.frombuffer(data[:cut] + bytes(MAX_FIELD), dtype=np.uint8)[:cut]  # padded: see `_gather`
     first = data[int(starts[0]) : int(ends[0])]
     offsets = np.array([i for i, byte in enumerate(first) if byte == 9], dtype=np.int64)
-    if len(offsets) == n_fields - 1 and all((buf[starts + o] == 9).all() for o in offsets.tolist()):
+    fits = len(offsets) == n_fields - 1 and (not len(offsets) or bool(((ends - starts) > offsets[-1]).all()))
+    if fits and all((buf[starts + o] == 9).all() for o in offsets.tolist()):
         tabs = starts[:, None] + offsets  # the usual layout: every line has its tabs where the first has them
     else:
         every = np.flatnonzero(buf == 9)
