@@ -47,6 +47,7 @@ from chalicelib import APP_NAME
 from chalicelib.pipeline import events, handlers
 from chalicelib.reports.compute import REPORTS_PREFIX
 from chalicelib.core.settings import Settings
+from chalicelib.lake.layout import SILVER_PREFIX
 from lake_resources import LakeResources
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +63,7 @@ LAKE_EPHEMERAL_STORAGE_MB = 10240  # Path 1: /tmp holds one Parquet file while i
 VISIBILITY_FACTOR = 6  # AWS: queue visibility timeout >= 6 x the function timeout
 MAX_RECEIVE_COUNT = 4  # a message that failed 4 times goes to the dead-letter queue
 STORE_PREFIXES_INGEST = ("bls/", "population/", "_state/")
-STORE_PREFIXES_API = ("bls/", "population/", "reports/", "_state/")
+STORE_PREFIXES_API = ("bls/", "population/", "reports/", "_state/", SILVER_PREFIX)  # silver: the series endpoint
 
 _ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,14}$")
 

@@ -312,7 +312,7 @@ def test_api_role_is_read_only(stack: Synthesized) -> None:
     assert set(found) == {"WriteOwnLogs", "ListKeys", "ReadOnly"}
     assert found["ReadOnly"]["Action"] == "s3:GetObject"
     assert found["ReadOnly"]["Resource"] == [sub("/bls/*"), sub("/population/*"), sub("/reports/*"),
-                                             sub("/_state/*")]
+                                             sub("/_state/*"), sub("/silver/*")]
 
 
 def test_roles_write_only_their_own_log_group_and_no_statement_is_unbounded(stack: Synthesized) -> None:

@@ -15,7 +15,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from chalicelib.core.errors import NotFound
+from chalicelib.core.errors import NotFound, PipelineError
+from chalicelib.core.log import log_error
 from chalicelib.core.store import Store
 from chalicelib.lake import layout
 from chalicelib.lake.sync import source_version
@@ -35,7 +36,11 @@ def silver_selection(store: Store, data_key: str, series_id: str, period: str) -
         return None
     if silver.metadata.get("source-version") != current:
         return None  # the source changed and its conversion has not landed yet
-    return _select(_cached(store, partition.key, silver.etag), series_id, period)
+    try:
+        return _select(_cached(store, partition.key, silver.etag), series_id, period)
+    except (PipelineError, OSError, ValueError) as error:  # unreadable: the TSV still answers
+        log_error("silver_read_failed", error, key=partition.key)
+        return None
 
 
 def _cached(store: Store, key: str, etag: str) -> Path:
@@ -46,6 +51,9 @@ def _cached(store: Store, key: str, etag: str) -> Path:
         with os.fdopen(fd, "wb") as out, store.open(key) as stream:
             shutil.copyfileobj(stream, out, 1024 * 1024)
         os.replace(tmp, path)
+        for older in CACHE_DIR.glob("*.parquet"):  # one data file is served: keep its latest version only
+            if older != path:
+                older.unlink(missing_ok=True)
     return path
 
 

@@ -87,16 +87,16 @@ def lake_filters(store_prefix: str = "") -> tuple[NotificationFilter, ...]:
 
     base = f"{store_prefix.strip('/')}/" if store_prefix.strip("/") else ""
     return tuple(
-        NotificationFilter(_filter_id(key).replace("report-input", "lake-input"), base + key,
+        NotificationFilter(_filter_id(key, "lake-input"), base + key,
                            "" if key.endswith("/") else key.rsplit("/", 1)[-1], whole_prefix=key.endswith("/"))
         for key in SOURCE_PREFIXES
     )
 
 
-def _filter_id(key: str) -> str:
+def _filter_id(key: str, kind: str = "report-input") -> str:
     """A stable notification id for a key (S3 shows it as `configurationId`)."""
     cleaned = "".join(c if c.isalnum() else "-" for c in key).strip("-")
-    return f"report-input-{cleaned}"[:255]
+    return f"{kind}-{cleaned}"[:255]
 
 
 # --------------------------------------------------------------------------- configuration shapes
