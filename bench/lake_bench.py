@@ -3,8 +3,8 @@
     python bench/lake_bench.py [--mb 520] [--data FILE] [--keep] [--only convert]
 
 Generates a BLS-format file (bench/generate_bls.py) and measures, each step in a fresh
-process (wall time = process start to result, imports included; peak RSS =
-`getrusage(RUSAGE_CHILDREN).ru_maxrss` of a meter process whose only child is the step):
+process (wall time = process start to result, imports included; CPU time and peak RSS from
+`getrusage(RUSAGE_CHILDREN)` of a meter process whose only child is the step):
 
 - convert/project: `chalicelib.lake.sync.sync_source` on a local store (parse, write the
   Parquet to a temp file, store it) — what the lake Lambda runs;
@@ -98,7 +98,8 @@ def meter(name: str, store: str, tsv: str, out: str) -> None:
     started = time.perf_counter()
     subprocess.run([sys.executable, __file__, "--step", name, store, tsv, out], check=True)
     seconds = time.perf_counter() - started
-    print(json.dumps({"seconds": seconds, "peak_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(json.dumps({"seconds": seconds, "cpu": usage.ru_utime + usage.ru_stime, "peak_mib": usage.ru_maxrss / 1024}))
 
 
 def measure(name: str, store: Path, tsv: Path, folder: Path) -> dict[str, object]:
@@ -162,15 +163,16 @@ def main() -> int:
         size = tsv.stat().st_size
         print(f"\nSilver layer on a {size / 2**20:.0f} MiB BLS data file ({os.cpu_count()} CPUs; "
               f"load average {os.getloadavg()[0]:.1f})\n")
-        print("| step | tool | wall time (s) | peak RSS (MiB) | output |")
-        print("|---|---|---:|---:|---|")
+        print("| step | tool | wall time (s) | CPU time (s) | peak RSS (MiB) | output |")
+        print("|---|---|---:|---:|---:|---|")
         for name, result in results.items():
             what, tool = name.split("/")
             if what == "convert":
                 output = f"{result['bytes'] / 2**20:.1f} MiB Parquet ({result['bytes'] / size:.1%} of the TSV)"
             else:
                 output = f"{len(result['rows']):,} series"
-            print(f"| {what} | {tool} | {result['seconds']:.2f} | {result['peak_mib']:.0f} | {output} |")
+            print(f"| {what} | {tool} | {result['seconds']:.2f} | {result['cpu']:.2f} | {result['peak_mib']:.0f} "
+                  f"| {output} |")
         best = {k.split("/")[1]: {r[0]: (r[1], Decimal(r[2]).normalize()) for r in v["rows"]}
                 for k, v in results.items() if k.startswith("best-year/")}
         if "report" in best:
