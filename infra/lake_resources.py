@@ -1,6 +1,6 @@
 """The silver layer's AWS resources (see docs/lake.md), added to `PipelineData`.
 
-- S3 → EventBridge → the lake queue (+ dead-letter queue and alarm): the lake function is
+- S3 → EventBridge → the lake queue (+ dead-letter queue; its alarm is made beside the others): the lake function is
   told about every created or deleted key under the lake inputs (`events.lake_filters`).
   EventBridge, not a bucket notification: S3 rejects notification configurations whose
   key filters overlap, and the report inputs already have one under `bls/`.
@@ -19,7 +19,6 @@ from typing import Any
 
 from aws_cdk import Aws, Duration, Fn
 from aws_cdk import aws_athena as athena
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events_
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_glue as glue
@@ -108,16 +107,6 @@ class LakeResources(Construct):
         for query in self.named_queries.values():
             query.add_resource_dependency(self.database)
         self.analyst_policy = self._analyst_policy()
-        self.dead_letter_alarm = cloudwatch.Alarm(
-            self, "DeadLettersAlarm",
-            alarm_description="A lake input could not be converted after retries: it is in the lake dead-letter queue.",
-            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(5), statistic="Maximum"),
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
 
     # ----------------------------------------------------------------------- catalog
 

@@ -19,8 +19,8 @@ from chalicelib.lake import layout
 from chalicelib.lake.messages import changed_keys, handle_lake_message
 from chalicelib.lake.sync import LakeFailed, reconcile, sync_source
 from chalicelib.pipeline import events
+from support.paths import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures"
 PR = FIXTURES / "bls" / "pr" / "2026-08-06"
 DATA_KEY = "bls/pr/pr.data.0.Current"
 DATA_PARTITION = "silver/bls_data/survey=pr/file=pr.data.0.Current/data.parquet"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from faultserver import FaultServer
+
+from support.faultserver import FaultServer
 
 from chalicelib.core.errors import SourceError
 from chalicelib.core.http_client import HTTPStatusError, PoliteClient, RateLimiter, user_agent
