@@ -5,7 +5,7 @@
   EventBridge, not a bucket notification: S3 rejects notification configurations whose
   key filters overlap, and the report inputs already have one under `bls/`.
 - Glue database + tables `bls_data`, `bls_series`, `population` (columns from
-  `chalicelib.lake.layout.COLUMNS`); partitions are registered by the lake function as it
+  `chalicelib.lake.tables.COLUMNS`); partitions are registered by the lake function as it
   writes them (`chalicelib.lake.catalog`): no crawler, no MSCK REPAIR.
 - An Athena workgroup (results under their own prefix, SSE-S3, configuration enforced,
   a bytes-scanned cutoff per query) with the three reports as named queries.
@@ -28,10 +28,10 @@ from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from chalicelib import APP_NAME
-from chalicelib.lake import layout
+from chalicelib.core.layout import ATHENA_RESULTS_PREFIX, POPULATION_KEY, SILVER_PREFIX
+from chalicelib.lake import tables
 from chalicelib.lake.queries import report_queries
 from chalicelib.pipeline import events
-from chalicelib.population.update import POPULATION_KEY
 
 BYTES_SCANNED_CUTOFF = 10 * 1024**3  # per Athena query; override with -c athena_bytes_scanned_cutoff=...
 _PARQUET = {
@@ -75,7 +75,7 @@ class LakeResources(Construct):
             "name": self.database_name,
             "description": f"{APP_NAME} {environment}: the silver layer (typed Parquet of the BLS mirror)",
         })
-        self.tables = {table: self._table(table) for table in layout.TABLES}
+        self.tables = {table: self._table(table) for table in tables.TABLES}
         self.workgroup = athena.CfnWorkGroup(
             self, "WorkGroup",
             name=f"{APP_NAME}-{environment}",
@@ -87,7 +87,7 @@ class LakeResources(Construct):
                 bytes_scanned_cutoff_per_query=bytes_scanned_cutoff,
                 engine_version=athena.CfnWorkGroup.EngineVersionProperty(selected_engine_version="Athena engine version 3"),
                 result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
-                    output_location=Fn.sub(f"s3://{data.bucket_name_pattern}/{layout.ATHENA_RESULTS_PREFIX}"),
+                    output_location=Fn.sub(f"s3://{data.bucket_name_pattern}/{ATHENA_RESULTS_PREFIX}"),
                     encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
                         encryption_option="SSE_S3"),
                 ),
@@ -119,10 +119,10 @@ class LakeResources(Construct):
                 "name": table,
                 "tableType": "EXTERNAL_TABLE",
                 "parameters": {"classification": "parquet", "EXTERNAL": "TRUE"},
-                "partitionKeys": [{"name": key, "type": "string"} for key in layout.PARTITION_KEYS[table]],
+                "partitionKeys": [{"name": key, "type": "string"} for key in tables.PARTITION_KEYS[table]],
                 "storageDescriptor": {
-                    "columns": [{"name": name, "type": kind} for name, kind in layout.COLUMNS[table]],
-                    "location": Fn.sub(f"s3://{self.data.bucket_name_pattern}/{layout.table_prefix(table)}"),
+                    "columns": [{"name": name, "type": kind} for name, kind in tables.COLUMNS[table]],
+                    "location": Fn.sub(f"s3://{self.data.bucket_name_pattern}/{tables.table_prefix(table)}"),
                     "inputFormat": _PARQUET["InputFormat"],
                     "outputFormat": _PARQUET["OutputFormat"],
                     "serdeInfo": {"serializationLibrary": _PARQUET["SerdeInfo"]},
@@ -139,7 +139,7 @@ class LakeResources(Construct):
     def catalog_arns(self) -> list[str]:
         """The catalog, the database and its tables (what Glue checks for table and partition calls)."""
         return [self.glue_arn("catalog"), self.glue_arn(f"database/{self.database_name}")] + [
-            self.glue_arn(f"table/{self.database_name}/{table}") for table in layout.TABLES]
+            self.glue_arn(f"table/{self.database_name}/{table}") for table in tables.TABLES]
 
     # ----------------------------------------------------------------------- IAM
 
@@ -151,7 +151,7 @@ class LakeResources(Construct):
                                 resources=[data.objects("bls/"), data.objects(POPULATION_KEY)]),
             iam.PolicyStatement(sid="ReadWriteDeleteSilver",
                                 actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-                                resources=[data.objects(layout.SILVER_PREFIX)]),
+                                resources=[data.objects(SILVER_PREFIX)]),
             iam.PolicyStatement(sid="KeepGluePartitions",
                                 actions=["glue:GetTable", "glue:CreatePartition", "glue:DeletePartition"],
                                 resources=self.catalog_arns()),
@@ -178,12 +178,12 @@ class LakeResources(Construct):
                     "glue:GetPartitions", "glue:BatchGetPartition"]),
                 iam.PolicyStatement(sid="ListSilverAndResults", actions=["s3:ListBucket", "s3:GetBucketLocation"],
                                     resources=[data.bucket_arn], conditions={"StringLike": {"s3:prefix": [
-                                        f"{layout.SILVER_PREFIX}*", f"{layout.ATHENA_RESULTS_PREFIX}*"]}}),
+                                        f"{SILVER_PREFIX}*", f"{ATHENA_RESULTS_PREFIX}*"]}}),
                 iam.PolicyStatement(sid="ReadSilver", actions=["s3:GetObject"],
-                                    resources=[data.objects(layout.SILVER_PREFIX)]),
+                                    resources=[data.objects(SILVER_PREFIX)]),
                 iam.PolicyStatement(sid="WriteOwnQueryResults",
                                     actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
-                                    resources=[data.objects(layout.ATHENA_RESULTS_PREFIX)]),
+                                    resources=[data.objects(ATHENA_RESULTS_PREFIX)]),
             ],
         )
         NagSuppressions.add_resource_suppressions(policy, [{

@@ -45,9 +45,8 @@ from constructs import Construct
 
 from chalicelib import APP_NAME
 from chalicelib.pipeline import events, handlers
-from chalicelib.reports.compute import REPORTS_PREFIX
+from chalicelib.core.layout import INGESTION_PREFIXES, READABLE_PREFIXES, REPORTS_PREFIX
 from chalicelib.core.settings import Settings
-from chalicelib.lake.layout import SILVER_PREFIX
 from lake_resources import LakeResources
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -62,8 +61,6 @@ LAKE_EPHEMERAL_STORAGE_MB = 10240  # Path 1: /tmp holds one Parquet file while i
 
 VISIBILITY_FACTOR = 6  # AWS: queue visibility timeout >= 6 x the function timeout
 MAX_RECEIVE_COUNT = 4  # a message that failed 4 times goes to the dead-letter queue
-STORE_PREFIXES_INGEST = ("bls/", "population/", "_state/")
-STORE_PREFIXES_API = ("bls/", "population/", "reports/", "_state/", SILVER_PREFIX)  # silver: the series endpoint
 
 _ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,14}$")
 # What both buckets share: encrypted, private, TLS only, no ACLs.
@@ -85,6 +82,9 @@ class PipelineConfig:
     report_data_key: str = Settings.report_data_key
     log_level: str = "INFO"
     athena_bytes_scanned_cutoff: int = 10 * 1024**3
+    # Other sources than BLS and DataUSA (a mirror; the local snapshot server of `make deploy-local`).
+    bls_source_url: str | None = None
+    population_api_url: str | None = None
 
     def __post_init__(self) -> None:
         if not _ENVIRONMENT.match(self.environment):
@@ -95,19 +95,26 @@ class PipelineConfig:
         if self.alarm_email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", self.alarm_email):
             raise ValueError(f"context 'alarm_email': {self.alarm_email!r} is not an e-mail address")
         # Same validation as the Lambda will apply at run time, but at synth time.
-        Settings.from_env({"BLS_CONTACT": self.bls_contact or "", "REPORT_DATA_KEY": self.report_data_key})
+        Settings.from_env(self.source_variables() | {"REPORT_DATA_KEY": self.report_data_key})
 
     @classmethod
     def from_context(cls, scope: Construct) -> PipelineConfig:
         """Read the context values (missing ones keep their defaults)."""
         values: dict[str, Any] = {}
-        for name in ("environment", "alarm_email", "bls_contact", "report_data_key", "log_level"):
+        for name in ("environment", "alarm_email", "bls_contact", "report_data_key", "log_level",
+                     "bls_source_url", "population_api_url"):
             value = scope.node.try_get_context(name)
             if value not in (None, ""):
                 values[name] = str(value)
         if (cutoff := scope.node.try_get_context("athena_bytes_scanned_cutoff")) not in (None, ""):
             values["athena_bytes_scanned_cutoff"] = int(cutoff)
         return cls(**values)
+
+    def source_variables(self) -> dict[str, str]:
+        """The environment variables naming the sources and the contact (only those set)."""
+        values = {"BLS_CONTACT": self.bls_contact, "BLS_SOURCE_URL": self.bls_source_url,
+                  "POPULATION_API_URL": self.population_api_url}
+        return {name: value for name, value in values.items() if value}
 
     def function_name(self, function: str) -> str:
         """The Lambda function name, as `chalice deploy --stage <environment>` names it."""
@@ -343,7 +350,7 @@ class PipelineData(Construct):
             iam.PolicyStatement(
                 sid="ReadWriteDeleteIngestedData",
                 actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-                resources=[self.objects(p) for p in STORE_PREFIXES_INGEST],
+                resources=[self.objects(p) for p in INGESTION_PREFIXES],
             ),
         ]
 
@@ -373,7 +380,7 @@ class PipelineData(Construct):
             iam.PolicyStatement(
                 sid="ReadOnly",
                 actions=["s3:GetObject"],
-                resources=[self.objects(p) for p in STORE_PREFIXES_API],
+                resources=[self.objects(p) for p in READABLE_PREFIXES],
             ),
         ]
 
@@ -411,9 +418,7 @@ class PipelineData(Construct):
             "LOG_LEVEL": self.config.log_level,
             handlers.LAKE_DATABASE_VARIABLE: self.lake.database_name,
         }
-        if self.config.bls_contact:
-            env["BLS_CONTACT"] = self.config.bls_contact
-        return env
+        return env | self.config.source_variables()
 
 
 def tag(scope: Construct, config: PipelineConfig) -> None:

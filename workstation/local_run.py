@@ -14,18 +14,18 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.core.errors import ConfigError, NotFound, PipelineError
+from chalicelib.core.errors import ConfigError, PipelineError
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import S3Store, Store, open_store
 from chalicelib.pipeline import events
 from chalicelib.pipeline.analysis import AnalysisResult, analyze, reports_step
 from chalicelib.pipeline.ingestion import IngestionResult, Progress, Step, ingest
-from workstation.handoff import NotifyingStore, QueueHandOff, emulator_endpoints, handle_message
+from chalicelib.reports.compute import StoredReports, read_stored_reports
+from workstation.handoff import MessageOutcome, NotifyingStore, QueueHandOff, emulator_endpoints, handle_message
 from workstation.snapshot import SNAPSHOT_CONTACT, offline_sources
 
 DEFAULT_QUEUE_NAME = "bls-pipeline-analysis"
@@ -38,17 +38,18 @@ class RunResult:
     mode: str
     store: str
     ingestion: IngestionResult
-    messages: list[dict[str, Any]]
+    messages: list[MessageOutcome]
     offline: bool = False
     queue: str | None = None
-    reports: dict[str, Any] | None = None
+    reports: StoredReports | None = None
     notes: list[str] = field(default_factory=list)
     lake: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         """True when ingestion, every message's analysis and every silver conversion succeeded."""
-        return self.ingestion.ok and all(m.get("action") != "failed" for m in self.messages + self.lake)
+        return self.ingestion.ok and all(m.ok for m in self.messages) and all(
+            entry.get("action") != "failed" for entry in self.lake)
 
     def to_dict(self) -> dict[str, Any]:
         """The `run --json` document."""
@@ -59,8 +60,8 @@ class RunResult:
             "store": self.store,
             "queue": self.queue,
             "ingestion": self.ingestion.to_dict(),
-            "messages": self.messages,
-            "reports": self.reports,
+            "messages": [m.to_dict() for m in self.messages],
+            "reports": self.reports and self.reports.to_dict(),
             "lake": self.lake,
             "notes": self.notes,
         }
@@ -112,7 +113,7 @@ def run(
         result.lake = lake_step(store, lake_messages)
     if not analyze_messages:
         result.notes.append(f"{len(messages)} notification(s) not analyzed (dry run)")
-    result.reports = stored_reports(store)
+    result.reports = read_stored_reports(store)
     return result
 
 
@@ -139,34 +140,27 @@ def _run_with_queue(settings: Settings, store: S3Store, queue_name: str, steps: 
         result.lake = lake_step(store, [])
     if changed:
         result.notes.append(f"configured S3 notifications of {store.bucket} → {hand_off.queue_arn}")
-    result.reports = stored_reports(store)
+    result.reports = read_stored_reports(store)
     return result
 
 
 def lake_step(store: Store, bodies: list[str]) -> list[dict[str, Any]]:
     """Each lake message through the Lambda's handler, then a reconcile pass (only its changes are listed)."""
-    from chalicelib.lake.messages import changed_keys, handle_lake_message
+    from chalicelib.lake.messages import changed_keys
     from chalicelib.lake.sync import reconcile
 
-    entries = [handle_message(lambda body: handle_lake_message(body, store), f"lake-{number}", body)
-               for number, body in enumerate(bodies, 1)]
+    entries = [_lake_message(store, f"lake-{number}", body) for number, body in enumerate(bodies, 1)]
     bucket, prefix = events.store_location(store)
     named = {key for body in bodies for key in changed_keys(body, bucket=bucket, store_prefix=prefix)}
     caught_up = reconcile(store, exclude=named)
     return entries + [r for r in caught_up if r["action"] in ("written", "deleted", "failed")]
 
 
-def stored_reports(store: Store) -> dict[str, Any] | None:
-    """The report documents currently in the store (None if the reports were never computed)."""
-    from chalicelib.reports.compute import BEST_YEARS_JSON_KEY, POPULATION_STATS_KEY, REPORTS_PREFIX, SERIES_POPULATION_JSON_KEY
+def _lake_message(store: Store, message_id: str, body: str) -> dict[str, Any]:
+    """One lake message as the `lake` Lambda handles it: its result, or the error (it would be retried)."""
+    from chalicelib.lake.messages import handle_lake_message
 
-    found: dict[str, Any] = {}
-    for key in (POPULATION_STATS_KEY, BEST_YEARS_JSON_KEY, SERIES_POPULATION_JSON_KEY):
-        name = key.removeprefix(REPORTS_PREFIX).removesuffix(".json")
-        try:
-            found[name] = json.loads(store.read(key).body)
-        except NotFound:
-            continue
-        except ValueError:
-            found[name] = {"error": f"{key} is not valid JSON"}
-    return found or None
+    try:
+        return {"message_id": message_id, **handle_lake_message(body, store).to_dict()}
+    except PipelineError as error:
+        return {"message_id": message_id, "action": "failed", "error": str(error)}

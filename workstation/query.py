@@ -1,6 +1,6 @@
 """`bls-pipeline query "SQL"`: DuckDB over the local store's silver layer (see docs/lake.md).
 
-The tables are views with the names and columns of the Athena tables (`chalicelib.lake.layout`):
+The tables are views with the names and columns of the Athena tables (`chalicelib.lake.tables`):
 `bls_data`, `bls_series`, `population`, partition columns included. A table whose files are
 not there yet is an empty view of the right shape, so a query never fails for that reason.
 A bad query raises `QueryError` with DuckDB's one-line message (no traceback).
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.core.errors import ConfigError, PipelineError
-from chalicelib.lake import layout
+from chalicelib.lake import tables
 
 _DUCKDB_TYPES = {"string": "VARCHAR", "int": "INTEGER", "bigint": "BIGINT"}
 MAX_TABLE_ROWS = 1000  # rows shown by the readable table (JSON and CSV give them all)
@@ -48,24 +48,24 @@ def connect(store_root: str | Path) -> Any:
     if str(store_root).startswith("s3://"):
         raise ConfigError("`query` reads a local store; in AWS use Athena (see docs/lake.md)")
     connection = duckdb.connect()
-    for table in layout.TABLES:
+    for table in tables.TABLES:
         connection.execute(f"CREATE VIEW {table} AS {_view_sql(root, table)}")
     return connection
 
 
 def _view_sql(root: Path, table: str) -> str:
-    folder = root / layout.table_prefix(table)
-    depth = len(layout.PARTITION_KEYS[table])
-    pattern = folder.joinpath(*(["*"] * depth), layout.PART_NAME)
-    columns = ", ".join(f'"{name}"' for name, _ in layout.COLUMNS[table])
-    keys = ", ".join(f'"{key}"' for key in layout.PARTITION_KEYS[table])
-    if any(folder.glob("/".join(["*"] * depth + [layout.PART_NAME]))):
+    folder = root / tables.table_prefix(table)
+    depth = len(tables.PARTITION_KEYS[table])
+    pattern = folder.joinpath(*(["*"] * depth), tables.PART_NAME)
+    columns = ", ".join(f'"{name}"' for name, _ in tables.COLUMNS[table])
+    keys = ", ".join(f'"{key}"' for key in tables.PARTITION_KEYS[table])
+    if any(folder.glob("/".join(["*"] * depth + [tables.PART_NAME]))):
         literal = str(pattern).replace("'", "''")
-        types = ", ".join(f"'{key}': VARCHAR" for key in layout.PARTITION_KEYS[table])
+        types = ", ".join(f"'{key}': VARCHAR" for key in tables.PARTITION_KEYS[table])
         options = f", hive_partitioning = true, hive_types = {{{types}}}" if depth else ""
         return f"SELECT {columns}{', ' + keys if keys else ''} FROM read_parquet('{literal}'{options})"
-    typed = [f'CAST(NULL AS {_duckdb_type(kind)}) AS "{name}"' for name, kind in layout.COLUMNS[table]]
-    typed += [f'CAST(NULL AS VARCHAR) AS "{key}"' for key in layout.PARTITION_KEYS[table]]
+    typed = [f'CAST(NULL AS {_duckdb_type(kind)}) AS "{name}"' for name, kind in tables.COLUMNS[table]]
+    typed += [f'CAST(NULL AS VARCHAR) AS "{key}"' for key in tables.PARTITION_KEYS[table]]
     return f"SELECT {', '.join(typed)} WHERE false"
 
 

@@ -12,7 +12,7 @@ import copy
 from typing import Any
 
 from chalicelib.core.errors import StoreError
-from chalicelib.lake.layout import Partition
+from chalicelib.lake.tables import Partition
 
 
 class GlueCatalog:

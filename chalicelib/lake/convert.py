@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any
 
 from chalicelib.core.errors import SourceError
-from chalicelib.lake.layout import BLS_SERIES, COLUMNS, VALUE_PRECISION, VALUE_SCALE
 from chalicelib.lake.parquet import Decimal
+from chalicelib.lake.tables import BLS_SERIES, COLUMNS, VALUE_PRECISION, VALUE_SCALE
 from chalicelib.reports.bls_data import BlsDataReader, period_name
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from urllib.parse import unquote_plus
 
 from chalicelib.core.log import log_event
 from chalicelib.core.store import Store
-from chalicelib.lake import layout
+from chalicelib.lake import tables
 from chalicelib.lake.sync import Catalog, sync_source
 from chalicelib.pipeline import events
 
@@ -69,7 +69,7 @@ def handle_lake_message(body: str | bytes | dict[str, Any], store: Store, *, cat
                         tmp_dir: str | None = None) -> LakeMessageResult:
     """Sync the partition of every source the message names; raises LakeFailed (the message is retried)."""
     bucket, prefix = events.store_location(store)
-    keys = [k for k in changed_keys(body, bucket=bucket, store_prefix=prefix) if layout.partition_for_source(k)]
+    keys = [k for k in changed_keys(body, bucket=bucket, store_prefix=prefix) if tables.partition_for_source(k)]
     if not keys:
         log_event("lake_skipped", reason="no silver-layer source in the message")
         return LakeMessageResult("skipped")

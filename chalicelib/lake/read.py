@@ -18,7 +18,7 @@ from pathlib import Path
 from chalicelib.core.errors import NotFound, PipelineError
 from chalicelib.core.log import log_error
 from chalicelib.core.store import Store
-from chalicelib.lake import layout
+from chalicelib.lake import tables
 from chalicelib.lake.sync import source_version
 
 CACHE_DIR = Path(tempfile.gettempdir()) / "bls-pipeline-silver"
@@ -26,8 +26,8 @@ CACHE_DIR = Path(tempfile.gettempdir()) / "bls-pipeline-silver"
 
 def silver_selection(store: Store, data_key: str, series_id: str, period: str) -> list[tuple[int, float]] | None:
     """(year, value) of `series_id`/`period` in `data_key`'s partition, by year; None if no current partition."""
-    partition = layout.partition_for_source(data_key)
-    if partition is None or partition.table != layout.BLS_DATA:
+    partition = tables.partition_for_source(data_key)
+    if partition is None or partition.table != tables.BLS_DATA:
         return None
     try:
         silver = store.head(partition.key)
@@ -69,5 +69,5 @@ def _select(path: Path, series_id: str, period: str) -> list[tuple[int, float]]:
     frame = frame[(frame["series_id"] == series_id) & (frame["period"] == period)].sort_values("year", kind="stable")
     # fastparquet turns DECIMAL into value * 10**-scale; rint recovers the stored integer exactly
     # (|value| < 2**53 / 10**scale), and the correctly rounded division gives the exact decimal's float.
-    scaled = np.rint(frame["value"].to_numpy(dtype=np.float64) * 10**layout.VALUE_SCALE).astype(np.int64)
-    return list(zip(frame["year"].astype(int).tolist(), _exact_floats(scaled, layout.VALUE_SCALE)))
+    scaled = np.rint(frame["value"].to_numpy(dtype=np.float64) * 10**tables.VALUE_SCALE).astype(np.int64)
+    return list(zip(frame["year"].astype(int).tolist(), _exact_floats(scaled, tables.VALUE_SCALE)))

@@ -21,12 +21,13 @@ from dataclasses import asdict, dataclass
 from typing import IO, Any, Protocol
 
 from chalicelib.core.errors import NotFound, PipelineError
+from chalicelib.core.layout import LAKE_SOURCE_PREFIXES, POPULATION_KEY, SILVER_PREFIX
 from chalicelib.core.log import log_error, log_event
 from chalicelib.core.store import ObjectHead, Store
-from chalicelib.lake import convert, layout
-from chalicelib.lake.layout import Partition
+from chalicelib.lake import convert, tables
 from chalicelib.lake.parquet import write_parquet
-from chalicelib.population.update import POPULATION_KEY, parse_population
+from chalicelib.lake.tables import Partition
+from chalicelib.population.update import parse_population
 
 PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
 
@@ -66,7 +67,7 @@ def source_version(head: ObjectHead) -> str:
 def sync_source(store: Store, key: str, *, catalog: Catalog | None = None,
                 tmp_dir: str | None = None) -> LakeResult:
     """Bring the partition of bronze `key` in step with it (see the module docstring)."""
-    partition = layout.partition_for_source(key)
+    partition = tables.partition_for_source(key)
     if partition is None:
         return LakeResult("skipped", key)
     try:
@@ -109,10 +110,10 @@ def _delete(store: Store, partition: Partition, catalog: Catalog | None) -> Lake
 
 def _convert(store: Store, partition: Partition, out: IO[bytes]) -> int:
     """Write the partition's Parquet to `out`; return its row count."""
-    if partition.table == layout.POPULATION:
+    if partition.table == tables.POPULATION:
         return write_parquet(out, [_population_frame(store.read(POPULATION_KEY).body)])
     with store.open(partition.source_key) as stream:
-        if partition.table == layout.BLS_DATA:
+        if partition.table == tables.BLS_DATA:
             groups = convert.data_row_groups(stream, partition.source_key)
             return write_parquet(out, groups, convert.DATA_DECIMALS)
         return write_parquet(out, convert.series_row_groups(stream, partition.source_key))
@@ -143,9 +144,9 @@ def reconcile(store: Store, *, catalog: Catalog | None = None, tmp_dir: str | No
 
 def _sources(store: Store) -> Iterator[str]:
     seen: set[str] = set()
-    for prefix in ("bls/", POPULATION_KEY, layout.SILVER_PREFIX):
+    for prefix in (*LAKE_SOURCE_PREFIXES, SILVER_PREFIX):
         for info in store.list(prefix):
-            partition = layout.partition_for_source(info.key) or layout.partition_for_silver_key(info.key)
+            partition = tables.partition_for_source(info.key) or tables.partition_for_silver_key(info.key)
             if partition is not None and partition.source_key not in seen:
                 seen.add(partition.source_key)
                 yield partition.source_key

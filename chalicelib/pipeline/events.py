@@ -21,7 +21,7 @@ from urllib.parse import quote_plus, unquote_plus
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3Event, S3EventRecord
 
 from chalicelib.core.errors import PipelineError
-from chalicelib.population.update import POPULATION_KEY
+from chalicelib.core.layout import LAKE_SOURCE_PREFIXES, POPULATION_KEY
 from chalicelib.core.settings import Settings
 
 LOCAL_BUCKET = "local-store"  # the bucket name in messages made for a local-folder store
@@ -87,15 +87,13 @@ def lake_filters(store_prefix: str = "") -> tuple[NotificationFilter, ...]:
 
     In AWS these become EventBridge rule patterns (S3 notification configurations may not
     overlap the report inputs' ones); locally the hand-off turns matching writes and
-    deletes into messages. `chalicelib.lake.layout` then picks the keys that feed a table.
+    deletes into messages. `chalicelib.lake.tables` then picks the keys that feed a table.
     """
-    from chalicelib.lake.layout import SOURCE_PREFIXES
-
     base = f"{store_prefix.strip('/')}/" if store_prefix.strip("/") else ""
     return tuple(
         NotificationFilter(_filter_id(key, "lake-input"), base + key,
                            "" if key.endswith("/") else key.rsplit("/", 1)[-1], whole_prefix=key.endswith("/"))
-        for key in SOURCE_PREFIXES
+        for key in LAKE_SOURCE_PREFIXES
     )
 
 

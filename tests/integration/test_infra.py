@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.core.errors import ConfigError
 from chalicelib.pipeline import events
 from chalicelib.core.settings import Settings
 from support.paths import REPO
@@ -31,6 +32,13 @@ if str(INFRA) not in sys.path:
 import write_chalice_config  # noqa: E402
 
 ALARM_EMAIL = "ops@example.org"
+# Not part of a clone (or rebuilt by tools): left out of the project copy.
+PROJECT_COPY_SKIPS = (".git", ".venv", "__pycache__", ".pytest_cache", "*.egg-info", "data", "cdk.out",
+                      "chalice.out", "deployments", "deployed", "artifacts", "node_modules")
+# The function code zip, unzipped (app.py, chalicelib/, Chalice's runtime): about 358 KiB before the
+# workstation code left chalicelib/ (commit 1f57e9d), 326 KiB after; 374 KiB with chalicelib/lake/
+# (the silver layer, ~48 KiB); it must not grow past that by more than a little.
+CODE_ZIP_BUDGET = 390 * 1024
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 UNTAGGABLE = {
     "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy", "AWS::SNS::Subscription",
@@ -38,6 +46,8 @@ UNTAGGABLE = {
     # CloudFormation has no Tags property for these:
     "AWS::Glue::Database", "AWS::Glue::Table", "AWS::Athena::NamedQuery", "AWS::IAM::ManagedPolicy",
 }
+# Other sources than BLS/DataUSA (as `make deploy-local` points the stack at its snapshot server).
+SOURCES = {"bls_source_url": "http://mirror.example.org/pr/", "population_api_url": "http://mirror.example.org/pop"}
 SYNTH_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "testing",
@@ -87,13 +97,10 @@ def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the Chalice project: packaging writes its cache (.chalice/deployments) there, not in the repo."""
+    """A copy of the whole project (workstation/, tests/, bench/, infra/ included, as in a clone):
+    packaging writes its cache (.chalice/deployments) there, not in the repo."""
     project = tmp_path_factory.mktemp("project") / "bls-pipeline"
-    (project / ".chalice").mkdir(parents=True)
-    shutil.copy(REPO / "app.py", project)
-    shutil.copy(REPO / "requirements.txt", project)
-    shutil.copytree(REPO / "chalicelib", project / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(REPO / ".chalice" / "config.json", project / ".chalice" / "config.json")
+    shutil.copytree(REPO, project, ignore=shutil.ignore_patterns(*PROJECT_COPY_SKIPS))
     return project
 
 
@@ -112,7 +119,7 @@ def _synth(workdir: Path, context: dict[str, Any], source_dir: Path | None = Non
 def pipeline_stack(synth_dir: Path, project_copy: Path) -> Synthesized:
     """Path 1 (everything, Chalice app included), with an alarm e-mail and a contact."""
     synthesized = _synth(synth_dir, {"environment": "dev", "alarm_email": ALARM_EMAIL,
-                                     "bls_contact": "data-team@example.org"}, source_dir=project_copy)
+                                     "bls_contact": "data-team@example.org", **SOURCES}, source_dir=project_copy)
     print(f"\nPath 1 synth (Chalice package included): {synthesized.seconds:.1f} s")
     return synthesized
 
@@ -364,6 +371,8 @@ def test_path1_functions_use_the_scoped_roles_names_and_queue(pipeline_stack: Sy
         assert props["Environment"]["Variables"]["DATA_STORE"] == {
             "Fn::Sub": "s3://bls-pipeline-dev-${AWS::AccountId}-${AWS::Region}"}
         assert props["Environment"]["Variables"]["BLS_CONTACT"] == "data-team@example.org"
+        assert props["Environment"]["Variables"]["BLS_SOURCE_URL"] == SOURCES["bls_source_url"]
+        assert props["Environment"]["Variables"]["POPULATION_API_URL"] == SOURCES["population_api_url"]
         assert props["Layers"] == [{"Ref": "ManagedLayer"}]
     # the schedule and the queue (the placeholder ARN of app.py is overridden)
     assert resources["Ingest"]["Properties"]["Events"] == {
@@ -539,6 +548,33 @@ def test_lambda_package_is_under_the_250_mb_limit(path2_package: Path, pipeline_
         assert any(n.startswith("python/lib/python3.12/site-packages/numpy/") for n in names)
 
 
+def test_lambda_package_holds_app_and_chalicelib_only(path2_package: Path, project_copy: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN a project copy that holds the workstation-only code, the tests, the benchmarks and the CDK app
+    assert all((project_copy / folder / "__init__.py").exists() or (project_copy / folder).is_dir()
+               for folder in ("workstation", "tests", "bench", "infra"))
+    # WHEN `chalice package` built it (path2_package)
+    with zipfile.ZipFile(path2_package / "deployment.zip") as archive:
+        names = {info.filename for info in archive.infolist() if not info.is_dir()}
+        sources = {name: archive.read(name).decode("utf-8") for name in names if name.endswith(".py")}
+        size = sum(info.file_size for info in archive.infolist())
+    # THEN the function code is exactly app.py and chalicelib/** (plus Chalice's own runtime module)
+    shipped = {"app.py", "chalice/__init__.py", "chalice/app.py"} | {path.relative_to(project_copy).as_posix()
+                            for path in (project_copy / "chalicelib").rglob("*") if path.is_file()}
+    assert names == shipped
+    assert not [n for n in names if n.startswith(("workstation/", "tests/", "bench/", "infra/"))]
+    # AND no shipped module is command-line or workstation code, or reaches into tests/
+    for name, text in sources.items():
+        if name.startswith("chalice/"):
+            continue
+        for forbidden in ("import argparse", "from workstation", "import workstation", "tests/"):
+            assert forbidden not in text, f"{name} holds {forbidden!r}"
+    # AND the code zip does not grow (the dependencies are in the layer)
+    with capsys.disabled():
+        print(f"\nchalice package: function code {len(names)} files, {size / 2**10:.0f} KiB unzipped")
+    assert size < CODE_ZIP_BUDGET
+
+
 def test_context_values_are_validated() -> None:
     from pipeline_stack import PipelineConfig
 
@@ -546,6 +582,9 @@ def test_context_values_are_validated() -> None:
         PipelineConfig(environment="Prod")
     with pytest.raises(ValueError, match="context 'alarm_email': 'ops' is not an e-mail address"):
         PipelineConfig(alarm_email="ops")
+    with pytest.raises(ConfigError, match="BLS_SOURCE_URL: 'ftp://mirror.example.org/pr/' is not a directory URL"):
+        PipelineConfig(bls_source_url="ftp://mirror.example.org/pr/")
+    assert PipelineConfig().source_variables() == {}
     assert PipelineConfig(environment="prod").function_name("api_handler") == "bls-pipeline-prod"
 
 
@@ -587,22 +626,23 @@ def test_lake_queue_hears_of_lake_inputs_through_eventbridge(stack: Synthesized)
 
 
 def test_glue_tables_describe_the_silver_layout_without_a_crawler(stack: Synthesized) -> None:
-    from chalicelib.lake import layout
+    from chalicelib.lake import tables
 
     _, database = stack.one("AWS::Glue::Database")
     assert database["Properties"]["DatabaseInput"]["Name"] == "bls_pipeline_dev"
-    tables = {t["Properties"]["TableInput"]["Name"]: t["Properties"] for t in stack.resources("AWS::Glue::Table").values()}
-    assert set(tables) == {"bls_data", "bls_series", "population"}
-    for name, props in tables.items():
+    glue_tables = {t["Properties"]["TableInput"]["Name"]: t["Properties"]
+                   for t in stack.resources("AWS::Glue::Table").values()}
+    assert set(glue_tables) == {"bls_data", "bls_series", "population"}
+    for name, props in glue_tables.items():
         table = props["TableInput"]
         descriptor = table["StorageDescriptor"]
         assert props["DatabaseName"] == "bls_pipeline_dev"
-        assert [(c["Name"], c["Type"]) for c in descriptor["Columns"]] == list(layout.COLUMNS[name])
-        assert [k["Name"] for k in table.get("PartitionKeys", [])] == list(layout.PARTITION_KEYS[name])
+        assert [(c["Name"], c["Type"]) for c in descriptor["Columns"]] == list(tables.COLUMNS[name])
+        assert [k["Name"] for k in table.get("PartitionKeys", [])] == list(tables.PARTITION_KEYS[name])
         assert descriptor["Location"] == {
             "Fn::Sub": f"s3://bls-pipeline-dev-${{AWS::AccountId}}-${{AWS::Region}}/silver/{name}/"}
         assert descriptor["SerdeInfo"]["SerializationLibrary"] == "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-    assert dict(layout.COLUMNS["bls_data"])["value"] == "decimal(18,6)"
+    assert dict(tables.COLUMNS["bls_data"])["value"] == "decimal(18,6)"
     assert stack.resources("AWS::Glue::Crawler") == {}
 
 

@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from chalicelib.core.errors import NotFound
-from chalicelib.lake import layout
+from chalicelib.lake import tables
 from chalicelib.lake.messages import changed_keys, handle_lake_message
 from chalicelib.lake.sync import LakeFailed, reconcile, sync_source
 from chalicelib.pipeline import events
@@ -181,7 +181,7 @@ def test_series_files_of_different_shapes_share_one_schema_and_lose_nothing(stor
         assert sync_source(store, key).action == "written"
     # THEN both have the common columns; every other column is in `codes`, trimmed
     columns, rows = read_silver(store, "silver/bls_series/survey=xx/data.parquet", tmp_path)
-    assert columns == [name for name, _ in layout.COLUMNS[layout.BLS_SERIES]]
+    assert columns == [name for name, _ in tables.COLUMNS[tables.BLS_SERIES]]
     assert rows == [("XXU000", "All items", None, 1913, "M01", 2026, "M07",
                      json.dumps({"area_code": "0000", "item_code": "SA0"}, separators=(",", ":")))]
     columns, rows = read_silver(store, "silver/bls_series/survey=pr/data.parquet", tmp_path)
@@ -273,7 +273,7 @@ def test_glue_partitions_follow_the_silver_partitions(s3_store):
         (["xx", "xx.data.0.Current"],
          "s3://bls-pipeline-test/mirror/silver/bls_data/survey=xx/file=xx.data.0.Current/")]
     s3_store.delete_many(["bls/xx/xx.data.0.Current"])
-    catalog.add(layout.partition_for_source("bls/xx/xx.data.0.Current"))  # already there: no error
+    catalog.add(tables.partition_for_source("bls/xx/xx.data.0.Current"))  # already there: no error
     sync_source(s3_store, "bls/xx/xx.data.0.Current", catalog=catalog)
     assert glue.get_partitions(DatabaseName="lake", TableName="bls_data")["Partitions"] == []
     with pytest.raises(NotFound):

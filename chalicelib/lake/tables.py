@@ -1,4 +1,4 @@
-"""Where the silver layer lives in the store, and which bronze keys feed which table.
+"""The silver tables: their columns, and which bronze key feeds which table and partition.
 
     silver/bls_data/survey=<survey>/file=<data file name>/data.parquet   <- bls/<survey>/<survey>.data.*
     silver/bls_series/survey=<survey>/data.parquet                       <- bls/<survey>/<survey>.series
@@ -13,14 +13,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from chalicelib.population.update import POPULATION_KEY
+from chalicelib.core.layout import LAKE_SOURCE_PREFIXES, POPULATION_KEY, SILVER_PREFIX
 
-SILVER_PREFIX = "silver/"
 BLS_DATA, BLS_SERIES, POPULATION = "bls_data", "bls_series", "population"
 TABLES = (BLS_DATA, BLS_SERIES, POPULATION)
 PART_NAME = "data.parquet"
-SOURCE_PREFIXES = ("bls/", POPULATION_KEY)  # what a change of the silver layer can come from
-ATHENA_RESULTS_PREFIX = "athena-results/"  # query results of the Athena workgroup (AWS only)
+SOURCE_PREFIXES = LAKE_SOURCE_PREFIXES
 VALUE_PRECISION, VALUE_SCALE = 18, 6  # bls_data.value: DECIMAL(18, 6), exact
 
 # Each table's columns with their Hive/Glue types (the Parquet files hold these), then its
