@@ -46,7 +46,7 @@ class LakeResources(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, data: Any, timeout_seconds: int,
                  visibility_factor: int, max_receive_count: int,
-                 bytes_scanned_cutoff: int = BYTES_SCANNED_CUTOFF) -> None:
+                 bytes_scanned_cutoff: int = BYTES_SCANNED_CUTOFF, named_queries: bool = True) -> None:
         super().__init__(scope, construct_id)
         self.data = data
         environment = data.config.environment
@@ -102,7 +102,7 @@ class LakeResources(Construct):
                 work_group=self.workgroup.ref,
                 query_string=sql,
             )
-            for name, sql in report_queries(data.config.settings()).items()
+            for name, sql in (report_queries(data.config.settings()).items() if named_queries else ())
         }
         for query in self.named_queries.values():
             query.add_resource_dependency(self.database)

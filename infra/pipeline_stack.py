@@ -82,6 +82,7 @@ class PipelineConfig:
     report_data_key: str = Settings.report_data_key
     log_level: str = "INFO"
     athena_bytes_scanned_cutoff: int = 10 * 1024**3
+    athena_named_queries: bool = True  # off only where the target has no such resource type (ministack)
     # Other sources than BLS and DataUSA (a mirror; the local snapshot server of `make deploy-local`).
     bls_source_url: str | None = None
     population_api_url: str | None = None
@@ -108,6 +109,8 @@ class PipelineConfig:
                 values[name] = str(value)
         if (cutoff := scope.node.try_get_context("athena_bytes_scanned_cutoff")) not in (None, ""):
             values["athena_bytes_scanned_cutoff"] = int(cutoff)
+        if str(scope.node.try_get_context("athena_named_queries")).lower() in ("false", "0", "no"):
+            values["athena_named_queries"] = False
         return cls(**values)
 
     def source_variables(self) -> dict[str, str]:
@@ -261,6 +264,7 @@ class PipelineData(Construct):
             self, "Lake", data=self, visibility_factor=VISIBILITY_FACTOR, max_receive_count=MAX_RECEIVE_COUNT,
             timeout_seconds=int(chalice_function_config(LAKE).get("lambda_timeout", 60)),
             bytes_scanned_cutoff=self.config.athena_bytes_scanned_cutoff,
+            named_queries=self.config.athena_named_queries,
         )
 
     # ----------------------------------------------------------------------- logs and alarms
