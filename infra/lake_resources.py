@@ -28,7 +28,7 @@ from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from chalicelib import APP_NAME
-from chalicelib.core.layout import ATHENA_RESULTS_PREFIX, POPULATION_KEY, SILVER_PREFIX
+from chalicelib.core.layout import ATHENA_RESULTS_PREFIX, BLS_PREFIX, POPULATION_KEY, SILVER_PREFIX
 from chalicelib.lake import tables
 from chalicelib.lake.queries import report_queries
 from chalicelib.pipeline import events
@@ -148,7 +148,7 @@ class LakeResources(Construct):
         data = self.data
         return [
             iam.PolicyStatement(sid="ReadLakeInputs", actions=["s3:GetObject"],
-                                resources=[data.objects("bls/"), data.objects(POPULATION_KEY)]),
+                                resources=[data.objects(BLS_PREFIX), data.objects(POPULATION_KEY)]),
             iam.PolicyStatement(sid="ReadWriteDeleteSilver",
                                 actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
                                 resources=[data.objects(SILVER_PREFIX)]),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from chalicelib.core.layout import LAKE_SOURCE_PREFIXES, POPULATION_KEY, SILVER_PREFIX
+from chalicelib.core.layout import LAKE_SOURCE_PREFIXES, POPULATION_KEY, SILVER_PREFIX, data_key
 
 BLS_DATA, BLS_SERIES, POPULATION = "bls_data", "bls_series", "population"
 TABLES = (BLS_DATA, BLS_SERIES, POPULATION)
@@ -88,8 +88,8 @@ def partition_for_silver_key(key: str) -> Partition | None:
         return None
     survey = match["survey"]
     if match["table"] == BLS_DATA:
-        return Partition(BLS_DATA, f"bls/{survey}/{match['file']}", survey, match["file"])
-    return Partition(BLS_SERIES, f"bls/{survey}/{survey}.series", survey)
+        return Partition(BLS_DATA, data_key(survey, match["file"]), survey, match["file"])
+    return Partition(BLS_SERIES, data_key(survey, f"{survey}.series"), survey)
 
 
 def table_prefix(table: str) -> str:
