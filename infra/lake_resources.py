@@ -85,7 +85,8 @@ class LakeResources(Construct):
                 enforce_work_group_configuration=True,
                 publish_cloud_watch_metrics_enabled=True,
                 bytes_scanned_cutoff_per_query=bytes_scanned_cutoff,
-                engine_version=athena.CfnWorkGroup.EngineVersionProperty(selected_engine_version="Athena engine version 3"),
+                engine_version=athena.CfnWorkGroup.EngineVersionProperty(
+                    selected_engine_version="Athena engine version 3"),
                 result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
                     output_location=Fn.sub(f"s3://{data.bucket_name_pattern}/{ATHENA_RESULTS_PREFIX}"),
                     encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(

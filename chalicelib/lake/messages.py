@@ -38,29 +38,27 @@ class LakeMessageResult:
 
 def changed_keys(body: str | bytes | dict[str, Any], *, bucket: str, store_prefix: str = "") -> list[str]:
     """Store-relative keys of the objects a message names (in this bucket, under the store's prefix)."""
-    document = events._load(body)
-    base = f"{store_prefix.strip('/')}/" if store_prefix.strip("/") else ""
+    from aws_lambda_powertools.utilities.data_classes import S3Event, S3EventBridgeNotificationEvent
+
+    document = dict(events.load_body(body))
     if document.get("Event") == events.TEST_EVENT:
         return []
-    if document.get("source") == "aws.s3" and "detail" in document:
-        if document.get("detail-type") not in EVENTBRIDGE_TYPES:
-            return []
-        try:
-            found = [(document["detail"]["bucket"]["name"], document["detail"]["object"]["key"])]
-        except (KeyError, TypeError) as error:
-            raise events.EventError(f"malformed EventBridge S3 event: missing {error}") from None
-    elif isinstance(document.get("Records"), list):
-        found = []
-        for record in document["Records"]:
-            try:
-                name = str(record["eventName"])
-                if record.get("eventSource") == "aws:s3" and name.startswith(("ObjectCreated:", "ObjectRemoved:")):
-                    found.append((record["s3"]["bucket"]["name"], unquote_plus(record["s3"]["object"]["key"])))
-            except (AttributeError, KeyError, TypeError) as error:
-                raise events.EventError(f"malformed S3 event record: missing {error}") from None
-    else:
-        raise events.EventError(f"neither an S3 event notification nor an EventBridge S3 event "
-                                f"(keys: {sorted(document)[:8]})")
+    try:
+        if document.get("source") == "aws.s3" and "detail" in document:
+            event = S3EventBridgeNotificationEvent(document)
+            found = ([(event.detail.bucket.name, event.detail.object.key)]
+                     if event.detail_type in EVENTBRIDGE_TYPES else [])
+        elif isinstance(document.get("Records"), list):
+            found = [(record.s3.bucket.name, unquote_plus(record.s3.get_object.key))
+                     for record in S3Event(document).records
+                     if record.get("eventSource") == "aws:s3"
+                     and str(record.event_name).startswith(("ObjectCreated:", "ObjectRemoved:"))]
+        else:
+            raise events.EventError(f"neither an S3 event notification nor an EventBridge S3 event "
+                                    f"(keys: {sorted(document)[:8]})")
+    except (AttributeError, KeyError, TypeError) as error:
+        raise events.EventError(f"malformed S3 event: missing {error}") from None
+    base = f"{store_prefix.strip('/')}/" if store_prefix.strip("/") else ""
     keys = [key[len(base):] for name, key in found if name == bucket and key.startswith(base)]
     return list(dict.fromkeys(keys))
 

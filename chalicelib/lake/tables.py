@@ -13,12 +13,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from chalicelib.core.layout import LAKE_SOURCE_PREFIXES, POPULATION_KEY, SILVER_PREFIX, data_key
+from chalicelib.core.layout import BLS_PREFIX, POPULATION_KEY, SILVER_PREFIX, data_key
 
 BLS_DATA, BLS_SERIES, POPULATION = "bls_data", "bls_series", "population"
 TABLES = (BLS_DATA, BLS_SERIES, POPULATION)
 PART_NAME = "data.parquet"
-SOURCE_PREFIXES = LAKE_SOURCE_PREFIXES
 VALUE_PRECISION, VALUE_SCALE = 18, 6  # bls_data.value: DECIMAL(18, 6), exact
 
 # Each table's columns with their Hive/Glue types (the Parquet files hold these), then its
@@ -33,9 +32,9 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 PARTITION_KEYS: dict[str, tuple[str, ...]] = {BLS_DATA: ("survey", "file"), BLS_SERIES: ("survey",), POPULATION: ()}
 
-_DATA_FILE = re.compile(r"^bls/(?P<survey>[a-z0-9_-]+)/(?P<file>(?P=survey)\.data\.[^/]+)$")
-_SERIES_FILE = re.compile(r"^bls/(?P<survey>[a-z0-9_-]+)/(?P=survey)\.series$")
-_PARTITION = re.compile(r"^silver/(?P<table>bls_data|bls_series)/survey=(?P<survey>[^/]+)"
+_DATA_FILE = re.compile("^" + re.escape(BLS_PREFIX) + r"(?P<survey>[a-z0-9_-]+)/(?P<file>(?P=survey)\.data\.[^/]+)$")
+_SERIES_FILE = re.compile("^" + re.escape(BLS_PREFIX) + r"(?P<survey>[a-z0-9_-]+)/(?P=survey)\.series$")
+_PARTITION = re.compile("^" + re.escape(SILVER_PREFIX) + r"(?P<table>bls_data|bls_series)/survey=(?P<survey>[^/]+)"
                         r"(/file=(?P<file>[^/]+))?/" + re.escape(PART_NAME) + "$")
 
 

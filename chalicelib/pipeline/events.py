@@ -207,7 +207,7 @@ def parse_message(
     S3 event raises EventError: such a message must fail, not vanish. The records are
     read through Powertools' `S3Event` data class.
     """
-    event = S3Event(dict(_load(body)))
+    event = S3Event(dict(load_body(body)))
     if event.get("Event") == TEST_EVENT:
         return []
     if not isinstance(event.get("Records"), list):
@@ -250,12 +250,13 @@ def _object_created(record: S3EventRecord) -> S3Record | None:
 def is_test_event(body: str | bytes | Mapping[str, Any]) -> bool:
     """True for the `s3:TestEvent` message S3 sends when a notification is configured."""
     try:
-        return _load(body).get("Event") == TEST_EVENT
+        return load_body(body).get("Event") == TEST_EVENT
     except EventError:
         return False
 
 
-def _load(body: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
+def load_body(body: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
+    """A queue message body as a JSON object; EventError if it is not one."""
     if isinstance(body, Mapping):
         return body
     try:
