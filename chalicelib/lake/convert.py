@@ -156,11 +156,14 @@ def _footnotes(blocks: list[Any]) -> pd.Categorical:
 
 
 def series_row_groups(stream: IO[bytes], source: str, *, row_group_rows: int = 200_000) -> Iterator[pd.DataFrame]:
-    """The series file as DataFrames with `SERIES_COLUMNS` + `codes` (JSON text of the other columns)."""
+    """The series file as DataFrames with `SERIES_COLUMNS` + `codes` (JSON text of the other columns).
+
+    Quotes are text (csv.QUOTE_NONE = 3): BLS titles contain `"` and are never quoted fields.
+    """
     import pandas as pd
 
     try:
-        chunks = pd.read_csv(stream, sep="\t", dtype=str, keep_default_na=False, na_filter=False,
+        chunks = pd.read_csv(stream, sep="\t", dtype=str, keep_default_na=False, na_filter=False, quoting=3,
                              chunksize=row_group_rows, encoding="utf-8", encoding_errors="replace")
         header_line = 1
         produced = False

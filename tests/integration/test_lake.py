@@ -174,7 +174,7 @@ def test_series_files_of_different_shapes_share_one_schema_and_lose_nothing(stor
     pr_body = (PR / "pr.series").read_bytes()
     mirror_put(store, "bls/pr/pr.series", pr_body)
     other = (b"series_id  \tarea_code\titem_code\tseries_title   \tfootnote_codes\tbegin_year\tbegin_period\t"
-             b"end_year\tend_period\r\nXXU000  \t 0000 \tSA0\t All items \t\t1913\tM01\t2026\tM07\r\n")
+             b"end_year\tend_period\r\nXXU000  \t 0000 \tSA0\t\"All\" items, \"core\" \t\t1913\tM01\t2026\tM07\r\n")
     mirror_put(store, "bls/xx/xx.series", other)
     # WHEN both are synced
     for key in ("bls/pr/pr.series", "bls/xx/xx.series"):
@@ -182,7 +182,7 @@ def test_series_files_of_different_shapes_share_one_schema_and_lose_nothing(stor
     # THEN both have the common columns; every other column is in `codes`, trimmed
     columns, rows = read_silver(store, "silver/bls_series/survey=xx/data.parquet", tmp_path)
     assert columns == [name for name, _ in tables.COLUMNS[tables.BLS_SERIES]]
-    assert rows == [("XXU000", "All items", None, 1913, "M01", 2026, "M07",
+    assert rows == [("XXU000", '"All" items, "core"', None, 1913, "M01", 2026, "M07",
                      json.dumps({"area_code": "0000", "item_code": "SA0"}, separators=(",", ":")))]
     columns, rows = read_silver(store, "silver/bls_series/survey=pr/data.parquet", tmp_path)
     source = [[f.strip() for f in line.split("\t")] for line in pr_body.decode().splitlines()]
