@@ -30,6 +30,7 @@ from chalicelib.lake.tables import Partition
 from chalicelib.population.update import parse_population
 
 PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
+STABLE_SOURCE_ATTEMPTS = 3  # conversions per call while the source changes underneath
 
 
 class LakeFailed(PipelineError):
@@ -66,21 +67,42 @@ def source_version(head: ObjectHead) -> str:
 
 def sync_source(store: Store, key: str, *, catalog: Catalog | None = None,
                 tmp_dir: str | None = None) -> LakeResult:
-    """Bring the partition of bronze `key` in step with it (see the module docstring)."""
+    """Bring the partition of bronze `key` in step with it (see the module docstring).
+
+    If the source changed while it was converted (another conversion of the newer version may
+    already have finished), it is converted again, so the last write never leaves an old version.
+    """
     partition = tables.partition_for_source(key)
     if partition is None:
         return LakeResult("skipped", key)
+    for _ in range(STABLE_SOURCE_ATTEMPTS):
+        result, version = _sync_once(store, partition, catalog, tmp_dir)
+        if result.action != "written" or _version_of(store, key) == version:
+            return result
+        log_event("lake_source_changed", source=key)
+    raise LakeFailed(f"{key} kept changing during {STABLE_SOURCE_ATTEMPTS} conversions")
+
+
+def _version_of(store: Store, key: str) -> str | None:
     try:
-        head = store.head(key)
+        return source_version(store.head(key))
     except NotFound:
-        return _delete(store, partition, catalog)
-    version = source_version(head)
+        return None
+
+
+def _sync_once(store: Store, partition: Partition, catalog: Catalog | None,
+               tmp_dir: str | None) -> tuple[LakeResult, str | None]:
+    """One pass of `sync_source`: (what happened, the source version it saw)."""
+    key = partition.source_key
+    version = _version_of(store, key)
+    if version is None:
+        return _delete(store, partition, catalog), None
     try:
         current = store.head(partition.key).metadata.get("source-version")
     except NotFound:
         current = None
     if current == version:
-        return LakeResult("unchanged", key, partition.key)
+        return LakeResult("unchanged", key, partition.key), version
     started = time.monotonic()
     with tempfile.TemporaryFile(dir=tmp_dir) as spool:
         try:
@@ -95,7 +117,7 @@ def sync_source(store: Store, key: str, *, catalog: Catalog | None = None,
         catalog.add(partition)
     seconds = round(time.monotonic() - started, 3)
     log_event("lake_written", source=key, partition=partition.key, rows=rows, seconds=seconds)
-    return LakeResult("written", key, partition.key, rows, seconds)
+    return LakeResult("written", key, partition.key, rows, seconds), version
 
 
 def _delete(store: Store, partition: Partition, catalog: Catalog | None) -> LakeResult:

@@ -343,3 +343,30 @@ def test_lines_with_tabs_at_different_places_read_back_the_same(local_store, tmp
     _, rows = read_silver(local_store, result.partition, tmp_path)
     assert rows == [r for r in tsv_rows(body.replace(b"\n\n", b"\n"))]
     assert [r[4] for r in rows] == ["R", None, "P,R", None]
+
+
+def test_a_source_replaced_during_its_conversion_is_converted_again(store, monkeypatch, tmp_path):
+    # GIVEN a conversion during which the mirror stores a newer version of the file
+    from chalicelib.lake import sync
+
+    newer = SMALL.replace(b"0.5\t", b"0.7\t")
+    convert = sync._convert
+    calls = []
+
+    def convert_while_the_source_changes(store_, partition, out):
+        calls.append(partition.source_key)
+        rows = convert(store_, partition, out)
+        if len(calls) == 1:
+            mirror_put(store, "bls/xx/xx.data.0.Current", newer)
+        return rows
+
+    monkeypatch.setattr(sync, "_convert", convert_while_the_source_changes)
+    mirror_put(store, "bls/xx/xx.data.0.Current", SMALL)
+    # WHEN it is synced
+    result = sync_source(store, "bls/xx/xx.data.0.Current")
+    # THEN it was converted twice and the partition holds (and names) the newer version
+    assert len(calls) == 2 and result.action == "written"
+    head = store.head(result.partition)
+    assert head.metadata["source-version"] == "sha256:" + hashlib.sha256(newer).hexdigest()
+    _, rows = read_silver(store, result.partition, tmp_path, "value")
+    assert rows[0] == (Decimal("0.7"),)
