@@ -3,6 +3,7 @@
 - `ingest` (daily): mirror the BLS directories, then fetch the population.
 - `ingest_continue` (SQS continuation queue): go on with a mirror run the time limit cut short.
 - `analyze` (SQS, one message at a time): S3 wrote a report input → compute the reports.
+- `lake` (SQS, one message at a time): a bronze file changed → its silver Parquet (docs/lake.md).
 - HTTP routes: the `chalicelib.web.routes` blueprint.
 
 Settings are read inside the handlers (Chalice sets the config's environment
@@ -25,6 +26,7 @@ PLACEHOLDER_QUEUE_ARN = "arn:aws:sqs:us-east-1:000000000000:bls-pipeline-analysi
 PLACEHOLDER_CONTINUATION_ARN = "arn:aws:sqs:us-east-1:000000000000:bls-pipeline-continuation-placeholder"
 ANALYSIS_QUEUE_ARN = os.environ.get("ANALYSIS_QUEUE_ARN") or PLACEHOLDER_QUEUE_ARN
 CONTINUATION_QUEUE_ARN = os.environ.get("CONTINUATION_QUEUE_ARN") or PLACEHOLDER_CONTINUATION_ARN
+LAKE_QUEUE_ARN = os.environ.get("LAKE_QUEUE_ARN") or PLACEHOLDER_QUEUE_ARN.replace("analysis", "lake")
 
 # configure_logs=False: Chalice would otherwise set the "bls-pipeline" logger (the one our
 # structured logger uses) to ERROR and print plain lines to stdout.
@@ -50,3 +52,10 @@ def analyze(event):
     """Reports for each S3 notification of a report input (a failure makes SQS redeliver)."""
     for record in event:
         handlers.handle_analysis_message(record.body)
+
+
+@app.on_sqs_message(queue_arn=LAKE_QUEUE_ARN, batch_size=1)
+def lake(event):
+    """Silver layer for each changed bronze file (a failure makes SQS redeliver, then dead-letter)."""
+    for record in event:
+        handlers.handle_lake_message(record.body)
