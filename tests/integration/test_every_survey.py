@@ -432,11 +432,11 @@ def test_the_status_of_65_surveys_stays_small_and_shows_pending_work(local_store
 
 def test_a_transfer_still_running_at_the_runs_deadline_is_abandoned_as_pending(server, store, client):
     # GIVEN a file that trickles (a byte every 0.2 s) beside the real files, and a run whose
-    # in-flight transfers are abandoned 1.5 s in (as in Lambda, before the timeout)
+    # in-flight transfers are abandoned 4 s in (as in Lambda, before the timeout)
     publish_pr(server)
     server.publish(ROOT + "pr/pr.slow", b"y" * 1000, WHEN)
     server.always(ROOT + "pr/pr.slow", "trickle")
-    deadlines = Deadlines(abandon_at=time.monotonic() + 1.5)
+    deadlines = Deadlines(abandon_at=time.monotonic() + 4)
     # WHEN the mirror runs
     result = run_mirror(settings_for(server), store, client=client, deadlines=deadlines).to_dict()
     # THEN the trickling file is pending (not failed), nothing of it is stored, the rest is mirrored
@@ -455,7 +455,7 @@ def test_progress_is_logged_at_least_every_interval(capsys):
         meter.file_done()
         time.sleep(0.28)
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if '"mirror_progress"' in line]
-    assert len(lines) >= 5  # every 0.05 s, and once at the end
+    assert len(lines) >= 3  # every 0.05 s (at least twice in 0.28 s, however busy the machine), and at the end
     assert {k: lines[-1][k] for k in ("survey", "files_done", "files_planned", "bytes_received", "bytes_planned")} \
         == {"survey": "pr", "files_done": 1, "files_planned": 3, "bytes_received": 1000, "bytes_planned": 3000}
 
