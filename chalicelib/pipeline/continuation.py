@@ -24,7 +24,6 @@ from chalicelib.core.layout import MIRROR_RUN_KEY
 from chalicelib.core.log import log_event
 from chalicelib.core.store import Store
 
-RUN_KEY = MIRROR_RUN_KEY
 # How long a run keeps the lease after an invocation: one more invocation, with margin, so the
 # daily schedule cannot start another run between two continuations; a chain that died (its
 # message dead-lettered) frees the lease after this long.
@@ -59,19 +58,19 @@ class MirrorRun:
 def read_run(store: Store) -> tuple[MirrorRun | None, str | None]:
     """The run record and its ETag (None, None if there is none)."""
     try:
-        stored = store.read(RUN_KEY)
+        stored = store.read(MIRROR_RUN_KEY)
     except NotFound:
         return None, None
     try:
         return MirrorRun(**json.loads(stored.body)), stored.etag
     except (TypeError, ValueError) as error:
-        raise StoreError(f"{RUN_KEY} is damaged ({error}); delete it to start a new run") from None
+        raise StoreError(f"{MIRROR_RUN_KEY} is damaged ({error}); delete it to start a new run") from None
 
 
 def write_run(store: Store, run: MirrorRun, etag: str | None) -> str:
     """Write the record only if it is still the one read (PreconditionFailed otherwise)."""
     body = json.dumps(asdict(run), indent=1, sort_keys=True).encode() + b"\n"
-    return store.put(RUN_KEY, body, content_type="application/json", if_none_match=etag is None, if_match=etag)
+    return store.put(MIRROR_RUN_KEY, body, content_type="application/json", if_none_match=etag is None, if_match=etag)
 
 
 def start_run(store: Store, now: float) -> tuple[MirrorRun, str] | None:
@@ -153,6 +152,6 @@ def message_run_id(body: str) -> str | None:
 
 
 __all__ = [
-    "LEASE_SECONDS", "MirrorRun", "RUN_KEY", "finish_invocation", "message_run_id", "read_run", "resume_run",
+    "LEASE_SECONDS", "MirrorRun", "finish_invocation", "message_run_id", "read_run", "resume_run",
     "send_continuation", "start_run", "wait_for_rate",
 ]

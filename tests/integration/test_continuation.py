@@ -17,10 +17,10 @@ import pytest
 from moto import mock_aws
 from support.pipeline_sources import BLS_PATH, publish_population, publish_vintage, source_env
 
-from chalicelib.core.layout import POPULATION_KEY
+from chalicelib.core.layout import MIRROR_RUN_KEY, POPULATION_KEY
 from chalicelib.core.store import LocalStore
 from chalicelib.pipeline import continuation, handlers
-from chalicelib.pipeline.continuation import RUN_KEY, read_run
+from chalicelib.pipeline.continuation import read_run
 
 
 class Context:
@@ -143,14 +143,14 @@ def test_the_lease_expires_if_a_continuation_chain_dies(tmp_path):
     first = continuation.start_run(store, now)
     assert first is not None and continuation.start_run(store, now + 60) is None
     assert continuation.start_run(store, now + continuation.LEASE_SECONDS + 1) is not None
-    assert store.exists(RUN_KEY)
+    assert store.exists(MIRROR_RUN_KEY)
 
 
 def test_a_damaged_run_record_fails_the_invocation_after_the_population(source_server, env, queue, tmp_path):
     from chalicelib.pipeline.ingestion import IngestionFailed
 
     # GIVEN a run record that is not JSON
-    LocalStore(tmp_path / "data").put(RUN_KEY, b"{not json")
+    LocalStore(tmp_path / "data").put(MIRROR_RUN_KEY, b"{not json")
     # WHEN the daily run fires
     with pytest.raises(IngestionFailed, match="the run record could not be read"):
         handlers.scheduled_ingestion(env, Context())
