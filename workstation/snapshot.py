@@ -53,4 +53,5 @@ def offline_sources(settings: Settings) -> Iterator[Settings]:
             bls_source_urls=(server.base_url + SNAPSHOT_BLS_PATH,),
             population_api_url=server.base_url + SNAPSHOT_POPULATION_PATH,
             bls_contact=settings.bls_contact or SNAPSHOT_CONTACT,
+            http_requests_per_second=1000.0,  # our own local server: no pace to keep
         )

@@ -41,10 +41,11 @@ class Settings:
     bls_contact: str | None = None
     population_api_url: str = DEFAULT_POPULATION_API_URL
     http_concurrency: int = 4
-    http_requests_per_second: float = 5.0
+    http_requests_per_second: float = 1.0  # new requests per second per source host
     http_timeout: float = 60.0
     http_retries: int = 4
     mass_delete_fraction: float = 0.5
+    deep_check_days: int = 7  # the mirror re-verifies every file's content this often
     report_start_year: int = 2013
     report_end_year: int = 2018
     report_series_id: str = "PRS30006032"
@@ -199,6 +200,7 @@ _ENV_PARSERS = {
     "HTTP_TIMEOUT": lambda n, v: ("http_timeout", _float(n, v, 1, 900)),
     "HTTP_RETRIES": lambda n, v: ("http_retries", _int(n, v, 0, 10)),
     "MASS_DELETE_FRACTION": lambda n, v: ("mass_delete_fraction", _float(n, v, 0, 1)),
+    "DEEP_CHECK_DAYS": lambda n, v: ("deep_check_days", _int(n, v, 1, 366)),
     "REPORT_SERIES_ID": lambda n, v: (
         "report_series_id",
         _pattern(n, v.strip().upper(), SERIES_ID_PATTERN,

@@ -1,7 +1,7 @@
 """The mirror's bookkeeping, per survey, beside the mirrored directory `bls/<survey>/`.
 
 - `bls/<survey>.mirror/state.json`: what each mirrored file is (size, SHA-256, ETag, the
-  source's Last-Modified and listing text). Written only after the files it describes are
+  source's validators (ETag, Last-Modified) and listing text). Written only after the files it describes are
   stored, and with a conditional write (create-only, or if-match on the ETag read), so two
   runs at the same time cannot silently overwrite each other's bookkeeping.
 - `bls/<survey>.mirror/in-sync-<fingerprint>`: an empty marker left by a run that ended with
@@ -44,6 +44,7 @@ class FileRecord:
     last_modified: str | None = None  # the source's Last-Modified header
     listing_size: str | None = None  # size text of the listing entry
     listing_time: str | None = None  # time text of the listing entry
+    source_etag: str | None = None  # the source's ETag header (with Last-Modified: the validators)
 
 
 @dataclass

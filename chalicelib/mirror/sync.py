@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import requests
 
 from chalicelib.core.errors import ConfigError, PipelineError, PreconditionFailed, SourceError, StoreError
-from chalicelib.core.http_client import PoliteClient
+from chalicelib.core.http_client import PoliteClient, Validators
 from chalicelib.mirror.listing import Listing, parse_listing
 from chalicelib.core.log import log_error, log_event
 from chalicelib.mirror.state import (
@@ -433,17 +433,17 @@ class SurveyMirror:
         # (429, 5xx, connection errors): here only a body that did not add up is retried, and a
         # SourceError from `get` (it has retried already) ends the file at once.
         budget = self.client.retry_budget()
+        validators = fetch.validators
         while True:
             headers = {"Accept-Encoding": "identity"}  # Content-Length must be the body's length
-            if fetch.if_modified_since:
-                headers["If-Modified-Since"] = fetch.if_modified_since
+            if validators:
+                headers.update(validators.conditional_headers())
             response = self.client.get(fetch.url, headers=headers, stream=True, budget=budget)
             try:
                 if response.status_code == 304:
-                    if fetch.known_sha256 is None:  # cannot happen: only intact files are asked conditionally
-                        raise SourceError(f"GET {fetch.url}: 304 Not Modified for a file that must be fetched")
-                    outcome.not_modified = True
-                    outcome.record = self._bookkeeping(fetch, None)
+                    if not self._not_modified(fetch, validators, response, outcome):
+                        validators = None  # an unconfirmed 304: ask again for the whole file, now
+                        continue
                     return
                 if response.status_code != 200:
                     raise SourceError(f"GET {fetch.url} answered {response.status_code} {response.reason}")
@@ -461,6 +461,20 @@ class SurveyMirror:
             finally:
                 response.close()
             self.client.wait_before_retry(budget.attempts)
+
+    def _not_modified(
+        self, fetch: Fetch, validators: Validators | None, response: requests.Response, outcome: _Outcome
+    ) -> bool:
+        """True (and the bookkeeping done) if a 304 carries the validators stored for the file."""
+        if fetch.known_sha256 is None or not validators:  # only intact files are asked conditionally
+            raise SourceError(f"GET {fetch.url}: 304 Not Modified for a file that must be fetched")
+        if not validators.confirmed_by(response):
+            log_event("unconfirmed_not_modified", survey=self.survey, file=fetch.name,
+                      etag=response.headers.get("ETag"), last_modified=response.headers.get("Last-Modified"))
+            return False
+        outcome.not_modified = True
+        outcome.record = self._bookkeeping(fetch, None)
+        return True
 
     def _receive(
         self, fetch: Fetch, response: requests.Response, spool: IO[bytes], outcome: _Outcome
@@ -498,7 +512,8 @@ class SurveyMirror:
         self, fetch: Fetch, response: requests.Response, spool: IO[bytes], sha256: str, size: int,
         outcome: _Outcome,
     ) -> None:
-        last_modified = response.headers.get("Last-Modified")
+        source = Validators.of(response)
+        last_modified = source.last_modified
         known = fetch.known_sha256
         stored_etag: str | None = None
         if fetch.probe_store:  # the state was lost: trust the stored copy's own checksum
@@ -506,9 +521,9 @@ class SurveyMirror:
             if head.size == size and head.metadata.get("sha256") == sha256:
                 known, stored_etag = sha256, head.etag
         if known == sha256:
-            outcome.record = self._bookkeeping(fetch, last_modified, sha256=sha256, size=size, etag=stored_etag)
+            outcome.record = self._bookkeeping(fetch, source, sha256=sha256, size=size, etag=stored_etag)
             return
-        metadata = {"source-url": fetch.url, "sha256": sha256}
+        metadata = {"source-url": response.url, "sha256": sha256}  # after same-host redirects
         if last_modified:
             metadata["source-last-modified"] = last_modified
         etag = self.store.put(fetch.key, spool, metadata=metadata, content_type="text/plain", sha256=sha256)
@@ -517,24 +532,23 @@ class SurveyMirror:
         outcome.record = FileRecord(
             name=fetch.name, key=fetch.key, size=size, sha256=sha256, etag=etag,
             last_modified=last_modified, listing_size=fetch.size_text, listing_time=fetch.time_text,
+            source_etag=source.etag,
         )
 
     def _bookkeeping(
-        self, fetch: Fetch, last_modified: str | None, *, sha256: str | None = None, size: int | None = None,
+        self, fetch: Fetch, source: Validators | None, *, sha256: str | None = None, size: int | None = None,
         etag: str | None = None,
     ) -> FileRecord:
-        """The stored copy is right: remember the new listing text (and Last-Modified, if sent)."""
+        """The stored copy is right: remember the new listing text (and the validators of a 200)."""
         previous = self._previous.get(fetch.name)
+        source = source or Validators()
         if previous is None:
             assert sha256 is not None and size is not None and etag is not None
-            return FileRecord(fetch.name, fetch.key, size, sha256, etag, last_modified,
-                              fetch.size_text, fetch.time_text)
-        return replace(
-            previous,
-            last_modified=last_modified or previous.last_modified,
-            listing_size=fetch.size_text,
-            listing_time=fetch.time_text,
-        )
+            return FileRecord(fetch.name, fetch.key, size, sha256, etag, source.last_modified,
+                              fetch.size_text, fetch.time_text, source.etag)
+        if source:  # a full answer: its validators replace the remembered ones
+            previous = replace(previous, last_modified=source.last_modified, source_etag=source.etag)
+        return replace(previous, listing_size=fetch.size_text, listing_time=fetch.time_text)
 
     # deleting and the state
     def _delete(self, plan: Plan) -> list[str]:
