@@ -2,7 +2,10 @@
 
 `ingest` returns an `IngestionResult` and never raises for a step's failure (the
 Lambda handler raises, the CLI exits 1); every run is recorded at
-`INGESTION_RECORD_KEY` for the dashboard. See docs/pipeline.md.
+`INGESTION_RECORD_KEY` for the dashboard. The record also keeps when the mirror last
+completed a deep check (every file's content downloaded and compared): the default
+ingestion makes its mirror a deep check when that is `DEEP_CHECK_DAYS` old or more.
+See docs/pipeline.md and docs/faults.md.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.core.errors import NotFound, PipelineError
@@ -106,9 +109,11 @@ def ingest(
     (callers decide: the Lambda handler raises, the CLI exits 1). With `record`, the
     outcome is kept at INGESTION_RECORD_KEY (see `record_ingestion`).
     """
-    if steps is None:
-        steps = (("mirror", mirror_step()), ("population", population_step()))
     started_at = _now()
+    last_deep_check = (last_ingestion(store) or {}).get("last_deep_check") if record or steps is None else None
+    deep_check = steps is None and deep_check_due(last_deep_check, settings.deep_check_days, started_at)
+    if steps is None:
+        steps = (("mirror", mirror_step(verify=deep_check)), ("population", population_step()))
     result = IngestionResult()
     for name, step in steps:
         started = time.monotonic()
@@ -127,16 +132,31 @@ def ingest(
         error = None if ok else _step_error(name, summary)
         log_event("ingestion_step_done", step=name, ok=ok, seconds=round(time.monotonic() - started, 3))
         result.steps.append(StepOutcome(name, ok, summary, error))
+    if deep_check and (mirrored := result.step("mirror")) is not None and mirrored.ok:
+        last_deep_check = started_at
+        log_event("deep_check_done", at=started_at)
     if record:
-        record_ingestion(store, result, started_at)
+        record_ingestion(store, result, started_at, last_deep_check)
     return result
+
+
+def deep_check_due(last: str | None, days: int, now: str) -> bool:
+    """True when the last complete deep check (ISO UTC time) is `days` old (an hour's slack for
+    the schedule's drift) or unknown."""
+    try:
+        when = datetime.fromisoformat(str(last).replace("Z", "+00:00"))
+        elapsed = datetime.fromisoformat(now.replace("Z", "+00:00")) - when
+    except ValueError:
+        return True
+    return elapsed >= timedelta(days=days) - timedelta(hours=1)
 
 
 INGESTION_RECORD_KEY = "_state/ingestion.json"
 _COUNTED = ("added", "updated", "deleted", "unchanged", "failed")
 
 
-def record_ingestion(store: Store, result: IngestionResult, started_at: str) -> None:
+def record_ingestion(store: Store, result: IngestionResult, started_at: str,
+                     last_deep_check: str | None = None) -> None:
     """Keep the last ingestion's outcome, so the dashboard can tell whether the daily run works.
 
     The mirror writes its own state only when something changed (a no-op run costs no
@@ -152,6 +172,7 @@ def record_ingestion(store: Store, result: IngestionResult, started_at: str) -> 
         "errors": summary["errors"],
         "mirror": {key: len(mirror.get(key) or []) for key in _COUNTED} if mirror else None,
         "population": {"changed": summary["population"].get("changed")} if summary["population"] else None,
+        "last_deep_check": last_deep_check,
     }
     try:
         store.put(INGESTION_RECORD_KEY, json.dumps(document, indent=2).encode() + b"\n",
