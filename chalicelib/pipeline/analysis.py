@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.core.errors import NotFound, PipelineError
+from chalicelib.core.errors import NotFound, PipelineError, PreconditionFailed
 from chalicelib.core.log import log_error, log_event
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import Store
@@ -76,7 +76,10 @@ def analyze(
     if an input changed while the reports were computed, they are computed again, so
     the last writer never leaves reports of older inputs behind. Raises EventError for a
     message that is not an S3 event and AnalysisFailed when the reports fail, so the
-    message is retried and ends in the dead-letter queue instead of being lost.
+    message is retried and ends in the dead-letter queue instead of being lost. The reports
+    step writes the summary only over the version it read first, and every report carries the
+    input versions it was computed from: a run that lost that race computes again, so reports
+    never disagree with `summary.json` whatever the interleaving (see docs/faults.md).
     """
     bucket, prefix = events.store_location(store)
     filters = events.notification_filters(settings, prefix)
@@ -96,6 +99,10 @@ def analyze(
     for attempt in range(1, STABLE_INPUT_ATTEMPTS + 1):
         try:
             outcome = reports(settings, store)
+        except PreconditionFailed:  # another analysis wrote the summary meanwhile: compute again
+            changed = ["reports/summary.json"]
+            log_event("analysis_summary_conflict", keys=keys, attempt=attempt)
+            continue
         except PipelineError as error:
             log_error("analysis_failed", error, keys=keys)
             raise AnalysisFailed(f"reports failed for {', '.join(keys)}: {error}") from error

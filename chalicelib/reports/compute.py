@@ -29,10 +29,14 @@ as JSON numbers whose shortest text is the exact decimal sum (e.g. `0.3`, never
 `0.30000000000000004`).
 
 Outputs (store keys under `reports/`): see `REPORT_KEYS`; `summary.json` names the inputs
-(key, ETag, SHA-256 when the object's metadata has one), the options and the run time.
-The report files themselves hold no time stamp: the same inputs give byte-identical
-files, and a run whose inputs and options equal those recorded in `summary.json` writes
-nothing.
+(key, ETag, SHA-256 when the object's metadata has one), the options, their digest
+`inputs_tag` and the run time. Every report file carries the `inputs_tag` it was computed
+from in its metadata (`inputs`). The report files themselves hold no time stamp: the same
+inputs give byte-identical files. A run whose inputs and options equal those recorded in
+`summary.json` writes nothing, provided every report file carries that tag. The summary is
+written last and only over the version read at the start (PreconditionFailed if another run
+wrote it meanwhile: the caller computes again), so concurrent runs cannot leave reports of
+other inputs behind a summary.
 
 pandas and numpy are imported inside the functions that compute reports, never at
 module import (the ingestion Lambda imports this package without paying for them).
@@ -42,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -51,7 +56,7 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.reports.bls_data import BlsDataReader, period_code
-from chalicelib.core.errors import NotFound, PipelineError, SourceError
+from chalicelib.core.errors import NotFound, PipelineError, PreconditionFailed, SourceError
 from chalicelib.core.log import log_event
 from chalicelib.population.update import POPULATION_KEY, PopulationRecord, parse_population
 from chalicelib.core.settings import Settings
@@ -323,9 +328,10 @@ def run_reports(
         "period": settings.report_period,
         "include_annual": include_annual,
     }
-    previous = _previous_summary(store)
+    tag = inputs_tag(inputs, options)
+    previous, summary_etag = _previous_summary(store)
     if previous and previous.get("inputs") == inputs and previous.get("options") == options:
-        stored = _stored_reports(store, inputs)
+        stored = _stored_reports(store, inputs, tag)
         if stored is not None:  # a duplicate event: the stored reports are already these
             stored.seconds = time.monotonic() - started
             log_event("reports_unchanged", inputs=inputs, options=options)
@@ -370,7 +376,7 @@ def run_reports(
     say("writing reports")
     for key, body in files.items():
         content_type = "text/csv; charset=utf-8" if key.endswith(".csv") else "application/json"
-        store.put(key, body, content_type=content_type)
+        store.put(key, body, content_type=content_type, metadata={"inputs": tag})
         result.written.append(key)
     result.seconds = time.monotonic() - started
     summary = {
@@ -378,6 +384,7 @@ def run_reports(
         "seconds": round(result.seconds, 3),
         "inputs": inputs,
         "options": options,
+        "inputs_tag": tag,
         "reports": list(REPORT_KEYS),
         "rows": {
             "best_years": len(best["series"]),
@@ -388,10 +395,28 @@ def run_reports(
             "malformed_lines": scan.stats["malformed_lines"],
         },
     }
-    # Written last: a run that fails half-way is redone by the next event.
-    store.put(SUMMARY_KEY, _json_bytes(summary), content_type="application/json")
+    _write_summary(store, summary, summary_etag)
     result.written.append(SUMMARY_KEY)
     return result
+
+
+def inputs_tag(inputs: list[dict[str, Any]], options: dict[str, Any]) -> str:
+    """The digest of the input versions and options a report was computed from."""
+    document = json.dumps({"inputs": inputs, "options": options}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(document.encode()).hexdigest()[:32]
+
+
+def _write_summary(store: Store, summary: dict[str, Any], read_etag: str | None) -> None:
+    """Written last (a run that fails half-way is redone by the next event), and only over the
+    version read at the start: PreconditionFailed if another run wrote it meanwhile."""
+    try:
+        store.put(SUMMARY_KEY, _json_bytes(summary), content_type="application/json",
+                  if_none_match=read_etag is None, if_match=read_etag)
+    except PreconditionFailed:
+        raise PreconditionFailed(
+            f"{SUMMARY_KEY} was written by another analysis while this one computed; the reports "
+            "must be computed again (the analysis does so; on the command line, run again)"
+        ) from None
 
 
 def _describe_input(store: Store, key: str) -> dict[str, Any]:
@@ -430,15 +455,19 @@ def _open_data(store: Store, key: str) -> Iterator[BlsDataReader]:
         yield BlsDataReader(stream, source=key)
 
 
-def _stored_reports(store: Store, inputs: list[dict[str, Any]]) -> ReportsResult | None:
-    """The reports as stored by the previous run (None if any is missing or unreadable)."""
+def _stored_reports(store: Store, inputs: list[dict[str, Any]], tag: str) -> ReportsResult | None:
+    """The reports as stored by the previous run (None if any is missing, unreadable, or was
+    computed from other inputs than `tag` names)."""
+    documents_keys = (POPULATION_STATS_KEY, BEST_YEARS_JSON_KEY, SERIES_POPULATION_JSON_KEY)
+    tables_keys = (BEST_YEARS_CSV_KEY, SERIES_POPULATION_CSV_KEY)
     try:
-        stats, best, joined = (
-            json.loads(store.read(key).body)
-            for key in (POPULATION_STATS_KEY, BEST_YEARS_JSON_KEY, SERIES_POPULATION_JSON_KEY)
-        )
-        if not all(store.exists(key) for key in (BEST_YEARS_CSV_KEY, SERIES_POPULATION_CSV_KEY)):
+        documents = [store.read(key) for key in documents_keys]
+        tags = [document.metadata.get("inputs") for document in documents]
+        tags += [store.head(key).metadata.get("inputs") for key in tables_keys]
+        if tags != [tag] * len(tags):
+            log_event("reports_mismatch", expected=tag, found=dict(zip(documents_keys + tables_keys, tags)))
             return None
+        stats, best, joined = (json.loads(document.body) for document in documents)
         parse = {
             "rows": best["rows_read"],
             "invalid_values": best["invalid_values"],
@@ -450,11 +479,16 @@ def _stored_reports(store: Store, inputs: list[dict[str, Any]]) -> ReportsResult
     return ReportsResult(stats, best, joined, inputs, parse=parse, unchanged=True)
 
 
-def _previous_summary(store: Store) -> dict[str, Any] | None:
+def _previous_summary(store: Store) -> tuple[dict[str, Any] | None, str | None]:
+    """The stored summary (None if absent or unreadable) and its ETag (None if absent)."""
     try:
-        return json.loads(store.read(SUMMARY_KEY).body)
-    except (NotFound, ValueError):
-        return None
+        stored = store.read(SUMMARY_KEY)
+    except NotFound:
+        return None, None
+    try:
+        return json.loads(stored.body), stored.etag
+    except ValueError:
+        return None, stored.etag
 
 
 def _json_bytes(document: Any) -> bytes:
