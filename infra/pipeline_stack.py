@@ -3,9 +3,12 @@
 - `PipelineData`: bucket (+ access-log bucket), analysis queue + dead-letter queue,
   the S3 → SQS notifications (from `chalicelib.pipeline.events`, the same definitions as the
   local run), one least-privilege IAM role per Lambda function, their log groups,
-  the alarm topic and the alarms.
+  the alarm topic and the alarms (dead letters, ingestion errors, the analysis queue's
+  oldest message, analysis errors and throttles).
 - `PipelineStack` (Path 1, `cdk deploy`): PipelineData + the Chalice app through
-  `chalice.cdk.Chalice`, wired to those roles and that queue.
+  `chalice.cdk.Chalice`, wired to those roles and that queue, with the API stage throttled.
+  The functions' reserved concurrency (ingest 1: never two runs at once; the API 5: it cannot
+  use up the account's concurrency) is in `.chalice/config.json`, so both paths get it.
 - `DataStack` (Path 2, `cdk deploy -c data_only=true`, then `chalice deploy`):
   PipelineData alone, with outputs that `write_chalice_config.py` copies into
   `.chalice/config.json`.
@@ -58,6 +61,9 @@ SQS_EVENT_ID = "AnalyzeSqsEventSource"
 
 VISIBILITY_FACTOR = 6  # AWS: queue visibility timeout >= 6 x the function timeout
 MAX_RECEIVE_COUNT = 4  # a message that failed 4 times goes to the dead-letter queue
+OLDEST_MESSAGE_ALARM_SECONDS = 3600  # an analysis message waiting an hour: the analysis is stuck
+API_RATE_LIMIT = 10  # requests per second, steady, for the whole API stage (Path 1)
+API_BURST_LIMIT = 20
 STORE_PREFIXES_INGEST = ("bls/", "population/", "_state/")
 STORE_PREFIXES_API = ("bls/", "population/", "reports/", "_state/")
 
@@ -253,9 +259,39 @@ class PipelineData(Construct):
             evaluation_periods=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        for alarm in (self.dead_letter_alarm, self.ingestion_alarm):
+        for alarm in (self.dead_letter_alarm, self.ingestion_alarm, *self._analysis_alarms(config)):
             alarm.add_alarm_action(action)
             alarm.add_ok_action(action)
+
+    def _analysis_alarms(self, config: PipelineConfig) -> list[cloudwatch.Alarm]:
+        """The analysis queue's oldest message, and the analysis function's errors and throttles."""
+        stuck = cloudwatch.Alarm(
+            self, "AnalysisQueueAgeAlarm",
+            alarm_description=f"An analysis message has waited over {OLDEST_MESSAGE_ALARM_SECONDS} s: "
+                              "the analysis is failing, throttled or not subscribed to the queue.",
+            metric=self.queue.metric_approximate_age_of_oldest_message(
+                period=Duration.minutes(5), statistic="Maximum"),
+            threshold=OLDEST_MESSAGE_ALARM_SECONDS,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        return [stuck, *(
+            cloudwatch.Alarm(
+                self, f"Analysis{metric}Alarm",
+                alarm_description=f"The analysis function reported {metric.lower()} (see its logs; SQS retries "
+                                  "the message, then dead-letters it).",
+                metric=cloudwatch.Metric(
+                    namespace="AWS/Lambda", metric_name=metric, statistic="Sum", period=Duration.minutes(5),
+                    dimensions_map={"FunctionName": config.function_name(ANALYZE)},
+                ),
+                threshold=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            for metric in ("Errors", "Throttles")
+        )]
 
     # ----------------------------------------------------------------------- IAM
 
@@ -422,7 +458,12 @@ class PipelineStack(Stack):
             cfn_function.add_property_override("PropagateTags", True)
             cfn_function.add_resource_dependency(self.data.log_groups[function].node.default_child)
         if API_HANDLER in self.functions:
-            self.chalice.get_resource("RestAPI").add_property_override("PropagateTags", True)
+            api = self.chalice.get_resource("RestAPI")
+            api.add_property_override("PropagateTags", True)
+            api.add_property_override("MethodSettings", [{
+                "ResourcePath": "/*", "HttpMethod": "*",
+                "ThrottlingRateLimit": API_RATE_LIMIT, "ThrottlingBurstLimit": API_BURST_LIMIT,
+            }])
         # The env-var route to the queue ARN silently keeps the placeholder when app.py was
         # already imported; overriding the generated SAM event always works.
         self.functions[ANALYZE].add_property_override(

@@ -254,6 +254,28 @@ def test_alarms_notify_the_topic(stack: Synthesized) -> None:
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
+def test_analysis_alarms_notify_the_topic(stack: Synthesized) -> None:
+    # the analysis queue's oldest message, and the analysis function's errors and throttles (issue 12)
+    topic_id, _ = stack.one("AWS::SNS::Topic")
+    queue_id, _ = stack.one("AWS::SQS::Queue", "PipelineAnalysis5")
+    alarms = {k: v["Properties"] for k, v in stack.resources("AWS::CloudWatch::Alarm").items()}
+    assert len(alarms) == 5
+    age = next(a for k, a in alarms.items() if k.startswith("PipelineAnalysisQueueAgeAlarm"))
+    assert (age["Namespace"], age["MetricName"], age["Statistic"]) == ("AWS/SQS", "ApproximateAgeOfOldestMessage",
+                                                                      "Maximum")
+    assert age["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
+    assert age["Threshold"] == 3600
+    for metric in ("Errors", "Throttles"):
+        alarm = next(a for k, a in alarms.items() if k.startswith(f"PipelineAnalysis{metric}Alarm"))
+        assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"], alarm["Threshold"]) == (
+            "AWS/Lambda", metric, "Sum", 1)
+        assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": "bls-pipeline-dev-analyze"}]
+    for alarm in alarms.values():
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert alarm["TreatMissingData"] == "notBreaching"
+        assert alarm["AlarmActions"] == [{"Ref": topic_id}] and alarm["OKActions"] == [{"Ref": topic_id}]
+
+
 def test_email_subscription_only_when_the_context_gives_an_address(
     pipeline_stack: Synthesized, data_stack: Synthesized
 ) -> None:
@@ -367,6 +389,16 @@ def test_path1_functions_use_the_scoped_roles_names_and_queue(pipeline_stack: Sy
     assert sqs_event["Properties"]["Queue"] == {"Fn::GetAtt": [queue_id, "Arn"]}
     assert sqs_event["Properties"]["BatchSize"] == 1
     assert "placeholder" not in json.dumps(pipeline_stack.json)
+
+
+def test_path1_ingestion_runs_alone_and_the_api_is_throttled_and_capped(pipeline_stack: Synthesized) -> None:
+    resources = pipeline_stack.resources()
+    # one ingestion at a time; the API cannot take the account's whole Lambda concurrency
+    assert resources["Ingest"]["Properties"]["ReservedConcurrentExecutions"] == 1
+    assert resources["APIHandler"]["Properties"]["ReservedConcurrentExecutions"] == 5
+    assert "ReservedConcurrentExecutions" not in resources["Analyze"]["Properties"]
+    assert resources["RestAPI"]["Properties"]["MethodSettings"] == [{
+        "ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": 10, "ThrottlingBurstLimit": 20}]
 
 
 def test_path1_api_requires_iam_authorization(pipeline_stack: Synthesized) -> None:
@@ -496,6 +528,9 @@ def test_path2_chalice_package_uses_the_stack_resources(path2_package: Path) -> 
     sqs_event = resources["Analyze"]["Properties"]["Events"]["AnalyzeSqsEventSource"]["Properties"]
     assert sqs_event["Queue"] == FAKE_OUTPUTS["QueueArn"] and sqs_event["BatchSize"] == 1
     assert resources["Ingest"]["Properties"]["Environment"]["Variables"]["DATA_STORE"] == FAKE_OUTPUTS["DataStore"]
+    # the same reserved concurrency as Path 1 (from .chalice/config.json)
+    assert resources["Ingest"]["Properties"]["ReservedConcurrentExecutions"] == 1
+    assert resources["APIHandler"]["Properties"]["ReservedConcurrentExecutions"] == 5
 
 
 def test_lambda_package_is_under_the_250_mb_limit(path2_package: Path, pipeline_stack: Synthesized,
