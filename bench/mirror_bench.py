@@ -1,20 +1,9 @@
 """Mirror benchmark: `bls-pipeline mirror` versus `rclone sync :http: :s3:`.
 
-Both tools copy the same local BLS-like source (workstation.sourceserver, HTTP/1.1
-keep-alive, IIS listing format) into the same local S3 endpoint (a `moto_server`
-subprocess, one bucket per tool), for
-  (a) the real `pr` directory (tests/fixtures, vintage 2025-09-04), and
-  (b) a generated corpus (default 200 files, ~500 MB, in a temp dir, deleted afterwards).
-Steps: first sync, no-op re-sync, one-file change, each scenario `--repeat` times (default 3)
-from empty buckets with the tools alternating; the table shows each measure's median run.
-Each tool runs as a subprocess;
-its wall time, CPU time and peak RSS (VmHWM of that very process, polled every 5 ms) are
-measured, with the CPU time moto_server spent meanwhile,
-and the requests seen by the source server and by the S3 server (moto's request
-log) are counted.
-
     .venv/bin/python bench/mirror_bench.py            # both corpora
     .venv/bin/python bench/mirror_bench.py --real-only
+
+Method, scenarios and the measured table: bench/README.md ("Mirror").
 """
 
 from __future__ import annotations
@@ -150,7 +139,7 @@ def _high_water_kb(pid: int) -> int:
 
 
 def mirror_command(source_url: str) -> list[str]:
-    return [sys.executable, "-m", "chalicelib", "mirror", "--store", "s3://bench-mirror",
+    return [str(BIN / "bls-pipeline"), "mirror", "--store", "s3://bench-mirror",
             "--source", source_url, "--contact", CONTACT, "--json"]
 
 

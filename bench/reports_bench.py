@@ -2,18 +2,7 @@
 
     python bench/reports_bench.py [--mb 520] [--data FILE] [--keep]
 
-Writes a BLS-format file (bench/generate_bls.py; >= 500 MB by default) into a temp
-folder, then runs each implementation in its own fresh process and prints, as a
-Markdown table, wall time (process start to result, imports included) and peak RSS
-(`getrusage(RUSAGE_CHILDREN).ru_maxrss` measured by a fresh "meter" process whose only
-child is the implementation). Finally it checks that the three agree on every series.
-
-Implementations:
-- project: `chalicelib.reports.compute.scan_data` over `chalicelib.reports.bls_data.BlsDataReader`
-  (streamed blocks, numpy fixed-point parsing, exact int64 sums);
-- pandas: the straightforward version (`read_csv`, strip, filter, `groupby().sum()`,
-  `idxmax`), float sums;
-- duckdb: `read_csv` + `GROUP BY` with exact DECIMAL sums (benchmark-only dependency).
+Method, implementations and the measured table: bench/README.md ("Reports").
 """
 
 from __future__ import annotations

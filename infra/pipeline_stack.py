@@ -68,6 +68,13 @@ STORE_PREFIXES_INGEST = ("bls/", "population/", "_state/")
 STORE_PREFIXES_API = ("bls/", "population/", "reports/", "_state/")
 
 _ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,14}$")
+# What both buckets share: encrypted, private, TLS only, no ACLs.
+_PRIVATE_BUCKET: dict[str, Any] = {
+    "encryption": s3.BucketEncryption.S3_MANAGED,
+    "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
+    "enforce_ssl": True,
+    "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+}
 
 
 @dataclass(frozen=True)
@@ -133,36 +140,51 @@ class PipelineData(Construct):
         super().__init__(scope, construct_id)
         self.config = config
         settings = config.settings()
-
-        self.access_logs = s3.Bucket(
-            self, "AccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs", expiration=Duration.days(90))],
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        NagSuppressions.add_resource_suppressions(self.access_logs, [{
-            "id": "AwsSolutions-S1",
-            "reason": "This is the access-log bucket of the data bucket; logging it into itself would loop.",
-        }])
-
         # A predictable name: the queue policy can name the bucket without a dependency cycle,
         # so the notification is set on the bucket itself (no custom resource, no wildcard role).
         self.bucket_name_pattern = f"{APP_NAME}-{config.environment}-${{AWS::AccountId}}-${{AWS::Region}}"
         self.bucket_name = Fn.sub(self.bucket_name_pattern)
         self.data_store = Fn.sub(f"s3://{self.bucket_name_pattern}")  # DATA_STORE of the handlers
         self.bucket_arn = self.arn()
-        self.bucket = s3.Bucket(
+        self.access_logs = self._access_log_bucket()
+        self.bucket = self._data_bucket(self.access_logs)
+        self.analysis_timeout = analysis_timeout_seconds()
+        self.dead_letter_queue, self.queue = self._queues(self.analysis_timeout)
+        self.filters = events.notification_filters(settings)
+        self._notify_queue(self.filters)
+        self.log_groups = self._log_groups()
+        self.roles = {
+            INGEST: self._role(INGEST, "Daily ingestion: mirror + population", self._ingest_statements()),
+            ANALYZE: self._role(ANALYZE, "Analysis: S3 event from the queue -> reports",
+                                self._analyze_statements(settings)),
+            API_HANDLER: self._role(API_HANDLER, "Reports API and dashboard (read-only)", self._api_statements()),
+        }
+        self.topic = self._alarm_topic()
+        self.dead_letter_alarm, self.ingestion_alarm = self._alarms(self.topic)
+        self.analysis_alarms = self._analysis_alarms(self.topic)
+
+    # ----------------------------------------------------------------------- buckets
+
+    def _access_log_bucket(self) -> s3.Bucket:
+        bucket = s3.Bucket(
+            self, "AccessLogs",
+            **_PRIVATE_BUCKET,
+            lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs", expiration=Duration.days(90))],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        NagSuppressions.add_resource_suppressions(bucket, [{
+            "id": "AwsSolutions-S1",
+            "reason": "This is the access-log bucket of the data bucket; logging it into itself would loop.",
+        }])
+        return bucket
+
+    def _data_bucket(self, access_logs: s3.Bucket) -> s3.Bucket:
+        return s3.Bucket(
             self, "Data",
             bucket_name=self.bucket_name,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
+            **_PRIVATE_BUCKET,
             versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=self.access_logs,
+            server_access_logs_bucket=access_logs,
             server_access_logs_prefix="data/",
             lifecycle_rules=[
                 s3.LifecycleRule(
@@ -174,121 +196,131 @@ class PipelineData(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
 
-        self.analysis_timeout = analysis_timeout_seconds()
-        self.dead_letter_queue = sqs.Queue(
+    # ----------------------------------------------------------------------- queue and notifications
+
+    def _queues(self, analysis_timeout: int) -> tuple[sqs.Queue, sqs.Queue]:
+        """(dead-letter queue, analysis queue); the analysis queue accepts the data bucket's events."""
+        dead_letters = sqs.Queue(
             self, "AnalysisDeadLetters",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=Duration.days(14),
         )
-        self.queue = sqs.Queue(
+        queue = sqs.Queue(
             self, "Analysis",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
-            visibility_timeout=Duration.seconds(VISIBILITY_FACTOR * self.analysis_timeout),
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT),
+            visibility_timeout=Duration.seconds(VISIBILITY_FACTOR * analysis_timeout),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letters, max_receive_count=MAX_RECEIVE_COUNT),
         )
-        self.queue.add_to_resource_policy(iam.PolicyStatement(
+        queue.add_to_resource_policy(iam.PolicyStatement(
             sid="AllowReportInputNotificationsFromTheDataBucket",
             principals=[iam.ServicePrincipal("s3.amazonaws.com")],
             actions=["sqs:SendMessage"],
-            resources=[self.queue.queue_arn],
+            resources=[queue.queue_arn],
             conditions={
                 "ArnEquals": {"aws:SourceArn": self.bucket_arn},
                 "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
             },
         ))
-        self.filters = events.notification_filters(settings)
+        return dead_letters, queue
+
+    def _notify_queue(self, filters: tuple[events.NotificationFilter, ...]) -> None:
+        """The data bucket sends the report inputs' ObjectCreated events to the analysis queue."""
         cfn_bucket: s3.CfnBucket = self.bucket.node.default_child  # type: ignore[assignment]
         cfn_bucket.add_property_override(
             "NotificationConfiguration.QueueConfigurations",
-            events.cloudformation_queue_configurations(self.filters, self.queue.queue_arn),
+            events.cloudformation_queue_configurations(filters, self.queue.queue_arn),
         )
         # S3 checks that it may send to the queue when the configuration is set.
         queue_policy = self.queue.node.find_child("Policy")  # made by add_to_resource_policy
         cfn_bucket.add_resource_dependency(queue_policy.node.default_child)  # type: ignore[arg-type]
 
-        self.log_groups = {
+    # ----------------------------------------------------------------------- logs and alarms
+
+    def _log_groups(self) -> dict[str, logs.LogGroup]:
+        return {
             function: logs.LogGroup(
                 self, f"{LOGICAL_IDS[function]}Logs",
-                log_group_name=f"/aws/lambda/{config.function_name(function)}",
+                log_group_name=f"/aws/lambda/{self.config.function_name(function)}",
                 retention=logs.RetentionDays.THREE_MONTHS,
                 removal_policy=RemovalPolicy.DESTROY,
             )
             for function in (INGEST, ANALYZE, API_HANDLER)
         }
-        self.roles = {
-            INGEST: self._role(INGEST, "Daily ingestion: mirror + population", self._ingest_statements()),
-            ANALYZE: self._role(ANALYZE, "Analysis: S3 event from the queue -> reports",
-                                self._analyze_statements(settings)),
-            API_HANDLER: self._role(API_HANDLER, "Reports API and dashboard (read-only)", self._api_statements()),
-        }
 
-        self.topic = sns.Topic(self, "Alarms", display_name=f"{APP_NAME} {config.environment} alarms",
-                               enforce_ssl=True)
-        NagSuppressions.add_resource_suppressions(self.topic, [{
+    def _alarm_topic(self) -> sns.Topic:
+        topic = sns.Topic(self, "Alarms", display_name=f"{APP_NAME} {self.config.environment} alarms",
+                          enforce_ssl=True)
+        NagSuppressions.add_resource_suppressions(topic, [{
             "id": "AwsSolutions-SNS2",
             "reason": "CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed SNS key; "
                       "the notifications carry only alarm names and states, not data, so no customer key is kept.",
         }])
-        if config.alarm_email:
-            self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
-        action = cloudwatch_actions.SnsAction(self.topic)
-        self.dead_letter_alarm = cloudwatch.Alarm(
-            self, "DeadLettersAlarm",
-            alarm_description="An S3 event could not be analyzed after retries: it is in the dead-letter queue.",
-            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+        if self.config.alarm_email:
+            topic.add_subscription(subscriptions.EmailSubscription(self.config.alarm_email))
+        return topic
+
+    def _alarms(self, topic: sns.Topic) -> tuple[cloudwatch.Alarm, cloudwatch.Alarm]:
+        """(dead letters waiting, ingestion errors): both notify the topic when raised and cleared."""
+        dead_letters = self._alarm(
+            "DeadLettersAlarm",
+            "An S3 event could not be analyzed after retries: it is in the dead-letter queue.",
+            self.dead_letter_queue.metric_approximate_number_of_messages_visible(
                 period=Duration.minutes(5), statistic="Maximum"),
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            topic,
         )
-        self.ingestion_alarm = cloudwatch.Alarm(
-            self, "IngestionErrorsAlarm",
-            alarm_description="The daily ingestion (mirror and/or population) failed; see its logs.",
-            metric=cloudwatch.Metric(
+        ingestion_errors = self._alarm(
+            "IngestionErrorsAlarm",
+            "The daily ingestion (mirror and/or population) failed; see its logs.",
+            cloudwatch.Metric(
                 namespace="AWS/Lambda",
                 metric_name="Errors",
-                dimensions_map={"FunctionName": config.function_name(INGEST)},
+                dimensions_map={"FunctionName": self.config.function_name(INGEST)},
                 statistic="Sum",
                 period=Duration.minutes(5),
             ),
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            topic,
         )
-        for alarm in (self.dead_letter_alarm, self.ingestion_alarm, *self._analysis_alarms(config)):
-            alarm.add_alarm_action(action)
-            alarm.add_ok_action(action)
+        return dead_letters, ingestion_errors
 
-    def _analysis_alarms(self, config: PipelineConfig) -> list[cloudwatch.Alarm]:
-        """The analysis queue's oldest message, and the analysis function's errors and throttles."""
-        stuck = cloudwatch.Alarm(
-            self, "AnalysisQueueAgeAlarm",
-            alarm_description=f"An analysis message has waited over {OLDEST_MESSAGE_ALARM_SECONDS} s: "
-                              "the analysis is failing, throttled or not subscribed to the queue.",
-            metric=self.queue.metric_approximate_age_of_oldest_message(
-                period=Duration.minutes(5), statistic="Maximum"),
-            threshold=OLDEST_MESSAGE_ALARM_SECONDS,
+    def _alarm(self, alarm_id: str, description: str, metric: cloudwatch.IMetric, topic: sns.Topic,
+               threshold: float = 1) -> cloudwatch.Alarm:
+        """An alarm raised when the metric reaches `threshold` in five minutes (no data: not raised)."""
+        alarm = cloudwatch.Alarm(
+            self, alarm_id,
+            alarm_description=description,
+            metric=metric,
+            threshold=threshold,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             evaluation_periods=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        return [stuck, *(
-            cloudwatch.Alarm(
-                self, f"Analysis{metric}Alarm",
-                alarm_description=f"The analysis function reported {metric.lower()} (see its logs; SQS retries "
-                                  "the message, then dead-letters it).",
-                metric=cloudwatch.Metric(
+        action = cloudwatch_actions.SnsAction(topic)
+        alarm.add_alarm_action(action)
+        alarm.add_ok_action(action)
+        return alarm
+
+    def _analysis_alarms(self, topic: sns.Topic) -> list[cloudwatch.Alarm]:
+        """The analysis queue's oldest message, and the analysis function's errors and throttles."""
+        oldest = self._alarm(
+            "AnalysisQueueAgeAlarm",
+            f"An analysis message has waited over {OLDEST_MESSAGE_ALARM_SECONDS} s: the analysis is failing, "
+            "throttled or not subscribed to the queue.",
+            self.queue.metric_approximate_age_of_oldest_message(period=Duration.minutes(5), statistic="Maximum"),
+            topic,
+            threshold=OLDEST_MESSAGE_ALARM_SECONDS,
+        )
+        return [oldest, *(
+            self._alarm(
+                f"Analysis{metric}Alarm",
+                f"The analysis function reported {metric.lower()} (see its logs; SQS retries the message, "
+                "then dead-letters it).",
+                cloudwatch.Metric(
                     namespace="AWS/Lambda", metric_name=metric, statistic="Sum", period=Duration.minutes(5),
-                    dimensions_map={"FunctionName": config.function_name(ANALYZE)},
+                    dimensions_map={"FunctionName": self.config.function_name(ANALYZE)},
                 ),
-                threshold=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                topic,
             )
             for metric in ("Errors", "Throttles")
         )]

@@ -1,18 +1,10 @@
 """Path 2: copy the data stack's outputs into `.chalice/config.json`, for `chalice deploy`.
 
-Like Chalice's media-query sample (`recordresources.py`): after
-
-    cdk deploy -c data_only=true -c environment=dev [--outputs-file cdk-outputs.json]
-
-run
-
     python infra/write_chalice_config.py --environment dev [--outputs-file infra/cdk-outputs.json]
 
-and the stage `dev` of `.chalice/config.json` gets: the bucket (`DATA_STORE`), the
-queue ARN the `analyze` handler subscribes to (`ANALYSIS_QUEUE_ARN`), the report
-data key, and one pre-created least-privilege IAM role per function
-(`manage_iam_role: false`, so Chalice creates no role and no automatic policy).
-Other keys of the stage and of the file are kept.
+Writes into stage `<env>`: `DATA_STORE`, `ANALYSIS_QUEUE_ARN`, the report data key, the
+contact, and one pre-created IAM role per function (`manage_iam_role: false`); other keys of
+the stage and of the file are kept. See docs/pipeline.md ("Path 2").
 """
 
 from __future__ import annotations

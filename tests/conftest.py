@@ -1,4 +1,7 @@
-"""Shared fixtures: fake AWS credentials for every test, stores, the local source server."""
+"""Fixtures shared by every tier: fake AWS credentials for every test, stores, the local source server.
+
+Helpers (constants, servers, builders) live in the `support` package, not here.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-FIXTURES = Path(__file__).parent / "fixtures"
-BUCKET = "bls-pipeline-test"
+from support.paths import BUCKET
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,7 @@
   Lambda handler calls.
 - With `DATA_STORE=s3://...` on an S3 + SQS emulator (`AWS_ENDPOINT_URL`): `handoff.QueueHandOff`
   sets up the real bucket notification configuration on a queue; ingestion runs; the queue
-  is drained.
+  is drained. See docs/pipeline.md ("Run the same flow locally").
 """
 
 from __future__ import annotations

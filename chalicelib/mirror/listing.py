@@ -110,6 +110,26 @@ def parse_listing(body: bytes | str, base_url: str, content_type: str | None = N
     """
     if not base_url.endswith("/"):
         base_url += "/"
+    links = _listing_links(body, base_url, content_type)
+    base = urlsplit(base_url)
+    entries: list[ListingEntry] = []
+    seen: set[str] = set()
+    for href, before, after_parts in links:
+        found = _file_name(href, base_url, base.scheme, base.netloc, base.path)
+        if found is None or found[0] in seen:
+            continue
+        seen.add(found[0])
+        if (entry := _entry(found, base_url, before, "".join(after_parts))) is not None:
+            entries.append(entry)
+    if not entries:
+        raise SourceError(f"{base_url}: the listing names no file (refusing to treat it as an empty directory)")
+    return Listing(base_url, tuple(entries), len(links) - len(entries))
+
+
+def _listing_links(
+    body: bytes | str, base_url: str, content_type: str | None
+) -> list[tuple[str | None, str, list[str]]]:
+    """The page's links as (href, text before, text after); SourceError if it is not an HTML listing."""
     if content_type and "html" not in content_type.lower():
         raise SourceError(f"{base_url} did not return an HTML listing (Content-Type {content_type!r})")
     text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
@@ -129,37 +149,25 @@ def parse_listing(body: bytes | str, base_url: str, content_type: str | None = N
             f"{len(collector.links)} links without its closing </html> tag; refusing a partial listing "
             "(nothing is deleted)"
         )
+    return collector.links
 
-    base = urlsplit(base_url)
-    entries: list[ListingEntry] = []
-    seen: set[str] = set()
-    ignored = 0
-    for href, before, after_parts in collector.links:
-        found = _file_name(href, base_url, base.scheme, base.netloc, base.path)
-        if found is None or found[0] in seen:
-            ignored += 1
-            continue
-        name, encoded = found
-        seen.add(name)
-        size_text = time_text = None
-        if match := _IIS_BEFORE.search(before):
-            size_text, time_text = match["size"], match["time"]
-        elif match := _AFTER.match("".join(after_parts)):
-            size_text, time_text = match["size"], match["time"]
-        if size_text is not None and size_text.lower() == "<dir>":
-            ignored += 1
-            continue
-        entries.append(
-            ListingEntry(
-                name=name,
-                url=base_url + encoded,
-                size_text=None if size_text in (None, "-") else size_text,
-                time_text=" ".join(time_text.split()) if time_text else None,
-            )
-        )
-    if not entries:
-        raise SourceError(f"{base_url}: the listing names no file (refusing to treat it as an empty directory)")
-    return Listing(base_url, tuple(entries), ignored)
+
+def _entry(found: tuple[str, str], base_url: str, before: str, after: str) -> ListingEntry | None:
+    """The file's entry, with the size and time printed beside its link; None for a `<dir>` row."""
+    name, encoded = found
+    size_text = time_text = None
+    if match := _IIS_BEFORE.search(before):
+        size_text, time_text = match["size"], match["time"]
+    elif match := _AFTER.match(after):
+        size_text, time_text = match["size"], match["time"]
+    if size_text is not None and size_text.lower() == "<dir>":
+        return None
+    return ListingEntry(
+        name=name,
+        url=base_url + encoded,
+        size_text=None if size_text in (None, "-") else size_text,
+        time_text=" ".join(time_text.split()) if time_text else None,
+    )
 
 
 def _file_name(

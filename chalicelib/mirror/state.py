@@ -1,17 +1,8 @@
-"""The mirror's bookkeeping, per survey, beside the mirrored directory `bls/<survey>/`.
+"""The mirror's bookkeeping, per survey, in `bls/<survey>.mirror/` beside the mirrored files.
 
-- `bls/<survey>.mirror/state.json`: what each mirrored file is (size, SHA-256, ETag, the
-  source's validators (ETag, Last-Modified) and listing text). Written only after the files it describes are
-  stored, and with a conditional write (create-only, or if-match on the ETag read), so two
-  runs at the same time cannot silently overwrite each other's bookkeeping.
-- `bls/<survey>.mirror/in-sync-<fingerprint>`: an empty marker left by a run that ended with
-  the survey fully in sync. The fingerprint digests the listing, the stored files (keys,
-  sizes, ETags) and the state's ETag at that moment.
-
-'.' sorts before '/', so one LIST of `bls/<survey>` returns the bookkeeping first and then
-the mirrored files: a run that finds the marker for exactly what it sees has nothing to do
-and reads nothing else (1 source request, 1 store request). Deleting or editing the state,
-a mirrored file or the listing changes the fingerprint, and the run plans in full.
+`state.json` (what each mirrored file is; written after the files, conditionally) and an
+empty `in-sync-<fingerprint>` marker left by a run that ended fully in sync. '.' sorts
+before '/', so one LIST of `bls/<survey>` returns the bookkeeping first. See docs/mirror.md.
 """
 
 from __future__ import annotations

@@ -1,13 +1,8 @@
 """The BLS mirror: keep `bls/<survey>/` in the store exactly in sync with BLS directories.
 
-One run, per survey: GET the listing (1 source request) and LIST `bls/<survey>`
-(the cheap inventory, with the mirror's bookkeeping beside it). If the in-sync
-marker of the last complete run matches what both show, that is all. Otherwise
-read the saved state, compute the plan (`chalicelib.mirror.plan`), then apply it:
-download what changed (streamed to a temp file while hashing), upload only
-content whose SHA-256 differs from what is stored, delete what the listing no
-longer names, save the state conditionally, and leave a new in-sync marker.
-A run where nothing changed writes nothing (except a marker, if none matched).
+`run_mirror` runs each survey: listing + inventory, then (unless the in-sync marker
+matches) plan, download, upload only changed content, delete, save state, leave a marker.
+A run where nothing changed writes nothing. See docs/mirror.md ("How a run works").
 """
 
 from __future__ import annotations

@@ -94,34 +94,51 @@ def analyze(
         # Both inputs are written by the same ingestion; the later write sends its own event.
         log_event("analysis_waiting", keys=keys, missing=missing)
         return AnalysisResult("waiting", records, missing=missing)
-    reports = reports or reports_step()
+    written, summary = _run_until_inputs_stable(reports or reports_step(), settings, store, keys)
+    action = "written" if written else "unchanged"
+    log_event("analysis_done", action=action, keys=keys, written=written)
+    return AnalysisResult(action, records, written=written, reports=summary)
+
+
+def _run_until_inputs_stable(
+    reports: Callable[[Settings, Store], Any], settings: Settings, store: Store, keys: list[str]
+) -> tuple[list[str], dict[str, Any]]:
+    """Run the reports until no input changed while they ran: (keys written by any run, last summary)."""
     written: list[str] = []
     for attempt in range(1, STABLE_INPUT_ATTEMPTS + 1):
         try:
-            outcome = reports(settings, store)
+            outcome = _run_reports_once(reports, settings, store, keys)
         except PreconditionFailed:  # another analysis wrote the summary meanwhile: compute again
             changed = ["reports/summary.json"]
             log_event("analysis_summary_conflict", keys=keys, attempt=attempt)
             continue
-        except PipelineError as error:
-            log_error("analysis_failed", error, keys=keys)
-            raise AnalysisFailed(f"reports failed for {', '.join(keys)}: {error}") from error
         summary = outcome.to_dict()
-        if not outcome.ok:
-            log_error("analysis_failed", summary.get("error", "reports reported failure"), keys=keys)
-            raise AnalysisFailed(f"reports failed for {', '.join(keys)}: {summary.get('error', 'see the logs')}")
         written += [key for key in outcome.written if key not in written]
         changed = _inputs_changed_since(summary, store)
         if not changed:
-            break
+            return written, summary
         # Another write landed while the reports were computed. If its own analysis finished
         # first, this run may just have overwritten newer reports: compute again.
         log_event("analysis_inputs_changed", keys=changed, attempt=attempt)
-    else:
-        raise AnalysisFailed(f"inputs kept changing during {STABLE_INPUT_ATTEMPTS} report runs: {', '.join(changed)}")
-    action = "written" if written else "unchanged"
-    log_event("analysis_done", action=action, keys=keys, written=written)
-    return AnalysisResult(action, records, written=written, reports=summary)
+    raise AnalysisFailed(f"inputs kept changing during {STABLE_INPUT_ATTEMPTS} report runs: {', '.join(changed)}")
+
+
+def _run_reports_once(
+    reports: Callable[[Settings, Store], Any], settings: Settings, store: Store, keys: list[str]
+) -> Any:
+    """The result of one reports run (with `ok`, `written`, `to_dict()`); AnalysisFailed if it failed."""
+    try:
+        outcome = reports(settings, store)
+    except PreconditionFailed:
+        raise  # the summary was written by another run: the caller computes again
+    except PipelineError as error:
+        log_error("analysis_failed", error, keys=keys)
+        raise AnalysisFailed(f"reports failed for {', '.join(keys)}: {error}") from error
+    if not outcome.ok:
+        summary = outcome.to_dict()
+        log_error("analysis_failed", summary.get("error", "reports reported failure"), keys=keys)
+        raise AnalysisFailed(f"reports failed for {', '.join(keys)}: {summary.get('error', 'see the logs')}")
+    return outcome
 
 
 def _inputs_changed_since(summary: dict[str, Any], store: Store) -> list[str]:

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
+
+from aws_lambda_powertools.utilities.data_classes.s3_event import S3Event, S3EventRecord
 
 from chalicelib.core.errors import PipelineError
 from chalicelib.population.update import POPULATION_KEY
@@ -59,6 +61,10 @@ class NotificationFilter:
         """True if `full_key` (bucket-level) is exactly this input."""
         return full_key == self.prefix
 
+    def rules(self) -> list[dict[str, str]]:
+        """The prefix and suffix rules, as both S3 notification shapes spell them."""
+        return [{"Name": "prefix", "Value": self.prefix}, {"Name": "suffix", "Value": self.suffix}]
+
 
 def report_inputs(settings: Settings) -> tuple[str, ...]:
     """The store keys the reports read: the population JSON and the BLS data file."""
@@ -92,14 +98,7 @@ def cloudformation_queue_configurations(
         {
             "Event": OBJECT_CREATED,
             "Queue": queue_arn,
-            "Filter": {
-                "S3Key": {
-                    "Rules": [
-                        {"Name": "prefix", "Value": f.prefix},
-                        {"Name": "suffix", "Value": f.suffix},
-                    ]
-                }
-            },
+            "Filter": {"S3Key": {"Rules": f.rules()}},
         }
         for f in filters
     ]
@@ -112,14 +111,7 @@ def api_queue_configurations(filters: Iterable[NotificationFilter], queue_arn: s
             "Id": f.name,
             "QueueArn": queue_arn,
             "Events": [OBJECT_CREATED],
-            "Filter": {
-                "Key": {
-                    "FilterRules": [
-                        {"Name": "prefix", "Value": f.prefix},
-                        {"Name": "suffix", "Value": f.suffix},
-                    ]
-                }
-            },
+            "Filter": {"Key": {"FilterRules": f.rules()}},
         }
         for f in filters
     ]
@@ -196,46 +188,47 @@ def parse_message(
     Keys are URL-decoded (`unquote_plus`, as S3 encodes them) and made relative to
     `store_prefix`. Records of another bucket (when `bucket` is given), of other
     event types, or of keys outside the filters are ignored. A body that is not an
-    S3 event raises EventError: such a message must fail, not vanish.
+    S3 event raises EventError: such a message must fail, not vanish. The records are
+    read through Powertools' `S3Event` data class.
     """
-    document = _load(body)
-    if document.get("Event") == TEST_EVENT:
+    event = S3Event(dict(_load(body)))
+    if event.get("Event") == TEST_EVENT:
         return []
-    records = document.get("Records")
-    if not isinstance(records, list):
-        raise EventError(
-            f"not an S3 event notification: no 'Records' list (keys: {sorted(document)[:8]})"
-        )
+    if not isinstance(event.get("Records"), list):
+        raise EventError(f"not an S3 event notification: no 'Records' list (keys: {sorted(event)[:8]})")
     filters = tuple(filters)
     base = f"{store_prefix.strip('/')}/" if store_prefix.strip("/") else ""
-    found: list[S3Record] = []
-    for record in records:
-        try:
-            source = record.get("eventSource")
-            event_name = record["eventName"]
-            s3 = record["s3"]
-            record_bucket = s3["bucket"]["name"]
-            full_key = unquote_plus(s3["object"]["key"])
-            obj = s3["object"]
-        except (AttributeError, KeyError, TypeError) as error:
-            raise EventError(f"malformed S3 event record: missing {error}") from None
-        if source != "aws:s3" or not str(event_name).startswith("ObjectCreated:"):
-            continue
-        if bucket is not None and record_bucket != bucket:
-            continue
-        if not any(f.matches(full_key) for f in filters) or not full_key.startswith(base):
-            continue
-        found.append(
-            S3Record(
-                bucket=record_bucket,
-                key=full_key[len(base):],
-                event_name=str(event_name),
-                etag=str(obj.get("eTag", "")).strip('"'),
-                size=int(obj.get("size", 0) or 0),
-                sequencer=str(obj.get("sequencer", "")),
-            )
-        )
-    return found
+    created = (_object_created(record) for record in event.records)
+    return [
+        replace(record, key=record.key[len(base):])
+        for record in created
+        if record is not None
+        and (bucket is None or record.bucket == bucket)
+        and any(f.matches(record.key) for f in filters)
+        and record.key.startswith(base)
+    ]
+
+
+def _object_created(record: S3EventRecord) -> S3Record | None:
+    """An ObjectCreated record of S3 with its bucket-level key decoded; None for other events."""
+    try:
+        source = record.get("eventSource")
+        event_name = str(record.event_name)
+        record_bucket = record.s3.bucket.name
+        obj = record.s3.get_object
+        full_key = unquote_plus(obj.key)
+    except (AttributeError, KeyError, TypeError) as error:
+        raise EventError(f"malformed S3 event record: missing {error}") from None
+    if source != "aws:s3" or not event_name.startswith("ObjectCreated:"):
+        return None
+    return S3Record(
+        bucket=record_bucket,
+        key=full_key,
+        event_name=event_name,
+        etag=str(obj.etag).strip('"'),
+        size=int(obj.get("size", 0) or 0),
+        sequencer=str(obj.get("sequencer", "")),
+    )
 
 
 def is_test_event(body: str | bytes | Mapping[str, Any]) -> bool:

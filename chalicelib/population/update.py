@@ -1,19 +1,10 @@
 """U.S. population from DataUSA: fetch, validate, store the response as received when it changed.
 
-Two response shapes are understood (see README, "Population"):
-
-- the tesseract API (`api.datausa.io/tesseract/data.jsonrecords`, since 2025): an object with
-  `annotations`, `page`, `columns`, `data`; rows `{"Nation ID", "Nation", "Year": 2019,
-  "Population": 328239523.0}`, ascending years;
-- the retired `datausa.io/api/data` API: an object with `data` and `source`; rows
-  `{"ID Nation", "Nation", "ID Year": 2019, "Year": "2019", "Population": 324697795, ...}`,
-  newest year first.
-
-Validation runs before anything is written: `parse_response` (pure: the shape, every row
-national, `01000US`), then plausibility (`check_plausible`: every year of REPORT_YEARS present,
-no year more than `MAX_YEAR_CHANGE` away from the stored value for that year). The body is
-then stored byte for byte, and only when its SHA-256 differs from the stored one; a refused
-answer leaves the stored file as it was.
+`parse_response` / `parse_population` are pure and run before anything is written (two
+response shapes: the tesseract API and the retired api/data; every row national, `01000US`);
+`check_plausible` refuses an answer without every REPORT_YEARS year or with a year more than
+`MAX_YEAR_CHANGE` away from the stored value; `run_population` stores the body byte for byte,
+conditionally, only when its SHA-256 differs. See docs/population.md and docs/faults.md.
 """
 
 from __future__ import annotations

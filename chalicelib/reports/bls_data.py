@@ -1,28 +1,10 @@
 """Streaming parser of BLS time-series data files (`<survey>.data.*`), any survey, any size.
 
-Format (e.g. `pr.data.0.Current`): a header line, then one observation per line;
-tab-separated, CRLF line endings, fields and header names padded with spaces:
-
-    series_id        <TAB>year<TAB>period<TAB>       value<TAB>footnote_codes<CR><LF>
-
-How it is read:
-- The file is read in blocks of raw bytes (`block_size`, 4 MiB by default) cut at
-  the last line end, and every block is parsed with vectorised numpy operations over
-  its bytes: no Python object per row, so peak memory is a few times the block size
-  whatever the file size.
-- Header names and fields are trimmed of spaces; CR before LF is dropped; blank lines
-  are skipped. Columns are found by name (case-insensitive), in any order; a missing
-  `series_id`, `year`, `period` or `value` column is a `SourceError` naming it.
-- `footnote_codes` is ignored knowingly: a footnote (e.g. `R` = revised) does not
-  change the value it annotates, so no computation here needs it.
-- `value` is parsed as an exact fixed-point decimal: the digits become an int64
-  scaled by 10**decimals (`-1.25` -> -125 at scale 2); each block is brought to one
-  scale (the most decimals in the block). A value that is not a number (optional
-  sign, digits, at most one `.`, at least one digit, at most 15 digits in all) is
-  counted in `invalid_values` (with the first few examples and their line numbers)
-  and its row is kept with `value_ok == False`; it never stops the run.
-- A line with the wrong number of fields, or a `year` that is not four digits, is
-  counted in `malformed_lines` (with examples) and left out.
+`BlsDataReader` yields blocks parsed with numpy from raw bytes (memory: a few blocks);
+`value` becomes an exact fixed-point int64 at one scale per block. Non-numeric values are
+counted in `invalid_values` and their rows kept with `value_ok == False`; malformed lines are
+counted and left out; a missing required column is a `SourceError`. Format and rules: see
+docs/reports.md ("Reading BLS data files").
 """
 
 from __future__ import annotations
@@ -226,67 +208,19 @@ class BlsDataReader:
 
         buf = np.frombuffer(data, dtype=np.uint8, count=cut)
         stats = ParseStats()
-        newlines = np.flatnonzero(buf == 10)
-        n_lines = len(newlines)
-        if n_lines == 0:
+        lines = _line_bounds(buf)
+        if lines is None:
             return None
-        starts = np.empty(n_lines, dtype=np.int64)
-        starts[0] = 0
-        starts[1:] = newlines[:-1] + 1
-        ends = newlines - (buf[np.maximum(newlines - 1, 0)] == 13)  # drop the CR of CRLF
-        ends = np.maximum(ends, starts)
+        starts, ends, newlines = lines
+        n_lines = len(newlines)
         line_numbers = np.arange(n_lines)
-
         fields = self._fixed_layout_fields(data, buf, starts, ends)
         if fields is None:
             fields, starts, ends, line_numbers = self._split_fields(buf, starts, ends, newlines, line_numbers, stats)
-        if fields is None:
+        rows = None if fields is None else _well_formed_rows(buf, starts, ends, fields, line_numbers, stats)
+        if rows is None:
             return _Parsed.empty(stats, n_lines)
-        n = len(starts)
-
-        year, year_ok = _years(fields["year"])
-        series_matrix = fields["series_id"]
-        series_words = _words(series_matrix)
-        keep = year_ok & _any_of((words & _NOT_BLANK) != 0 for words in series_words)
-        if not keep.all():
-            stats.malformed_lines += int((~keep).sum())
-            for i in np.flatnonzero(~keep)[:SAMPLES].tolist():
-                _sample(stats.malformed_line_samples, {
-                    "line": int(line_numbers[i]),
-                    "reason": "year is not four digits or series_id is empty",
-                    "text": bytes(buf[starts[i] : ends[i]])[:200].decode("utf-8", "replace"),
-                })
-            year, line_numbers = year[keep], line_numbers[keep]
-            fields = {name: matrix[keep] for name, matrix in fields.items()}
-            series_matrix = fields["series_id"]
-            series_words = [words[keep] for words in series_words]
-            n = len(year)
-            if n == 0:
-                return _Parsed.empty(stats, n_lines)
-
-        # Runs of rows with the same raw series bytes; each run's name is decoded once.
-        change = np.empty(n, dtype=bool)
-        change[0] = True
-        change[1:] = _any_of(words[1:] != words[:-1] for words in series_words)
-        heads = np.flatnonzero(change)
-        run_names = [_text(series_matrix[h]) for h in heads.tolist()]
-        run_lengths = np.diff(np.append(heads, n))
-
-        period = _periods(fields["period"])
-        value, value_ok, scale = _values(fields["value"])
-        if not value_ok.all():
-            bad = np.flatnonzero(~value_ok)
-            stats.invalid_values += len(bad)
-            for i in bad[:SAMPLES].tolist():
-                _sample(stats.invalid_value_samples, {
-                    "line": int(line_numbers[i]),
-                    "series_id": _text(series_matrix[i]),
-                    "year": int(year[i]),
-                    "period": period_name(period[i]),
-                    "value": _text(fields["value"][i]),
-                })
-        stats.rows += n
-        return _Parsed(year, period, value, value_ok, scale, n_lines, run_names, run_lengths, stats)
+        return _parsed_rows(rows, n_lines, stats)
 
     def _fixed_layout_fields(
         self, data: bytes, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray
@@ -378,6 +312,89 @@ class _Parsed:
 
         nothing = np.empty(0, dtype=np.int64)
         return cls(nothing, nothing, nothing, nothing.astype(bool), 0, n_lines, [], nothing, stats)
+
+
+def _line_bounds(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(starts, ends without CR, newline offsets) of the complete lines in buf; None if there are none."""
+    import numpy as np
+
+    newlines = np.flatnonzero(buf == 10)
+    if len(newlines) == 0:
+        return None
+    starts = np.empty(len(newlines), dtype=np.int64)
+    starts[0] = 0
+    starts[1:] = newlines[:-1] + 1
+    ends = newlines - (buf[np.maximum(newlines - 1, 0)] == 13)  # drop the CR of CRLF
+    return starts, np.maximum(ends, starts), newlines
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The well-formed rows of a block: their fields, four-digit years and line numbers."""
+
+    fields: dict[str, np.ndarray]
+    year: np.ndarray
+    line_numbers: np.ndarray
+    series_words: list[np.ndarray]  # `_words` of the series_id field
+
+
+def _well_formed_rows(
+    buf: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    fields: dict[str, np.ndarray],
+    line_numbers: np.ndarray,
+    stats: ParseStats,
+) -> _Rows | None:
+    """The rows with a four-digit year and a series id (the others counted and sampled); None if none."""
+    import numpy as np
+
+    year, year_ok = _years(fields["year"])
+    series_words = _words(fields["series_id"])
+    keep = year_ok & _any_of((words & _NOT_BLANK) != 0 for words in series_words)
+    if keep.all():
+        return _Rows(fields, year, line_numbers, series_words)
+    stats.malformed_lines += int((~keep).sum())
+    for i in np.flatnonzero(~keep)[:SAMPLES].tolist():
+        _sample(stats.malformed_line_samples, {
+            "line": int(line_numbers[i]),
+            "reason": "year is not four digits or series_id is empty",
+            "text": bytes(buf[starts[i] : ends[i]])[:200].decode("utf-8", "replace"),
+        })
+    if not keep.any():
+        return None
+    return _Rows({name: matrix[keep] for name, matrix in fields.items()}, year[keep], line_numbers[keep],
+                 [words[keep] for words in series_words])
+
+
+def _parsed_rows(rows: _Rows, n_lines: int, stats: ParseStats) -> _Parsed:
+    """Series runs, periods and exact values of the rows (invalid values counted and sampled)."""
+    import numpy as np
+
+    n = len(rows.year)
+    series_matrix = rows.fields["series_id"]
+    # Runs of rows with the same raw series bytes; each run's name is decoded once.
+    change = np.empty(n, dtype=bool)
+    change[0] = True
+    change[1:] = _any_of(words[1:] != words[:-1] for words in rows.series_words)
+    heads = np.flatnonzero(change)
+    run_names = [_text(series_matrix[h]) for h in heads.tolist()]
+    run_lengths = np.diff(np.append(heads, n))
+    period = _periods(rows.fields["period"])
+    value, value_ok, scale = _values(rows.fields["value"])
+    if not value_ok.all():
+        bad = np.flatnonzero(~value_ok)
+        stats.invalid_values += len(bad)
+        for i in bad[:SAMPLES].tolist():
+            _sample(stats.invalid_value_samples, {
+                "line": int(rows.line_numbers[i]),
+                "series_id": _text(series_matrix[i]),
+                "year": int(rows.year[i]),
+                "period": period_name(period[i]),
+                "value": _text(rows.fields["value"][i]),
+            })
+    stats.rows += n
+    return _Parsed(rows.year, period, value, value_ok, scale, n_lines, run_names, run_lengths, stats)
 
 
 def _sample(samples: list[dict[str, object]], sample: dict[str, object]) -> None:

@@ -1,45 +1,14 @@
-"""The three reports, computed with pandas (and numpy) from the stored BLS data file and population.
+"""The three reports (population statistics, best year per series, series × population),
+computed from the stored BLS data file and population and written under `reports/`.
 
-Definitions:
-
-1. **Population statistics**: mean and standard deviation of the annual U.S. population
-   for the years 2013–2018 inclusive (range configurable). Report the sample standard
-   deviation (ddof=1, the pandas default) and, beside it, the population standard
-   deviation (ddof=0), plus the years used. A year of the range missing from the data →
-   error naming the missing years.
-2. **Best year per series**: for every `series_id` in `pr.data.0.Current`, sum `value` over
-   the quarterly periods `Q01`–`Q04` of each year (`Q05` is the annual average, not a
-   quarter; `--include-annual` adds it), and pick the year with the largest sum. Ties go to
-   the earliest year. Sums are exact at the data's precision: float noise never decides a
-   comparison. Series that have no quarterly rows are not dropped silently: they are listed
-   as such in the output.
-3. **Series × population**: for series `PRS30006032` and period `Q01` (both configurable),
-   every year's value with that year's population; the population is empty where the
-   population data has no such year.
-
-How: the data file is streamed through `chalicelib.reports.bls_data.BlsDataReader` (blocks of
-raw bytes parsed with numpy into exact fixed-point int64 values, in parallel threads);
-each block is reduced with numpy to partial sums per (series, year) in int64, and the
-partial sums are combined exactly at the end (the largest sum per series, then the
-earliest year). pandas computes the population statistics, joins the population and
-writes the CSV tables. Memory is bounded by a few blocks plus one row per (series,
-year) pair, whatever the file size. A series whose quarterly rows are all non-numeric
-counts as having no quarterly rows (it has no quarterly value to sum). Values are shown
-as JSON numbers whose shortest text is the exact decimal sum (e.g. `0.3`, never
-`0.30000000000000004`).
-
-Outputs (store keys under `reports/`): see `REPORT_KEYS`; `summary.json` names the inputs
-(key, ETag, SHA-256 when the object's metadata has one), the options, their digest
-`inputs_tag` and the run time. Every report file carries the `inputs_tag` it was computed
-from in its metadata (`inputs`). The report files themselves hold no time stamp: the same
-inputs give byte-identical files. A run whose inputs and options equal those recorded in
-`summary.json` writes nothing, provided every report file carries that tag. The summary is
-written last and only over the version read at the start (PreconditionFailed if another run
-wrote it meanwhile: the caller computes again), so concurrent runs cannot leave reports of
-other inputs behind a summary.
-
-pandas and numpy are imported inside the functions that compute reports, never at
-module import (the ingestion Lambda imports this package without paying for them).
+A run whose inputs and options equal those recorded in `summary.json` writes nothing;
+the same inputs give byte-identical files. pandas and numpy are imported inside the
+functions that compute reports, never at module import (the ingestion Lambda imports this
+package). Every report file carries, in its metadata `inputs`, the digest of the input
+versions and options it was computed from (`inputs_tag` in `summary.json`); the summary is
+written last and only over the version read at the start, so concurrent runs never leave
+reports that disagree with it. Definitions, outputs and choices: see docs/reports.md and
+docs/faults.md.
 """
 
 from __future__ import annotations
@@ -50,7 +19,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -162,76 +131,108 @@ def scan_data(
     period: str | None = None,
 ) -> DataScan:
     """Stream the file once: best years (definition 2) and the rows of `series_id`/`period`."""
-    import numpy as np
-
     summed = [period_code(p) for p in QUARTERS + ((ANNUAL,) if include_annual else ())]
     wanted_period = period_code(period) if period else None
-    partial_keys: list[np.ndarray] = []
-    partial_sums: list[np.ndarray] = []
-    partial_scales: list[int] = []
+    partials: list[_PartialSums] = []
     selected: list[tuple[int, float | None]] = []
-
     for block in reader:
-        if best_years:
-            rows = block.value_ok & np.logical_or.reduce([block.period == code for code in summed])
-            keys = block.series[rows].astype(np.int64) * _YEAR_FACTOR + block.year[rows]
-            values = block.value[rows]
-            if len(keys):
-                if np.any(keys[1:] < keys[:-1]):  # files are sorted in practice; sort if not
-                    order = np.argsort(keys, kind="stable")
-                    keys, values = keys[order], values[order]
-                starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-                if int(np.diff(np.append(starts, len(keys))).max()) > _MAX_ROWS_PER_SUM:
-                    raise SourceError(f"{reader.source}: more than {_MAX_ROWS_PER_SUM} rows for one series and year")
-                partial_keys.append(keys[starts])
-                partial_sums.append(np.add.reduceat(values, starts))
-                partial_scales.append(block.scale)
+        if best_years and (partial := _block_sums(block, summed, reader.source)) is not None:
+            partials.append(partial)
         if series_id is not None and wanted_period is not None:
-            code = reader.series_index.get(series_id)
-            if code is not None:
-                mine = np.flatnonzero((block.series == code) & (block.period == wanted_period))
-                for i in mine.tolist():
-                    value = decimal_number(block.value[i], block.scale) if block.value_ok[i] else None
-                    selected.append((int(block.year[i]), value))
-
-    best: list[dict[str, Any]] = []
-    with_sums: set[int] = set()
-    if partial_keys:
-        scale = max(partial_scales)
-        rescaled = []
-        for sums, block_scale in zip(partial_sums, partial_scales):
-            factor = 10 ** (scale - block_scale)
-            if factor > 1 and len(sums) and int(np.abs(sums).max()) > np.iinfo(np.int64).max // factor:
-                raise SourceError(f"{reader.source}: values too large to sum exactly at {scale} decimals")
-            rescaled.append(sums * factor)
-        keys = np.concatenate(partial_keys)
-        totals = np.concatenate(rescaled)
-        del partial_keys, partial_sums, rescaled
-        # Combine the blocks' partial sums (a pair can straddle two blocks) in int64: exact.
-        if np.any(keys[1:] < keys[:-1]):
-            order = np.argsort(keys, kind="stable")
-            keys, totals = keys[order], totals[order]
-        starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-        approximate = np.add.reduceat(totals.astype(np.float64), starts)
-        if len(approximate) and float(np.abs(approximate).max()) >= 2.0**62:
-            raise SourceError(f"{reader.source}: sums too large for exact 64-bit arithmetic")
-        keys, totals = keys[starts], np.add.reduceat(totals, starts)
-        series, years = keys // _YEAR_FACTOR, keys % _YEAR_FACTOR
-        # Per series (years ascending within it): the largest sum; the first year reaching it wins ties.
-        firsts = np.flatnonzero(np.concatenate(([True], series[1:] != series[:-1])))
-        largest = np.repeat(np.maximum.reduceat(totals, firsts), np.diff(np.append(firsts, len(series))))
-        reaching = np.flatnonzero(totals == largest)
-        winners = reaching[np.concatenate(([True], series[reaching][1:] != series[reaching][:-1]))]
-        names = reader.series_names
-        values = _exact_floats(totals[winners], scale)
-        for code, year, value in zip(series[winners].tolist(), years[winners].tolist(), values):
-            with_sums.add(code)
-            best.append({"series_id": names[code], "year": year, "value": value})
-        best.sort(key=lambda row: row["series_id"])
+            selected += _selected_rows(block, reader.series_index.get(series_id), wanted_period)
+    best = _best_per_series(partials, reader.series_names, reader.source)
+    with_sums = {reader.series_index[row["series_id"]] for row in best}
     no_quarterly = (sorted(name for code, name in enumerate(reader.series_names) if code not in with_sums)
                     if best_years else [])
     selected.sort(key=lambda row: row[0])
     return DataScan(best, no_quarterly, selected, reader.stats.to_dict())
+
+
+@dataclass(frozen=True)
+class _PartialSums:
+    """One block's sums per (series, year) key (`series * _YEAR_FACTOR + year`), at the block's scale."""
+
+    keys: Any  # int64 array, ascending
+    sums: Any  # int64 array
+    scale: int
+
+
+def _block_sums(block: Any, summed: list[int], source: str) -> _PartialSums | None:
+    """The sums of the block's valid rows of the `summed` periods per (series, year); None if it has none."""
+    import numpy as np
+
+    rows = block.value_ok & np.logical_or.reduce([block.period == code for code in summed])
+    keys = block.series[rows].astype(np.int64) * _YEAR_FACTOR + block.year[rows]
+    values = block.value[rows]
+    if not len(keys):
+        return None
+    if np.any(keys[1:] < keys[:-1]):  # files are sorted in practice; sort if not
+        order = np.argsort(keys, kind="stable")
+        keys, values = keys[order], values[order]
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    if int(np.diff(np.append(starts, len(keys))).max()) > _MAX_ROWS_PER_SUM:
+        raise SourceError(f"{source}: more than {_MAX_ROWS_PER_SUM} rows for one series and year")
+    return _PartialSums(keys[starts], np.add.reduceat(values, starts), block.scale)
+
+
+def _selected_rows(block: Any, code: int | None, wanted_period: int) -> list[tuple[int, float | None]]:
+    """(year, exact value or None) of the block's rows of series `code` and the wanted period."""
+    import numpy as np
+
+    if code is None:
+        return []
+    mine = np.flatnonzero((block.series == code) & (block.period == wanted_period))
+    return [
+        (int(block.year[i]), decimal_number(block.value[i], block.scale) if block.value_ok[i] else None)
+        for i in mine.tolist()
+    ]
+
+
+def _best_per_series(partials: list[_PartialSums], names: list[str], source: str) -> list[dict[str, Any]]:
+    """Combine the blocks' partial sums exactly (int64); per series the year of the largest sum
+    (the earliest year on ties), sorted by series id."""
+    import numpy as np
+
+    if not partials:
+        return []
+    scale = max(p.scale for p in partials)
+    keys, totals = _combined_sums(partials, scale, source)
+    series, years = keys // _YEAR_FACTOR, keys % _YEAR_FACTOR
+    # Per series (years ascending within it): the largest sum; the first year reaching it wins ties.
+    firsts = np.flatnonzero(np.concatenate(([True], series[1:] != series[:-1])))
+    largest = np.repeat(np.maximum.reduceat(totals, firsts), np.diff(np.append(firsts, len(series))))
+    reaching = np.flatnonzero(totals == largest)
+    winners = reaching[np.concatenate(([True], series[reaching][1:] != series[reaching][:-1]))]
+    values = _exact_floats(totals[winners], scale)
+    best = [
+        {"series_id": names[code], "year": year, "value": value}
+        for code, year, value in zip(series[winners].tolist(), years[winners].tolist(), values)
+    ]
+    return sorted(best, key=lambda row: row["series_id"])
+
+
+def _combined_sums(partials: list[_PartialSums], scale: int, source: str) -> tuple[Any, Any]:
+    """(keys ascending and unique, sums at `scale`): the blocks' partial sums added per key
+    (a pair can straddle two blocks); SourceError if int64 could not hold them exactly."""
+    import numpy as np
+
+    rescaled = []
+    for partial in partials:
+        factor = 10 ** (scale - partial.scale)
+        if factor > 1 and len(partial.sums) and int(np.abs(partial.sums).max()) > np.iinfo(np.int64).max // factor:
+            raise SourceError(f"{source}: values too large to sum exactly at {scale} decimals")
+        rescaled.append(partial.sums * factor)
+    keys = np.concatenate([p.keys for p in partials])
+    totals = np.concatenate(rescaled)
+    del rescaled
+    if np.any(keys[1:] < keys[:-1]):
+        order = np.argsort(keys, kind="stable")
+        keys, totals = keys[order], totals[order]
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    approximate = np.add.reduceat(totals.astype(np.float64), starts)
+    if len(approximate) and float(np.abs(approximate).max()) >= 2.0**62:
+        raise SourceError(f"{source}: sums too large for exact 64-bit arithmetic")
+    return keys[starts], np.add.reduceat(totals, starts)
 
 
 def series_population_rows(
@@ -305,6 +306,16 @@ class ReportsResult:
         }
 
 
+@dataclass(frozen=True)
+class ComputedReports:
+    """The three reports as computed (what `report_files` turns into the stored files)."""
+
+    population_stats: dict[str, Any]
+    best_years: dict[str, Any]
+    series_population: dict[str, Any]
+    parse: dict[str, Any]  # the data file's ParseStats
+
+
 def run_reports(
     settings: Settings,
     store: Store,
@@ -328,19 +339,42 @@ def run_reports(
         "period": settings.report_period,
         "include_annual": include_annual,
     }
-    tag = inputs_tag(inputs, options)
     previous, summary_etag = _previous_summary(store)
-    if previous and previous.get("inputs") == inputs and previous.get("options") == options:
-        stored = _stored_reports(store, inputs, tag)
-        if stored is not None:  # a duplicate event: the stored reports are already these
-            stored.seconds = time.monotonic() - started
-            log_event("reports_unchanged", inputs=inputs, options=options)
-            return stored
+    stored = _unchanged_reports(store, previous, inputs, options)
+    if stored is not None:  # a duplicate event: the stored reports are already these
+        log_event("reports_unchanged", inputs=inputs, options=options)
+        return replace(stored, seconds=time.monotonic() - started)
     say("reading population")
     population = _read_population(store)
+    reports = compute_reports(
+        settings, population, lambda: _open_data(store, settings.report_data_key),
+        include_annual=include_annual, say=say,
+    )
+    _log_reports(reports)
+    say("writing reports")
+    written = write_reports(store, reports, inputs_tag(inputs, options))
+    seconds = time.monotonic() - started
+    summary = _summary(reports, inputs, options, seconds=seconds, generated_at=now())
+    _write_summary(store, summary, summary_etag)
+    return ReportsResult(
+        reports.population_stats, reports.best_years, reports.series_population, inputs,
+        written=[*written, SUMMARY_KEY], seconds=seconds, parse=reports.parse,
+    )
+
+
+def compute_reports(
+    settings: Settings,
+    population: list[PopulationRecord],
+    open_data: Callable[[], contextlib.AbstractContextManager[BlsDataReader]],
+    *,
+    include_annual: bool = False,
+    say: Callable[[str], None] = lambda message: None,
+) -> ComputedReports:
+    """The three reports from the population and one pass over the data file (opened after the
+    population statistics, so a bad year range fails before the file is read)."""
     stats = population_stats(population, settings.report_start_year, settings.report_end_year)
     say(f"reading {settings.report_data_key}")
-    with _open_data(store, settings.report_data_key) as reader:
+    with open_data() as reader:
         scan = scan_data(
             reader,
             include_annual=include_annual,
@@ -361,43 +395,68 @@ def run_reports(
         "period": settings.report_period,
         "rows": series_population_rows(settings.report_series_id, settings.report_period, scan.selected, population),
     }
-    result = ReportsResult(stats, best, joined, inputs, parse=scan.stats)
-    _log_reports(result)
+    return ComputedReports(stats, best, joined, scan.stats)
 
-    files = {
-        POPULATION_STATS_KEY: _json_bytes(stats),
-        BEST_YEARS_JSON_KEY: _json_bytes(best),
-        BEST_YEARS_CSV_KEY: _csv_bytes(best["series"], ["series_id", "year", "value"]),
-        SERIES_POPULATION_JSON_KEY: _json_bytes(joined),
+
+def report_files(reports: ComputedReports) -> dict[str, bytes]:
+    """The stored report files (`REPORT_KEYS`) and their bytes."""
+    return {
+        POPULATION_STATS_KEY: _json_bytes(reports.population_stats),
+        BEST_YEARS_JSON_KEY: _json_bytes(reports.best_years),
+        BEST_YEARS_CSV_KEY: _csv_bytes(reports.best_years["series"], ["series_id", "year", "value"]),
+        SERIES_POPULATION_JSON_KEY: _json_bytes(reports.series_population),
         SERIES_POPULATION_CSV_KEY: _csv_bytes(
-            joined["rows"], ["series_id", "year", "period", "value", "population"]
+            reports.series_population["rows"], ["series_id", "year", "period", "value", "population"]
         ),
     }
-    say("writing reports")
-    for key, body in files.items():
+
+
+def write_reports(store: Store, reports: ComputedReports, tag: str) -> list[str]:
+    """Store the report files, each tagged with the `inputs_tag` it was computed from; the keys written."""
+    written = []
+    for key, body in report_files(reports).items():
         content_type = "text/csv; charset=utf-8" if key.endswith(".csv") else "application/json"
         store.put(key, body, content_type=content_type, metadata={"inputs": tag})
-        result.written.append(key)
-    result.seconds = time.monotonic() - started
-    summary = {
-        "generated_at": now().isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "seconds": round(result.seconds, 3),
+        written.append(key)
+    return written
+
+
+def _summary(
+    reports: ComputedReports,
+    inputs: list[dict[str, Any]],
+    options: dict[str, Any],
+    *,
+    seconds: float,
+    generated_at: datetime,
+) -> dict[str, Any]:
+    """The `summary.json` document: inputs, options, row counts and the run time."""
+    best, joined, parse = reports.best_years, reports.series_population, reports.parse
+    return {
+        "generated_at": generated_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "seconds": round(seconds, 3),
         "inputs": inputs,
         "options": options,
-        "inputs_tag": tag,
+        "inputs_tag": inputs_tag(inputs, options),
         "reports": list(REPORT_KEYS),
         "rows": {
             "best_years": len(best["series"]),
             "no_quarterly_series": len(best["no_quarterly_series"]),
             "series_population": len(joined["rows"]),
-            "data_rows": scan.stats["rows"],
-            "invalid_values": scan.stats["invalid_values"],
-            "malformed_lines": scan.stats["malformed_lines"],
+            "data_rows": parse["rows"],
+            "invalid_values": parse["invalid_values"],
+            "malformed_lines": parse["malformed_lines"],
         },
     }
-    _write_summary(store, summary, summary_etag)
-    result.written.append(SUMMARY_KEY)
-    return result
+
+
+def _unchanged_reports(
+    store: Store, previous: dict[str, Any] | None, inputs: list[dict[str, Any]], options: dict[str, Any]
+) -> ReportsResult | None:
+    """The stored reports if the last run had these inputs and options and every report file
+    carries their tag (None: compute them)."""
+    if previous and previous.get("inputs") == inputs and previous.get("options") == options:
+        return _stored_reports(store, inputs, inputs_tag(inputs, options))
+    return None
 
 
 def inputs_tag(inputs: list[dict[str, Any]], options: dict[str, Any]) -> str:
@@ -505,7 +564,7 @@ def _csv_bytes(rows: list[dict[str, Any]], columns: list[str]) -> bytes:
     return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
-def _log_reports(result: ReportsResult) -> None:
+def _log_reports(result: ComputedReports) -> None:
     stats = result.population_stats
     log_event("report_produced", report="population_stats", key=POPULATION_STATS_KEY, **stats)
     best = result.best_years

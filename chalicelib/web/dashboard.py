@@ -1,5 +1,8 @@
 """Server-side HTML for the dashboard: one self-contained page (inline CSS, JS and SVG).
 
+The CSS and JavaScript are the files `static/dashboard.css` and `static/dashboard.js`,
+read once at import and inlined as they are (the page's CSP allows the script by its hash).
+
 Pure functions of plain data (what the report files and `mirror_status` contain):
 nothing here reads the store, so every piece can be rendered and tested alone. No
 CDN, no external font or script: the page works with no internet. Every value
@@ -12,6 +15,8 @@ import base64
 import hashlib
 import math
 import re
+from collections.abc import Callable
+from importlib import resources
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -29,6 +34,17 @@ PERIOD_CHOICES = (
 _CODE = re.compile(r"`([^`<>]+)`")
 VALUE_COLOR = "#2563eb"
 POPULATION_COLOR = "#d97706"
+
+
+def _static(name: str) -> str:
+    """A file of `chalicelib/web/static/` (shipped in the Lambda package and the wheel)."""
+    return resources.files(__package__).joinpath("static", name).read_text(encoding="utf-8")
+
+
+CSS = _static("dashboard.css")
+# Filters and sorts the best-year table; its state lives in the URL hash
+# (#filter=PRS85&sort=value&dir=desc) so a view can be shared or bookmarked.
+SCRIPT = _static("dashboard.js")
 
 
 @dataclass(frozen=True)
@@ -146,6 +162,22 @@ def _x_ticks(first: int, last: int) -> list[int]:
     return [year for year in range(first, last + 1) if (year - first) % step == 0]
 
 
+_WIDTH, _LEFT, _RIGHT = 1000, 84, 84
+_TOP_PANEL, _BOTTOM_PANEL = (34, 214), (262, 382)
+
+
+@dataclass(frozen=True)
+class _Panel:
+    """One panel of the chart: its points (year, value) and how it looks."""
+
+    name: str
+    points: list[tuple[int, float]]
+    rows: tuple[int, int]  # top and bottom y of the plot area
+    color: str
+    label: str
+    tick_label: Callable[[float, float], str]
+
+
 def render_chart(rows: list[dict[str, Any]], series_id: str, period: str) -> str:
     """Inline SVG: the series value (top panel) and U.S. population (bottom panel) by year."""
     points = sorted((int(r["year"]), r.get("value"), r.get("population")) for r in rows)
@@ -153,70 +185,85 @@ def render_chart(rows: list[dict[str, Any]], series_id: str, period: str) -> str
     people = [(y, float(p)) for y, _, p in points if p is not None]
     if not values:
         return '<p class="empty">No values to chart.</p>'
-    width, left, right = 1000, 84, 84
-    top_panel, bottom_panel = (34, 214), (262, 382)
-    first, last = points[0][0], points[-1][0]
-
-    def x(year: float) -> float:
-        if last == first:
-            return left + (width - left - right) / 2
-        return left + (year - first) / (last - first) * (width - left - right)
-
-    def scale(panel: tuple[int, int], ticks: list[float]):
-        lo, hi = ticks[0], ticks[-1]
-        return lambda v: panel[1] - (v - lo) / ((hi - lo) or 1) * (panel[1] - panel[0])
-
-    parts = [
-        f'<svg id="chart" class="chart" viewBox="0 0 {width} 420" role="img" '
+    x = _year_axis(points[0][0], points[-1][0])
+    panels = (
+        _Panel("value", values, _TOP_PANEL, VALUE_COLOR, f"{series_id} · {period}", _tick_label),
+        _Panel("population", people, _BOTTOM_PANEL, POPULATION_COLOR, "U.S. population",
+               lambda tick, step: _population_label(tick)),
+    )
+    return "".join([
+        f'<svg id="chart" class="chart" viewBox="0 0 {_WIDTH} 420" role="img" '
         f'aria-label="{_e(series_id)} {_e(period)} value and U.S. population by year" '
         f'xmlns="http://www.w3.org/2000/svg">',
         f"<title>{_e(series_id)} {_e(period)}: value and U.S. population by year</title>",
-    ]
+        *_year_grid(points[0][0], points[-1][0], x),
+        *(part for panel in panels for part in _panel_parts(panel, x)),
+        "</svg>",
+    ])
+
+
+def _year_axis(first: int, last: int) -> Callable[[float], float]:
+    """The x position of a year (a single year sits in the middle)."""
+    span = _WIDTH - _LEFT - _RIGHT
+    if last == first:
+        return lambda year: _LEFT + span / 2
+    return lambda year: _LEFT + (year - first) / (last - first) * span
+
+
+def _year_grid(first: int, last: int, x: Callable[[float], float]) -> list[str]:
+    """Vertical grid lines and year labels under the bottom panel."""
+    parts = []
     for year in _x_ticks(first, last):
-        parts.append(f'<line class="grid" x1="{x(year):.1f}" x2="{x(year):.1f}" y1="{top_panel[0]}" '
-                     f'y2="{bottom_panel[1]}"/>')
-        parts.append(f'<text class="tick" x="{x(year):.1f}" y="{bottom_panel[1] + 22}" '
+        parts.append(f'<line class="grid" x1="{x(year):.1f}" x2="{x(year):.1f}" y1="{_TOP_PANEL[0]}" '
+                     f'y2="{_BOTTOM_PANEL[1]}"/>')
+        parts.append(f'<text class="tick" x="{x(year):.1f}" y="{_BOTTOM_PANEL[1] + 22}" '
                      f'text-anchor="middle">{year}</text>')
-    panels = [
-        ("value", values, top_panel, VALUE_COLOR, f"{series_id} · {period}", None),
-        ("population", people, bottom_panel, POPULATION_COLOR, "U.S. population", _population_label),
-    ]
-    for name, data, panel, color, label, fmt in panels:
-        parts.append(f'<text class="panel-label" x="{left}" y="{panel[0] - 12}" fill="{color}">{_e(label)}</text>')
-        if not data:
-            parts.append(f'<text class="tick" x="{width / 2}" y="{(panel[0] + panel[1]) / 2}" '
-                         f'text-anchor="middle">no population data for these years</text>')
-            continue
-        ticks = nice_ticks(min(v for _, v in data), max(v for _, v in data), 4)
-        step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
-        y = scale(panel, ticks)
-        for tick in ticks:
-            text = fmt(tick) if fmt else _tick_label(tick, step)
-            kind = "zero" if tick == 0 and name == "value" else "grid h"
-            level = f"{y(tick):.1f}"
-            parts.append(f'<line class="{kind}" x1="{left}" x2="{width - right}" y1="{level}" y2="{level}"/>')
-            parts.append(f'<text class="tick" x="{left - 10}" y="{y(tick) + 4:.1f}" text-anchor="end">'
-                         f'{_e(text)}</text>')
-        # Break the line where a year is missing, so a gap is never drawn as a trend.
-        segment: list[str] = []
-        previous = None
-        for year, value in data:
-            if previous is not None and year != previous + 1 and len(segment) > 1:
-                parts.append(f'<polyline class="line" stroke="{color}" points="{" ".join(segment)}"/>')
-            if previous is not None and year != previous + 1:
-                segment = []
-            segment.append(f"{x(year):.1f},{y(value):.1f}")
-            previous = year
+    return parts
+
+
+def _panel_parts(panel: _Panel, x: Callable[[float], float]) -> list[str]:
+    """One panel: its label, y ticks, the line (broken at missing years) and a point per year."""
+    top, bottom = panel.rows
+    parts = [f'<text class="panel-label" x="{_LEFT}" y="{top - 12}" fill="{panel.color}">{_e(panel.label)}</text>']
+    if not panel.points:
+        return parts + [f'<text class="tick" x="{_WIDTH / 2}" y="{(top + bottom) / 2}" '
+                        'text-anchor="middle">no population data for these years</text>']
+    ticks = nice_ticks(min(v for _, v in panel.points), max(v for _, v in panel.points), 4)
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
+    lo, hi = ticks[0], ticks[-1]
+
+    def y(value: float) -> float:
+        return bottom - (value - lo) / ((hi - lo) or 1) * (bottom - top)
+
+    for tick in ticks:
+        kind = "zero" if tick == 0 and panel.name == "value" else "grid h"
+        level = f"{y(tick):.1f}"
+        parts.append(f'<line class="{kind}" x1="{_LEFT}" x2="{_WIDTH - _RIGHT}" y1="{level}" y2="{level}"/>')
+        parts.append(f'<text class="tick" x="{_LEFT - 10}" y="{y(tick) + 4:.1f}" text-anchor="end">'
+                     f'{_e(panel.tick_label(tick, step))}</text>')
+    for segment in _consecutive_runs(panel.points):
         if len(segment) > 1:
-            parts.append(f'<polyline class="line" stroke="{color}" points="{" ".join(segment)}"/>')
-        for year, value in data:
-            shown = format_number(int(value)) if name == "population" else format_number(value)
-            parts.append(
-                f'<circle class="pt pt-{name}" cx="{x(year):.1f}" cy="{y(value):.1f}" r="3.5" fill="{color}" '
-                f'data-year="{year}" data-{name}="{_e(_raw(value))}"><title>{year}: {_e(shown)}</title></circle>'
-            )
-    parts.append("</svg>")
-    return "".join(parts)
+            points = " ".join(f"{x(year):.1f},{y(value):.1f}" for year, value in segment)
+            parts.append(f'<polyline class="line" stroke="{panel.color}" points="{points}"/>')
+    for year, value in panel.points:
+        shown = format_number(int(value)) if panel.name == "population" else format_number(value)
+        parts.append(
+            f'<circle class="pt pt-{panel.name}" cx="{x(year):.1f}" cy="{y(value):.1f}" r="3.5" '
+            f'fill="{panel.color}" data-year="{year}" data-{panel.name}="{_e(_raw(value))}">'
+            f'<title>{year}: {_e(shown)}</title></circle>'
+        )
+    return parts
+
+
+def _consecutive_runs(points: list[tuple[int, float]]) -> list[list[tuple[int, float]]]:
+    """The points cut where a year is missing, so a gap is never drawn as a trend."""
+    runs: list[list[tuple[int, float]]] = []
+    for point in points:
+        if runs and point[0] == runs[-1][-1][0] + 1:
+            runs[-1].append(point)
+        else:
+            runs.append([point])
+    return runs
 
 
 def _raw(value: float) -> str:
@@ -474,141 +521,6 @@ def render_dashboard(view: DashboardView) -> str:
         f"<script>{SCRIPT}</script></body></html>"
     )
 
-
-CSS = """
-*{box-sizing:border-box}
-body{margin:0;color:#1f2937;background:#f3f4f6;
-  font:14px/1.45 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,"Helvetica Neue",Arial,"DejaVu Sans",sans-serif}
-.wrap{max-width:1320px;margin:0 auto;padding:0 24px}
-header.top{background:#111827;color:#f9fafb;margin-bottom:20px}
-header.top .wrap{display:flex;justify-content:space-between;align-items:center;padding-top:18px;padding-bottom:18px}
-header.top h1{margin:0;font-size:22px;font-weight:600}
-header.top .sub{color:#9ca3af;margin:2px 0 0}
-h2{font-size:16px;margin:0 0 4px;font-weight:600}
-h3{font-size:14px;margin:16px 0 8px;font-weight:600}
-.sub{color:#6b7280;margin:0 0 12px;font-size:13px}
-.muted{color:#6b7280}
-.mono{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:12.5px}
-.badge{display:inline-block;background:#e5e7eb;color:#374151;border-radius:999px;padding:2px 10px;
-  font-size:12px;font-weight:500}
-.badge.auth{background:#1f2937;color:#d1d5db;border:1px solid #374151}
-.cards{display:grid;grid-template-columns:repeat(5,1fr);gap:14px;margin-bottom:18px}
-.card,.panel{background:#fff;border:1px solid #e5e7eb;border-radius:10px;box-shadow:0 1px 2px rgba(0,0,0,.04)}
-.card{padding:14px 16px}
-.card-label{display:block;color:#6b7280;font-size:12px;text-transform:uppercase;letter-spacing:.04em}
-.card-value{font-size:20px;font-weight:600;margin-top:4px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
-.card-sub{color:#6b7280;font-size:12px}
-.panel{padding:18px 20px;margin-bottom:18px}
-.panel-head{display:flex;justify-content:space-between;align-items:flex-start;gap:16px;flex-wrap:wrap}
-.columns{display:grid;grid-template-columns:3fr 2fr;gap:18px;align-items:start;margin-bottom:18px}
-.columns .panel{margin-bottom:0}
-.side{display:flex;flex-direction:column;gap:18px}
-.series-title{margin:2px 0 2px;font-size:13px;color:#374151}
-.series-title .mono{background:#eff6ff;color:#1d4ed8;border-radius:4px;padding:1px 6px;margin-right:6px}
-td .title{display:block;color:#6b7280;font-size:11.5px;white-space:normal;max-width:560px}
-.note{margin:10px 0 0}
-details.note summary{cursor:pointer;color:#6b7280;font-size:12.5px}
-svg.chart .zero{stroke:#9ca3af;stroke-width:1}
-.chooser{display:flex;gap:10px;align-items:flex-end}
-.chooser label{display:flex;flex-direction:column;font-size:12px;color:#6b7280;gap:3px}
-input,select,button{font:inherit;border:1px solid #d1d5db;border-radius:6px;padding:5px 9px;
-  background:#fff;color:#111827}
-button[type=submit]{background:#2563eb;border-color:#2563eb;color:#fff;cursor:pointer}
-.chart-wrap{position:relative;margin-top:6px}
-.legend{display:flex;gap:18px;font-size:12.5px;color:#374151;margin:2px 0 4px}
-.legend i{display:inline-block;width:12px;height:12px;border-radius:3px;margin-right:6px;vertical-align:-1px}
-svg.chart{width:100%;height:auto;display:block}
-svg.chart .grid{stroke:#eef0f3;stroke-width:1}
-svg.chart .grid.h{stroke:#e5e7eb}
-svg.chart .tick{fill:#6b7280;font-size:11px}
-svg.chart .panel-label{font-size:12px;font-weight:600}
-svg.chart .line{fill:none;stroke-width:2;stroke-linejoin:round}
-svg.chart .pt{stroke:#fff;stroke-width:1.5}
-.chart-data summary{cursor:pointer;color:#2563eb;font-size:13px;margin-top:8px}
-table.data{border-collapse:collapse;width:100%;font-size:13px}
-table.data th,table.data td{padding:6px 10px;border-bottom:1px solid #f0f1f3;text-align:left;white-space:nowrap}
-table.data th{font-weight:600;color:#374151;background:#f9fafb;font-size:12px;text-transform:uppercase;
-  letter-spacing:.03em}
-table.data tbody tr:hover{background:#f9fafb}
-.num{text-align:right!important;font-variant-numeric:tabular-nums}
-.scroll{max-height:640px;overflow:auto;border:1px solid #f0f1f3;border-radius:8px}
-.scroll thead th{position:sticky;top:0;z-index:1}
-table.sortable th button{all:unset;cursor:pointer;display:inline-flex;gap:4px;align-items:center}
-table.sortable th button::after{content:"↕";color:#c4c8ce;font-size:11px}
-table.sortable th[aria-sort=ascending] button::after{content:"▲";color:#2563eb}
-table.sortable th[aria-sort=descending] button::after{content:"▼";color:#2563eb}
-.tools{display:flex;gap:10px;align-items:center}
-.tools input{width:260px}
-.count{color:#6b7280;font-size:12.5px;white-space:nowrap}
-.kpis{display:grid;grid-template-columns:repeat(3,1fr);gap:10px;margin:10px 0}
-.kpi{display:block;font-size:20px;font-weight:600;margin-top:2px}
-.survey dl{display:grid;grid-template-columns:110px 1fr;gap:2px 12px;margin:0 0 10px}
-.survey dt{color:#6b7280}
-.survey dd{margin:0}
-.hash{color:#6b7280}
-.links{margin:0;padding-left:18px;columns:2}
-.links li{margin:3px 0}
-.links.api{columns:1}
-a{color:#2563eb;text-decoration:none}
-a:hover{text-decoration:underline}
-.notice{background:#fffbeb;border:1px solid #fde68a;color:#92400e;border-radius:8px;padding:10px 12px;margin:10px 0 0}
-.notice code{background:#fef3c7;border-radius:4px;padding:0 4px;font-size:12.5px}
-.notice.error{background:#fef2f2;border-color:#fecaca;color:#991b1b}
-.empty{color:#6b7280}
-@media (max-width:1000px){.cards{grid-template-columns:repeat(2,1fr)}.columns{grid-template-columns:1fr}}
-"""
-
-# Filter and sort the best-year table. State lives in the URL hash
-# (#filter=PRS85&sort=value&dir=desc) so a view can be shared or bookmarked.
-SCRIPT = """
-(function(){
-  var table=document.getElementById('best-years');
-  if(!table){document.documentElement.setAttribute('data-js','ready');return;}
-  var tbody=table.tBodies[0], rows=Array.prototype.slice.call(tbody.rows);
-  var input=document.getElementById('by-filter'), count=document.getElementById('by-count');
-  var heads=table.tHead.rows[0].cells, state={filter:'',sort:'series',dir:'asc'};
-  function readHash(){
-    var p=new URLSearchParams(location.hash.slice(1));
-    state.filter=(p.get('filter')||'').toUpperCase();
-    state.sort=['series','year','value'].indexOf(p.get('sort'))>=0?p.get('sort'):'series';
-    state.dir=p.get('dir')==='desc'?'desc':'asc';
-  }
-  function writeHash(){
-    var p=new URLSearchParams();
-    if(state.filter)p.set('filter',state.filter);
-    if(state.sort!=='series'||state.dir!=='asc'){p.set('sort',state.sort);p.set('dir',state.dir);}
-    history.replaceState(null,'',p.toString()?'#'+p.toString():location.pathname+location.search);
-  }
-  function render(){
-    var k=state.sort, sign=state.dir==='desc'?-1:1;
-    function bySeries(a,b){return a.dataset.series<b.dataset.series?-1:a.dataset.series>b.dataset.series?1:0;}
-    rows.sort(function(a,b){
-      var c=k==='series'?bySeries(a,b):parseFloat(a.dataset[k])-parseFloat(b.dataset[k]);
-      return c*sign||bySeries(a,b);  // ties: by series id, ascending
-    });
-    var shown=0;
-    rows.forEach(function(r){
-      var ok=!state.filter||r.dataset.series.indexOf(state.filter)>=0||r.dataset.title.indexOf(state.filter)>=0;
-      r.hidden=!ok; if(ok)shown++; tbody.appendChild(r);
-    });
-    count.textContent=shown+' of '+rows.length+' series';
-    Array.prototype.forEach.call(heads,function(h){
-      h.setAttribute('aria-sort',h.dataset.key===k?(state.dir==='desc'?'descending':'ascending'):'none');
-    });
-  }
-  input.addEventListener('input',function(){state.filter=input.value.trim().toUpperCase();render();writeHash();});
-  Array.prototype.forEach.call(heads,function(h){
-    h.querySelector('button').addEventListener('click',function(){
-      var k=h.dataset.key;
-      state.dir=(state.sort===k&&state.dir==='asc')?'desc':(state.sort===k?'asc':(k==='series'?'asc':'desc'));
-      state.sort=k; render(); writeHash();
-    });
-  });
-  window.addEventListener('hashchange',function(){readHash();input.value=state.filter;render();});
-  readHash(); input.value=state.filter; render();
-  document.documentElement.setAttribute('data-js','ready');
-})();
-"""
 
 # Inline style and exactly this inline script; nothing may load from anywhere else.
 CONTENT_SECURITY_POLICY = (

@@ -1,18 +1,9 @@
 """HTTP routes (reports API and dashboard), registered on the app as a blueprint.
 
-Handlers are thin: they validate input, read what the pipeline already wrote to
-the configured store, and hand HTML rendering to `chalicelib.web.dashboard`. The only
-computation on a request is the on-demand series x population join
-(`chalicelib.reports.compute.series_population_for`, streaming, bounded memory).
-
-Every route is wrapped by `_guarded`: expected failures answer a JSON error
-(`{"error", "message", "hint"}`) with 400/404; anything else is logged with
-`log_error` and answered with a generic 500 — never a stack trace.
-
-Authorization: `API_AUTH` (read once, at import, because routes are declared at
-import) is `iam` (default: API Gateway requires SigV4-signed requests from an
-IAM principal allowed to `execute-api:Invoke`) or `none` (public). Any other
-value fails the import, so a typo can never make the API public.
+Handlers validate input and read what the pipeline wrote to the store; the only computation
+is the on-demand series × population join. Every route is wrapped by `_guarded`: JSON errors
+with 400/404, anything else logged and answered with a generic 500. `API_AUTH` (`iam` or
+`none`) is read at import; any other value fails the import. See docs/web.md.
 """
 
 from __future__ import annotations

@@ -160,6 +160,9 @@ def test_store_prefix_is_removed_and_required() -> None:
     ("[1, 2]", "message body is JSON but not an object: list"),
     ('{"Type": "Notification"}', "not an S3 event notification: no 'Records' list"),
     ('{"Records": [{"eventSource": "aws:s3"}]}', "malformed S3 event record: missing 'eventName'"),
+    ('{"Records": ["not a record"]}', "malformed S3 event record"),
+    ('{"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"}}}]}',
+     "malformed S3 event record: missing 'object'"),
 ])
 def test_unusable_messages_raise(body: str, message: str) -> None:
     # A message that cannot be processed must fail (and end in the dead-letter queue), not vanish.

@@ -5,7 +5,6 @@ file is kept, on both store backends. Answers are real DataUSA fixtures, minimal
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,9 +12,10 @@ import pytest
 from chalicelib.core.errors import SourceError
 from chalicelib.core.settings import Settings
 from chalicelib.population.update import POPULATION_KEY, parse_population, run_population
+from support.paths import FIXTURES
 from workstation.sourceserver import SourceServer
 
-DATAUSA = Path(__file__).parent / "fixtures" / "datausa"
+DATAUSA = FIXTURES / "datausa"
 ACS1 = DATAUSA / "population_acs1_nation_newapi_tejalk14_2025-10.json"  # tesseract, no 2020
 ACS5 = DATAUSA / "population_acs5_nation_oldapi_ashwinsahay_2025-05.json"  # retired api, with 2020
 API_PATH = "/tesseract/data.jsonrecords"

@@ -6,7 +6,8 @@ import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from faultserver import FaultServer
+
+from support.faultserver import FaultServer
 
 from chalicelib.core.errors import SourceError
 from chalicelib.core.http_client import HostRateLimiter, HTTPStatusError, PoliteClient, Validators, user_agent

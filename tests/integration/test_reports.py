@@ -32,8 +32,8 @@ from chalicelib.reports.compute import (
 )
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import LocalStore
+from support.paths import FIXTURES, REPO
 
-FIXTURES = Path(__file__).parent / "fixtures"
 PR = FIXTURES / "bls" / "pr"
 CURRENT = {v: PR / v / "pr.data.0.Current" for v in ("2025-09-04", "2026-08-06")}
 TESSERACT = FIXTURES / "datausa" / "population_acs1_nation_newapi_tejalk14_2025-10.json"
@@ -364,6 +364,5 @@ def test_importing_the_package_paths_does_not_import_pandas() -> None:
         "import sys, workstation.cli, chalicelib.reports.compute, chalicelib.reports.bls_data, chalicelib.population.update, app\n"
         "print(sorted(m for m in ('pandas', 'numpy') if m in sys.modules))"
     )
-    root = Path(__file__).parent.parent
-    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pipeline_sources import (
+from support.pipeline_sources import (
     changed_files,
     expected_population_stats,
     publish_population,

@@ -22,8 +22,8 @@ import pytest
 
 from chalicelib.pipeline import events
 from chalicelib.core.settings import Settings
+from support.paths import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 INFRA = REPO / "infra"
 if str(INFRA) not in sys.path:
     sys.path.insert(0, str(INFRA))
@@ -531,6 +531,15 @@ def test_path2_chalice_package_uses_the_stack_resources(path2_package: Path) -> 
     # the same reserved concurrency as Path 1 (from .chalice/config.json)
     assert resources["Ingest"]["Properties"]["ReservedConcurrentExecutions"] == 1
     assert resources["APIHandler"]["Properties"]["ReservedConcurrentExecutions"] == 5
+
+
+def test_lambda_package_ships_the_dashboard_assets(path2_package: Path) -> None:
+    # GIVEN the dashboard's CSS and JavaScript kept as files next to chalicelib/web/dashboard.py
+    static = REPO / "chalicelib" / "web" / "static"
+    # THEN `chalice package` puts them, unchanged, in the function code
+    with zipfile.ZipFile(path2_package / "deployment.zip") as archive:
+        for name in ("dashboard.css", "dashboard.js"):
+            assert archive.read(f"chalicelib/web/static/{name}") == (static / name).read_bytes()
 
 
 def test_lambda_package_is_under_the_250_mb_limit(path2_package: Path, pipeline_stack: Synthesized,

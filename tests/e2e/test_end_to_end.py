@@ -15,8 +15,6 @@ import boto3
 import pytest
 from chalice.test import Client
 from moto.server import ThreadedMotoServer
-from pipeline_sources import expected_population_stats, publish_population, publish_vintage, source_env
-from test_app import project_with, scheduled_event
 
 from workstation import cli
 
@@ -26,6 +24,8 @@ from workstation import handoff
 
 from chalicelib.pipeline import ingestion as pipeline
 from chalicelib.core.settings import Settings
+from support.chalice_project import project_with, scheduled_event
+from support.pipeline_sources import expected_population_stats, publish_population, publish_vintage, source_env
 
 REPORT_KEYS = [
     "reports/best_years.csv", "reports/best_years.json", "reports/population_stats.json",

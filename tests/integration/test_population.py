@@ -31,8 +31,9 @@ from chalicelib.population.update import (
 from chalicelib.core.settings import Settings
 from workstation.sourceserver import RequestRecord, SourceServer
 from chalicelib.core.store import Store
+from support.paths import FIXTURES
 
-DATAUSA = Path(__file__).parent / "fixtures" / "datausa"
+DATAUSA = FIXTURES / "datausa"
 TESSERACT_FILES = [
     "population_acs1_nation_newapi_tejalk14_2025-10.json",  # json.dumps default separators
     "population_acs1_nation_newapi_hk2719_2025-10.json",  # indent=2

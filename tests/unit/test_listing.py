@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import FIXTURES
+
+from support.paths import FIXTURES
 
 from chalicelib.core.errors import SourceError
 from chalicelib.mirror.listing import ListingEntry, parse_listing

@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
-from faultserver import FaultServer
+
+from support.faultserver import FaultServer
+from support.paths import FIXTURES
 
 from chalicelib.core.errors import ConfigError, PreconditionFailed
 from chalicelib.core.http_client import PoliteClient

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import statistics
 from datetime import UTC, datetime
-from pathlib import Path
 
 from chalicelib.core.settings import Settings
 from workstation.sourceserver import SourceServer
 
-FIXTURES = Path(__file__).parent / "fixtures"
+from support.paths import FIXTURES
+
 VINTAGES = {
     "2025-09-04": datetime(2025, 9, 4, 12, 30, tzinfo=UTC),
     "2026-08-06": datetime(2026, 8, 6, 12, 30, tzinfo=UTC),

@@ -15,13 +15,14 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-PROJECT = Path(__file__).resolve().parents[1]
+from support.paths import REPO as PROJECT
+from support.web import POPULATION_FILE, PR_FILES, STAGE, Page, fill_store_from_pr
+
 if str(PROJECT) not in sys.path:
     sys.path.insert(0, str(PROJECT))
 
@@ -30,49 +31,20 @@ from chalice.test import Client  # noqa: E402
 from app import app  # noqa: E402
 from chalicelib.web import dashboard  # noqa: E402
 from chalicelib.web import routes as web
-from chalicelib.mirror.sync import mirror_status, run_mirror  # noqa: E402
-from chalicelib.population.update import run_population  # noqa: E402
-from chalicelib.reports.compute import run_reports, series_population_for  # noqa: E402
+from chalicelib.mirror.sync import mirror_status  # noqa: E402
+from chalicelib.reports.compute import series_population_for  # noqa: E402
 from chalicelib.core.settings import Settings  # noqa: E402
-from workstation.sourceserver import SourceServer  # noqa: E402
 from chalicelib.core.store import LocalStore, Store  # noqa: E402
 
-FIXTURES = Path(__file__).parent / "fixtures"
-PR_FILES = FIXTURES / "bls" / "pr" / "2026-08-06"
-POPULATION_FILE = FIXTURES / "datausa" / "population_acs1_nation_newapi_hk2719_2025-10.json"
-PR_PATH = "/pub/time.series/pr/"
-API_PATH = "/tesseract/data.jsonrecords"
 RUN_HINTS = ("make run", "bls-pipeline run")
 JSON_TYPE = "application/json"
 UNKNOWN_SERIES = "PRS99999999"  # well-formed, not in the pr survey
-# A stage that is not in .chalice/config.json: only the top-level variables apply, so a stage
-# written for a deployment (infra/write_chalice_config.py sets DATA_STORE there) cannot
-# redirect the tests to a real bucket.
-STAGE = "test"
 
 # Local mode admits requests to IAM-protected routes with a warning (asserted in its own test).
 pytestmark = pytest.mark.filterwarnings("ignore:IAMAuthorizer is not a supported in local mode")
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def fill_store_from_pr(store: Store, store_url: str) -> Settings:
-    """Mirror the real pr files, store the real population, compute the reports (all real code)."""
-    with SourceServer() as server:
-        server.publish_folder(PR_PATH, PR_FILES)
-        server.publish(API_PATH, POPULATION_FILE.read_bytes(), content_type="application/json")
-        settings = Settings.from_env(
-            {},
-            data_store=store_url,
-            bls_source_urls=server.base_url + PR_PATH,
-            bls_contact="test@example.org",
-            population_api_url=server.base_url + API_PATH + "?cube=acs_yg_total_population_1",
-        )
-        assert run_mirror(settings, store).ok
-        assert run_population(settings, store).ok
-        assert run_reports(settings, store).ok
-    return settings
 
 
 def report(store: Store, name: str) -> Any:
@@ -92,63 +64,6 @@ def fixture_values(series_id: str, period: str) -> dict[int, float]:
 def fixture_population() -> dict[int, int]:
     rows = json.loads(POPULATION_FILE.read_text())["data"]
     return {int(row["Year"]): int(row["Population"]) for row in rows}
-
-
-class Page(HTMLParser):
-    """A parsed HTML page: every element with its attributes and the text inside it."""
-
-    VOID = {"meta", "input", "br", "img", "link", "hr", "source", "wbr", "col", "area", "base"}
-
-    def __init__(self, html: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.elements: list[dict[str, Any]] = []
-        self._open: list[dict[str, Any]] = []
-        self.feed(html)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        element = {"tag": tag, "attrs": {k: v or "" for k, v in attrs}, "text": ""}
-        self.elements.append(element)
-        if tag not in self.VOID:
-            self._open.append(element)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.elements.append({"tag": tag, "attrs": {k: v or "" for k, v in attrs}, "text": ""})
-
-    def handle_endtag(self, tag: str) -> None:
-        for index in range(len(self._open) - 1, -1, -1):
-            if self._open[index]["tag"] == tag:
-                del self._open[index:]
-                break
-
-    def handle_data(self, data: str) -> None:
-        for element in self._open:
-            element["text"] += data
-
-    def find(self, tag: str | None = None, **attrs: str) -> list[dict[str, Any]]:
-        """Elements with that tag and attributes (`class_` matches one class; `True` = present)."""
-        found = []
-        for element in self.elements:
-            if tag and element["tag"] != tag:
-                continue
-            ok = True
-            for name, wanted in attrs.items():
-                name = name.rstrip("_").replace("_", "-")
-                have = element["attrs"].get(name)
-                if have is None:
-                    ok = False
-                elif name == "class":
-                    ok = wanted in have.split()
-                elif wanted is not True and have != wanted:
-                    ok = False
-                if not ok:
-                    break
-            if ok:
-                found.append(element)
-        return found
-
-    def by_id(self, element_id: str) -> dict[str, Any]:
-        [element] = self.find(id=element_id)
-        return element
 
 
 def error_of(response: Any) -> dict[str, Any]:
@@ -521,6 +436,21 @@ def test_data_store_is_read_per_request(tmp_path, monkeypatch, filled):
 
 
 # --------------------------------------------------------------------------- GET / (dashboard)
+
+
+def test_dashboard_inlines_the_static_css_and_script_files(client):
+    # GIVEN the dashboard's CSS and JavaScript as files of the package
+    static = Path(dashboard.__file__).parent / "static"
+    css, script = (static / "dashboard.css").read_text(), (static / "dashboard.js").read_text()
+    # WHEN the page is served
+    response = client.http.get("/")
+    html = response.body.decode()
+    # THEN both files are inlined exactly once, byte for byte, and the script's hash is the allowed one
+    assert re.findall(r"<style>(.*?)</style>", html, re.S) == [css]
+    assert re.findall(r"<script>(.*?)</script>", html, re.S) == [script]
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}'" in response.headers["Content-Security-Policy"]
+    assert "history.replaceState" in script and "svg.chart" in css
 
 
 def test_dashboard_renders_every_section_with_the_real_numbers(client, store):

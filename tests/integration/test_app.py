@@ -13,26 +13,17 @@ import boto3
 import pytest
 from chalice.test import Client
 from moto import mock_aws
-from pipeline_sources import publish_population, publish_vintage, source_env
 
 from chalicelib.pipeline import events
 
 from chalicelib.pipeline import ingestion as pipeline
 from chalicelib.core.settings import Settings
+from support.chalice_project import project_with, scheduled_event
+from support.paths import REPO
+from support.pipeline_sources import publish_population, publish_vintage, source_env
 
-REPO = Path(__file__).resolve().parent.parent
 BUCKET = "bls-pipeline-app-test"
 QUEUE = "analysis"
-
-
-def project_with(tmp_path: Path, env: dict[str, str]) -> Path:
-    """A copy of the Chalice project config whose stage `dev` sets `env` (Chalice applies it per invoke)."""
-    config = json.loads((REPO / ".chalice" / "config.json").read_text())
-    config.setdefault("stages", {}).setdefault("dev", {})["environment_variables"] = env
-    project = tmp_path / "project"
-    (project / ".chalice").mkdir(parents=True)
-    (project / ".chalice" / "config.json").write_text(json.dumps(config))
-    return project
 
 
 @pytest.fixture
@@ -61,13 +52,6 @@ def client(tmp_path: Path, source_server: Any, aws: dict[str, Any]) -> Iterator[
     project = project_with(tmp_path, source_env(source_server, f"s3://{BUCKET}"))
     with Client(app, stage_name="dev", project_dir=str(project)) as test_client:
         yield test_client
-
-
-def scheduled_event(client: Client) -> dict[str, Any]:
-    return client.events.generate_cw_event(
-        source="aws.events", detail_type="Scheduled Event", detail={},
-        resources=["arn:aws:events:us-east-1:123456789012:rule/bls-pipeline-dev-ingest-event"],
-    )
 
 
 def drain(aws: dict[str, Any]) -> list[str]:
@@ -182,7 +166,7 @@ import boto3
 from moto import mock_aws
 from chalice.test import Client
 from workstation.sourceserver import SourceServer
-from pipeline_sources import publish_population, publish_vintage, source_env
+from support.pipeline_sources import publish_population, publish_vintage, source_env
 import json, os, tempfile
 with SourceServer() as server, mock_aws():
     publish_vintage(server, "2025-09-04"); publish_population(server)

@@ -7,7 +7,7 @@ import hashlib
 from datetime import UTC, datetime
 
 import pytest
-from faultserver import FaultServer
+from support.faultserver import FaultServer
 
 from chalicelib.core.http_client import PoliteClient
 from chalicelib.core.settings import Settings

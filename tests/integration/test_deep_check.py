@@ -7,8 +7,8 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from faultserver import FaultServer
-from pipeline_sources import publish_population, source_settings
+from support.faultserver import FaultServer
+from support.pipeline_sources import publish_population, source_settings
 
 from chalicelib.pipeline.ingestion import INGESTION_RECORD_KEY, deep_check_due, ingest, last_ingestion
 

@@ -30,10 +30,9 @@ from chalicelib.web.dashboard import POPULATION_COLOR, VALUE_COLOR
 from chalicelib.mirror.sync import mirror_status
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import LocalStore
-from test_web import STAGE, Page, fill_store_from_pr  # same directory (pytest puts it on sys.path)
+from support.paths import ARTIFACTS, REPO as PROJECT
+from support.web import STAGE, Page, fill_store_from_pr
 
-PROJECT = Path(__file__).resolve().parents[1]
-ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

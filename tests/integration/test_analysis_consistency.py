@@ -14,8 +14,8 @@ from chalicelib.pipeline import events
 from chalicelib.pipeline.analysis import analyze
 from chalicelib.population.update import POPULATION_KEY
 from chalicelib.reports.compute import POPULATION_STATS_KEY, REPORT_KEYS, SUMMARY_KEY
+from support.paths import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures"
 DATA_KEY = "bls/pr/pr.data.0.Current"
 DATA = FIXTURES / "bls" / "pr" / "2025-09-04" / "pr.data.0.Current"
 POPULATION_OLD = FIXTURES / "datausa" / "population_acs1_nation_newapi_tejalk14_2025-10.json"

@@ -12,8 +12,9 @@ import pytest
 
 from chalicelib.reports.bls_data import BlsDataReader, period_code, period_name
 from chalicelib.core.errors import SourceError
+from support.paths import FIXTURES
 
-PR = Path(__file__).parent / "fixtures" / "bls" / "pr"
+PR = FIXTURES / "bls" / "pr"
 REAL_FILES = [PR / "2025-09-04" / "pr.data.0.Current", PR / "2026-08-06" / "pr.data.0.Current"]
 HEADER = "series_id        \tyear\tperiod\t       value\tfootnote_codes\r\n"
 

@@ -1,0 +1,68 @@
+"""The reports' compute step and files as values: no store, no files, no network."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+import pytest
+
+from chalicelib.core.errors import SourceError
+from chalicelib.core.settings import Settings
+from chalicelib.population.update import PopulationRecord
+from chalicelib.reports import compute as reports
+from chalicelib.reports.bls_data import BlsDataReader
+from chalicelib.reports.compute import BEST_YEARS_JSON_KEY, REPORT_KEYS
+
+
+def test_compute_reports_from_values_alone() -> None:
+    # GIVEN a population for 2013-2014 and a data file in memory (no store)
+    population = [PopulationRecord(2013, 100), PopulationRecord(2014, 300)]
+    body = (
+        "series_id        \tyear\tperiod\t       value\tfootnote_codes\r\n"
+        "PRS30006011      \t2014\tQ05\t           9\t\r\n"
+        "PRS30006032      \t2013\tQ01\t         1.5\t\r\n"
+        "PRS30006032      \t2013\tQ02\t           2\t\r\n"
+        "PRS30006032      \t2014\tQ01\t           4\t\r\n"
+    ).encode()
+    settings = Settings(report_start_year=2013, report_end_year=2014)
+    opened: list[str] = []
+
+    @contextlib.contextmanager
+    def open_data():
+        opened.append("data")
+        yield BlsDataReader(io.BytesIO(body), source="test.data", block_size=64)
+
+    # WHEN the reports are computed
+    computed = reports.compute_reports(settings, population, open_data)
+    # THEN they are the hand-computed values
+    assert opened == ["data"]
+    assert (computed.population_stats["mean"], computed.population_stats["std"]) == (200.0, 2 ** 0.5 * 100)
+    assert computed.best_years["series"] == [{"series_id": "PRS30006032", "year": 2014, "value": 4.0}]
+    assert computed.best_years["no_quarterly_series"] == ["PRS30006011"]
+    assert computed.series_population["rows"] == [
+        {"series_id": "PRS30006032", "year": 2013, "period": "Q01", "value": 1.5, "population": 100},
+        {"series_id": "PRS30006032", "year": 2014, "period": "Q01", "value": 4.0, "population": 300},
+    ]
+    assert computed.parse["rows"] == 4
+    # AND the files are the bytes of those values, one per report key
+    files = reports.report_files(computed)
+    assert list(files) == list(REPORT_KEYS)
+    assert json.loads(files[BEST_YEARS_JSON_KEY]) == computed.best_years
+    assert files["reports/series_population.csv"].decode().splitlines() == [
+        "series_id,year,period,value,population",
+        "PRS30006032,2013,Q01,1.5,100",
+        "PRS30006032,2014,Q01,4.0,300",
+    ]
+
+
+def test_compute_reports_checks_the_years_before_opening_the_data_file() -> None:
+    # GIVEN a population without 2014 and a data file that must not be read
+    def open_data():
+        pytest.fail("the data file was opened although the year range cannot be computed")
+
+    settings = Settings(report_start_year=2013, report_end_year=2014)
+    # THEN the missing year is the error
+    with pytest.raises(SourceError, match=r"no value for year\(s\) 2014"):
+        reports.compute_reports(settings, [PopulationRecord(2013, 1)], open_data)
