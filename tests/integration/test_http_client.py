@@ -1,11 +1,14 @@
-"""The polite HTTP client: identification, retries with backoff, Retry-After, clear 403."""
+"""The polite HTTP client: identification, retries with backoff, Retry-After, clear 403; per-host pace,
+same-origin redirects, identity encoding and validators (issue 12)."""
 
 from __future__ import annotations
 
+import io
 import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 
 from support.faultserver import FaultServer
 
@@ -266,3 +269,32 @@ def test_validators_confirm_a_304_only_when_it_carries_the_stored_ones():
     assert dated.confirmed_by(Answer(**{"Last-Modified": "Thu, 04 Sep 2025 08:30:00 +0000"}))
     assert not dated.confirmed_by(Answer(**{"Last-Modified": "Thu, 04 Sep 2025 08:31:00 GMT"}))
     assert not dated.confirmed_by(Answer()) and not Validators().confirmed_by(Answer(ETag='"abc"'))
+
+
+def test_https_is_never_downgraded_by_a_redirect():
+    # GIVEN an https source whose answer redirects to plain http on the same host (a transport
+    # stand-in: no TLS server in the tests; the client's own redirect policy is what is tested)
+    class Redirecting(requests.adapters.BaseAdapter):
+        def __init__(self) -> None:
+            super().__init__()
+            self.urls: list[str] = []
+
+        def send(self, request, **kwargs):  # noqa: ANN001, ANN003 - requests' adapter signature
+            self.urls.append(request.url)
+            response = requests.Response()
+            response.status_code, response.url, response.request = 302, request.url, request
+            response.headers["Location"] = "http://download.bls.gov/pub/time.series/pr/pr.class"
+            response.raw = io.BytesIO(b"")
+            return response
+
+        def close(self) -> None:
+            pass
+
+    transport = Redirecting()
+    with make_client([]) as client:
+        client.session.mount("https://", transport)
+        client.session.mount("http://", transport)
+        # WHEN the file is fetched, THEN the redirect is refused and no http request is made
+        with pytest.raises(SourceError, match="redirected to http://download.bls.gov/.*: not followed"):
+            client.get("https://download.bls.gov/pub/time.series/pr/pr.class")
+    assert transport.urls == ["https://download.bls.gov/pub/time.series/pr/pr.class"]
