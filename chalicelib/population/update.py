@@ -35,7 +35,7 @@ _YEAR_TEXT = re.compile(r"\d{4}")
 _SNIPPET = 20
 UNITED_STATES = "01000US"  # DataUSA's Nation ID of the United States
 # Revisions, and a switch between the ACS 1-year and 5-year estimates, move a year by up to
-# ~1.5 % (2013: 316,128,839 vs 311,536,594, 1.5 %); a unit change (thousands: 316,129) or another
+# ~1.5 % (2013: 316,128,839 vs 311,536,594); a unit change (thousands: 316,129) or another
 # measure moves it far more.
 MAX_YEAR_CHANGE = 0.05
 
