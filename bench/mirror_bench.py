@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from chalicelib.core.layout import survey_prefix  # noqa: E402
 from workstation.sourceserver import SourceServer  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -145,7 +146,7 @@ def mirror_command(source_url: str) -> list[str]:
 
 def rclone_command(source_url: str, moto: MotoServer, survey: str) -> list[str]:
     remote = (f":s3,provider=Other,endpoint='{moto.endpoint}',access_key_id=test,secret_access_key=test,"
-              f"force_path_style=true,region=us-east-1:bench-rclone/bls/{survey}")
+              f"force_path_style=true,region=us-east-1:bench-rclone/{survey_prefix(survey).rstrip('/')}")
     return [str(BIN / "rclone"), "--config", os.devnull, "sync", ":http:", remote,
             "--http-url", source_url, "--user-agent", f"bls-pipeline-bench (+{CONTACT})"]
 
@@ -255,7 +256,7 @@ def _scenario(corpus: str, folder: Path, changed: tuple[str, bytes], survey: str
                     print(f"  run {attempt + 1}/{repeat}: " + _row(measured), flush=True)
             expected = {p.name: len(server.resources[directory + p.name].body) for p in folder.iterdir()}
             for bucket in ("bench-mirror", "bench-rclone"):
-                got = _bucket_contents(moto, bucket, f"bls/{survey}/")
+                got = _bucket_contents(moto, bucket, survey_prefix(survey))
                 if got != expected:
                     print(f"  WARNING: {bucket} does not match the source ({len(got)} vs {len(expected)} files)",
                           file=sys.stderr)

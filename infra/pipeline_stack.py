@@ -48,7 +48,7 @@ from constructs import Construct
 
 from chalicelib import APP_NAME
 from chalicelib.pipeline import events
-from chalicelib.reports.compute import REPORTS_PREFIX
+from chalicelib.core.layout import INGESTION_PREFIXES, READABLE_PREFIXES, REPORTS_PREFIX
 from chalicelib.core.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -64,8 +64,6 @@ MAX_RECEIVE_COUNT = 4  # a message that failed 4 times goes to the dead-letter q
 OLDEST_MESSAGE_ALARM_SECONDS = 3600  # an analysis message waiting an hour: the analysis is stuck
 API_RATE_LIMIT = 10  # requests per second, steady, for the whole API stage (Path 1)
 API_BURST_LIMIT = 20
-STORE_PREFIXES_INGEST = ("bls/", "population/", "_state/")
-STORE_PREFIXES_API = ("bls/", "population/", "reports/", "_state/")
 
 _ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,14}$")
 # What both buckets share: encrypted, private, TLS only, no ACLs.
@@ -348,7 +346,7 @@ class PipelineData(Construct):
             iam.PolicyStatement(
                 sid="ReadWriteDeleteIngestedData",
                 actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-                resources=[self.objects(p) for p in STORE_PREFIXES_INGEST],
+                resources=[self.objects(p) for p in INGESTION_PREFIXES],
             ),
         ]
 
@@ -378,7 +376,7 @@ class PipelineData(Construct):
             iam.PolicyStatement(
                 sid="ReadOnly",
                 actions=["s3:GetObject"],
-                resources=[self.objects(p) for p in STORE_PREFIXES_API],
+                resources=[self.objects(p) for p in READABLE_PREFIXES],
             ),
         ]
 

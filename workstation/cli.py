@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import re
 import sys
@@ -16,8 +17,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from chalicelib.core.errors import ConfigError, PipelineError
-from chalicelib.core.log import log_error
+from chalicelib.core import log
 from chalicelib.core.settings import Settings
+from chalicelib.core.store import open_store
 
 # A command returns (JSON-able result, human-readable text, success).
 CommandResult = tuple[dict[str, Any], str, bool]
@@ -101,31 +103,59 @@ def progress_reporter(args: argparse.Namespace) -> Callable[[str], None] | None:
 
 
 def cmd_mirror(args: argparse.Namespace, settings: Settings) -> CommandResult:
-    """`mirror`: sync the BLS directories (chalicelib.mirror.sync.command)."""
-    from chalicelib.mirror.sync import command
+    """`mirror`: sync the BLS directories (chalicelib.mirror.sync.run_mirror)."""
+    from chalicelib.mirror.sync import run_mirror
+    from workstation.render import mirror_text
 
-    return command(args, settings, progress_reporter(args))
+    progress = progress_reporter(args)
+    result = run_mirror(
+        settings,
+        open_store(settings.data_store),
+        dry_run=bool(getattr(args, "dry_run", False)),
+        verify=bool(getattr(args, "verify", False)),
+        allow_mass_delete=bool(getattr(args, "allow_mass_delete", False)),
+        progress=progress,
+    )
+    if progress:
+        progress("")
+    return result.to_dict(), mirror_text(result), result.ok
 
 
 def cmd_population(args: argparse.Namespace, settings: Settings) -> CommandResult:
-    """`population`: fetch, validate and store the population (chalicelib.population.update.command)."""
-    from chalicelib.population.update import command
+    """`population`: fetch, validate and store the population (chalicelib.population.update.run_population)."""
+    from chalicelib.population.update import run_population
+    from workstation.render import population_text
 
-    return command(args, settings, progress_reporter(args))
+    progress = progress_reporter(args)
+    store = open_store(settings.data_store)
+    if progress:
+        progress(f"population: fetching {settings.population_api_url}")
+    try:
+        result = run_population(settings, store)
+    finally:
+        if progress:
+            progress("")
+    return result.to_dict(), population_text(result, store.url), result.ok
 
 
 def cmd_analyze(args: argparse.Namespace, settings: Settings) -> CommandResult:
-    """`analyze`: compute and store the reports (chalicelib.reports.compute.command)."""
-    from chalicelib.reports.compute import command
+    """`analyze`: compute, store and show the three reports (chalicelib.reports.compute.run_reports)."""
+    from chalicelib.reports.compute import run_reports
+    from workstation.render import reports_text
 
-    return command(args, settings, progress_reporter(args))
+    progress = progress_reporter(args)
+    result = run_reports(settings, open_store(settings.data_store),
+                         include_annual=bool(getattr(args, "include_annual", False)), progress=progress)
+    if progress:
+        progress("")
+    return result.to_dict(), reports_text(result), result.ok
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> CommandResult:
     """`run`: ingestion, then analysis of the notifications it caused (workstation.local_run)."""
     from chalicelib.pipeline.ingestion import Step, mirror_step, population_step
     from workstation.local_run import run
-    from workstation.render import render_text
+    from workstation.render import run_text
 
     progress = progress_reporter(args)
     dry_run = bool(getattr(args, "dry_run", False))
@@ -156,7 +186,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> CommandResult:
         progress("")
     if dry_run:
         result.notes.append("dry run: population and reports skipped, nothing written")
-    return result.to_dict(), render_text(result), result.ok
+    return result.to_dict(), run_text(result), result.ok
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], CommandResult]] = {
@@ -170,13 +200,17 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], CommandResult]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = build_parser().parse_args(argv)
+    saved_format, saved_level = log.current_format(), log.logger.log_level
     try:
         settings = settings_from_args(args)
+        use_log_format(args, settings)
         result, text, ok = COMMANDS[args.command](args, settings)
     except ConfigError as error:
         return _fail(args, error, status=2)
     except PipelineError as error:
         return _fail(args, error, status=1)
+    finally:
+        log.use_format(saved_format, level=logging.getLevelName(saved_level))
     if args.json:
         print(json.dumps(result, indent=2, sort_keys=False, default=str))
     else:
@@ -184,8 +218,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0 if ok else 1
 
 
+def log_format_for(args: argparse.Namespace, settings: Settings, stderr_is_terminal: bool) -> str:
+    """LOG_FORMAT if set; else JSON under --json or when stderr is not a terminal, text on a terminal."""
+    if settings.log_format:
+        return settings.log_format
+    return "json" if args.json or not stderr_is_terminal else "text"
+
+
+def use_log_format(args: argparse.Namespace, settings: Settings) -> None:
+    """Text lines for a person at a terminal (warnings and errors unless LOG_LEVEL is set), JSON otherwise."""
+    terminal = sys.stderr.isatty()
+    if log_format_for(args, settings, terminal) == "text":
+        level = settings.log_level if os.environ.get("LOG_LEVEL", "").strip() else "WARNING"
+        log.use_format("text", level=level, clear_line=terminal)
+    else:
+        log.use_format("json", level=settings.log_level)
+
+
 def _fail(args: argparse.Namespace, error: Exception, status: int) -> int:
-    log_error("command_failed", error, command=args.command)
+    if log.current_format() == "json":  # in text mode the line below says it all
+        log.log_error("command_failed", error, command=args.command)
     if args.json:
         print(json.dumps({"error": str(error), "error_type": type(error).__name__}))
     print(f"error: {error}", file=sys.stderr)

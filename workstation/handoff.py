@@ -14,9 +14,11 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import IO, Any, BinaryIO
 
 from chalicelib.pipeline import events
+from chalicelib.pipeline.analysis import AnalysisResult
 from chalicelib.pipeline.events import store_location
 from chalicelib.core.errors import PipelineError
 from chalicelib.core.log import log_event
@@ -145,14 +147,14 @@ class QueueHandOff:
         return True
 
     def drain(self, handle: Callable[[str], Any], wait_seconds: int = 1,
-              visibility_timeout: int = 300) -> list[dict[str, Any]]:
+              visibility_timeout: int = 300) -> list[MessageOutcome]:
         """Receive until the queue is empty; delete each message its handler processed.
 
         `handle(body)` returns a result with `to_dict()` or raises PipelineError.
         A message whose handling fails stays in the queue (visible again after the
         visibility timeout), as with the Lambda event source.
         """
-        handled: list[dict[str, Any]] = []
+        handled: list[MessageOutcome] = []
         seen: set[str] = set()
         while True:
             response = self.sqs.receive_message(
@@ -165,19 +167,42 @@ class QueueHandOff:
             for message in messages:
                 seen.add(message["MessageId"])
                 entry = handle_message(handle, message["MessageId"], message["Body"])
-                if entry.get("action") != "failed":
+                if entry.ok:
                     self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
                 handled.append(entry)
 
 
-def handle_message(handle: Callable[[str], Any], message_id: str, body: str) -> dict[str, Any]:
-    """`handle(body)` as one entry of a run's report: its `to_dict()`, or action `failed` and the error."""
-    entry: dict[str, Any] = {"message_id": message_id}
+@dataclass(frozen=True)
+class MessageOutcome:
+    """What the analysis did with one hand-off message: its result, or the error that stopped it."""
+
+    message_id: str
+    analysis: AnalysisResult | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True unless the analysis failed (the message would be retried)."""
+        return self.error is None
+
+    @property
+    def action(self) -> str:
+        """The analysis' action, or `failed`."""
+        return self.analysis.action if self.analysis is not None else "failed"
+
+    def to_dict(self) -> dict[str, Any]:
+        """`{"message_id", **analysis.to_dict()}`, or `{"message_id", "action": "failed", "error"}`."""
+        if self.analysis is None:
+            return {"message_id": self.message_id, "action": "failed", "error": self.error}
+        return {"message_id": self.message_id, **self.analysis.to_dict()}
+
+
+def handle_message(handle: Callable[[str], AnalysisResult], message_id: str, body: str) -> MessageOutcome:
+    """`handle(body)` as one entry of a run's account: its analysis, or the error that stopped it."""
     try:
-        entry.update(handle(body).to_dict())
+        return MessageOutcome(message_id, handle(body))
     except PipelineError as error:
-        entry.update(action="failed", error=str(error))
-    return entry
+        return MessageOutcome(message_id, error=str(error))
 
 
 def _normalized(configs: list[dict[str, Any]]) -> list[tuple[Any, ...]]:

@@ -11,18 +11,18 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.core.errors import ConfigError, NotFound, PipelineError
+from chalicelib.core.errors import ConfigError, PipelineError
 from chalicelib.core.settings import Settings
-from chalicelib.core.store import S3Store, Store, open_store
+from chalicelib.core.store import S3Store, open_store
 from chalicelib.pipeline import events
 from chalicelib.pipeline.analysis import AnalysisResult, analyze, reports_step
 from chalicelib.pipeline.ingestion import IngestionResult, Progress, Step, ingest
-from workstation.handoff import NotifyingStore, QueueHandOff, emulator_endpoints, handle_message
+from chalicelib.reports.compute import StoredReports, read_stored_reports
+from workstation.handoff import MessageOutcome, NotifyingStore, QueueHandOff, emulator_endpoints, handle_message
 from workstation.snapshot import SNAPSHOT_CONTACT, offline_sources
 
 DEFAULT_QUEUE_NAME = "bls-pipeline-analysis"
@@ -35,16 +35,16 @@ class RunResult:
     mode: str
     store: str
     ingestion: IngestionResult
-    messages: list[dict[str, Any]]
+    messages: list[MessageOutcome]
     offline: bool = False
     queue: str | None = None
-    reports: dict[str, Any] | None = None
+    reports: StoredReports | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         """True when ingestion and every message's analysis succeeded."""
-        return self.ingestion.ok and all(m.get("action") != "failed" for m in self.messages)
+        return self.ingestion.ok and all(m.ok for m in self.messages)
 
     def to_dict(self) -> dict[str, Any]:
         """The `run --json` document."""
@@ -55,8 +55,8 @@ class RunResult:
             "store": self.store,
             "queue": self.queue,
             "ingestion": self.ingestion.to_dict(),
-            "messages": self.messages,
-            "reports": self.reports,
+            "messages": [m.to_dict() for m in self.messages],
+            "reports": self.reports and self.reports.to_dict(),
             "notes": self.notes,
         }
 
@@ -104,7 +104,7 @@ def run(
     result = RunResult("local", store.url, ingestion, handled)
     if not analyze_messages:
         result.notes.append(f"{len(messages)} notification(s) not analyzed (dry run)")
-    result.reports = stored_reports(store)
+    result.reports = read_stored_reports(store)
     return result
 
 
@@ -129,21 +129,5 @@ def _run_with_queue(settings: Settings, store: S3Store, queue_name: str, steps: 
     result = RunResult("queue", store.url, ingestion, handled, queue=hand_off.queue_arn)
     if changed:
         result.notes.append(f"configured S3 notifications of {store.bucket} → {hand_off.queue_arn}")
-    result.reports = stored_reports(store)
+    result.reports = read_stored_reports(store)
     return result
-
-
-def stored_reports(store: Store) -> dict[str, Any] | None:
-    """The report documents currently in the store (None if the reports were never computed)."""
-    from chalicelib.reports.compute import BEST_YEARS_JSON_KEY, POPULATION_STATS_KEY, REPORTS_PREFIX, SERIES_POPULATION_JSON_KEY
-
-    found: dict[str, Any] = {}
-    for key in (POPULATION_STATS_KEY, BEST_YEARS_JSON_KEY, SERIES_POPULATION_JSON_KEY):
-        name = key.removeprefix(REPORTS_PREFIX).removesuffix(".json")
-        try:
-            found[name] = json.loads(store.read(key).body)
-        except NotFound:
-            continue
-        except ValueError:
-            found[name] = {"error": f"{key} is not valid JSON"}
-    return found or None

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from chalicelib.core.errors import ConfigError
+from chalicelib.core.layout import BLS_PREFIX, DEFAULT_REPORT_DATA_KEY
 
 DEFAULT_DATA_STORE = "./data"
 DEFAULT_BLS_SOURCE_URL = "https://download.bls.gov/pub/time.series/pr/"
@@ -29,7 +30,7 @@ SERIES_ID_PATTERN = re.compile(r"^[A-Z]{2}[A-Z0-9]{1,28}$")
 # average), half-years S01-S02 (S03 annual), annual A01.
 PERIOD_PATTERN = re.compile(r"^(M(0[1-9]|1[0-3])|Q0[1-5]|S0[1-3]|A01)$")
 # The reports read one mirrored BLS data file: bls/<survey>/<file>.
-_DATA_KEY = re.compile(r"^bls/(?!\.\.?/)[^/\x00-\x1f]+/(?!\.\.?$)[^/\x00-\x1f]+$")
+_DATA_KEY = re.compile(rf"^{re.escape(BLS_PREFIX)}(?!\.\.?/)[^/\x00-\x1f]+/(?!\.\.?$)[^/\x00-\x1f]+$")
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,9 @@ class Settings:
     report_end_year: int = 2018
     report_series_id: str = "PRS30006032"
     report_period: str = "Q01"
-    report_data_key: str = "bls/pr/pr.data.0.Current"
+    report_data_key: str = DEFAULT_REPORT_DATA_KEY
     log_level: str = "INFO"
+    log_format: str | None = None  # json | text; None: text on a terminal (CLI), JSON otherwise
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -190,6 +192,15 @@ def _log_level(name: str, value: str) -> str:
     return level
 
 
+LOG_FORMATS = ("json", "text")
+
+
+def _log_format(name: str, value: str) -> str:
+    if value.lower() not in LOG_FORMATS:
+        raise ConfigError(f"{name}: {value!r} is not one of {', '.join(LOG_FORMATS)}")
+    return value.lower()
+
+
 _ENV_PARSERS = {
     "DATA_STORE": lambda n, v: ("data_store", _parse_store(n, v)),
     "BLS_SOURCE_URL": lambda n, v: ("bls_source_urls", _parse_source_urls(n, v)),
@@ -215,6 +226,7 @@ _ENV_PARSERS = {
         _pattern(n, v.strip(), _DATA_KEY, "a mirrored data file key bls/<survey>/<file>, e.g. bls/pr/pr.data.0.Current"),
     ),
     "LOG_LEVEL": lambda n, v: ("log_level", _log_level(n, v)),
+    "LOG_FORMAT": lambda n, v: ("log_format", _log_format(n, v)),
 }
 
 # Command-line flags and the variable whose parser checks them.

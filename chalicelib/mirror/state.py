@@ -15,11 +15,12 @@ from typing import Any
 
 from chalicelib.core.errors import NotFound, StoreError
 from chalicelib.mirror.listing import ListingEntry
+from chalicelib.core.layout import (
+    BLS_PREFIX, bookkeeping_prefix, marker_prefix, mirror_state_key, survey_of_state_key, survey_prefix,
+)
 from chalicelib.core.store import ObjectInfo, Store
 
-BOOKKEEPING_SUFFIX = ".mirror"
 STATE_VERSION = 1
-_MARKER = "in-sync-"
 _FINGERPRINT_FORMAT = 1
 
 
@@ -75,24 +76,9 @@ class SurveyState:
             )
         except (ValueError, TypeError, AttributeError) as error:
             raise StoreError(
-                f"the mirror state {state_key(survey)} is damaged ({error}); delete it to rebuild it "
+                f"the mirror state {mirror_state_key(survey)} is damaged ({error}); delete it to rebuild it "
                 "(the next run then re-downloads and compares every file, uploading nothing that is intact)"
             ) from None
-
-
-def bookkeeping_prefix(survey: str) -> str:
-    """The folder beside `bls/<survey>/` that holds the mirror's state and in-sync marker."""
-    return f"bls/{survey}{BOOKKEEPING_SUFFIX}/"
-
-
-def state_key(survey: str) -> str:
-    """Where a survey's state is stored."""
-    return f"{bookkeeping_prefix(survey)}state.json"
-
-
-def marker_key(survey: str, fingerprint: str) -> str:
-    """The in-sync marker for one fingerprint (see `sync_fingerprint`)."""
-    return f"{bookkeeping_prefix(survey)}{_MARKER}{fingerprint}"
 
 
 def sync_fingerprint(entries: Iterable[ListingEntry], stored: Iterable[ObjectInfo], state_etag: str | None) -> str:
@@ -122,12 +108,12 @@ def read_stored_survey(store: Store, survey: str) -> StoredSurvey:
     Other surveys whose names extend this one's (`pr-x`, `prx`) sort before the bookkeeping
     or after the files and are not read; S3 "folder" objects (keys ending in `/`) are ignored.
     """
-    data_prefix, own = f"bls/{survey}/", bookkeeping_prefix(survey)
-    state, marker = state_key(survey), own + _MARKER
+    data_prefix, own = survey_prefix(survey), bookkeeping_prefix(survey)
+    state, marker = mirror_state_key(survey), marker_prefix(survey)
     files: list[ObjectInfo] = []
     markers: list[str] = []
     state_etag = None
-    for info in store.list(f"bls/{survey}", start_after=own.rstrip("/")):
+    for info in store.list(data_prefix.rstrip("/"), start_after=own.rstrip("/")):
         if info.key.endswith("/"):
             continue
         if info.key.startswith(data_prefix):
@@ -144,7 +130,7 @@ def read_stored_survey(store: Store, survey: str) -> StoredSurvey:
 def load_state(store: Store, survey: str) -> tuple[SurveyState, str | None]:
     """The saved state and its ETag; an empty state and None if there is none yet."""
     try:
-        stored = store.read(state_key(survey))
+        stored = store.read(mirror_state_key(survey))
     except NotFound:
         return SurveyState(survey), None
     return SurveyState.from_json(survey, stored.body), stored.etag
@@ -153,7 +139,7 @@ def load_state(store: Store, survey: str) -> tuple[SurveyState, str | None]:
 def save_state(store: Store, state: SurveyState, etag: str | None) -> str:
     """Write the state only if nobody else wrote it since it was read (PreconditionFailed otherwise)."""
     return store.put(
-        state_key(state.survey),
+        mirror_state_key(state.survey),
         state.to_json(),
         content_type="application/json",
         if_none_match=etag is None,
@@ -164,15 +150,13 @@ def save_state(store: Store, state: SurveyState, etag: str | None) -> str:
 def list_states(store: Store) -> list[SurveyState]:
     """Every saved survey state, by survey name (one LIST of `bls/`, one read per survey)."""
     states = []
-    for info in store.list("bls/"):
-        folder, _, name = info.key[len("bls/"):].partition("/")
-        if name == "state.json" and folder.endswith(BOOKKEEPING_SUFFIX):
-            survey = folder[: -len(BOOKKEEPING_SUFFIX)]
+    for info in store.list(BLS_PREFIX):
+        if (survey := survey_of_state_key(info.key)) is not None:
             states.append(SurveyState.from_json(survey, store.read(info.key).body))
     return sorted(states, key=lambda state: state.survey)
 
 
 __all__ = [
-    "BOOKKEEPING_SUFFIX", "FileRecord", "StoredSurvey", "SurveyState", "bookkeeping_prefix", "list_states",
-    "load_state", "marker_key", "read_stored_survey", "save_state", "state_key", "sync_fingerprint",
+    "FileRecord", "StoredSurvey", "SurveyState", "list_states", "load_state", "read_stored_survey", "save_state",
+    "sync_fingerprint",
 ]

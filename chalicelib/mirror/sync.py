@@ -12,7 +12,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -23,32 +23,31 @@ from chalicelib.core.errors import ConfigError, PipelineError, PreconditionFaile
 from chalicelib.core.http_client import PoliteClient, Validators
 from chalicelib.mirror.listing import Listing, parse_listing
 from chalicelib.core.log import log_error, log_event
+from chalicelib.core.layout import BOOKKEEPING_SUFFIX, marker_key, survey_prefix
 from chalicelib.mirror.state import (
-    BOOKKEEPING_SUFFIX,
     FileRecord,
     StoredSurvey,
     SurveyState,
     list_states,
     load_state,
-    marker_key,
     read_stored_survey,
     save_state,
     sync_fingerprint,
 )
 from chalicelib.mirror.plan import DRIFT, NEW, Fetch, Plan, make_plan
 from chalicelib.core.settings import Settings
-from chalicelib.core.store import ObjectInfo, Store, open_store, validate_key
+from chalicelib.core.store import ObjectInfo, Store, validate_key
 
 Progress = Callable[[str], None] | None
 _CHUNK = 1024 * 1024
 _STATE_ATTEMPTS = 3
 
 
-# --------------------------------------------------------------------------- reports
+# --------------------------------------------------------------------------- results
 
 
 @dataclass
-class SurveyReport:
+class SurveyResult:
     """What one run did (or, with --dry-run, would do) to one survey."""
 
     survey: str
@@ -98,10 +97,10 @@ class SurveyReport:
 
 
 @dataclass
-class MirrorReport:
+class MirrorResult:
     """All surveys of one run; `to_dict()` is the `mirror --json` document."""
 
-    surveys: list[SurveyReport]
+    surveys: list[SurveyResult]
     dry_run: bool = False
     verify: bool = False
     seconds: float = 0.0
@@ -110,6 +109,19 @@ class MirrorReport:
     def ok(self) -> bool:
         """True when every survey synced completely."""
         return all(report.ok for report in self.surveys)
+
+    def counts(self) -> dict[str, int]:
+        """Files per kind of change, over all surveys (the ingestion record and the run's text)."""
+        return {name: sum(len(getattr(survey, name)) for survey in self.surveys)
+                for name in ("added", "updated", "deleted", "unchanged", "failed")}
+
+    def failure(self) -> str:
+        """Why the run is not ok: the files that failed, or the errors that stopped a survey."""
+        failed = [name for survey in self.surveys for name in survey.failed]
+        if failed:
+            return f"{len(failed)} file(s) failed: {', '.join(failed[:10])}"
+        errors = [f"{survey.survey}: {error}" for survey in self.surveys for error in survey.errors]
+        return f"did not complete: {'; '.join(errors) or 'see the logs'}"
 
     def to_dict(self) -> dict[str, Any]:
         """Aggregated lists and counters, plus a per-survey breakdown under `surveys`."""
@@ -123,26 +135,6 @@ class MirrorReport:
         result["surveys"] = [report.to_dict() for report in self.surveys]
         return result
 
-    def to_text(self) -> str:
-        """A short human-readable summary."""
-        lines = []
-        for report in self.surveys:
-            verb = "would " if self.dry_run else ""
-            lines.append(
-                f"{report.survey} ({report.source_url} -> {report.prefix}): {verb}add {len(report.added)}, "
-                f"{verb}update {len(report.updated)}, {verb}delete {len(report.deleted)}, "
-                f"unchanged {len(report.unchanged)}, failed {len(report.failed)}; "
-                f"{report.bytes_downloaded} bytes downloaded, {report.bytes_uploaded} uploaded, "
-                f"{report.source_requests} source requests"
-            )
-            for step in report.plan:
-                lines.append(f"  {step['action']:<7} {step['name']}  ({step['reason']})")
-            for name in report.failed:
-                lines.append(f"  FAILED  {name}")
-            for error in report.errors:
-                lines.append(f"  error: {error}")
-        return "\n".join(lines)
-
 
 # --------------------------------------------------------------------------- entry points
 
@@ -155,17 +147,17 @@ def survey_targets(urls: tuple[str, ...]) -> list[tuple[str, str]]:
         url = url if url.endswith("/") else url + "/"
         survey = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
         try:
-            validate_key(f"bls/{survey}")
+            validate_key(survey_prefix(survey).rstrip("/"))
         except StoreError:
             raise ConfigError(f"BLS_SOURCE_URL: {url!r} does not end in a usable directory name") from None
         if survey.endswith(BOOKKEEPING_SUFFIX):
             raise ConfigError(
-                f"BLS_SOURCE_URL: {url!r} would mirror to bls/{survey}/, where the mirror keeps the "
+                f"BLS_SOURCE_URL: {url!r} would mirror to {survey_prefix(survey)}, where the mirror keeps the "
                 f"bookkeeping of survey {survey[: -len(BOOKKEEPING_SUFFIX)]!r}"
             )
         if survey in seen:
             raise ConfigError(
-                f"BLS_SOURCE_URL: {seen[survey]!r} and {url!r} would both mirror to bls/{survey}/"
+                f"BLS_SOURCE_URL: {seen[survey]!r} and {url!r} would both mirror to {survey_prefix(survey)}"
             )
         seen[survey] = url
         targets.append((survey, url))
@@ -181,7 +173,7 @@ def run_mirror(
     verify: bool = False,
     allow_mass_delete: bool = False,
     progress: Progress = None,
-) -> MirrorReport:
+) -> MirrorResult:
     """Mirror every directory of `settings.bls_source_urls`; one survey failing does not stop the others."""
     started = time.perf_counter()
     targets = survey_targets(settings.bls_source_urls)
@@ -199,46 +191,45 @@ def run_mirror(
     finally:
         if own_client:
             client.close()
-    return MirrorReport(reports, dry_run=dry_run, verify=verify, seconds=time.perf_counter() - started)
+    return MirrorResult(reports, dry_run=dry_run, verify=verify, seconds=time.perf_counter() - started)
 
 
-def mirror_status(store: Store) -> list[dict[str, Any]]:
-    """One dict per mirrored survey (for the dashboard), from the saved states."""
+@dataclass(frozen=True)
+class MirroredFile:
+    """One mirrored file as the dashboard shows it."""
+
+    name: str
+    key: str
+    size: int
+    sha256: str
+    last_modified: str | None
+
+
+@dataclass(frozen=True)
+class SurveyStatus:
+    """One mirrored survey as the dashboard and /api/status show it (from its saved state)."""
+
+    survey: str
+    source_url: str
+    last_sync: str | None
+    last_change: str | None
+    files: list[MirroredFile]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (/api/status `surveys`)."""
+        return asdict(self)
+
+
+def mirror_status(store: Store) -> list[SurveyStatus]:
+    """Every mirrored survey (for the dashboard), from the saved states, files by name."""
     return [
-        {
-            "survey": state.survey,
-            "source_url": state.source_url,
-            "last_sync": state.last_sync,
-            "last_change": state.last_change,
-            "files": [
-                {
-                    "name": record.name,
-                    "key": record.key,
-                    "size": record.size,
-                    "sha256": record.sha256,
-                    "last_modified": record.last_modified,
-                }
-                for record in sorted(state.files.values(), key=lambda r: r.name)
-            ],
-        }
+        SurveyStatus(
+            state.survey, state.source_url, state.last_sync, state.last_change,
+            [MirroredFile(r.name, r.key, r.size, r.sha256, r.last_modified)
+             for r in sorted(state.files.values(), key=lambda r: r.name)],
+        )
         for state in list_states(store)
     ]
-
-
-def command(args: Any, settings: Settings, progress: Progress) -> tuple[dict[str, Any], str, bool]:
-    """`bls-pipeline mirror`: run and return (JSON result, text, success)."""
-    store = open_store(settings.data_store)
-    report = run_mirror(
-        settings,
-        store,
-        dry_run=bool(getattr(args, "dry_run", False)),
-        verify=bool(getattr(args, "verify", False)),
-        allow_mass_delete=bool(getattr(args, "allow_mass_delete", False)),
-        progress=progress,
-    )
-    if progress:
-        progress("")
-    return report.to_dict(), report.to_text(), report.ok
 
 
 # --------------------------------------------------------------------------- one survey
@@ -282,15 +273,15 @@ class SurveyMirror:
         self.client = client
         self.survey = survey
         self.url = url
-        self.prefix = f"bls/{survey}/"
+        self.prefix = survey_prefix(survey)
         self.dry_run = dry_run
         self.verify = verify
         self.allow_mass_delete = allow_mass_delete
         self.progress = progress
-        self.report = SurveyReport(survey, url, self.prefix, dry_run=dry_run)
+        self.report = SurveyResult(survey, url, self.prefix, dry_run=dry_run)
         self._previous: dict[str, FileRecord] = {}
 
-    def run(self) -> SurveyReport:
+    def run(self) -> SurveyResult:
         """Plan and apply; errors end up in the report, never as an exception (bugs excepted)."""
         started = time.monotonic()
         requests_before = self.client.requests_made
@@ -633,4 +624,4 @@ class SurveyMirror:
         return changes
 
 
-__all__ = ["MirrorReport", "SurveyReport", "command", "mirror_status", "run_mirror", "survey_targets"]
+__all__ = ["MirrorResult", "SurveyResult", "SurveyStatus", "mirror_status", "run_mirror", "survey_targets"]

@@ -8,15 +8,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib.core.errors import NotFound, PipelineError, PreconditionFailed
+from chalicelib.core.layout import SUMMARY_KEY
 from chalicelib.core.log import log_error, log_event
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import Store
 from chalicelib.pipeline import events
 
 STABLE_INPUT_ATTEMPTS = 3  # report runs per message while the inputs change underneath
+
+
+class ReportsOutcome(Protocol):
+    """What the reports step returns (chalicelib.reports.compute.ReportsResult)."""
+
+    ok: bool
+    written: list[str]
+    inputs: list[dict[str, Any]]  # {"key", "etag", ...} of each input the reports were computed from
 
 
 class AnalysisFailed(PipelineError):
@@ -36,25 +45,30 @@ class AnalysisResult:
     records: list[events.S3Record] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
-    reports: dict[str, Any] | None = None
+    reports: ReportsOutcome | None = None
     note: str = ""
+
+    @property
+    def keys(self) -> list[str]:
+        """The report inputs the message named."""
+        return [r.key for r in self.records]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (without the report contents)."""
         return {
             "action": self.action,
             "note": self.note,
-            "keys": [r.key for r in self.records],
+            "keys": self.keys,
             "records": [r.to_dict() for r in self.records],
             "written": list(self.written),
             "missing": list(self.missing),
         }
 
 
-def reports_step(*, include_annual: bool = False) -> Callable[[Settings, Store], Any]:
+def reports_step(*, include_annual: bool = False) -> Callable[[Settings, Store], ReportsOutcome]:
     """The reports as the analysis step (chalicelib.reports.compute.run_reports; imports pandas)."""
 
-    def run(settings: Settings, store: Store) -> Any:
+    def run(settings: Settings, store: Store) -> ReportsOutcome:
         from chalicelib.reports.compute import run_reports
 
         return run_reports(settings, store, include_annual=include_annual)
@@ -67,7 +81,7 @@ def analyze(
     settings: Settings,
     store: Store,
     *,
-    reports: Callable[[Settings, Store], Any] | None = None,
+    reports: Callable[[Settings, Store], ReportsOutcome] | None = None,
 ) -> AnalysisResult:
     """Handle one queue message: compute and store the reports if it names a report input.
 
@@ -94,29 +108,28 @@ def analyze(
         # Both inputs are written by the same ingestion; the later write sends its own event.
         log_event("analysis_waiting", keys=keys, missing=missing)
         return AnalysisResult("waiting", records, missing=missing)
-    written, summary = _run_until_inputs_stable(reports or reports_step(), settings, store, keys)
+    written, outcome = _run_until_inputs_stable(reports or reports_step(), settings, store, keys)
     action = "written" if written else "unchanged"
     log_event("analysis_done", action=action, keys=keys, written=written)
-    return AnalysisResult(action, records, written=written, reports=summary)
+    return AnalysisResult(action, records, written=written, reports=outcome)
 
 
 def _run_until_inputs_stable(
-    reports: Callable[[Settings, Store], Any], settings: Settings, store: Store, keys: list[str]
-) -> tuple[list[str], dict[str, Any]]:
-    """Run the reports until no input changed while they ran: (keys written by any run, last summary)."""
+    reports: Callable[[Settings, Store], ReportsOutcome], settings: Settings, store: Store, keys: list[str]
+) -> tuple[list[str], ReportsOutcome]:
+    """Run the reports until no input changed while they ran: (keys written by any run, last result)."""
     written: list[str] = []
     for attempt in range(1, STABLE_INPUT_ATTEMPTS + 1):
         try:
             outcome = _run_reports_once(reports, settings, store, keys)
         except PreconditionFailed:  # another analysis wrote the summary meanwhile: compute again
-            changed = ["reports/summary.json"]
+            changed = [SUMMARY_KEY]
             log_event("analysis_summary_conflict", keys=keys, attempt=attempt)
             continue
-        summary = outcome.to_dict()
         written += [key for key in outcome.written if key not in written]
-        changed = _inputs_changed_since(summary, store)
+        changed = _inputs_changed_since(outcome.inputs, store)
         if not changed:
-            return written, summary
+            return written, outcome
         # Another write landed while the reports were computed. If its own analysis finished
         # first, this run may just have overwritten newer reports: compute again.
         log_event("analysis_inputs_changed", keys=changed, attempt=attempt)
@@ -124,9 +137,9 @@ def _run_until_inputs_stable(
 
 
 def _run_reports_once(
-    reports: Callable[[Settings, Store], Any], settings: Settings, store: Store, keys: list[str]
-) -> Any:
-    """The result of one reports run (with `ok`, `written`, `to_dict()`); AnalysisFailed if it failed."""
+    reports: Callable[[Settings, Store], ReportsOutcome], settings: Settings, store: Store, keys: list[str]
+) -> ReportsOutcome:
+    """The result of one reports run; AnalysisFailed if it failed."""
     try:
         outcome = reports(settings, store)
     except PreconditionFailed:
@@ -135,20 +148,19 @@ def _run_reports_once(
         log_error("analysis_failed", error, keys=keys)
         raise AnalysisFailed(f"reports failed for {', '.join(keys)}: {error}") from error
     if not outcome.ok:
-        summary = outcome.to_dict()
-        log_error("analysis_failed", summary.get("error", "reports reported failure"), keys=keys)
-        raise AnalysisFailed(f"reports failed for {', '.join(keys)}: {summary.get('error', 'see the logs')}")
+        log_error("analysis_failed", "reports reported failure", keys=keys)
+        raise AnalysisFailed(f"reports failed for {', '.join(keys)}: see the logs")
     return outcome
 
 
-def _inputs_changed_since(summary: dict[str, Any], store: Store) -> list[str]:
+def _inputs_changed_since(inputs: list[dict[str, Any]], store: Store) -> list[str]:
     """Input keys whose stored ETag differs from the one the reports were computed from."""
     changed = []
-    for item in summary.get("inputs") or []:
+    for item in inputs:
         try:
             current = store.head(item["key"]).etag
         except NotFound:
             current = None
-        if current != item.get("etag"):
+        if current != item["etag"]:
             changed.append(item["key"])
     return changed

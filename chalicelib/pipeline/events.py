@@ -21,7 +21,7 @@ from urllib.parse import quote_plus, unquote_plus
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3Event, S3EventRecord
 
 from chalicelib.core.errors import PipelineError
-from chalicelib.population.update import POPULATION_KEY
+from chalicelib.core.layout import POPULATION_KEY
 from chalicelib.core.settings import Settings
 
 LOCAL_BUCKET = "local-store"  # the bucket name in messages made for a local-folder store

@@ -13,18 +13,35 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib.core.errors import NotFound, PipelineError
+from chalicelib.core.layout import INGESTION_RECORD_KEY
 from chalicelib.core.log import log_error, log_event
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import Store
 
 Progress = Callable[[str], None] | None
-# A step of the ingestion: (settings, store, progress) -> a result with `.ok` and `.to_dict()`.
-Step = Callable[[Settings, Store, Progress], Any]
+
+
+class StepResult(Protocol):
+    """What an ingestion step returns (MirrorResult, PopulationResult)."""
+
+    @property
+    def ok(self) -> bool:
+        """True when the step did all it had to."""
+
+    def failure(self) -> str:
+        """Why a result that is not ok failed, in a few words."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (CLI --json)."""
+
+
+# A step of the ingestion: (settings, store, progress) -> its result.
+Step = Callable[[Settings, Store, Progress], StepResult]
 
 
 class IngestionFailed(PipelineError):
@@ -33,16 +50,17 @@ class IngestionFailed(PipelineError):
 
 @dataclass
 class StepOutcome:
-    """What one ingestion step did: its result (`to_dict()`) or the error that stopped it."""
+    """What one ingestion step did: its result, or the error that stopped it."""
 
     name: str
     ok: bool
-    result: dict[str, Any] | None = None
+    result: StepResult | None = None
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form."""
-        return {"step": self.name, "ok": self.ok, "result": self.result, "error": self.error}
+        return {"step": self.name, "ok": self.ok, "result": self.result and self.result.to_dict(),
+                "error": self.error}
 
 
 @dataclass
@@ -64,15 +82,45 @@ class IngestionResult:
         """`{"ok", "mirror": {...}|None, "population": {...}|None, "errors": {step: message}}`."""
         out: dict[str, Any] = {"ok": self.ok, "mirror": None, "population": None}  # None: did not run
         for step in self.steps:
-            out[step.name] = step.result
-        out["errors"] = {s.name: s.error for s in self.steps if s.error}
+            out[step.name] = step.result and step.result.to_dict()
+        out["errors"] = self.errors()
         return out
+
+    def errors(self) -> dict[str, str]:
+        """`{step: message}` of the steps that failed."""
+        return {s.name: s.error for s in self.steps if s.error}
+
+
+@dataclass(frozen=True)
+class IngestionRecord:
+    """The stored record of the last ingestion (INGESTION_RECORD_KEY), as the dashboard reads it."""
+
+    started_at: str
+    finished_at: str
+    ok: bool
+    errors: dict[str, str]
+    mirror: dict[str, int] | None  # files per kind of change (added, updated, deleted, unchanged, failed)
+    population: dict[str, bool] | None  # {"changed": ...}
+    last_deep_check: str | None = None  # start of the last ingestion whose mirror completed a deep check
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored JSON document (and /api/status's `ingestion`)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, document: dict[str, Any]) -> IngestionRecord:
+        """Read the stored document back (KeyError/TypeError/ValueError if it has another shape)."""
+        return cls(str(document["started_at"]), str(document["finished_at"]), bool(document["ok"]),
+                   {str(k): str(v) for k, v in document["errors"].items()},
+                   document["mirror"] and {str(k): int(v) for k, v in document["mirror"].items()},
+                   document["population"] and {"changed": bool(document["population"]["changed"])},
+                   document.get("last_deep_check"))
 
 
 def mirror_step(*, dry_run: bool = False, verify: bool = False, allow_mass_delete: bool = False) -> Step:
     """The mirror as an ingestion step (chalicelib.mirror.sync.run_mirror)."""
 
-    def run(settings: Settings, store: Store, progress: Progress) -> Any:
+    def run(settings: Settings, store: Store, progress: Progress) -> StepResult:
         from chalicelib.mirror.sync import run_mirror
 
         return run_mirror(
@@ -85,7 +133,7 @@ def mirror_step(*, dry_run: bool = False, verify: bool = False, allow_mass_delet
 def population_step() -> Step:
     """The population fetch as an ingestion step (chalicelib.population.update.run_population)."""
 
-    def run(settings: Settings, store: Store, progress: Progress) -> Any:
+    def run(settings: Settings, store: Store, progress: Progress) -> StepResult:
         from chalicelib.population.update import run_population
 
         if progress:
@@ -110,7 +158,8 @@ def ingest(
     outcome is kept at INGESTION_RECORD_KEY (see `record_ingestion`).
     """
     started_at = _now()
-    last_deep_check = (last_ingestion(store) or {}).get("last_deep_check") if record or steps is None else None
+    previous = last_ingestion(store) if record or steps is None else None
+    last_deep_check = previous.last_deep_check if previous else None
     deep_check = steps is None and deep_check_due(last_deep_check, settings.deep_check_days, started_at)
     if steps is None:
         steps = (("mirror", mirror_step(verify=deep_check)), ("population", population_step()))
@@ -127,11 +176,9 @@ def ingest(
             log_error("ingestion_step_crashed", error, step=name)
             result.steps.append(StepOutcome(name, False, error=f"{type(error).__name__}: {error}"))
             continue
-        summary = outcome.to_dict()
-        ok = bool(outcome.ok)
-        error = None if ok else _step_error(name, summary)
-        log_event("ingestion_step_done", step=name, ok=ok, seconds=round(time.monotonic() - started, 3))
-        result.steps.append(StepOutcome(name, ok, summary, error))
+        error = None if outcome.ok else f"{name}: {outcome.failure()}"
+        log_event("ingestion_step_done", step=name, ok=outcome.ok, seconds=round(time.monotonic() - started, 3))
+        result.steps.append(StepOutcome(name, outcome.ok, outcome, error))
     if deep_check and (mirrored := result.step("mirror")) is not None and mirrored.ok:
         last_deep_check = started_at
         log_event("deep_check_done", at=started_at)
@@ -151,8 +198,6 @@ def deep_check_due(last: str | None, days: int, now: str) -> bool:
     return elapsed >= timedelta(days=days) - timedelta(hours=1)
 
 
-INGESTION_RECORD_KEY = "_state/ingestion.json"
-_COUNTED = ("added", "updated", "deleted", "unchanged", "failed")
 
 
 def record_ingestion(store: Store, result: IngestionResult, started_at: str,
@@ -163,17 +208,16 @@ def record_ingestion(store: Store, result: IngestionResult, started_at: str,
     write there); this small record is written on every run. Failing to write it is
     logged, never fatal: it is bookkeeping, not data.
     """
-    summary = result.to_dict()
-    mirror = summary["mirror"] or {}
-    document = {
-        "started_at": started_at,
-        "finished_at": _now(),
-        "ok": result.ok,
-        "errors": summary["errors"],
-        "mirror": {key: len(mirror.get(key) or []) for key in _COUNTED} if mirror else None,
-        "population": {"changed": summary["population"].get("changed")} if summary["population"] else None,
-        "last_deep_check": last_deep_check,
-    }
+    mirror, population = result.step("mirror"), result.step("population")
+    document = IngestionRecord(
+        started_at=started_at,
+        finished_at=_now(),
+        ok=result.ok,
+        errors=result.errors(),
+        mirror=mirror.result.counts() if mirror and mirror.result else None,
+        population={"changed": population.result.changed} if population and population.result else None,
+        last_deep_check=last_deep_check,
+    ).to_dict()
     try:
         store.put(INGESTION_RECORD_KEY, json.dumps(document, indent=2).encode() + b"\n",
                   content_type="application/json")
@@ -181,26 +225,16 @@ def record_ingestion(store: Store, result: IngestionResult, started_at: str,
         log_error("ingestion_record_failed", error, key=INGESTION_RECORD_KEY)
 
 
-def last_ingestion(store: Store) -> dict[str, Any] | None:
+def last_ingestion(store: Store) -> IngestionRecord | None:
     """The record of the last ingestion run, or None if there was none (or it is unreadable)."""
     try:
-        document = json.loads(store.read(INGESTION_RECORD_KEY).body)
+        return IngestionRecord.from_dict(json.loads(store.read(INGESTION_RECORD_KEY).body))
     except NotFound:
         return None
-    except (PipelineError, ValueError) as error:
+    except (PipelineError, ValueError, KeyError, TypeError, AttributeError) as error:
         log_error("ingestion_record_unreadable", error, key=INGESTION_RECORD_KEY)
         return None
-    return document if isinstance(document, dict) else None
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _step_error(name: str, summary: dict[str, Any]) -> str:
-    failed = summary.get("failed")
-    if failed:
-        names = [f.get("name", f) if isinstance(f, dict) else f for f in failed]
-        return f"{name}: {len(names)} file(s) failed: {', '.join(map(str, names[:10]))}"
-    reasons = summary.get("errors") or [summary.get("error") or "see the logs"]
-    return f"{name}: did not complete: {'; '.join(map(str, reasons))}"

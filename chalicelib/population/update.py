@@ -9,22 +9,20 @@ conditionally, only when its SHA-256 differs. See docs/population.md and docs/fa
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from chalicelib.core.errors import NotFound, PreconditionFailed, SourceError, StoreError
+from chalicelib.core.layout import POPULATION_KEY
 from chalicelib.core.log import log_event
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import ObjectHead, Store
 
-POPULATION_KEY = "population/population.json"
 CONTENT_TYPE = "application/json"
 
 TESSERACT = "tesseract"
@@ -226,6 +224,10 @@ class PopulationResult:
         """A returned result is a success; failures raise SourceError / StoreError."""
         return True
 
+    def failure(self) -> str:
+        """Never called: a returned result is ok."""
+        return ""
+
     @property
     def years(self) -> list[int]:
         """[first, last] year of the stored response."""
@@ -376,41 +378,3 @@ def _stored_head(store: Store) -> ObjectHead | None:
 def _ascii(url: str) -> str:
     """S3 metadata must be ASCII: percent-encode anything else, keep URL syntax as is."""
     return url if url.isascii() else quote(url, safe=":/?#[]@!$&'()*+,;=%~")
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def command(
-    args: argparse.Namespace, settings: Settings, progress: Callable[[str], None] | None
-) -> tuple[dict[str, Any], str, bool]:
-    """`bls-pipeline population`: the run's JSON document, its text, and success."""
-    from chalicelib.core.store import open_store
-
-    store = open_store(settings.data_store)
-    if progress:
-        progress(f"population: fetching {settings.population_api_url}")
-    try:
-        result = run_population(settings, store)
-    finally:
-        if progress:
-            progress("")
-    return result.to_dict(), format_result(result, store.url), result.ok
-
-
-def format_result(result: PopulationResult, store_url: str) -> str:
-    """A short human-readable summary of a run."""
-    first, last = result.years
-    gaps = f"; no row for {', '.join(map(str, result.missing_years))}" if result.missing_years else ""
-    shape = "tesseract API" if result.shape == TESSERACT else "retired api/data shape"
-    if result.changed:
-        headline = f"population: stored {result.key} in {store_url} ({result.size:,} bytes)"
-    else:
-        headline = f"population: unchanged, {result.key} in {store_url} already holds this response; nothing written"
-    return "\n".join([
-        headline,
-        f"  years {first}-{last}: {len(result.records)} rows{gaps}",
-        f"  latest: {result.records[-1].population:,} people in {last}",
-        f"  source: {result.source_url} ({shape})",
-        f"  sha256: {result.sha256}",
-    ])

@@ -13,13 +13,12 @@ docs/faults.md.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -27,26 +26,30 @@ from typing import Any
 from chalicelib.reports.bls_data import BlsDataReader, period_code
 from chalicelib.core.errors import NotFound, PipelineError, PreconditionFailed, SourceError
 from chalicelib.core.log import log_event
-from chalicelib.population.update import POPULATION_KEY, PopulationRecord, parse_population
+from chalicelib.core.layout import (
+    BEST_YEARS_CSV_KEY,
+    BEST_YEARS_JSON_KEY,
+    POPULATION_KEY,
+    POPULATION_STATS_KEY,
+    REPORT_KEYS,
+    SERIES_POPULATION_CSV_KEY,
+    SERIES_POPULATION_JSON_KEY,
+    SUMMARY_KEY,
+)
+from chalicelib.population.update import PopulationRecord, parse_population
+from chalicelib.reports.documents import (
+    BestYear,
+    BestYears,
+    PopulationStats,
+    SeriesPopulation,
+    SeriesPopulationRow,
+    YearPopulation,
+)
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import Store
 
 QUARTERS = ("Q01", "Q02", "Q03", "Q04")
 ANNUAL = "Q05"
-REPORTS_PREFIX = "reports/"
-POPULATION_STATS_KEY = "reports/population_stats.json"
-BEST_YEARS_JSON_KEY = "reports/best_years.json"
-BEST_YEARS_CSV_KEY = "reports/best_years.csv"
-SERIES_POPULATION_JSON_KEY = "reports/series_population.json"
-SERIES_POPULATION_CSV_KEY = "reports/series_population.csv"
-SUMMARY_KEY = "reports/summary.json"
-REPORT_KEYS = (
-    POPULATION_STATS_KEY,
-    BEST_YEARS_JSON_KEY,
-    BEST_YEARS_CSV_KEY,
-    SERIES_POPULATION_JSON_KEY,
-    SERIES_POPULATION_CSV_KEY,
-)
 LOGGED_ROWS = 5  # first rows of a table shown in its log line
 _YEAR_FACTOR = 10_000  # (series, year) packed as series * 10_000 + year
 # Values have at most 15 digits (bls_data.MAX_DIGITS), so this many fit an int64 sum.
@@ -82,7 +85,7 @@ def _exact_floats(scaled: Any, scale: int) -> list[float]:
     return floats
 
 
-def population_stats(records: Iterable[PopulationRecord], start_year: int, end_year: int) -> dict[str, Any]:
+def population_stats(records: Iterable[PopulationRecord], start_year: int, end_year: int) -> PopulationStats:
     """Definition 1: mean, sample std (ddof=1) and population std (ddof=0) over start..end inclusive."""
     import pandas as pd
 
@@ -98,15 +101,15 @@ def population_stats(records: Iterable[PopulationRecord], start_year: int, end_y
         )
     population = pd.Series([by_year[year] for year in years], index=years, dtype="int64")
     sample_std = population.std(ddof=1)
-    return {
-        "start_year": start_year,
-        "end_year": end_year,
-        "years": years,
-        "mean": float(population.mean()),
-        "std": None if pd.isna(sample_std) else float(sample_std),  # one year: undefined
-        "std_population": float(population.std(ddof=0)),
-        "population": [{"year": year, "population": int(by_year[year])} for year in years],
-    }
+    return PopulationStats(
+        start_year=start_year,
+        end_year=end_year,
+        years=years,
+        mean=float(population.mean()),
+        std=None if pd.isna(sample_std) else float(sample_std),  # one year: undefined
+        std_population=float(population.std(ddof=0)),
+        population=[YearPopulation(year, int(by_year[year])) for year in years],
+    )
 
 
 # ---------------------------------------------------------------------- 2. + 3. one pass over the data
@@ -277,27 +280,27 @@ def series_population_for(store: Store, settings: Settings, series_id: str, peri
 class ReportsResult:
     """The outcome of `run_reports`."""
 
-    population_stats: dict[str, Any]
-    best_years: dict[str, Any]
-    series_population: dict[str, Any]
+    population_stats: PopulationStats
+    best_years: BestYears
+    series_population: SeriesPopulation
     inputs: list[dict[str, Any]]
     written: list[str] = field(default_factory=list)
     unchanged: bool = False
     seconds: float = 0.0
-    parse: dict[str, Any] = field(default_factory=dict)
     ok: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """The `analyze --json` document."""
-        stats = {k: v for k, v in self.population_stats.items() if k != "population"}
+        stats = {k: v for k, v in self.population_stats.to_dict().items() if k != "population"}
+        best = self.best_years.to_dict()
         return {
             "population_stats": stats,
-            "best_years": self.best_years["series"],
-            "series_population": self.series_population["rows"],
-            "no_quarterly_series": self.best_years["no_quarterly_series"],
-            "include_annual": self.best_years["include_annual"],
-            "invalid_values": self.parse.get("invalid_values", 0),
-            "malformed_lines": self.parse.get("malformed_lines", 0),
+            "best_years": best["series"],
+            "series_population": self.series_population.to_dict()["rows"],
+            "no_quarterly_series": best["no_quarterly_series"],
+            "include_annual": best["include_annual"],
+            "invalid_values": best["invalid_values"],
+            "malformed_lines": best["malformed_lines"],
             "inputs": self.inputs,
             "reports": list(REPORT_KEYS),
             "written": self.written,
@@ -310,10 +313,9 @@ class ReportsResult:
 class ComputedReports:
     """The three reports as computed (what `report_files` turns into the stored files)."""
 
-    population_stats: dict[str, Any]
-    best_years: dict[str, Any]
-    series_population: dict[str, Any]
-    parse: dict[str, Any]  # the data file's ParseStats
+    population_stats: PopulationStats
+    best_years: BestYears
+    series_population: SeriesPopulation
 
 
 def run_reports(
@@ -358,7 +360,7 @@ def run_reports(
     _write_summary(store, summary, summary_etag)
     return ReportsResult(
         reports.population_stats, reports.best_years, reports.series_population, inputs,
-        written=[*written, SUMMARY_KEY], seconds=seconds, parse=reports.parse,
+        written=[*written, SUMMARY_KEY], seconds=seconds,
     )
 
 
@@ -381,33 +383,31 @@ def compute_reports(
             series_id=settings.report_series_id,
             period=settings.report_period,
         )
-    best = {
-        "include_annual": include_annual,
-        "series": scan.best_years,
-        "no_quarterly_series": scan.no_quarterly_series,
-        "invalid_values": scan.stats["invalid_values"],
-        "invalid_value_samples": scan.stats["invalid_value_samples"],
-        "malformed_lines": scan.stats["malformed_lines"],
-        "rows_read": scan.stats["rows"],
-    }
-    joined = {
-        "series_id": settings.report_series_id,
-        "period": settings.report_period,
-        "rows": series_population_rows(settings.report_series_id, settings.report_period, scan.selected, population),
-    }
-    return ComputedReports(stats, best, joined, scan.stats)
+    best = BestYears(
+        include_annual=include_annual,
+        series=[BestYear(**row) for row in scan.best_years],
+        no_quarterly_series=scan.no_quarterly_series,
+        invalid_values=scan.stats["invalid_values"],
+        invalid_value_samples=scan.stats["invalid_value_samples"],
+        malformed_lines=scan.stats["malformed_lines"],
+        rows_read=scan.stats["rows"],
+    )
+    rows = series_population_rows(settings.report_series_id, settings.report_period, scan.selected, population)
+    joined = SeriesPopulation(settings.report_series_id, settings.report_period,
+                              [SeriesPopulationRow(**row) for row in rows])
+    return ComputedReports(stats, best, joined)
 
 
 def report_files(reports: ComputedReports) -> dict[str, bytes]:
     """The stored report files (`REPORT_KEYS`) and their bytes."""
+    joined_rows = [asdict(row) for row in reports.series_population.rows]
     return {
-        POPULATION_STATS_KEY: _json_bytes(reports.population_stats),
-        BEST_YEARS_JSON_KEY: _json_bytes(reports.best_years),
-        BEST_YEARS_CSV_KEY: _csv_bytes(reports.best_years["series"], ["series_id", "year", "value"]),
-        SERIES_POPULATION_JSON_KEY: _json_bytes(reports.series_population),
-        SERIES_POPULATION_CSV_KEY: _csv_bytes(
-            reports.series_population["rows"], ["series_id", "year", "period", "value", "population"]
-        ),
+        POPULATION_STATS_KEY: _json_bytes(reports.population_stats.to_dict()),
+        BEST_YEARS_JSON_KEY: _json_bytes(reports.best_years.to_dict()),
+        BEST_YEARS_CSV_KEY: _csv_bytes([asdict(row) for row in reports.best_years.series],
+                                       ["series_id", "year", "value"]),
+        SERIES_POPULATION_JSON_KEY: _json_bytes(reports.series_population.to_dict()),
+        SERIES_POPULATION_CSV_KEY: _csv_bytes(joined_rows, ["series_id", "year", "period", "value", "population"]),
     }
 
 
@@ -430,7 +430,7 @@ def _summary(
     generated_at: datetime,
 ) -> dict[str, Any]:
     """The `summary.json` document: inputs, options, row counts and the run time."""
-    best, joined, parse = reports.best_years, reports.series_population, reports.parse
+    best, joined = reports.best_years, reports.series_population
     return {
         "generated_at": generated_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
         "seconds": round(seconds, 3),
@@ -439,12 +439,12 @@ def _summary(
         "inputs_tag": inputs_tag(inputs, options),
         "reports": list(REPORT_KEYS),
         "rows": {
-            "best_years": len(best["series"]),
-            "no_quarterly_series": len(best["no_quarterly_series"]),
-            "series_population": len(joined["rows"]),
-            "data_rows": parse["rows"],
-            "invalid_values": parse["invalid_values"],
-            "malformed_lines": parse["malformed_lines"],
+            "best_years": len(best.series),
+            "no_quarterly_series": len(best.no_quarterly_series),
+            "series_population": len(joined.rows),
+            "data_rows": best.rows_read,
+            "invalid_values": best.invalid_values,
+            "malformed_lines": best.malformed_lines,
         },
     }
 
@@ -515,27 +515,69 @@ def _open_data(store: Store, key: str) -> Iterator[BlsDataReader]:
 
 
 def _stored_reports(store: Store, inputs: list[dict[str, Any]], tag: str) -> ReportsResult | None:
-    """The reports as stored by the previous run (None if any is missing, unreadable, or was
-    computed from other inputs than `tag` names)."""
-    documents_keys = (POPULATION_STATS_KEY, BEST_YEARS_JSON_KEY, SERIES_POPULATION_JSON_KEY)
-    tables_keys = (BEST_YEARS_CSV_KEY, SERIES_POPULATION_CSV_KEY)
-    try:
-        documents = [store.read(key) for key in documents_keys]
-        tags = [document.metadata.get("inputs") for document in documents]
-        tags += [store.head(key).metadata.get("inputs") for key in tables_keys]
-        if tags != [tag] * len(tags):
-            log_event("reports_mismatch", expected=tag, found=dict(zip(documents_keys + tables_keys, tags)))
+    """The reports as stored by the previous run (None if any is missing or unreadable, or was
+    computed from other inputs than `tag` names: each report file carries its tag)."""
+    tags: dict[str, str | None] = {}
+    for key in REPORT_KEYS:
+        try:
+            tags[key] = store.head(key).metadata.get("inputs")
+        except NotFound:
             return None
-        stats, best, joined = (json.loads(document.body) for document in documents)
-        parse = {
-            "rows": best["rows_read"],
-            "invalid_values": best["invalid_values"],
-            "invalid_value_samples": best["invalid_value_samples"],
-            "malformed_lines": best["malformed_lines"],
-        }
-    except (NotFound, ValueError, KeyError, TypeError):
+    if any(found != tag for found in tags.values()):
+        log_event("reports_mismatch", expected=tag, found=tags)
         return None
-    return ReportsResult(stats, best, joined, inputs, parse=parse, unchanged=True)
+    stored = read_stored_reports(store)
+    if stored.population_stats is None or stored.best_years is None or stored.series_population is None:
+        return None
+    return ReportsResult(stored.population_stats, stored.best_years, stored.series_population, inputs,
+                         unchanged=True)
+
+
+@dataclass(frozen=True)
+class StoredReports:
+    """The JSON reports found in the store (None: absent); `unreadable`: keys of those that are not valid."""
+
+    population_stats: PopulationStats | None = None
+    best_years: BestYears | None = None
+    series_population: SeriesPopulation | None = None
+    unreadable: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        """True when no report was found (the reports were never computed)."""
+        found = (self.population_stats, self.best_years, self.series_population)
+        return all(report is None for report in found) and not self.unreadable
+
+    def to_dict(self) -> dict[str, Any] | None:
+        """`{report name: stored document}` of the reports found (an unreadable one: `{"error": ...}`), or None."""
+        found: dict[str, Any] = {}
+        for key, report in ((POPULATION_STATS_KEY, self.population_stats), (BEST_YEARS_JSON_KEY, self.best_years),
+                            (SERIES_POPULATION_JSON_KEY, self.series_population)):
+            name = _report_name(key)
+            if report is not None:
+                found[name] = report.to_dict()
+            elif key in self.unreadable:
+                found[name] = {"error": f"{key} is not valid JSON"}
+        return found or None
+
+
+def read_stored_reports(store: Store) -> StoredReports:
+    """Parse the stored JSON reports once, at the boundary (a missing one is None, a broken one unreadable)."""
+    parsed: dict[str, Any] = {}
+    unreadable: list[str] = []
+    for key, kind in ((POPULATION_STATS_KEY, PopulationStats), (BEST_YEARS_JSON_KEY, BestYears),
+                      (SERIES_POPULATION_JSON_KEY, SeriesPopulation)):
+        try:
+            parsed[_report_name(key)] = kind.from_dict(json.loads(store.read(key).body))
+        except NotFound:
+            continue
+        except (ValueError, KeyError, TypeError):
+            unreadable.append(key)
+    return StoredReports(**parsed, unreadable=tuple(unreadable))
+
+
+def _report_name(key: str) -> str:
+    return key.rsplit("/", 1)[-1].removesuffix(".json")
 
 
 def _previous_summary(store: Store) -> tuple[dict[str, Any] | None, str | None]:
@@ -566,113 +608,29 @@ def _csv_bytes(rows: list[dict[str, Any]], columns: list[str]) -> bytes:
 
 def _log_reports(result: ComputedReports) -> None:
     stats = result.population_stats
-    log_event("report_produced", report="population_stats", key=POPULATION_STATS_KEY, **stats)
+    log_event("report_produced", report="population_stats", key=POPULATION_STATS_KEY, **stats.to_dict())
     best = result.best_years
     log_event(
         "report_produced",
         report="best_years",
         key=BEST_YEARS_JSON_KEY,
-        rows=len(best["series"]),
-        first_rows=best["series"][:LOGGED_ROWS],
-        include_annual=best["include_annual"],
-        no_quarterly_series=len(best["no_quarterly_series"]),
-        first_no_quarterly_series=best["no_quarterly_series"][:LOGGED_ROWS],
-        invalid_values=best["invalid_values"],
-        invalid_value_samples=best["invalid_value_samples"],
-        malformed_lines=best["malformed_lines"],
+        rows=len(best.series),
+        first_rows=[asdict(row) for row in best.series[:LOGGED_ROWS]],
+        include_annual=best.include_annual,
+        no_quarterly_series=len(best.no_quarterly_series),
+        first_no_quarterly_series=best.no_quarterly_series[:LOGGED_ROWS],
+        invalid_values=best.invalid_values,
+        invalid_value_samples=best.invalid_value_samples,
+        malformed_lines=best.malformed_lines,
     )
     joined = result.series_population
     log_event(
         "report_produced",
         report="series_population",
         key=SERIES_POPULATION_JSON_KEY,
-        series_id=joined["series_id"],
-        period=joined["period"],
-        rows=len(joined["rows"]),
-        first_rows=joined["rows"][:LOGGED_ROWS],
-        rows_without_population=sum(1 for row in joined["rows"] if row["population"] is None),
+        series_id=joined.series_id,
+        period=joined.period,
+        rows=len(joined.rows),
+        first_rows=[asdict(row) for row in joined.rows[:LOGGED_ROWS]],
+        rows_without_population=sum(1 for row in joined.rows if row.population is None),
     )
-
-
-# ---------------------------------------------------------------------- CLI
-
-
-def command(
-    args: argparse.Namespace, settings: Settings, progress: Callable[[str], None] | None
-) -> tuple[dict[str, Any], str, bool]:
-    """`bls-pipeline analyze`: compute, store and show the three reports."""
-    from chalicelib.core.store import open_store
-
-    store = open_store(settings.data_store)
-    result = run_reports(
-        settings, store, include_annual=bool(getattr(args, "include_annual", False)), progress=progress
-    )
-    if progress:
-        progress("")
-    return result.to_dict(), render_text(result), result.ok
-
-
-def render_text(result: ReportsResult) -> str:
-    """The three reports as readable tables."""
-    stats = result.population_stats
-    lines = [
-        f"Population statistics, {stats['start_year']}–{stats['end_year']} "
-        f"({len(stats['years'])} years: {', '.join(map(str, stats['years']))})",
-        "",
-    ]
-    lines += _table(
-        ["year", "population"], [[row["year"], f"{row['population']:,}"] for row in stats["population"]]
-    )
-    std = "n/a (one year)" if stats["std"] is None else f"{stats['std']:,.2f}"
-    lines += [
-        "",
-        f"  mean                         {stats['mean']:,.2f}",
-        f"  std (sample, ddof=1)         {std}",
-        f"  std (population, ddof=0)     {stats['std_population']:,.2f}",
-        "",
-    ]
-    best = result.best_years
-    what = "Q01–Q05 (incl. annual average)" if best["include_annual"] else "Q01–Q04"
-    lines += [f"Best year per series (largest sum of {what}; ties → earliest year): {len(best['series'])} series", ""]
-    lines += _table(["series_id", "year", "value"], [[r["series_id"], r["year"], r["value"]] for r in best["series"]])
-    nq = best["no_quarterly_series"]
-    lines.append("")
-    lines.append(f"Series with no quarterly rows ({len(nq)}): {', '.join(nq) if nq else 'none'}")
-    if best["invalid_values"] or best["malformed_lines"]:
-        lines.append(
-            f"Skipped: {best['invalid_values']} non-numeric value(s), {best['malformed_lines']} malformed line(s)"
-        )
-        for sample in best["invalid_value_samples"]:
-            lines.append(f"  line {sample['line']}: {sample['series_id']} {sample['year']} {sample['period']} "
-                         f"value {sample['value']!r}")
-    joined = result.series_population
-    lines += ["", f"Series × population: {joined['series_id']} {joined['period']} ({len(joined['rows'])} years)", ""]
-    lines += _table(
-        ["series_id", "year", "period", "value", "population"],
-        [
-            [r["series_id"], r["year"], r["period"], "" if r["value"] is None else r["value"],
-             "" if r["population"] is None else f"{r['population']:,}"]
-            for r in joined["rows"]
-        ],
-    )
-    lines.append("")
-    if result.unchanged:
-        lines.append("Inputs unchanged since the last run: nothing written.")
-    else:
-        lines.append(f"Wrote {len(result.written)} files under reports/ in {result.seconds:.1f}s.")
-    return "\n".join(lines)
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    cells = [header] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    numeric = [all(_is_number(row[i]) for row in cells[1:]) and len(cells) > 1 for i in range(len(header))]
-
-    def fmt(row: list[str]) -> str:
-        return "  " + "  ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(row, widths, numeric)).rstrip()
-
-    return [fmt(cells[0]), "  " + "  ".join("-" * w for w in widths)] + [fmt(row) for row in cells[1:]]
-
-
-def _is_number(text: str) -> bool:
-    return text == "" or text.replace(",", "").replace(".", "", 1).lstrip("-").isdigit()

@@ -10,6 +10,7 @@ joined in the order of the series file's columns. The files are small (tens of K
 from __future__ import annotations
 
 from chalicelib.core.errors import NotFound
+from chalicelib.core.layout import data_key, survey_prefix
 from chalicelib.core.store import Store
 
 MAX_FILE_BYTES = 8 * 1024 * 1024  # the series file of the largest surveys is a few MB
@@ -27,12 +28,12 @@ def _table(body: bytes) -> tuple[list[str], list[list[str]]]:
 
 def series_titles(store: Store, survey: str) -> dict[str, str]:
     """series_id -> title for the mirrored `survey`; empty when its files are not mirrored."""
-    prefix = f"bls/{survey}/"
+    prefix = survey_prefix(survey)
     # One LIST says which mapping files exist: no request for the series file's other columns.
     sizes = {info.key: info.size for info in store.list(prefix)}
 
     def read_small(name: str) -> bytes | None:
-        key = f"{prefix}{survey}.{name}"
+        key = data_key(survey, f"{survey}.{name}")
         if sizes.get(key, MAX_FILE_BYTES + 1) > MAX_FILE_BYTES:
             return None
         try:

@@ -3,7 +3,7 @@
 The CSS and JavaScript are the files `static/dashboard.css` and `static/dashboard.js`,
 read once at import and inlined as they are (the page's CSP allows the script by its hash).
 
-Pure functions of plain data (what the report files and `mirror_status` contain):
+Pure functions of typed data (`StoreStatus`, `PopulationStats`, `BestYears`, the chart's rows):
 nothing here reads the store, so every piece can be rendered and tested alone. No
 CDN, no external font or script: the page works with no internet. Every value
 coming from data is escaped.
@@ -21,7 +21,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chalicelib.reports.documents import BestYears, PopulationStats
+    from chalicelib.web.status import StoreStatus
 
 TITLE = "BLS pipeline dashboard"
 PERIOD_CHOICES = (
@@ -285,22 +289,22 @@ def _with_code(text: str) -> str:
 
 
 def _summary_cards(view: DashboardView) -> str:
-    status = view.status.data or {}
-    surveys = status.get("surveys") or []
-    files = [f for s in surveys for f in s.get("files", [])]
-    last_change = max((s.get("last_change") or "" for s in surveys), default="") or None
-    generated = (status.get("reports") or {}).get("generated_at")
-    ingestion = status.get("ingestion") or {}
-    if not ingestion:
+    status: StoreStatus | None = view.status.data
+    surveys = status.surveys if status else []
+    files = [f for s in surveys for f in s.files]
+    last_change = max((s.last_change or "" for s in surveys), default="") or None
+    generated = status.generated_at if status else None
+    ingestion = status.ingestion if status else None
+    if ingestion is None:
         outcome = "no ingestion recorded yet"
-    elif ingestion.get("ok"):
+    elif ingestion.ok:
         outcome = "succeeded"
     else:
-        outcome = "FAILED: " + "; ".join((ingestion.get("errors") or {}).values())
+        outcome = "FAILED: " + "; ".join(ingestion.errors.values())
     cards = [
-        ("Surveys mirrored", str(len(surveys)), ", ".join(s.get("survey", "?") for s in surveys) or "none yet"),
-        ("Files", format_number(len(files)), format_bytes(sum(f.get("size") or 0 for f in files))),
-        ("Last ingestion", format_time(ingestion.get("finished_at")), outcome),
+        ("Surveys mirrored", str(len(surveys)), ", ".join(s.survey for s in surveys) or "none yet"),
+        ("Files", format_number(len(files)), format_bytes(sum(f.size for f in files))),
+        ("Last ingestion", format_time(ingestion and ingestion.finished_at), outcome),
         ("Last change", format_time(last_change), "last run that changed a file"),
         ("Reports", format_time(generated), "generated at"),
     ]
@@ -313,8 +317,8 @@ def _summary_cards(view: DashboardView) -> str:
 
 
 def _chart_section(view: DashboardView) -> str:
-    best = view.best_years.data or {}
-    ids = sorted({r["series_id"] for r in best.get("series", [])} | set(best.get("no_quarterly_series", [])))
+    best: BestYears | None = view.best_years.data
+    ids = sorted({r.series_id for r in best.series} | set(best.no_quarterly_series)) if best else []
     options = "".join(f'<option value="{_e(i)}"></option>' for i in ids)
     choices = list(PERIOD_CHOICES)
     if view.period not in dict(choices):
@@ -370,24 +374,24 @@ def _best_years_section(view: DashboardView) -> str:
     )
     if view.best_years.data is None:
         return f'<section class="panel" id="best-years-panel">{head}</div>{_notice(view.best_years)}</section>'
-    report = view.best_years.data
-    rows = report.get("series", [])
+    report: BestYears = view.best_years.data
+    rows = report.series
     titles = view.titles
     body_rows = "".join(
-        f'<tr data-series="{_e(r["series_id"])}" data-year="{_e(r["year"])}" data-value="{_e(r["value"])}" '
-        f'data-title="{_e(titles.get(r["series_id"], "").upper())}">'
-        f'<td><a class="mono" href="?series={_e(r["series_id"])}#series">{_e(r["series_id"])}</a>'
-        f'<span class="title">{_e(titles.get(r["series_id"], ""))}</span></td><td>{_e(r["year"])}</td>'
-        f'<td class="num">{_e(format_number(r["value"]))}</td></tr>'
+        f'<tr data-series="{_e(r.series_id)}" data-year="{_e(r.year)}" data-value="{_e(r.value)}" '
+        f'data-title="{_e(titles.get(r.series_id, "").upper())}">'
+        f'<td><a class="mono" href="?series={_e(r.series_id)}#series">{_e(r.series_id)}</a>'
+        f'<span class="title">{_e(titles.get(r.series_id, ""))}</span></td><td>{_e(r.year)}</td>'
+        f'<td class="num">{_e(format_number(r.value))}</td></tr>'
         for r in rows
     )
     notes = []
-    if report.get("include_annual"):
+    if report.include_annual:
         notes.append("Sums include the Q05 annual average.")
-    if report.get("invalid_values"):
-        notes.append(f"{report['invalid_values']} values could not be read and were skipped.")
+    if report.invalid_values:
+        notes.append(f"{report.invalid_values} values could not be read and were skipped.")
     note_html = f'<p class="sub note">{_e(" ".join(notes))}</p>' if notes else ""
-    if missing := report.get("no_quarterly_series"):
+    if missing := report.no_quarterly_series:
         note_html += (
             f'<details class="note" id="no-quarterly"><summary>{len(missing)} series have no quarterly values '
             'and are not ranked</summary><p class="mono muted">'
@@ -413,26 +417,26 @@ def _population_section(view: DashboardView) -> str:
     head = '<h2>Population statistics</h2>'
     if view.population.data is None:
         return f'<section class="panel" id="population">{head}{_notice(view.population)}</section>'
-    stats = view.population.data
-    years = f'{stats.get("start_year")}–{stats.get("end_year")}'
-    used = stats.get("years") or []
+    stats: PopulationStats = view.population.data
+    years = f'{stats.start_year}–{stats.end_year}'
+    used = stats.years
     kpis = (
         '<div class="kpis">'
         '<div><span class="card-label">Mean</span>'
-        f'<span id="pop-mean" class="kpi" data-value="{_e(stats.get("mean"))}">'
-        f'{_e(format_number(stats.get("mean"), 0))}</span></div>'
+        f'<span id="pop-mean" class="kpi" data-value="{_e(stats.mean)}">'
+        f'{_e(format_number(stats.mean, 0))}</span></div>'
         f'<div><span class="card-label">Standard deviation</span><span id="pop-std" class="kpi" '
-        f'data-value="{_e(stats.get("std"))}">{_e(format_number(stats.get("std"), 0))}</span></div>'
+        f'data-value="{_e(stats.std)}">{_e(format_number(stats.std, 0))}</span></div>'
         f'<div><span class="card-label">Years</span><span class="kpi">{_e(years)}</span></div>'
         '</div>'
     )
     sub = (f'<p class="sub">Sample standard deviation over {len(used)} years with data '
            f'({_e(", ".join(str(y) for y in used))}); population standard deviation '
-           f'{_e(format_number(stats.get("std_population"), 0))}.</p>')
+           f'{_e(format_number(stats.std_population, 0))}.</p>')
     rows = "".join(
-        f'<tr data-year="{_e(p["year"])}"><td>{_e(p["year"])}</td>'
-        f'<td class="num">{_e(format_number(p["population"]))}</td></tr>'
-        for p in stats.get("population", [])
+        f'<tr data-year="{_e(p.year)}"><td>{_e(p.year)}</td>'
+        f'<td class="num">{_e(format_number(p.population))}</td></tr>'
+        for p in stats.population
     )
     table = ('<table id="population-table" class="data"><thead><tr><th>Year</th><th class="num">Population</th>'
              f'</tr></thead><tbody>{rows}</tbody></table>')
@@ -443,29 +447,28 @@ def _mirror_section(view: DashboardView) -> str:
     head = '<h2>Mirror status</h2>'
     if view.status.data is None:
         return f'<section class="panel" id="mirror">{head}{_notice(view.status)}</section>'
-    status = view.status.data
-    surveys = status.get("surveys") or []
-    if not surveys:
-        notice = _with_code(f'Nothing is mirrored yet. {status.get("hint", "")}')
+    status: StoreStatus = view.status.data
+    if not status.surveys:
+        notice = _with_code(f'Nothing is mirrored yet. {status.hint}')
         return f'<section class="panel" id="mirror">{head}<p class="notice">{notice}</p></section>'
     blocks = []
-    for survey in surveys:
-        files = survey.get("files", [])
+    for survey in status.surveys:
+        files = survey.files
         rows = "".join(
-            f'<tr data-key="{_e(f.get("key"))}"><td class="mono">{_e(f.get("name"))}</td>'
-            f'<td class="num" data-size="{_e(f.get("size"))}">{_e(format_bytes(f.get("size")))}</td>'
-            f'<td>{_e(format_time(f.get("last_modified")))}</td>'
-            f'<td class="mono hash" title="{_e(f.get("sha256"))}">{_e((f.get("sha256") or "")[:12])}</td></tr>'
+            f'<tr data-key="{_e(f.key)}"><td class="mono">{_e(f.name)}</td>'
+            f'<td class="num" data-size="{_e(f.size)}">{_e(format_bytes(f.size))}</td>'
+            f'<td>{_e(format_time(f.last_modified))}</td>'
+            f'<td class="mono hash" title="{_e(f.sha256)}">{_e(f.sha256[:12])}</td></tr>'
             for f in files
         )
-        total = sum(f.get("size") or 0 for f in files)
+        total = sum(f.size for f in files)
         blocks.append(
-            f'<div class="survey" data-survey="{_e(survey.get("survey"))}">'
-            f'<h3>{_e(survey.get("survey"))} '
+            f'<div class="survey" data-survey="{_e(survey.survey)}">'
+            f'<h3>{_e(survey.survey)} '
             f'<span class="badge">{len(files)} files · {_e(format_bytes(total))}</span></h3>'
-            f'<dl><dt>Source</dt><dd class="mono">{_e(survey.get("source_url"))}</dd>'
-            f'<dt>State updated</dt><dd>{_e(format_time(survey.get("last_sync")))}</dd>'
-            f'<dt>Last change</dt><dd>{_e(format_time(survey.get("last_change")))}</dd></dl>'
+            f'<dl><dt>Source</dt><dd class="mono">{_e(survey.source_url)}</dd>'
+            f'<dt>State updated</dt><dd>{_e(format_time(survey.last_sync))}</dd>'
+            f'<dt>Last change</dt><dd>{_e(format_time(survey.last_change))}</dd></dl>'
             '<table class="data files"><thead><tr><th>File</th><th class="num">Size</th><th>Last modified</th>'
             f'<th>SHA-256</th></tr></thead><tbody>{rows}</tbody></table></div>'
         )
@@ -473,12 +476,12 @@ def _mirror_section(view: DashboardView) -> str:
 
 
 def _links_section(view: DashboardView) -> str:
-    status = view.status.data or {}
-    files = (status.get("reports") or {}).get("files") or []
+    status: StoreStatus | None = view.status.data
+    files = status.files if status else []
     if files:
         items = "".join(
-            f'<li><a href="reports/{_e(f["name"])}">{_e(f["name"])}</a> '
-            f'<span class="muted">{_e(format_bytes(f.get("size")))}</span></li>'
+            f'<li><a href="{_e(f.path.lstrip("/"))}">{_e(f.name)}</a> '
+            f'<span class="muted">{_e(format_bytes(f.size))}</span></li>'
             for f in files
         )
         reports = f'<ul class="links" id="report-files">{items}</ul>'

@@ -12,7 +12,6 @@ import functools
 import json
 import logging
 import os
-import re
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,19 +20,21 @@ from typing import Any
 from chalice import Blueprint, IAMAuthorizer, Response
 
 from chalicelib.web import dashboard
+from chalicelib.web.status import REPORT_FILE_PATTERN, RUN_HINT, store_status
 from chalicelib.core.errors import ConfigError, NotFound, PipelineError
 from chalicelib.core.log import log_error, log_event
-from chalicelib.population.update import POPULATION_KEY
-from chalicelib.reports.compute import REPORTS_PREFIX, series_population_for
+from chalicelib.core.layout import (
+    BEST_YEARS_JSON_KEY, POPULATION_KEY, POPULATION_STATS_KEY, REPORTS_PREFIX,
+)
+from chalicelib.reports.compute import series_population_for
+from chalicelib.reports.documents import BestYears, PopulationStats
 from chalicelib.reports.series_titles import series_titles
 from chalicelib.core.settings import PERIOD_PATTERN, SERIES_ID_PATTERN, Settings
 from chalicelib.core.store import Store, open_store
 
-RUN_HINT = "Run the pipeline to create it: `make run` (or `bls-pipeline run`)."
 MAX_LIMIT = 10_000
 MAX_SERIES_FILTER = 100
 
-REPORT_FILE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}\.(json|csv)$")
 
 CONTENT_TYPES = {
     "json": "application/json",
@@ -204,9 +205,8 @@ def parse_series_filter(value: str) -> list[str]:
 # ---- reading what the pipeline wrote ----------------------------------------------------
 
 
-def read_report(store: Store, name: str) -> dict[str, Any]:
-    """The JSON report `reports/<name>`; 404 with a hint if the pipeline has not written it."""
-    key = REPORTS_PREFIX + name
+def read_report(store: Store, key: str) -> dict[str, Any]:
+    """The JSON report at `key` (chalicelib.core.layout); 404 with a hint if the pipeline has not written it."""
     try:
         body = store.read(key).body
     except NotFound:
@@ -217,50 +217,9 @@ def read_report(store: Store, name: str) -> dict[str, Any]:
         raise RuntimeError(f"{key} is not valid JSON: {error}") from None
 
 
-def report_files(store: Store) -> list[dict[str, Any]]:
-    """The downloadable report files (top level of `reports/`, JSON and CSV)."""
-    files = []
-    for info in store.list(REPORTS_PREFIX):
-        name = info.key[len(REPORTS_PREFIX):]
-        if REPORT_FILE_PATTERN.match(name):
-            files.append({"name": name, "key": info.key, "size": info.size, "etag": info.etag,
-                          "path": f"/reports/{name}"})
-    return files
-
-
-def store_status(store: Store) -> dict[str, Any]:
-    """Mirror state, population file and report files, for /api/status and the dashboard."""
-    from chalicelib.mirror.sync import mirror_status  # the mirror module is only needed here
-    from chalicelib.pipeline.ingestion import last_ingestion
-
-    surveys = mirror_status(store)
-    try:
-        head = store.head(POPULATION_KEY)
-        population = {"key": POPULATION_KEY, "size": head.size, "etag": head.etag}
-    except NotFound:
-        population = None
-    files = report_files(store)
-    generated_at = None
-    if any(f["name"] == "summary.json" for f in files):
-        try:
-            generated_at = read_report(store, "summary.json").get("generated_at")
-        except (ApiError, RuntimeError, AttributeError):
-            generated_at = None
-    status = {
-        "surveys": surveys,
-        "ingestion": last_ingestion(store),
-        "population": population,
-        "reports": {"generated_at": generated_at, "files": files},
-        "ready": bool(surveys) and population is not None and bool(files),
-    }
-    if not status["ready"]:
-        status["hint"] = "The store is empty or incomplete. " + RUN_HINT
-    return status
-
-
 def best_years(store: Store, series: list[str] | None, limit: int | None) -> dict[str, Any]:
     """The best-year report, optionally for some series only and/or the first `limit` rows."""
-    report = read_report(store, "best_years.json")
+    report = read_report(store, BEST_YEARS_JSON_KEY)
     rows = report.get("series", [])
     if series:
         by_id = {row["series_id"]: row for row in rows}
@@ -334,14 +293,14 @@ def dashboard_page() -> Response:
 @_guarded
 def status() -> Response:
     query_params(())
-    return json_response(store_status(_context().store))
+    return json_response(store_status(_context().store).to_dict())
 
 
 @api.route("/api/reports/population", methods=["GET"], authorizer=AUTHORIZER)
 @_guarded
 def population_report() -> Response:
     query_params(())
-    return json_response(read_report(_context().store, "population_stats.json"))
+    return json_response(read_report(_context().store, POPULATION_STATS_KEY))
 
 
 @api.route("/api/reports/best-years", methods=["GET"], authorizer=AUTHORIZER)
@@ -377,7 +336,7 @@ def report_file(name: str) -> Response:
     try:
         obj = store.read(REPORTS_PREFIX + name)
     except NotFound:
-        raise ApiError(404, "report_not_found", f"the report reports/{name} does not exist", RUN_HINT) from None
+        raise ApiError(404, "report_not_found", f"the report {REPORTS_PREFIX}{name} does not exist", RUN_HINT) from None
     extension = name.rsplit(".", 1)[1]
     return Response(body=obj.body.decode("utf-8"), status_code=200,
                     headers={"Content-Type": CONTENT_TYPES[extension], "Cache-Control": "no-cache",
@@ -422,8 +381,9 @@ def _dashboard_view(ctx: RequestContext, series: str | None, period: str | None
             chart = dashboard.Section(failed="The chart could not be computed; the error was logged.")
     view = dashboard.DashboardView(
         status=_section("status", lambda: store_status(ctx.store)),
-        population=_section("population", lambda: read_report(ctx.store, "population_stats.json")),
-        best_years=_section("best_years", lambda: read_report(ctx.store, "best_years.json")),
+        population=_section("population", lambda: PopulationStats.from_dict(read_report(ctx.store,
+                                                                                        POPULATION_STATS_KEY))),
+        best_years=_section("best_years", lambda: BestYears.from_dict(read_report(ctx.store, BEST_YEARS_JSON_KEY))),
         chart=chart,
         series_id=series_id,
         period=chosen_period,

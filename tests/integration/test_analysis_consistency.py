@@ -98,7 +98,7 @@ def test_two_analyses_at_once_leave_reports_that_match_the_summary(store):
     assert_consistent(store)
     # AND a redelivered message finds nothing to do, and says so truthfully
     again = analyze(message(store, DATA_KEY), SETTINGS, store)
-    assert again.action == "unchanged" and again.reports["population_stats"]["mean"] == mean_2013_2018(POPULATION_NEW)
+    assert again.action == "unchanged" and again.reports.to_dict()["population_stats"]["mean"] == mean_2013_2018(POPULATION_NEW)
 
 
 def test_a_report_left_behind_by_a_run_that_died_is_rewritten_by_the_redelivery(store):

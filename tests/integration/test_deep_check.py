@@ -10,7 +10,8 @@ import pytest
 from support.faultserver import FaultServer
 from support.pipeline_sources import publish_population, source_settings
 
-from chalicelib.pipeline.ingestion import INGESTION_RECORD_KEY, deep_check_due, ingest, last_ingestion
+from chalicelib.core.layout import INGESTION_RECORD_KEY
+from chalicelib.pipeline.ingestion import deep_check_due, ingest, last_ingestion
 
 DIR = "/pub/time.series/pr/"
 NAMES = ["pr.class", "pr.series", "pr.txt"]
@@ -31,7 +32,7 @@ def server():
 
 def age_last_deep_check(store, days: float) -> None:
     """Pretend the recorded deep check happened `days` ago."""
-    record = last_ingestion(store)
+    record = last_ingestion(store).to_dict()
     record["last_deep_check"] = iso(datetime.now(UTC) - timedelta(days=days))
     store.put(INGESTION_RECORD_KEY, json.dumps(record).encode(), content_type="application/json")
 
@@ -40,7 +41,7 @@ def test_a_file_replaced_twice_within_one_listing_minute_is_caught_by_the_deep_c
     settings = source_settings(server, "unused")
     # GIVEN a first ingestion: it fetches everything, which counts as a deep check
     first = ingest(settings, store)
-    assert first.ok and last_ingestion(store)["last_deep_check"] is not None
+    assert first.ok and last_ingestion(store).last_deep_check is not None
     # WHEN pr.series is replaced by other bytes of the same size within the same listing minute
     server.publish(DIR + "pr.series", b"pr.series version B\r\n", datetime(2026, 3, 2, 12, 30, 50, tzinfo=UTC))
     age_last_deep_check(store, 3)
@@ -56,7 +57,7 @@ def test_a_file_replaced_twice_within_one_listing_minute_is_caught_by_the_deep_c
     assert mirror["updated"] == ["pr.series"] and mirror["source_requests"] == 1 + len(NAMES)
     assert store.read("bls/pr/pr.series").body == b"pr.series version B\r\n"
     # AND the deep check is recorded: the next day is an ordinary run again
-    assert deep_check_due(last_ingestion(store)["last_deep_check"], 7, iso(datetime.now(UTC))) is False
+    assert deep_check_due(last_ingestion(store).last_deep_check, 7, iso(datetime.now(UTC))) is False
     assert ingest(settings, store).to_dict()["mirror"]["verify"] is False
 
 
@@ -64,12 +65,12 @@ def test_a_failed_deep_check_is_not_recorded_and_runs_again(server, store):
     settings = source_settings(server, "unused")
     ingest(settings, store)
     age_last_deep_check(store, 8)
-    before = last_ingestion(store)["last_deep_check"]
+    before = last_ingestion(store).last_deep_check
     # WHEN the deep check cannot complete (a file keeps failing)
     server.always(DIR + "pr.txt", "503")
     assert ingest(settings, store).to_dict()["mirror"]["verify"] is True
     # THEN the old time stays, so the next run is a deep check again
-    assert last_ingestion(store)["last_deep_check"] == before
+    assert last_ingestion(store).last_deep_check == before
     server.always(DIR + "pr.txt", None)
     assert ingest(settings, store).to_dict()["mirror"]["verify"] is True
 

@@ -31,6 +31,12 @@ if str(INFRA) not in sys.path:
 import write_chalice_config  # noqa: E402
 
 ALARM_EMAIL = "ops@example.org"
+# Not part of a clone (or rebuilt by tools): left out of the project copy.
+PROJECT_COPY_SKIPS = (".git", ".venv", "__pycache__", ".pytest_cache", "*.egg-info", "data", "cdk.out",
+                      "chalice.out", "deployments", "deployed", "artifacts", "node_modules")
+# The function code zip, unzipped (app.py, chalicelib/, Chalice's runtime): about 358 KiB before the
+# workstation code left chalicelib/ (commit 1f57e9d), 326 KiB after; it must not grow past the old size.
+CODE_ZIP_BUDGET = 360 * 1024
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 UNTAGGABLE = {
     "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy", "AWS::SNS::Subscription",
@@ -85,13 +91,10 @@ def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the Chalice project: packaging writes its cache (.chalice/deployments) there, not in the repo."""
+    """A copy of the whole project (workstation/, tests/, bench/, infra/ included, as in a clone):
+    packaging writes its cache (.chalice/deployments) there, not in the repo."""
     project = tmp_path_factory.mktemp("project") / "bls-pipeline"
-    (project / ".chalice").mkdir(parents=True)
-    shutil.copy(REPO / "app.py", project)
-    shutil.copy(REPO / "requirements.txt", project)
-    shutil.copytree(REPO / "chalicelib", project / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(REPO / ".chalice" / "config.json", project / ".chalice" / "config.json")
+    shutil.copytree(REPO, project, ignore=shutil.ignore_patterns(*PROJECT_COPY_SKIPS))
     return project
 
 
@@ -558,6 +561,33 @@ def test_lambda_package_is_under_the_250_mb_limit(path2_package: Path, pipeline_
             names = archive.namelist()
         assert any(n.startswith("python/lib/python3.12/site-packages/pandas/") for n in names)
         assert any(n.startswith("python/lib/python3.12/site-packages/numpy/") for n in names)
+
+
+def test_lambda_package_holds_app_and_chalicelib_only(path2_package: Path, project_copy: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN a project copy that holds the workstation-only code, the tests, the benchmarks and the CDK app
+    assert all((project_copy / folder / "__init__.py").exists() or (project_copy / folder).is_dir()
+               for folder in ("workstation", "tests", "bench", "infra"))
+    # WHEN `chalice package` built it (path2_package)
+    with zipfile.ZipFile(path2_package / "deployment.zip") as archive:
+        names = {info.filename for info in archive.infolist() if not info.is_dir()}
+        sources = {name: archive.read(name).decode("utf-8") for name in names if name.endswith(".py")}
+        size = sum(info.file_size for info in archive.infolist())
+    # THEN the function code is exactly app.py and chalicelib/** (plus Chalice's own runtime module)
+    shipped = {"app.py", "chalice/__init__.py", "chalice/app.py"} | {path.relative_to(project_copy).as_posix()
+                            for path in (project_copy / "chalicelib").rglob("*") if path.is_file()}
+    assert names == shipped
+    assert not [n for n in names if n.startswith(("workstation/", "tests/", "bench/", "infra/"))]
+    # AND no shipped module is command-line or workstation code, or reaches into tests/
+    for name, text in sources.items():
+        if name.startswith("chalice/"):
+            continue
+        for forbidden in ("import argparse", "from workstation", "import workstation", "tests/"):
+            assert forbidden not in text, f"{name} holds {forbidden!r}"
+    # AND the code zip does not grow (the dependencies are in the layer)
+    with capsys.disabled():
+        print(f"\nchalice package: function code {len(names)} files, {size / 2**10:.0f} KiB unzipped")
+    assert size < CODE_ZIP_BUDGET
 
 
 def test_context_values_are_validated() -> None:

@@ -20,8 +20,10 @@ from support.paths import FIXTURES
 
 from chalicelib.core.errors import ConfigError, PreconditionFailed
 from chalicelib.core.http_client import PoliteClient
-from chalicelib.mirror.sync import command, mirror_status, run_mirror
-from chalicelib.mirror.state import load_state, state_key
+from chalicelib.mirror.sync import mirror_status, run_mirror
+from workstation.cli import cmd_mirror
+from chalicelib.core.layout import mirror_state_key
+from chalicelib.mirror.state import load_state
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import S3Store, Store
 
@@ -174,7 +176,7 @@ def test_rerun_costs_one_source_request_and_constant_store_requests(server, stor
     # GIVEN a completed first sync
     publish(server, OLD, OLD_TIMES)
     mirror(server, store, client)
-    state_etag = store.head(state_key("pr")).etag
+    state_etag = store.head(mirror_state_key("pr")).etag
     counting = CountingStore(store)
     s3_calls: list[str] = []
     if hasattr(store, "client"):
@@ -191,7 +193,7 @@ def test_rerun_costs_one_source_request_and_constant_store_requests(server, stor
     assert result["unchanged"] == NAMES
     assert result["added"] == result["updated"] == result["deleted"] == result["failed"] == []
     assert result["bytes_downloaded"] == result["bytes_uploaded"] == 0
-    assert store.head(state_key("pr")).etag == state_etag  # the state was not rewritten
+    assert store.head(mirror_state_key("pr")).etag == state_etag  # the state was not rewritten
 
 
 def markers(store: Store, survey: str = "pr") -> list[str]:
@@ -223,8 +225,8 @@ def test_anything_the_marker_digests_changing_makes_the_run_plan_in_full(server,
     mirror(server, store, client)
     # WHEN the state, a stored file or a listing entry changes
     if edit == "state":
-        current = store.read(state_key("pr"))
-        store.put(state_key("pr"), current.body.replace(b'"version": 1', b'"version":1'), if_match=current.etag)
+        current = store.read(mirror_state_key("pr"))
+        store.put(mirror_state_key("pr"), current.body.replace(b'"version": 1', b'"version":1'), if_match=current.etag)
     elif edit == "file":
         store.put("bls/pr/pr.class", b"edited by hand\r\n")
     else:
@@ -378,7 +380,7 @@ def test_hour_shifted_real_listing_uploads_nothing(server, store, client):
 def test_a_broken_listing_deletes_nothing(server, store, client, fault):
     publish(server, OLD, OLD_TIMES)
     mirror(server, store, client)
-    state_before = store.read(state_key("pr")).body
+    state_before = store.read(mirror_state_key("pr")).body
     # WHEN the listing is broken
     if fault == "empty":
         server.listings[DIR] = ""
@@ -392,7 +394,7 @@ def test_a_broken_listing_deletes_nothing(server, store, client, fault):
     assert result["deleted"] == [] and len(result["errors"]) == 1
     assert server.base_url + DIR in result["errors"][0]
     assert stored_files(store) == folder_files(OLD)
-    assert store.read(state_key("pr")).body == state_before
+    assert store.read(mirror_state_key("pr")).body == state_before
 
 
 def test_hostile_listing_entries_never_leave_the_survey_prefix(server, store, client):
@@ -596,7 +598,7 @@ def test_the_same_files_from_another_origin_write_nothing(server, store, client)
     # GIVEN the old vintage mirrored from one server (like `run --offline`, whose port changes every run)
     publish(server, OLD, OLD_TIMES)
     mirror(server, store, client)
-    state_before = store.read(state_key("pr"))
+    state_before = store.read(mirror_state_key("pr"))
     # WHEN the same files, with the same listing, are mirrored from a server at another base URL
     with FaultServer() as other:
         publish(other, OLD, OLD_TIMES)
@@ -606,7 +608,7 @@ def test_the_same_files_from_another_origin_write_nothing(server, store, client)
     # THEN nothing is written to the store: no file, and not the state either
     assert result["ok"] and result["unchanged"] == NAMES and result["source_requests"] == 1
     assert counting.calls["put"] == 0 and counting.calls["delete_many"] == 0
-    assert store.read(state_key("pr")).etag == state_before.etag
+    assert store.read(mirror_state_key("pr")).etag == state_before.etag
     # AND the new source URL is recorded with the next real change
     with FaultServer() as other:
         publish(other, OLD, OLD_TIMES)
@@ -666,7 +668,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(server, store, client):
 def test_a_lost_state_is_rebuilt_without_uploading(server, store, client):
     publish(server, OLD, OLD_TIMES)
     mirror(server, store, client)
-    store.delete_many([state_key("pr")])
+    store.delete_many([mirror_state_key("pr")])
     result = mirror(server, store, client)
     assert result["ok"] and result["bytes_uploaded"] == 0 and result["unchanged"] == NAMES
     state, _ = load_state(store, "pr")
@@ -685,7 +687,7 @@ def test_a_concurrent_state_write_is_merged_not_lost(server, store, client):
         raced = False
 
         def put(self, key, body, **kwargs):
-            if key == state_key("pr") and not self.raced:
+            if key == mirror_state_key("pr") and not self.raced:
                 self.raced = True
                 current = self.inner.read(key)
                 document = json.loads(current.body)
@@ -733,7 +735,7 @@ def test_a_run_that_keeps_losing_the_state_race_fails_cleanly(server, store, cli
 
     class AlwaysLosing(CountingStore):
         def put(self, key, body, **kwargs):
-            if key == state_key("pr"):
+            if key == mirror_state_key("pr"):
                 raise PreconditionFailed("lost")
             return super().put(key, body, **kwargs)
 
@@ -755,7 +757,7 @@ def test_several_surveys_and_one_failing_does_not_stop_the_others(server, store,
     assert "404" in result["surveys"][0]["errors"][0]
     assert result["added"] == NAMES + ["cu.series"]
     assert store.read("bls/cu/cu.series").body == b"cu series\r\n"
-    assert [s["survey"] for s in mirror_status(store)] == ["cu", "pr"]
+    assert [s.survey for s in mirror_status(store)] == ["cu", "pr"]
 
 
 def test_two_urls_mirroring_to_the_same_prefix_is_a_config_error(server, store, client):
@@ -769,7 +771,7 @@ def test_two_urls_mirroring_to_the_same_prefix_is_a_config_error(server, store, 
 def test_mirror_status_describes_each_survey(server, store, client):
     publish(server, OLD, OLD_TIMES)
     mirror(server, store, client)
-    (status,) = mirror_status(store)
+    (status,) = [survey.to_dict() for survey in mirror_status(store)]
     assert status["survey"] == "pr" and status["source_url"] == server.base_url + DIR
     assert status["last_sync"] == status["last_change"]
     assert [f["name"] for f in status["files"]] == NAMES
@@ -804,11 +806,11 @@ def test_command_text_output_and_exit_status(server, tmp_path):
     server.always(DIR + "pr.txt", "truncate")
 
     class Args:
-        dry_run = verify = allow_mass_delete = False
+        dry_run = verify = allow_mass_delete = json = False
 
     settings = settings_for(server, data_store=str(tmp_path / "data"), http_requests_per_second=1000.0,
                             http_retries=0)
-    result, text, ok = command(Args(), settings, None)
+    result, text, ok = cmd_mirror(Args(), settings)
     assert ok is False and result["failed"] == ["pr.txt"]
     assert text.splitlines()[0].startswith(f"pr ({server.base_url}{DIR} -> bls/pr/): add 11, update 0, delete 0")
     assert "FAILED  pr.txt" in text

@@ -33,20 +33,37 @@ from workstation import render
 
 from workstation import snapshot
 from chalicelib.core.errors import ConfigError, SourceError
+from chalicelib.mirror.sync import MirrorResult, SurveyResult
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import LocalStore, S3Store
 
 
 @dataclass
 class FakeResult:
-    """Stands in for MirrorReport / PopulationResult / ReportsResult in wiring tests."""
+    """Stands in for PopulationResult / ReportsResult in wiring tests."""
 
     ok: bool = True
     summary: dict[str, Any] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)
 
+    @property
+    def changed(self) -> bool:
+        return self.summary["changed"]
+
+    @property
+    def inputs(self) -> list[dict[str, Any]]:
+        return self.summary.get("inputs", [])
+
+    def failure(self) -> str:
+        return "fake failure"
+
     def to_dict(self) -> dict[str, Any]:
         return dict(self.summary)
+
+
+def mirror_result(**files: list[str]) -> MirrorResult:
+    """A real mirror result of survey pr, with the given files per kind of change (and errors)."""
+    return MirrorResult([SurveyResult("pr", "https://download.bls.gov/pub/time.series/pr/", "bls/pr/", **files)])
 
 
 class Recorder:
@@ -87,18 +104,19 @@ def test_population_runs_when_the_mirror_raises(local_store: LocalStore) -> None
 
 
 def test_a_failed_file_makes_the_mirror_step_fail_without_stopping_population(local_store: LocalStore) -> None:
-    mirror = Recorder(FakeResult(ok=False, summary={"added": ["pr.class"], "failed": [{"name": "pr.series"}]}))
+    mirror = Recorder(mirror_result(added=["pr.class"], failed=["pr.series"]))
     population = Recorder(FakeResult(summary={"changed": False}))
     result = pipeline.ingest(SETTINGS, local_store, steps=[("mirror", mirror), ("population", population)])
     assert population.calls == 1
     assert result.ok is False
     assert result.to_dict()["errors"] == {"mirror": "mirror: 1 file(s) failed: pr.series"}
-    assert result.to_dict()["mirror"] == {"added": ["pr.class"], "failed": [{"name": "pr.series"}]}
+    assert result.to_dict()["mirror"] == mirror.outcome.to_dict()
+    assert (result.to_dict()["mirror"]["added"], result.to_dict()["mirror"]["failed"]) == (["pr.class"], ["pr.series"])
 
 
 def test_a_survey_level_mirror_error_is_named_in_the_step_error(local_store: LocalStore) -> None:
     # GIVEN a mirror whose survey failed before any file (e.g. the listing could not be fetched)
-    mirror = Recorder(FakeResult(ok=False, summary={"failed": [], "errors": ["pr: GET .../pr/ answered 503"]}))
+    mirror = Recorder(mirror_result(errors=["GET .../pr/ answered 503"]))
     population = Recorder(FakeResult(summary={"changed": False}))
     # WHEN ingesting
     result = pipeline.ingest(SETTINGS, local_store, steps=[("mirror", mirror), ("population", population)])
@@ -107,7 +125,7 @@ def test_a_survey_level_mirror_error_is_named_in_the_step_error(local_store: Loc
 
 
 def test_an_unexpected_crash_in_one_step_is_contained(local_store: LocalStore) -> None:
-    mirror = Recorder(FakeResult(summary={"added": []}))
+    mirror = Recorder(mirror_result())
     population = Recorder(KeyError("Population"))
     result = pipeline.ingest(SETTINGS, local_store, steps=[("mirror", mirror), ("population", population)])
     assert result.ok is False
@@ -117,13 +135,13 @@ def test_an_unexpected_crash_in_one_step_is_contained(local_store: LocalStore) -
 
 def test_each_ingestion_records_its_outcome(local_store: LocalStore) -> None:
     # GIVEN a mirror that changed two files and a population that did not change
-    mirror = Recorder(FakeResult(summary={"added": ["pr.new"], "updated": ["pr.series"], "deleted": [],
-                                          "unchanged": ["pr.class", "pr.txt", "pr.period"], "failed": []}))
+    mirror = Recorder(mirror_result(added=["pr.new"], updated=["pr.series"], deleted=[],
+                                    unchanged=["pr.class", "pr.txt", "pr.period"], failed=[]))
     population = Recorder(FakeResult(summary={"changed": False}))
     # WHEN ingesting
     pipeline.ingest(SETTINGS, local_store, steps=[("mirror", mirror), ("population", population)])
     # THEN the outcome is kept for the dashboard, with counts per kind of change
-    record = pipeline.last_ingestion(local_store)
+    record = pipeline.last_ingestion(local_store).to_dict()
     assert {k: record[k] for k in ("ok", "errors", "mirror", "population")} == {
         "ok": True,
         "errors": {},
@@ -136,7 +154,7 @@ def test_each_ingestion_records_its_outcome(local_store: LocalStore) -> None:
     failing = Recorder(SourceError("listing is not HTML"))
     pipeline.ingest(SETTINGS, local_store, steps=[("mirror", failing), ("population", population)])
     # THEN the record says so, and names the error
-    record = pipeline.last_ingestion(local_store)
+    record = pipeline.last_ingestion(local_store).to_dict()
     assert (record["ok"], record["errors"], record["mirror"]) == (False, {"mirror": "listing is not HTML"}, None)
 
 
@@ -245,13 +263,13 @@ def test_local_run_hands_each_input_write_to_the_analysis(source_server: Any, tm
     first = local_run.run(settings)
     # THEN both inputs were written, each write became a message, and the reports are stored
     assert first.ok and first.mode == "local"
-    assert [(m["keys"], m["action"]) for m in first.messages] == [
+    assert [(m.analysis.keys, m.action) for m in first.messages] == [
         (["bls/pr/pr.data.0.Current"], "written"),
         (["population/population.json"], "unchanged"),  # the same inputs: a duplicate run writes nothing
     ]
     mean, std, pstd = expected_population_stats()
-    stats = first.reports["population_stats"]
-    assert (stats["mean"], stats["std"], stats["std_population"]) == pytest.approx((mean, std, pstd), rel=1e-12)
+    stats = first.reports.population_stats
+    assert (stats.mean, stats.std, stats.std_population) == pytest.approx((mean, std, pstd), rel=1e-12)
     summary = json.loads(store.read("reports/summary.json").body)
     assert {i["key"]: i["etag"] for i in summary["inputs"]} == {
         "bls/pr/pr.data.0.Current": store.head("bls/pr/pr.data.0.Current").etag,
@@ -270,7 +288,7 @@ def test_local_run_hands_each_input_write_to_the_analysis(source_server: Any, tm
     third = local_run.run(settings)
     # THEN only the data file is an input that changed: one message, reports rewritten
     assert changed_files("2025-09-04", "2026-08-06") == ["pr.data.0.Current", "pr.data.1.AllData", "pr.series"]
-    assert [(m["keys"], m["action"]) for m in third.messages] == [(["bls/pr/pr.data.0.Current"], "written")]
+    assert [(m.analysis.keys, m.action) for m in third.messages] == [(["bls/pr/pr.data.0.Current"], "written")]
     new_summary = json.loads(store.read("reports/summary.json").body)
     assert {i["key"]: i["etag"] for i in new_summary["inputs"]}["bls/pr/pr.data.0.Current"] == store.head(
         "bls/pr/pr.data.0.Current").etag != {i["key"]: i["etag"] for i in summary["inputs"]}["bls/pr/pr.data.0.Current"]
@@ -351,8 +369,8 @@ def test_failed_ingestion_makes_the_run_fail(source_server: Any, tmp_path: Path)
     assert len(result.ingestion.to_dict()["mirror"]["added"]) == 12
     assert "404" in result.ingestion.to_dict()["errors"]["population"]
     # the data file's event was handled: waiting for the population, nothing computed
-    assert [(m["keys"], m["action"]) for m in result.messages] == [(["bls/pr/pr.data.0.Current"], "waiting")]
-    assert "waiting for population/population.json" in render.render_text(result)
+    assert [(m.analysis.keys, m.action) for m in result.messages] == [(["bls/pr/pr.data.0.Current"], "waiting")]
+    assert "waiting for population/population.json" in render.run_text(result)
 
 
 def test_offline_needs_the_snapshot(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -385,7 +403,7 @@ def test_analysis_recomputes_when_an_input_changed_during_the_run(local_store: L
                               reports=reports)
     # THEN the reports were computed again from the new inputs (no stale reports left behind)
     assert reports.calls == 2
-    assert result.reports["inputs"][0] == {"key": "population/population.json",
+    assert result.reports.inputs[0] == {"key": "population/population.json",
                                            "etag": local_store.head("population/population.json").etag}
     assert (result.action, result.written) == ("written", ["reports/summary.json"])
 

@@ -58,7 +58,7 @@ def test_population_stats_by_hand() -> None:
     # GIVEN populations 10, 20, 30 for 2013-2015 (and a year outside the range)
     records = [PopulationRecord(2012, 999), PopulationRecord(2013, 10), PopulationRecord(2014, 20)]
     records.append(PopulationRecord(2015, 30))
-    stats = population_stats(records, 2013, 2015)
+    stats = population_stats(records, 2013, 2015).to_dict()
     # THEN mean 20, sample std sqrt(200/2) = 10, population std sqrt(200/3)
     assert stats["years"] == [2013, 2014, 2015]
     assert stats["mean"] == 20.0
@@ -85,7 +85,7 @@ def test_population_stats_real_responses(fixture: Path) -> None:
     rows = json.loads(fixture.read_bytes())["data"]
     by_year = {int(r["Year"]): int(r["Population"]) for r in rows}
     values = [by_year[y] for y in range(2013, 2019)]
-    stats = population_stats(parse_population(fixture.read_bytes()), 2013, 2018)
+    stats = population_stats(parse_population(fixture.read_bytes()), 2013, 2018).to_dict()
     assert stats["years"] == [2013, 2014, 2015, 2016, 2017, 2018]
     assert stats["mean"] == pytest.approx(statistics.mean(values), rel=1e-15)
     assert stats["std"] == pytest.approx(statistics.stdev(values), rel=1e-12)
@@ -366,3 +366,24 @@ def test_importing_the_package_paths_does_not_import_pandas() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_stored_reports_are_parsed_back_into_the_typed_reports(store, tmp_path) -> None:
+    # GIVEN the reports computed once
+    put_inputs(store)
+    first = run_reports(Settings(), store)
+    # WHEN they are read back from the store
+    stored = reports.read_stored_reports(store)
+    # THEN they are the same typed reports
+    assert (stored.population_stats, stored.best_years, stored.series_population) == (
+        first.population_stats, first.best_years, first.series_population)
+    assert not stored.empty and stored.unreadable == ()
+    # WHEN one of them is damaged THEN it is named as unreadable, the others still read
+    store.put(BEST_YEARS_JSON_KEY, b'{"series": "not a list"}')
+    damaged = reports.read_stored_reports(store)
+    assert damaged.best_years is None and damaged.unreadable == (BEST_YEARS_JSON_KEY,)
+    assert damaged.population_stats == first.population_stats
+    assert damaged.to_dict()["best_years"] == {"error": "reports/best_years.json is not valid JSON"}
+    # AND an empty store has none
+    empty = reports.read_stored_reports(LocalStore(tmp_path / "empty"))
+    assert empty.empty and empty.to_dict() is None

@@ -117,7 +117,7 @@ def test_status_reports_the_mirror_population_and_report_files(client, store):
     assert response.status_code == 200
     assert response.headers["Content-Type"] == JSON_TYPE
     body = json.loads(response.body)
-    assert body["surveys"] == mirror_status(store)
+    assert body["surveys"] == [survey.to_dict() for survey in mirror_status(store)]
     [survey] = body["surveys"]
     assert survey["survey"] == "pr"
     fixture_sizes = {p.name: p.stat().st_size for p in PR_FILES.iterdir()}
@@ -138,9 +138,12 @@ def test_status_and_dashboard_show_the_last_ingestion(client, store):
     # GIVEN the last ingestion failed in its population step
     from chalicelib.pipeline import ingestion as pipeline
 
+    from chalicelib.mirror.sync import MirrorResult, SurveyResult
+
+    mirrored = MirrorResult([SurveyResult("pr", "https://download.bls.gov/pub/time.series/pr/", "bls/pr/",
+                                          updated=["pr.series"], unchanged=["pr.class"])])
     result = pipeline.IngestionResult([
-        pipeline.StepOutcome("mirror", True, {"added": [], "updated": ["pr.series"], "deleted": [],
-                                              "unchanged": ["pr.class"], "failed": []}),
+        pipeline.StepOutcome("mirror", True, mirrored),
         pipeline.StepOutcome("population", False, error="population API answered 503"),
     ])
     pipeline.record_ingestion(store, result, "2026-11-25T06:00:00Z")
@@ -148,7 +151,7 @@ def test_status_and_dashboard_show_the_last_ingestion(client, store):
     body = json.loads(client.http.get("/api/status").body)
     page = client.http.get("/").body.decode()
     # THEN both show the record: when it ran and what failed
-    assert body["ingestion"] == pipeline.last_ingestion(store)
+    assert body["ingestion"] == pipeline.last_ingestion(store).to_dict()
     assert body["ingestion"]["ok"] is False
     assert body["ingestion"]["mirror"] == {"added": 0, "updated": 1, "deleted": 0, "unchanged": 1, "failed": 0}
     assert "Last ingestion" in page
@@ -173,7 +176,7 @@ def test_status_reads_an_s3_store(s3_store, monkeypatch):
     status = json.loads(client.http.get("/api/status").body)
     best = json.loads(client.http.get("/api/reports/best-years?limit=3").body)
     # THEN they come from the bucket
-    assert status["surveys"] == mirror_status(s3_store)
+    assert status["surveys"] == [survey.to_dict() for survey in mirror_status(s3_store)]
     assert len(status["surveys"][0]["files"]) == 12
     assert best["series"] == report(s3_store, "best_years.json")["series"][:3]
 
@@ -491,7 +494,7 @@ def test_dashboard_renders_every_section_with_the_real_numbers(client, store):
     assert "api/status" in links
     # nothing from the internet
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "").replace(
-        mirror_status(store)[0]["source_url"], "")
+        mirror_status(store)[0].source_url, "")
     assert "https://" not in html
 
 
@@ -542,14 +545,17 @@ def test_dashboard_survives_a_broken_section(client, monkeypatch, capsys):
 
 
 def test_dashboard_escapes_data():
+    from chalicelib.mirror.sync import MirroredFile, SurveyStatus
+    from chalicelib.reports.documents import BestYear, BestYears
+    from chalicelib.web.status import StoreStatus
+
     # GIVEN report data containing markup
     evil = "<script>alert(1)</script>"
     view = dashboard.DashboardView(
-        status=dashboard.Section(data={"surveys": [{"survey": evil, "source_url": evil, "files": [
-            {"name": evil, "key": evil, "size": 1, "sha256": evil, "last_modified": evil}]}],
-            "reports": {"files": []}}),
+        status=dashboard.Section(data=StoreStatus(
+            [SurveyStatus(evil, evil, None, None, [MirroredFile(evil, evil, 1, evil, evil)])], None, None, None, [])),
         population=dashboard.Section(missing=evil),
-        best_years=dashboard.Section(data={"series": [{"series_id": evil, "year": 2000, "value": 1.0}]}),
+        best_years=dashboard.Section(data=BestYears(False, [BestYear(evil, 2000, 1.0)], [])),
         chart=dashboard.Section(failed=evil),
         series_id="PRS30006032", period="Q01", data_key="bls/pr/pr.data.0.Current", auth_mode="iam",
     )

@@ -1,12 +1,14 @@
-"""The command line's common behaviour: exit statuses, one JSON document, one-line errors."""
+"""The command line's common behaviour: exit statuses, one JSON document, one-line errors, log format."""
 
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
-from workstation.cli import build_parser, main
+from chalicelib.core.settings import Settings
+from workstation.cli import build_parser, log_format_for, main
 
 
 def test_every_subcommand_exists():
@@ -79,3 +81,36 @@ def test_structured_logs_survive_the_chalice_app(capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert json.loads(captured.err.splitlines()[-1])["event"] == "run_start"
+
+
+# --------------------------------------------------------------------------- log format
+
+
+def test_log_format_choice():
+    args = build_parser().parse_args(["run"])
+    as_json = build_parser().parse_args(["run", "--json"])
+    plain, text, json_format = Settings(), Settings(log_format="text"), Settings(log_format="json")
+    assert log_format_for(args, plain, stderr_is_terminal=True) == "text"
+    assert log_format_for(args, plain, stderr_is_terminal=False) == "json"  # piped, CI, Lambda
+    assert log_format_for(as_json, plain, stderr_is_terminal=True) == "json"
+    assert log_format_for(args, json_format, stderr_is_terminal=True) == "json"
+    assert log_format_for(args, text, stderr_is_terminal=False) == "text"
+    assert Settings.from_env({"LOG_FORMAT": "Text"}).log_format == "text"
+
+
+def test_text_lines_name_the_event_its_error_and_fields(capsys):
+    # GIVEN text format WHEN a warning and an error are logged THEN each is one short line
+    from chalicelib.core import log
+
+    try:
+        log.use_format("text")
+        log.log_event("mirror_state_conflict", logging.WARNING, survey="pr", attempt=2)
+        log.log_error("file_failed", ValueError("GET x answered 503"), survey="pr", file="pr.txt")
+        log.log_event("file_added", survey="pr", first_rows=list(range(100)))
+    finally:
+        log.use_format("json")
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[:2] == ["warning: mirror_state_conflict (survey=pr, attempt=2)",
+                         "error: file_failed: GET x answered 503 (survey=pr, file=pr.txt)"]
+    assert lines[2].startswith("file_added (survey=pr, first_rows=[0, 1, 2") and lines[2].endswith("…)")
+    assert len(lines[2]) < 120

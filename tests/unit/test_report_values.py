@@ -14,6 +14,7 @@ from chalicelib.population.update import PopulationRecord
 from chalicelib.reports import compute as reports
 from chalicelib.reports.bls_data import BlsDataReader
 from chalicelib.reports.compute import BEST_YEARS_JSON_KEY, REPORT_KEYS
+from chalicelib.reports.documents import BestYear, SeriesPopulationRow
 
 
 def test_compute_reports_from_values_alone() -> None:
@@ -38,18 +39,19 @@ def test_compute_reports_from_values_alone() -> None:
     computed = reports.compute_reports(settings, population, open_data)
     # THEN they are the hand-computed values
     assert opened == ["data"]
-    assert (computed.population_stats["mean"], computed.population_stats["std"]) == (200.0, 2 ** 0.5 * 100)
-    assert computed.best_years["series"] == [{"series_id": "PRS30006032", "year": 2014, "value": 4.0}]
-    assert computed.best_years["no_quarterly_series"] == ["PRS30006011"]
-    assert computed.series_population["rows"] == [
-        {"series_id": "PRS30006032", "year": 2013, "period": "Q01", "value": 1.5, "population": 100},
-        {"series_id": "PRS30006032", "year": 2014, "period": "Q01", "value": 4.0, "population": 300},
+    assert (computed.population_stats.mean, computed.population_stats.std) == (200.0, 2 ** 0.5 * 100)
+    assert computed.best_years.series == [BestYear("PRS30006032", 2014, 4.0)]
+    assert computed.best_years.no_quarterly_series == ["PRS30006011"]
+    assert computed.series_population.rows == [
+        SeriesPopulationRow("PRS30006032", 2013, "Q01", 1.5, 100),
+        SeriesPopulationRow("PRS30006032", 2014, "Q01", 4.0, 300),
     ]
-    assert computed.parse["rows"] == 4
+    assert computed.best_years.rows_read == 4
     # AND the files are the bytes of those values, one per report key
     files = reports.report_files(computed)
     assert list(files) == list(REPORT_KEYS)
-    assert json.loads(files[BEST_YEARS_JSON_KEY]) == computed.best_years
+    assert json.loads(files[BEST_YEARS_JSON_KEY]) == computed.best_years.to_dict()
+    assert json.loads(files[BEST_YEARS_JSON_KEY])["series"] == [{"series_id": "PRS30006032", "year": 2014, "value": 4.0}]
     assert files["reports/series_population.csv"].decode().splitlines() == [
         "series_id,year,period,value,population",
         "PRS30006032,2013,Q01,1.5,100",

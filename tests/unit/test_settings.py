@@ -73,6 +73,7 @@ def test_missing_contact_is_a_one_line_error_saying_how_to_set_it():
         ("REPORT_DATA_KEY", "population/population.json", "bls/<survey>/<file>"),
         ("REPORT_DATA_KEY", "bls/../pr.data.0.Current", "bls/<survey>/<file>"),
         ("LOG_LEVEL", "LOUD", "DEBUG"),
+        ("LOG_FORMAT", "yaml", "json, text"),
     ],
 )
 def test_invalid_values_name_the_variable_and_the_accepted_form(name, value, expected):

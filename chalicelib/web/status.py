@@ -1,0 +1,109 @@
+"""What the store holds, for /api/status and the dashboard: typed here, JSON only in `StoreStatus.to_dict`.
+
+Read once per request from the mirror's saved states, the ingestion record, the
+population object and the report files (keys: chalicelib.core.layout).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.core.errors import NotFound, PipelineError
+from chalicelib.core.layout import POPULATION_KEY, REPORTS_PREFIX, SUMMARY_KEY
+from chalicelib.core.store import Store
+
+if TYPE_CHECKING:
+    from chalicelib.mirror.sync import SurveyStatus
+    from chalicelib.pipeline.ingestion import IngestionRecord
+
+RUN_HINT = "Run the pipeline to create it: `make run` (or `bls-pipeline run`)."
+REPORT_FILE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}\.(json|csv)$")
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """An object in the store: its key, size and ETag."""
+
+    key: str
+    size: int
+    etag: str
+
+
+@dataclass(frozen=True)
+class ReportFile(StoredFile):
+    """A downloadable report file (top level of `reports/`, JSON or CSV)."""
+
+    @property
+    def name(self) -> str:
+        """The file name under `reports/`."""
+        return self.key.removeprefix(REPORTS_PREFIX)
+
+    @property
+    def path(self) -> str:
+        """Where the web API serves it."""
+        return f"/{REPORTS_PREFIX}{self.name}"
+
+
+@dataclass(frozen=True)
+class StoreStatus:
+    """Mirrored surveys, the last ingestion, the population object and the report files."""
+
+    surveys: list[SurveyStatus]
+    ingestion: IngestionRecord | None
+    population: StoredFile | None
+    generated_at: str | None  # of the reports (summary.json)
+    files: list[ReportFile]
+
+    @property
+    def ready(self) -> bool:
+        """True when every part of the pipeline has written something."""
+        return bool(self.surveys) and self.population is not None and bool(self.files)
+
+    @property
+    def hint(self) -> str:
+        """What to do when the store is not ready (empty when it is)."""
+        return "" if self.ready else "The store is empty or incomplete. " + RUN_HINT
+
+    def to_dict(self) -> dict[str, Any]:
+        """The /api/status document."""
+        document: dict[str, Any] = {
+            "surveys": [survey.to_dict() for survey in self.surveys],
+            "ingestion": self.ingestion and self.ingestion.to_dict(),
+            "population": self.population and asdict(self.population),
+            "reports": {"generated_at": self.generated_at,
+                        "files": [{"name": f.name, **asdict(f), "path": f.path} for f in self.files]},
+            "ready": self.ready,
+        }
+        if not self.ready:
+            document["hint"] = self.hint
+        return document
+
+
+def report_files(store: Store) -> list[ReportFile]:
+    """The downloadable report files (top level of `reports/`, JSON and CSV)."""
+    return [ReportFile(info.key, info.size, info.etag) for info in store.list(REPORTS_PREFIX)
+            if REPORT_FILE_PATTERN.match(info.key.removeprefix(REPORTS_PREFIX))]
+
+
+def store_status(store: Store) -> StoreStatus:
+    """Mirror state, ingestion record, population file and report files."""
+    from chalicelib.mirror.sync import mirror_status  # the mirror module is only needed here
+    from chalicelib.pipeline.ingestion import last_ingestion
+
+    surveys = mirror_status(store)
+    try:
+        head = store.head(POPULATION_KEY)
+        population: StoredFile | None = StoredFile(POPULATION_KEY, head.size, head.etag)
+    except NotFound:
+        population = None
+    files = report_files(store)
+    generated_at = None
+    if any(f.key == SUMMARY_KEY for f in files):
+        try:
+            generated_at = json.loads(store.read(SUMMARY_KEY).body)["generated_at"]
+        except (PipelineError, ValueError, KeyError, TypeError):
+            generated_at = None
+    return StoreStatus(surveys, last_ingestion(store), population, generated_at, files)
