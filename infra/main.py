@@ -5,8 +5,8 @@ Path 1, everything in one stack:      cdk deploy                      -> BlsPipe
 Path 2, data resources for Chalice:   cdk deploy -c data_only=true    -> BlsPipelineData-<env>
 
 Context (`-c name=value` or `cdk.json`): environment (default dev), alarm_email,
-bls_contact, report_data_key, log_level, data_only. cdk-nag's AwsSolutions checks
-run on every synth; an unsuppressed error fails it.
+bls_contact, bls_source_url, population_api_url, report_data_key, log_level, data_only.
+cdk-nag's AwsSolutions checks run on every synth; an unsuppressed error fails it.
 """
 
 from __future__ import annotations

@@ -84,6 +84,9 @@ class PipelineConfig:
     bls_contact: str | None = None
     report_data_key: str = Settings.report_data_key
     log_level: str = "INFO"
+    # Other sources than BLS and DataUSA (a mirror; the local snapshot server of `make deploy-local`).
+    bls_source_url: str | None = None
+    population_api_url: str | None = None
 
     def __post_init__(self) -> None:
         if not _ENVIRONMENT.match(self.environment):
@@ -94,17 +97,24 @@ class PipelineConfig:
         if self.alarm_email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", self.alarm_email):
             raise ValueError(f"context 'alarm_email': {self.alarm_email!r} is not an e-mail address")
         # Same validation as the Lambda will apply at run time, but at synth time.
-        Settings.from_env({"BLS_CONTACT": self.bls_contact or "", "REPORT_DATA_KEY": self.report_data_key})
+        Settings.from_env(self.source_variables() | {"REPORT_DATA_KEY": self.report_data_key})
 
     @classmethod
     def from_context(cls, scope: Construct) -> PipelineConfig:
         """Read the context values (missing ones keep their defaults)."""
         values: dict[str, Any] = {}
-        for name in ("environment", "alarm_email", "bls_contact", "report_data_key", "log_level"):
+        for name in ("environment", "alarm_email", "bls_contact", "report_data_key", "log_level",
+                     "bls_source_url", "population_api_url"):
             value = scope.node.try_get_context(name)
             if value not in (None, ""):
                 values[name] = str(value)
         return cls(**values)
+
+    def source_variables(self) -> dict[str, str]:
+        """The environment variables naming the sources and the contact (only those set)."""
+        values = {"BLS_CONTACT": self.bls_contact, "BLS_SOURCE_URL": self.bls_source_url,
+                  "POPULATION_API_URL": self.population_api_url}
+        return {name: value for name, value in values.items() if value}
 
     def function_name(self, function: str) -> str:
         """The Lambda function name, as `chalice deploy --stage <environment>` names it."""
@@ -413,9 +423,7 @@ class PipelineData(Construct):
             "REPORT_DATA_KEY": self.config.report_data_key,
             "LOG_LEVEL": self.config.log_level,
         }
-        if self.config.bls_contact:
-            env["BLS_CONTACT"] = self.config.bls_contact
-        return env
+        return env | self.config.source_variables()
 
 
 def tag(scope: Construct, config: PipelineConfig) -> None:

@@ -1,4 +1,5 @@
-"""The bundled snapshot of real data (`workstation/snapshot/`), served locally for `run --offline`."""
+"""The bundled snapshot of real data (`workstation/snapshot/`), served locally for `run --offline`
+and `make deploy-local`."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chalicelib.core.errors import ConfigError
 from chalicelib.core.settings import Settings
+
+if TYPE_CHECKING:
+    from workstation.sourceserver import SourceServer
 
 SNAPSHOT_ROOT = Path(__file__).resolve().parent / "snapshot"
 SNAPSHOT_DIR = SNAPSHOT_ROOT / "bls" / "pr"
@@ -32,9 +37,8 @@ SNAPSHOT_TIMES = {
 SNAPSHOT_POPULATION_TIME = datetime(2025, 10, 17, 0, 0, tzinfo=UTC)
 
 
-@contextlib.contextmanager
-def offline_sources(settings: Settings) -> Iterator[Settings]:
-    """Serve the bundled real snapshot locally; yield settings pointing at it."""
+def snapshot_server() -> SourceServer:
+    """A source server (not started yet) publishing the bundled snapshot at the BLS/DataUSA paths."""
     from workstation.sourceserver import SourceServer
 
     if not SNAPSHOT_DIR.is_dir() or not SNAPSHOT_POPULATION.is_file():
@@ -47,11 +51,22 @@ def offline_sources(settings: Settings) -> Iterator[Settings]:
     server.publish_folder(SNAPSHOT_BLS_PATH, SNAPSHOT_DIR, times)
     server.publish(SNAPSHOT_POPULATION_PATH.split("?")[0], SNAPSHOT_POPULATION.read_bytes(),
                    SNAPSHOT_POPULATION_TIME, content_type="application/json")
-    with server:
-        yield replace(
-            settings,
-            bls_source_urls=(server.base_url + SNAPSHOT_BLS_PATH,),
-            population_api_url=server.base_url + SNAPSHOT_POPULATION_PATH,
-            bls_contact=settings.bls_contact or SNAPSHOT_CONTACT,
-            http_requests_per_second=1000.0,  # our own local server: no pace to keep
-        )
+    return server
+
+
+def snapshot_settings(settings: Settings, base_url: str) -> Settings:
+    """`settings` with the sources at a snapshot server's `base_url` (and a placeholder contact)."""
+    return replace(
+        settings,
+        bls_source_urls=(base_url + SNAPSHOT_BLS_PATH,),
+        population_api_url=base_url + SNAPSHOT_POPULATION_PATH,
+        bls_contact=settings.bls_contact or SNAPSHOT_CONTACT,
+        http_requests_per_second=1000.0,  # our own local server: no pace to keep
+    )
+
+
+@contextlib.contextmanager
+def offline_sources(settings: Settings) -> Iterator[Settings]:
+    """Serve the bundled real snapshot locally; yield settings pointing at it."""
+    with snapshot_server() as server:
+        yield snapshot_settings(settings, server.base_url)

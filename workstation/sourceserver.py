@@ -105,14 +105,14 @@ class SourceServer:
         )
 
     # serving
-    def start(self) -> str:
-        """Start serving in a daemon thread; returns the base URL (`http://127.0.0.1:PORT`)."""
+    def start(self, port: int = 0) -> str:
+        """Start serving in a daemon thread (on `port`, default a free one); returns the base URL."""
         server = self
 
         class Handler(_Handler):
             source = server
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._httpd.daemon_threads = True
         # A short poll interval: stop() waits for the next poll (0.5 s by default, per test).
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.core.errors import ConfigError
 from chalicelib.pipeline import events
 from chalicelib.core.settings import Settings
 from support.paths import REPO
@@ -42,6 +43,8 @@ UNTAGGABLE = {
     "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy", "AWS::SNS::Subscription",
     "AWS::Serverless::LayerVersion", "AWS::Lambda::Permission",
 }
+# Other sources than BLS/DataUSA (as `make deploy-local` points the stack at its snapshot server).
+SOURCES = {"bls_source_url": "http://mirror.example.org/pr/", "population_api_url": "http://mirror.example.org/pop"}
 SYNTH_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "testing",
@@ -113,7 +116,7 @@ def _synth(workdir: Path, context: dict[str, Any], source_dir: Path | None = Non
 def pipeline_stack(synth_dir: Path, project_copy: Path) -> Synthesized:
     """Path 1 (everything, Chalice app included), with an alarm e-mail and a contact."""
     synthesized = _synth(synth_dir, {"environment": "dev", "alarm_email": ALARM_EMAIL,
-                                     "bls_contact": "data-team@example.org"}, source_dir=project_copy)
+                                     "bls_contact": "data-team@example.org", **SOURCES}, source_dir=project_copy)
     print(f"\nPath 1 synth (Chalice package included): {synthesized.seconds:.1f} s")
     return synthesized
 
@@ -383,6 +386,8 @@ def test_path1_functions_use_the_scoped_roles_names_and_queue(pipeline_stack: Sy
         assert props["Environment"]["Variables"]["DATA_STORE"] == {
             "Fn::Sub": "s3://bls-pipeline-dev-${AWS::AccountId}-${AWS::Region}"}
         assert props["Environment"]["Variables"]["BLS_CONTACT"] == "data-team@example.org"
+        assert props["Environment"]["Variables"]["BLS_SOURCE_URL"] == SOURCES["bls_source_url"]
+        assert props["Environment"]["Variables"]["POPULATION_API_URL"] == SOURCES["population_api_url"]
         assert props["Layers"] == [{"Ref": "ManagedLayer"}]
     # the schedule and the queue (the placeholder ARN of app.py is overridden)
     assert resources["Ingest"]["Properties"]["Events"] == {
@@ -597,6 +602,9 @@ def test_context_values_are_validated() -> None:
         PipelineConfig(environment="Prod")
     with pytest.raises(ValueError, match="context 'alarm_email': 'ops' is not an e-mail address"):
         PipelineConfig(alarm_email="ops")
+    with pytest.raises(ConfigError, match="BLS_SOURCE_URL: 'ftp://mirror.example.org/pr/' is not a directory URL"):
+        PipelineConfig(bls_source_url="ftp://mirror.example.org/pr/")
+    assert PipelineConfig().source_variables() == {}
     assert PipelineConfig(environment="prod").function_name("api_handler") == "bls-pipeline-prod"
 
 

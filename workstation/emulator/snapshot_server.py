@@ -1,0 +1,32 @@
+"""`python -m workstation.emulator.snapshot_server --port N`: serve the bundled snapshot until SIGTERM.
+
+The deployed ingestion reads its sources from here (BLS_SOURCE_URL / POPULATION_API_URL of
+the stack), for as long as the local deployment runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+
+from workstation.snapshot import snapshot_server
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve on 127.0.0.1:<port> until SIGTERM or SIGINT."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    port = parser.parse_args(argv).port
+    stopped = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopped.set())
+    server = snapshot_server()
+    print(f"serving the bundled snapshot at {server.start(port)}", flush=True)
+    stopped.wait()
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
