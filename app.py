@@ -2,6 +2,7 @@
 
 - `ingest` (daily): mirror the BLS directories, then fetch the population.
 - `analyze` (SQS, one message at a time): S3 wrote a report input → compute the reports.
+- `lake` (SQS, one message at a time): a bronze file changed → its silver Parquet (docs/lake.md).
 - HTTP routes: the `chalicelib.web.routes` blueprint.
 
 Settings are read inside the handlers (Chalice sets the config's environment
@@ -22,6 +23,7 @@ from chalicelib.web import routes as web
 # A syntactically valid ARN that names no real queue (account 000000000000).
 PLACEHOLDER_QUEUE_ARN = "arn:aws:sqs:us-east-1:000000000000:bls-pipeline-analysis-placeholder"
 ANALYSIS_QUEUE_ARN = os.environ.get("ANALYSIS_QUEUE_ARN") or PLACEHOLDER_QUEUE_ARN
+LAKE_QUEUE_ARN = os.environ.get("LAKE_QUEUE_ARN") or PLACEHOLDER_QUEUE_ARN.replace("analysis", "lake")
 
 # configure_logs=False: Chalice would otherwise set the "bls-pipeline" logger (the one our
 # structured logger uses) to ERROR and print plain lines to stdout.
@@ -40,3 +42,10 @@ def analyze(event):
     """Reports for each S3 notification of a report input (a failure makes SQS redeliver)."""
     for record in event:
         handlers.handle_analysis_message(record.body)
+
+
+@app.on_sqs_message(queue_arn=LAKE_QUEUE_ARN, batch_size=1)
+def lake(event):
+    """Silver layer for each changed bronze file (a failure makes SQS redeliver, then dead-letter)."""
+    for record in event:
+        handlers.handle_lake_message(record.body)

@@ -4,7 +4,8 @@
   the S3 → SQS notifications (from `chalicelib.pipeline.events`, the same definitions as the
   local run), one least-privilege IAM role per Lambda function, their log groups,
   the alarm topic and the alarms (dead letters, ingestion errors, the analysis queue's
-  oldest message, analysis errors and throttles).
+  oldest message, analysis errors and throttles); the silver layer's resources
+  (`infra/lake_resources.py`).
 - `PipelineStack` (Path 1, `cdk deploy`): PipelineData + the Chalice app through
   `chalice.cdk.Chalice`, wired to those roles and that queue, with the API stage throttled.
   The functions' reserved concurrency (ingest 1: never two runs at once; the API 5: it cannot
@@ -47,17 +48,20 @@ from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from chalicelib import APP_NAME
-from chalicelib.pipeline import events
+from chalicelib.pipeline import events, handlers
 from chalicelib.core.layout import INGESTION_PREFIXES, READABLE_PREFIXES, REPORTS_PREFIX
 from chalicelib.core.settings import Settings
+from lake_resources import LakeResources
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHALICE_CONFIG = REPO_ROOT / ".chalice" / "config.json"
 
 # Chalice's function names in app.py and the logical ids `chalice package` gives them.
-INGEST, ANALYZE, API_HANDLER = "ingest", "analyze", "api_handler"
-LOGICAL_IDS = {INGEST: "Ingest", ANALYZE: "Analyze", API_HANDLER: "APIHandler"}
+INGEST, ANALYZE, API_HANDLER, LAKE = "ingest", "analyze", "api_handler", "lake"
+LOGICAL_IDS = {INGEST: "Ingest", ANALYZE: "Analyze", API_HANDLER: "APIHandler", LAKE: "Lake"}
 SQS_EVENT_ID = "AnalyzeSqsEventSource"
+LAKE_SQS_EVENT_ID = "LakeSqsEventSource"
+LAKE_EPHEMERAL_STORAGE_MB = 10240  # Path 1: /tmp holds one Parquet file while it is written
 
 VISIBILITY_FACTOR = 6  # AWS: queue visibility timeout >= 6 x the function timeout
 MAX_RECEIVE_COUNT = 4  # a message that failed 4 times goes to the dead-letter queue
@@ -84,6 +88,8 @@ class PipelineConfig:
     bls_contact: str | None = None
     report_data_key: str = Settings.report_data_key
     log_level: str = "INFO"
+    athena_bytes_scanned_cutoff: int = 10 * 1024**3
+    athena_named_queries: bool = True  # off only where the target has no such resource type (ministack)
     # Other sources than BLS and DataUSA (a mirror; the local snapshot server of `make deploy-local`).
     bls_source_url: str | None = None
     population_api_url: str | None = None
@@ -108,6 +114,10 @@ class PipelineConfig:
             value = scope.node.try_get_context(name)
             if value not in (None, ""):
                 values[name] = str(value)
+        if (cutoff := scope.node.try_get_context("athena_bytes_scanned_cutoff")) not in (None, ""):
+            values["athena_bytes_scanned_cutoff"] = int(cutoff)
+        if str(scope.node.try_get_context("athena_named_queries")).lower() in ("false", "0", "no"):
+            values["athena_named_queries"] = False
         return cls(**values)
 
     def source_variables(self) -> dict[str, str]:
@@ -160,16 +170,26 @@ class PipelineData(Construct):
         self.dead_letter_queue, self.queue = self._queues(self.analysis_timeout)
         self.filters = events.notification_filters(settings)
         self._notify_queue(self.filters)
+        self.lake = self._lake()
         self.log_groups = self._log_groups()
         self.roles = {
             INGEST: self._role(INGEST, "Daily ingestion: mirror + population", self._ingest_statements()),
             ANALYZE: self._role(ANALYZE, "Analysis: S3 event from the queue -> reports",
                                 self._analyze_statements(settings)),
             API_HANDLER: self._role(API_HANDLER, "Reports API and dashboard (read-only)", self._api_statements()),
+            LAKE: self._role(LAKE, "Silver layer: S3 event from the lake queue -> Parquet + Glue partition",
+                             [self._list_statement(), *self.lake.function_statements()]),
         }
         self.topic = self._alarm_topic()
         self.dead_letter_alarm, self.ingestion_alarm = self._alarms(self.topic)
         self.analysis_alarms = self._analysis_alarms(self.topic)
+        self.lake_dead_letter_alarm = self._alarm(
+            "LakeDeadLettersAlarm",
+            "A lake input could not be converted after retries: it is in the lake dead-letter queue.",
+            self.lake.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic="Maximum"),
+            self.topic,
+        )
 
     # ----------------------------------------------------------------------- buckets
 
@@ -244,6 +264,17 @@ class PipelineData(Construct):
         queue_policy = self.queue.node.find_child("Policy")  # made by add_to_resource_policy
         cfn_bucket.add_resource_dependency(queue_policy.node.default_child)  # type: ignore[arg-type]
 
+    def _lake(self) -> LakeResources:
+        """The silver layer's resources; it hears of its inputs through EventBridge (infra/lake_resources.py)."""
+        cfn_bucket: s3.CfnBucket = self.bucket.node.default_child  # type: ignore[assignment]
+        cfn_bucket.add_property_override("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
+        return LakeResources(
+            self, "Lake", data=self, visibility_factor=VISIBILITY_FACTOR, max_receive_count=MAX_RECEIVE_COUNT,
+            timeout_seconds=int(chalice_function_config(LAKE).get("lambda_timeout", 60)),
+            bytes_scanned_cutoff=self.config.athena_bytes_scanned_cutoff,
+            named_queries=self.config.athena_named_queries,
+        )
+
     # ----------------------------------------------------------------------- logs and alarms
 
     def _log_groups(self) -> dict[str, logs.LogGroup]:
@@ -254,7 +285,7 @@ class PipelineData(Construct):
                 retention=logs.RetentionDays.THREE_MONTHS,
                 removal_policy=RemovalPolicy.DESTROY,
             )
-            for function in (INGEST, ANALYZE, API_HANDLER)
+            for function in (INGEST, ANALYZE, API_HANDLER, LAKE)
         }
 
     def _alarm_topic(self) -> sns.Topic:
@@ -422,6 +453,7 @@ class PipelineData(Construct):
             "DATA_STORE": self.data_store,
             "REPORT_DATA_KEY": self.config.report_data_key,
             "LOG_LEVEL": self.config.log_level,
+            handlers.LAKE_DATABASE_VARIABLE: self.lake.database_name,
         }
         return env | self.config.source_variables()
 
@@ -454,6 +486,12 @@ class DataStack(Stack):
             "AnalyzeRoleArn": self.data.roles[ANALYZE].role_arn,
             "ApiHandlerRoleArn": self.data.roles[API_HANDLER].role_arn,
             "ReportDataKey": config.report_data_key,
+            "LakeQueueArn": self.data.lake.queue.queue_arn,
+            "LakeDeadLetterQueueUrl": self.data.lake.dead_letter_queue.queue_url,
+            "LakeRoleArn": self.data.roles[LAKE].role_arn,
+            "LakeDatabase": self.data.lake.database_name,
+            "AthenaWorkGroup": self.data.lake.workgroup.ref,
+            "AnalystPolicyArn": self.data.lake.analyst_policy.managed_policy_arn,
         }
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)
@@ -507,10 +545,16 @@ class PipelineStack(Stack):
         self.functions[ANALYZE].add_property_override(
             f"Events.{SQS_EVENT_ID}.Properties.Queue", self.data.queue.queue_arn
         )
+        self.functions[LAKE].add_property_override(
+            f"Events.{LAKE_SQS_EVENT_ID}.Properties.Queue", self.data.lake.queue.queue_arn)
+        self.functions[LAKE].add_property_override("EphemeralStorage", {"Size": LAKE_EPHEMERAL_STORAGE_MB})
         tag(self, config)
         CfnOutput(self, "DataStore", value=self.data.data_store)
         CfnOutput(self, "QueueUrl", value=self.data.queue.queue_url)
         CfnOutput(self, "DeadLetterQueueUrl", value=self.data.dead_letter_queue.queue_url)
         CfnOutput(self, "AlarmTopicArn", value=self.data.topic.topic_arn)
+        CfnOutput(self, "LakeDatabase", value=self.data.lake.database_name)
+        CfnOutput(self, "AthenaWorkGroup", value=self.data.lake.workgroup.ref)
+        CfnOutput(self, "AnalystPolicyArn", value=self.data.lake.analyst_policy.managed_policy_arn)
         for function in self.functions:
             CfnOutput(self, f"{LOGICAL_IDS[function]}FunctionName", value=config.function_name(function))

@@ -23,6 +23,7 @@ CONFIG = HERE.parent / ".chalice" / "config.json"
 # stack output -> where it goes
 REQUIRED_OUTPUTS = (
     "DataStore", "QueueArn", "ReportDataKey", "IngestRoleArn", "AnalyzeRoleArn", "ApiHandlerRoleArn",
+    "LakeQueueArn", "LakeRoleArn", "LakeDatabase",
 )
 
 
@@ -73,11 +74,13 @@ def update_config(config: dict[str, Any], environment: str, outputs: Mapping[str
     variables["DATA_STORE"] = outputs["DataStore"]
     variables["ANALYSIS_QUEUE_ARN"] = outputs["QueueArn"]
     variables["REPORT_DATA_KEY"] = outputs["ReportDataKey"]
+    variables["LAKE_QUEUE_ARN"] = outputs["LakeQueueArn"]
+    variables["LAKE_GLUE_DATABASE"] = outputs["LakeDatabase"]
     if contact:
         variables["BLS_CONTACT"] = contact
     functions = stage.setdefault("lambda_functions", {})
     for function, output in (("ingest", "IngestRoleArn"), ("analyze", "AnalyzeRoleArn"),
-                             ("api_handler", "ApiHandlerRoleArn")):
+                             ("api_handler", "ApiHandlerRoleArn"), ("lake", "LakeRoleArn")):
         functions.setdefault(function, {})["iam_role_arn"] = outputs[output]
     return config
 

@@ -1,4 +1,4 @@
-"""Command line: `bls-pipeline {mirror,population,analyze,run}`.
+"""Command line: `bls-pipeline {mirror,population,analyze,run,lake,query}`.
 
 Human-readable output by default; `--json` prints exactly one JSON document on
 stdout (logs go to stderr). Exit status: 0 success, 1 a step failed, 2 bad
@@ -69,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="use the bundled snapshot of real BLS/DataUSA data served locally (no internet needed)",
     )
+    sub.add_parser("lake", parents=[common],
+                   help="bring the silver layer in step with the mirror (convert what changed, drop orphans)")
+    query = sub.add_parser("query", parents=[common], help="SQL (DuckDB) over the local store's silver layer")
+    query.add_argument("sql", help='one SQL statement, e.g. "SELECT count(*) FROM bls_data"')
+    query.add_argument("--csv", action="store_true", help="print CSV (header line first) instead of a table")
     return parser
 
 
@@ -189,11 +194,40 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> CommandResult:
     return result.to_dict(), run_text(result), result.ok
 
 
+def cmd_lake(args: argparse.Namespace, settings: Settings) -> CommandResult:
+    """`lake`: reconcile the silver layer with the store's sources (also a backfill in AWS, with Glue)."""
+    from chalicelib.core.store import open_store
+    from chalicelib.lake.catalog import GlueCatalog
+    from chalicelib.lake.sync import reconcile
+    from chalicelib.pipeline.handlers import LAKE_DATABASE_VARIABLE
+    from workstation.render import lake_lines
+
+    store = open_store(settings.data_store)
+    database = os.environ.get(LAKE_DATABASE_VARIABLE, "").strip()
+    bucket = getattr(store, "bucket", None)
+    catalog = GlueCatalog(database, bucket, getattr(store, "prefix", "")) if database and bucket else None
+    results = reconcile(store, catalog=catalog)
+    ok = all(r["action"] != "failed" for r in results)
+    return {"ok": ok, "results": results}, "\n".join(lake_lines(results)), ok
+
+
+def cmd_query(args: argparse.Namespace, settings: Settings) -> CommandResult:
+    """`query`: SQL over the silver tables of the local store (workstation.query)."""
+    from workstation.query import render_csv, render_table, run_query
+
+    if args.csv and args.json:
+        raise ConfigError("--csv and --json: choose one output format")
+    result = run_query(settings.data_store, args.sql)
+    return result.to_dict(), render_csv(result) if args.csv else render_table(result), True
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], CommandResult]] = {
     "mirror": cmd_mirror,
     "population": cmd_population,
     "analyze": cmd_analyze,
     "run": cmd_run,
+    "lake": cmd_lake,
+    "query": cmd_query,
 }
 
 

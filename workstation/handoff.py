@@ -2,7 +2,8 @@
 
 - `NotifyingStore` (a local folder, or S3 without an emulator): wraps the store; each
   successful write of a report input produces the S3-event message S3 would send
-  (`chalicelib.pipeline.events.build_message`), handed to a sink in write order.
+  (`chalicelib.pipeline.events.build_message`), handed to a sink in write order; writes
+  and deletes of the silver layer's inputs (`events.lake_filters`) go to a second sink.
 - `QueueHandOff` (S3 + SQS emulator: moto server, LocalStack): the real thing — a queue,
   the bucket's notification configuration from `chalicelib.pipeline.events`, and draining.
 """
@@ -37,8 +38,11 @@ class NotifyingStore(Store):
     """
 
     def __init__(self, inner: Store, filters: Iterable[events.NotificationFilter],
-                 sink: Callable[[str], None], bucket: str, prefix: str = "") -> None:
+                 sink: Callable[[str], None], bucket: str, prefix: str = "",
+                 lake_sink: Callable[[str], None] | None = None) -> None:
         self.inner = inner
+        self.lake_sink = lake_sink
+        self.lake_filters = events.lake_filters(prefix)
         self.url = inner.url
         self.filters = tuple(filters)
         self.sink = sink
@@ -47,10 +51,11 @@ class NotifyingStore(Store):
         self._lock = threading.Lock()
 
     @classmethod
-    def around(cls, inner: Store, settings: Settings, sink: Callable[[str], None]) -> NotifyingStore:
+    def around(cls, inner: Store, settings: Settings, sink: Callable[[str], None],
+               lake_sink: Callable[[str], None] | None = None) -> NotifyingStore:
         """Wrap `inner`, with the filters of `settings` under the store's own bucket and prefix."""
         bucket, prefix = store_location(inner)
-        return cls(inner, events.notification_filters(settings, prefix), sink, bucket, prefix)
+        return cls(inner, events.notification_filters(settings, prefix), sink, bucket, prefix, lake_sink)
 
     def _full(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
@@ -71,7 +76,20 @@ class NotifyingStore(Store):
         return self.inner.exists(key)
 
     def delete_many(self, keys: Iterable[str]) -> None:
+        keys = list(keys)
         self.inner.delete_many(keys)
+        for key in keys:
+            self._notify_lake(key, "ObjectRemoved:Delete", "", 0)
+
+    def _notify_lake(self, key: str, event_name: str, etag: str, size: int | None = None) -> None:
+        full = self._full(key)
+        matched = next((f for f in self.lake_filters if f.matches(full)), None)
+        if self.lake_sink is not None and matched is not None:
+            size = self.inner.head(key).size if size is None else size
+            message = events.build_message(self.bucket, full, etag=etag, size=size, event_name=event_name,
+                                           configuration_id=matched.name)
+            with self._lock:
+                self.lake_sink(message)
 
     def put(self, key: str, body: bytes | IO[bytes], **kwargs: Any) -> str:
         etag = self.inner.put(key, body, **kwargs)
@@ -83,6 +101,7 @@ class NotifyingStore(Store):
             with self._lock:
                 self.sink(message)
             log_event("notification_sent", key=key, etag=etag)
+        self._notify_lake(key, "ObjectCreated:Put", etag)
         return etag
 
 

@@ -7,6 +7,9 @@
 - With `DATA_STORE=s3://...` on an S3 + SQS emulator (`AWS_ENDPOINT_URL`): `handoff.QueueHandOff`
   sets up the real bucket notification configuration on a queue; ingestion runs; the queue
   is drained. See docs/pipeline.md ("Run the same flow locally").
+- The silver layer (`chalicelib.lake`): locally, each write/delete of a lake input becomes a
+  message for the same handler as the `lake` Lambda; then (both modes) `lake.sync.reconcile`
+  catches up on sources that changed before the lake existed — it converts nothing twice.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 from chalicelib.core.errors import ConfigError, PipelineError
 from chalicelib.core.settings import Settings
-from chalicelib.core.store import S3Store, open_store
+from chalicelib.core.store import S3Store, Store, open_store
 from chalicelib.pipeline import events
 from chalicelib.pipeline.analysis import AnalysisResult, analyze, reports_step
 from chalicelib.pipeline.ingestion import IngestionResult, Progress, Step, ingest
@@ -40,11 +43,13 @@ class RunResult:
     queue: str | None = None
     reports: StoredReports | None = None
     notes: list[str] = field(default_factory=list)
+    lake: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """True when ingestion and every message's analysis succeeded."""
-        return self.ingestion.ok and all(m.ok for m in self.messages)
+        """True when ingestion, every message's analysis and every silver conversion succeeded."""
+        return self.ingestion.ok and all(m.ok for m in self.messages) and all(
+            entry.get("action") != "failed" for entry in self.lake)
 
     def to_dict(self) -> dict[str, Any]:
         """The `run --json` document."""
@@ -57,6 +62,7 @@ class RunResult:
             "ingestion": self.ingestion.to_dict(),
             "messages": [m.to_dict() for m in self.messages],
             "reports": self.reports and self.reports.to_dict(),
+            "lake": self.lake,
             "notes": self.notes,
         }
 
@@ -97,11 +103,14 @@ def run(
         return _run_with_queue(settings, store, queue_name or DEFAULT_QUEUE_NAME, steps, progress, handle,
                                analyze_messages, wait_seconds)
     messages: list[str] = []
-    notifying = NotifyingStore.around(store, settings, messages.append)
+    lake_messages: list[str] = []
+    notifying = NotifyingStore.around(store, settings, messages.append, lake_messages.append)
     ingestion = ingest(settings, notifying, steps=steps, progress=progress, record=analyze_messages)
     handled = [handle_message(handle, f"local-{number}", body)
                for number, body in enumerate(messages if analyze_messages else [], 1)]
     result = RunResult("local", store.url, ingestion, handled)
+    if analyze_messages:
+        result.lake = lake_step(store, lake_messages)
     if not analyze_messages:
         result.notes.append(f"{len(messages)} notification(s) not analyzed (dry run)")
     result.reports = read_stored_reports(store)
@@ -127,7 +136,31 @@ def _run_with_queue(settings: Settings, store: S3Store, queue_name: str, steps: 
     ingestion = ingest(settings, store, steps=steps, progress=progress, record=analyze_messages)
     handled = hand_off.drain(handle, wait_seconds=wait_seconds) if analyze_messages else []
     result = RunResult("queue", store.url, ingestion, handled, queue=hand_off.queue_arn)
+    if analyze_messages:
+        result.lake = lake_step(store, [])
     if changed:
         result.notes.append(f"configured S3 notifications of {store.bucket} → {hand_off.queue_arn}")
     result.reports = read_stored_reports(store)
     return result
+
+
+def lake_step(store: Store, bodies: list[str]) -> list[dict[str, Any]]:
+    """Each lake message through the Lambda's handler, then a reconcile pass (only its changes are listed)."""
+    from chalicelib.lake.messages import changed_keys
+    from chalicelib.lake.sync import reconcile
+
+    entries = [_lake_message(store, f"lake-{number}", body) for number, body in enumerate(bodies, 1)]
+    bucket, prefix = events.store_location(store)
+    named = {key for body in bodies for key in changed_keys(body, bucket=bucket, store_prefix=prefix)}
+    caught_up = reconcile(store, exclude=named)
+    return entries + [r for r in caught_up if r["action"] in ("written", "deleted", "failed")]
+
+
+def _lake_message(store: Store, message_id: str, body: str) -> dict[str, Any]:
+    """One lake message as the `lake` Lambda handles it: its result, or the error (it would be retried)."""
+    from chalicelib.lake.messages import handle_lake_message
+
+    try:
+        return {"message_id": message_id, **handle_lake_message(body, store).to_dict()}
+    except PipelineError as error:
+        return {"message_id": message_id, "action": "failed", "error": str(error)}

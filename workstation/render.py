@@ -181,9 +181,24 @@ def run_text(result: RunResult) -> str:
                  + ("" if result.messages else " (no report input changed: the reports were not recomputed)"))
     for index, message in enumerate(result.messages, 1):
         lines.append(f"  {index}. {_message_line(message)}")
+    lines.extend(lake_lines(result.lake))
     lines.append("")
     lines.extend(stored_report_lines(result))
     return "\n".join(lines)
+
+
+def lake_lines(entries: list[dict[str, Any]]) -> list[str]:
+    """The silver layer's part of a run: what was converted, deleted or failed (docs/lake.md)."""
+    results = [r for e in entries for r in e.get("results", [e] if "source" in e else [])]
+    failed = [e for e in entries if e.get("action") == "failed"]
+    changed = [r for r in results if r.get("action") in ("written", "deleted")]
+    lines = [f"Silver layer: {len(changed)} partition(s) written or deleted, {len(failed)} failed"
+             + ("" if changed or failed else " (every source unchanged: nothing converted)")]
+    for r in changed:
+        rows = f", {r['rows']} rows in {r['seconds']} s" if r.get("action") == "written" else ""
+        lines.append(f"  {r.get('source')}: {r.get('action')} {r.get('partition')}{rows}")
+    lines += [f"  FAILED: {e.get('error')}" for e in failed]
+    return lines
 
 
 def _message_line(message: Any) -> str:

@@ -33,13 +33,19 @@ REPORT_KEYS = (
     SERIES_POPULATION_CSV_KEY,
 )
 
+# ---- the silver layer (written by the lake function; chalicelib/lake/tables.py says which
+# bronze key feeds which table and partition: silver/<table>/<partition folders>/data.parquet)
+SILVER_PREFIX = "silver/"
+ATHENA_RESULTS_PREFIX = "athena-results/"  # query results of the Athena workgroup (AWS only)
+
 # ---- run bookkeeping
 STATE_PREFIX = "_state/"
 INGESTION_RECORD_KEY = f"{STATE_PREFIX}ingestion.json"
 
 # ---- who may touch what (infra/ builds its IAM statements from these)
 INGESTION_PREFIXES = (BLS_PREFIX, POPULATION_PREFIX, STATE_PREFIX)
-READABLE_PREFIXES = (BLS_PREFIX, POPULATION_PREFIX, REPORTS_PREFIX, STATE_PREFIX)
+READABLE_PREFIXES = (BLS_PREFIX, POPULATION_PREFIX, REPORTS_PREFIX, STATE_PREFIX, SILVER_PREFIX)  # the web API
+LAKE_SOURCE_PREFIXES = (BLS_PREFIX, POPULATION_KEY)  # what a change of the silver layer can come from
 
 
 def survey_prefix(survey: str) -> str:

@@ -21,7 +21,7 @@ from urllib.parse import quote_plus, unquote_plus
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3Event, S3EventRecord
 
 from chalicelib.core.errors import PipelineError
-from chalicelib.core.layout import POPULATION_KEY
+from chalicelib.core.layout import LAKE_SOURCE_PREFIXES, POPULATION_KEY
 from chalicelib.core.settings import Settings
 
 LOCAL_BUCKET = "local-store"  # the bucket name in messages made for a local-folder store
@@ -56,10 +56,11 @@ class NotificationFilter:
     name: str
     prefix: str
     suffix: str
+    whole_prefix: bool = False  # every key under `prefix` (the silver layer's inputs), not one key
 
     def matches(self, full_key: str) -> bool:
-        """True if `full_key` (bucket-level) is exactly this input."""
-        return full_key == self.prefix
+        """True if `full_key` (bucket-level) is exactly this input (or under it, for `whole_prefix`)."""
+        return full_key.startswith(self.prefix) if self.whole_prefix else full_key == self.prefix
 
     def rules(self) -> list[dict[str, str]]:
         """The prefix and suffix rules, as both S3 notification shapes spell them."""
@@ -81,10 +82,25 @@ def notification_filters(settings: Settings, store_prefix: str = "") -> tuple[No
     return tuple(filters)
 
 
-def _filter_id(key: str) -> str:
+def lake_filters(store_prefix: str = "") -> tuple[NotificationFilter, ...]:
+    """The silver layer's inputs (created or removed): every key under `bls/`, and the population JSON.
+
+    In AWS these become EventBridge rule patterns (S3 notification configurations may not
+    overlap the report inputs' ones); locally the hand-off turns matching writes and
+    deletes into messages. `chalicelib.lake.tables` then picks the keys that feed a table.
+    """
+    base = f"{store_prefix.strip('/')}/" if store_prefix.strip("/") else ""
+    return tuple(
+        NotificationFilter(_filter_id(key, "lake-input"), base + key,
+                           "" if key.endswith("/") else key.rsplit("/", 1)[-1], whole_prefix=key.endswith("/"))
+        for key in LAKE_SOURCE_PREFIXES
+    )
+
+
+def _filter_id(key: str, kind: str = "report-input") -> str:
     """A stable notification id for a key (S3 shows it as `configurationId`)."""
     cleaned = "".join(c if c.isalnum() else "-" for c in key).strip("-")
-    return f"report-input-{cleaned}"[:255]
+    return f"{kind}-{cleaned}"[:255]
 
 
 # --------------------------------------------------------------------------- configuration shapes
@@ -191,7 +207,7 @@ def parse_message(
     S3 event raises EventError: such a message must fail, not vanish. The records are
     read through Powertools' `S3Event` data class.
     """
-    event = S3Event(dict(_load(body)))
+    event = S3Event(dict(load_body(body)))
     if event.get("Event") == TEST_EVENT:
         return []
     if not isinstance(event.get("Records"), list):
@@ -234,12 +250,13 @@ def _object_created(record: S3EventRecord) -> S3Record | None:
 def is_test_event(body: str | bytes | Mapping[str, Any]) -> bool:
     """True for the `s3:TestEvent` message S3 sends when a notification is configured."""
     try:
-        return _load(body).get("Event") == TEST_EVENT
+        return load_body(body).get("Event") == TEST_EVENT
     except EventError:
         return False
 
 
-def _load(body: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
+def load_body(body: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
+    """A queue message body as a JSON object; EventError if it is not one."""
     if isinstance(body, Mapping):
         return body
     try:

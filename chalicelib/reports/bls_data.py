@@ -3,8 +3,9 @@
 `BlsDataReader` yields blocks parsed with numpy from raw bytes (memory: a few blocks);
 `value` becomes an exact fixed-point int64 at one scale per block. Non-numeric values are
 counted in `invalid_values` and their rows kept with `value_ok == False`; malformed lines are
-counted and left out; a missing required column is a `SourceError`. Format and rules: see
-docs/reports.md ("Reading BLS data files").
+counted and left out; a missing required column is a `SourceError`. `footnote_codes` is
+skipped unless `footnotes=True` (the silver layer, `chalicelib.lake`, keeps it as raw bytes in
+`Block.footnotes`). Format and rules: see docs/reports.md ("Reading BLS data files").
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class Block:
     value_ok: np.ndarray  # bool: the value is a number
     scale: int  # decimals of `value`
     first_line: int  # 1-based line number in the file of the block's first line
+    footnotes: np.ndarray | None = None  # (rows, width) uint8 of footnote_codes, 0-padded (footnotes=True)
 
     def __len__(self) -> int:
         return len(self.year)
@@ -81,7 +83,8 @@ class BlsDataReader:
     """
 
     def __init__(
-        self, stream: IO[bytes], *, source: str = "data file", block_size: int = BLOCK_SIZE, workers: int | None = None
+        self, stream: IO[bytes], *, source: str = "data file", block_size: int = BLOCK_SIZE, workers: int | None = None,
+        footnotes: bool = False,
     ) -> None:
         self.stream = stream
         self.source = source
@@ -93,6 +96,8 @@ class BlsDataReader:
         self.series_index: dict[str, int] = {}
         self.stats = ParseStats()
         self._positions: dict[str, int] = {}
+        self._footnotes = footnotes
+        self._footnote_position: int | None = None
         self._next_line = 2  # line 1 is the header
 
     # ------------------------------------------------------------------ reading
@@ -167,6 +172,8 @@ class BlsDataReader:
             if lowered.count(name) > 1:
                 raise SourceError(f"{self.source}: column {name} appears twice in the header {self.columns}")
             self._positions[name] = lowered.index(name)
+        if self._footnotes and lowered.count("footnote_codes") == 1:
+            self._footnote_position = lowered.index("footnote_codes")
         return rest
 
     def _finish(self, parsed: _Parsed | None) -> Iterator[Block]:
@@ -199,7 +206,8 @@ class BlsDataReader:
                 self.series_names.append(name)
             codes[k] = code
         series = np.repeat(codes, parsed.run_lengths)
-        yield Block(series, parsed.year, parsed.period, parsed.value, parsed.value_ok, parsed.scale, first_line)
+        yield Block(series, parsed.year, parsed.period, parsed.value, parsed.value_ok, parsed.scale, first_line,
+                    parsed.footnotes)
 
     # ------------------------------------------------------------------ parsing (thread-safe: no shared state)
     def _parse(self, data: bytes, cut: int) -> _Parsed | None:
@@ -217,6 +225,8 @@ class BlsDataReader:
         fields = self._fixed_layout_fields(data, buf, starts, ends)
         if fields is None:
             fields, starts, ends, line_numbers = self._split_fields(buf, starts, ends, newlines, line_numbers, stats)
+        if fields is not None and self._footnote_position is not None:
+            fields["footnote_codes"] = _column(data, cut, starts, ends, self._footnote_position, len(self.columns))
         rows = None if fields is None else _well_formed_rows(buf, starts, ends, fields, line_numbers, stats)
         if rows is None:
             return _Parsed.empty(stats, n_lines)
@@ -305,6 +315,7 @@ class _Parsed:
     run_names: list[str]
     run_lengths: np.ndarray
     stats: ParseStats
+    footnotes: np.ndarray | None = None
 
     @classmethod
     def empty(cls, stats: ParseStats, n_lines: int) -> _Parsed:
@@ -394,7 +405,26 @@ def _parsed_rows(rows: _Rows, n_lines: int, stats: ParseStats) -> _Parsed:
                 "value": _text(rows.fields["value"][i]),
             })
     stats.rows += n
-    return _Parsed(rows.year, period, value, value_ok, scale, n_lines, run_names, run_lengths, stats)
+    return _Parsed(rows.year, period, value, value_ok, scale, n_lines, run_names, run_lengths, stats,
+                   rows.fields.get("footnote_codes"))
+
+
+def _column(data: bytes, cut: int, starts: np.ndarray, ends: np.ndarray, j: int, n_fields: int) -> np.ndarray:
+    """Field `j` of every line data[starts:ends] (lines with exactly n_fields - 1 tabs) as a byte matrix."""
+    import numpy as np
+
+    buf = np.frombuffer(data[:cut] + bytes(MAX_FIELD), dtype=np.uint8)[:cut]  # padded: see `_gather`
+    first = data[int(starts[0]) : int(ends[0])]
+    offsets = np.array([i for i, byte in enumerate(first) if byte == 9], dtype=np.int64)
+    fits = len(offsets) == n_fields - 1 and (not len(offsets) or bool(((ends - starts) > offsets[-1]).all()))
+    if fits and all((buf[starts + o] == 9).all() for o in offsets.tolist()):
+        tabs = starts[:, None] + offsets  # the usual layout: every line has its tabs where the first has them
+    else:
+        every = np.flatnonzero(buf == 9)
+        tabs = every[np.searchsorted(every, starts)[:, None] + np.arange(n_fields - 1)]
+    lo = starts if j == 0 else tabs[:, j - 1] + 1
+    hi = ends if j == n_fields - 1 else tabs[:, j]
+    return _gather(buf, lo, hi, max(1, int((hi - lo).max())) if len(lo) else 1)
 
 
 def _sample(samples: list[dict[str, object]], sample: dict[str, object]) -> None:

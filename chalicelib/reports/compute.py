@@ -265,12 +265,20 @@ def series_population_rows(
 
 
 def series_population_for(store: Store, settings: Settings, series_id: str, period: str) -> list[dict[str, Any]]:
-    """On-demand series × population (definition 3) for any series/period, streamed (bounded memory)."""
+    """On-demand series × population (definition 3) for any series/period.
+
+    From the silver layer when the data file's partition is current (chalicelib.lake.read),
+    else streamed from the data file (bounded memory).
+    """
+    from chalicelib.lake.read import silver_selection
+
     series_id, period = series_id.strip().upper(), period.strip().upper()
     population = _read_population(store)
-    with _open_data(store, settings.report_data_key) as reader:
-        scan = scan_data(reader, best_years=False, series_id=series_id, period=period)
-    return series_population_rows(series_id, period, scan.selected, population)
+    selected = silver_selection(store, settings.report_data_key, series_id, period)
+    if selected is None:
+        with _open_data(store, settings.report_data_key) as reader:
+            selected = scan_data(reader, best_years=False, series_id=series_id, period=period).selected
+    return series_population_rows(series_id, period, selected, population)
 
 
 # ---------------------------------------------------------------------- run: read, compute, write

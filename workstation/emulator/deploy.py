@@ -72,7 +72,8 @@ def deploy_local(state_dir: Path = DEFAULT_STATE_DIR, port: int = ministack.DEFA
     emulator, sources, started = _ensure_processes(state_dir, port)
     settings = snapshot_settings(Settings(), f"http://127.0.0.1:{sources.port}")
     context = {"environment": ENVIRONMENT, "bls_contact": settings.bls_contact,
-               "bls_source_url": settings.bls_source_urls[0], "population_api_url": settings.population_api_url}
+               "bls_source_url": settings.bls_source_urls[0], "population_api_url": settings.population_api_url,
+               "athena_named_queries": "false"}  # ministack has no AWS::Athena::NamedQuery
     synthesized = stack.synthesize(STACK_NAME, context, state_dir / "synth")
 
     def client(service: str, **config: Any) -> Any:

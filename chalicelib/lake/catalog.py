@@ -1,0 +1,70 @@
+"""Glue partitions for the silver layer: added when a partition is written, dropped with it.
+
+Athena finds a table's partitions in the Glue Data Catalog. Partition projection cannot
+describe these (the `survey` and `file` values are not known in advance: a new survey or
+file can appear any day), so the lake function registers each partition itself, as it
+writes it — no crawler, no `MSCK REPAIR TABLE`. Both calls are idempotent.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from chalicelib.core.errors import StoreError
+from chalicelib.lake.tables import Partition
+
+
+class GlueCatalog:
+    """Partitions of the silver tables in one Glue database (tables made by the CDK stack)."""
+
+    def __init__(self, database: str, bucket: str, prefix: str = "", client: Any = None) -> None:
+        self.database = database
+        self.location = f"s3://{bucket}/{prefix.strip('/') + '/' if prefix.strip('/') else ''}"
+        self._client = client
+        self._descriptors: dict[str, dict[str, Any]] = {}
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("glue")
+        return self._client
+
+    def add(self, partition: Partition) -> None:
+        """Register the partition (nothing for an unpartitioned table; already there is fine)."""
+        if not partition.values:
+            return
+        descriptor = copy.deepcopy(self._descriptor(partition.table))
+        descriptor["Location"] = self.location + partition.prefix
+        try:
+            self.client.create_partition(DatabaseName=self.database, TableName=partition.table,
+                                         PartitionInput={"Values": partition.values, "StorageDescriptor": descriptor})
+        except self.client.exceptions.AlreadyExistsException:
+            return
+        except Exception as error:  # botocore errors: the message is retried
+            raise StoreError(f"Glue: cannot add partition {partition.values} of {partition.table}: {error}") from None
+
+    def drop(self, partition: Partition) -> None:
+        """Remove the partition from the catalog (absent is fine)."""
+        if not partition.values:
+            return
+        try:
+            self.client.delete_partition(DatabaseName=self.database, TableName=partition.table,
+                                         PartitionValues=partition.values)
+        except self.client.exceptions.EntityNotFoundException:
+            return
+        except Exception as error:
+            raise StoreError(f"Glue: cannot drop partition {partition.values} of {partition.table}: {error}") from None
+
+    def _descriptor(self, table: str) -> dict[str, Any]:
+        if table not in self._descriptors:
+            try:
+                response = self.client.get_table(DatabaseName=self.database, Name=table)
+            except Exception as error:
+                raise StoreError(f"Glue: cannot read table {self.database}.{table}: {error}") from None
+            descriptor = response["Table"]["StorageDescriptor"]
+            keep = ("Columns", "InputFormat", "OutputFormat", "SerdeInfo", "Compressed", "Parameters")
+            self._descriptors[table] = {k: descriptor[k] for k in keep if k in descriptor}
+        return self._descriptors[table]

@@ -1,0 +1,40 @@
+"""The three reports as SQL over the silver tables: one text each, for Athena and DuckDB alike.
+
+The `.sql` files beside this module are `string.Template`s; `report_queries(settings)` fills
+in the report settings (the data file, series, period, years). Both engines run the same
+text: only ANSI SQL common to Trino (Athena) and DuckDB is used, identifiers that are
+keywords in one of them are double-quoted. Values are validated settings (patterns for
+series ids and periods, integers for years, the checked data key), never free text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from string import Template
+
+from chalicelib.core.settings import Settings
+from chalicelib.reports.compute import ANNUAL, QUARTERS
+
+QUERY_DIR = Path(__file__).parent
+REPORT_QUERIES = ("population_stats", "best_years", "series_population")
+
+
+def report_queries(settings: Settings, *, include_annual: bool = False) -> dict[str, str]:
+    """name → SQL of the three reports for these settings."""
+    _, survey, file = settings.report_data_key.split("/")
+    periods = QUARTERS + ((ANNUAL,) if include_annual else ())
+    values = {
+        "survey": _literal(survey),
+        "file": _literal(file),
+        "periods": ", ".join(f"'{_literal(p)}'" for p in periods),
+        "series_id": _literal(settings.report_series_id),
+        "period": _literal(settings.report_period),
+        "start_year": int(settings.report_start_year),
+        "end_year": int(settings.report_end_year),
+    }
+    return {name: Template((QUERY_DIR / f"{name}.sql").read_text()).substitute(values) for name in REPORT_QUERIES}
+
+
+def _literal(text: str) -> str:
+    """Text for inside a single-quoted SQL literal."""
+    return text.replace("'", "''")

@@ -1,0 +1,174 @@
+"""Keep a silver partition in step with its bronze source: convert once per change, delete with it.
+
+`sync_source(store, key)` looks at the source's current state, not at the event that named
+it, so duplicates, reordering and at-least-once delivery all converge:
+- source gone → its partition (if any) is deleted (and dropped from the catalog);
+- source present, partition made from the same version → nothing is written;
+- otherwise the whole file is converted into a temp file and only then stored at the
+  partition's key (one object, replaced at once). A conversion error raises `LakeFailed`
+  and the previous partition stays as it was.
+The version is the source's SHA-256 (object metadata `sha256`, written by the mirror), else
+its ETag; it is kept in the silver object's metadata (`source-version`).
+`reconcile(store)` does the same for every source and every partition (a backfill).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from typing import IO, Any, Protocol
+
+from chalicelib.core.errors import NotFound, PipelineError
+from chalicelib.core.layout import LAKE_SOURCE_PREFIXES, POPULATION_KEY, SILVER_PREFIX
+from chalicelib.core.log import log_error, log_event
+from chalicelib.core.store import ObjectHead, Store
+from chalicelib.lake import convert, tables
+from chalicelib.lake.parquet import write_parquet
+from chalicelib.lake.tables import Partition
+from chalicelib.population.update import parse_population
+
+PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
+STABLE_SOURCE_ATTEMPTS = 3  # conversions per call while the source changes underneath
+
+
+class LakeFailed(PipelineError):
+    """A source could not be converted; its previous partition (if any) is unchanged."""
+
+
+class Catalog(Protocol):
+    """Where partitions are registered for SQL engines (Glue in AWS; nothing locally)."""
+
+    def add(self, partition: Partition) -> None: ...
+
+    def drop(self, partition: Partition) -> None: ...
+
+
+@dataclass
+class LakeResult:
+    """What happened to one source: `written`, `unchanged`, `deleted`, `absent` or `skipped`."""
+
+    action: str
+    source: str
+    partition: str | None = None
+    rows: int | None = None
+    seconds: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def source_version(head: ObjectHead) -> str:
+    """The change key of a bronze object: its SHA-256 if recorded, else its ETag."""
+    sha256 = head.metadata.get("sha256")
+    return f"sha256:{sha256}" if sha256 else f"etag:{head.etag}"
+
+
+def sync_source(store: Store, key: str, *, catalog: Catalog | None = None,
+                tmp_dir: str | None = None) -> LakeResult:
+    """Bring the partition of bronze `key` in step with it (see the module docstring).
+
+    If the source changed while it was converted (another conversion of the newer version may
+    already have finished), it is converted again, so the last write never leaves an old version.
+    """
+    partition = tables.partition_for_source(key)
+    if partition is None:
+        return LakeResult("skipped", key)
+    for _ in range(STABLE_SOURCE_ATTEMPTS):
+        result, version = _sync_once(store, partition, catalog, tmp_dir)
+        if result.action != "written" or _version_of(store, key) == version:
+            return result
+        log_event("lake_source_changed", source=key)
+    raise LakeFailed(f"{key} kept changing during {STABLE_SOURCE_ATTEMPTS} conversions")
+
+
+def _version_of(store: Store, key: str) -> str | None:
+    try:
+        return source_version(store.head(key))
+    except NotFound:
+        return None
+
+
+def _sync_once(store: Store, partition: Partition, catalog: Catalog | None,
+               tmp_dir: str | None) -> tuple[LakeResult, str | None]:
+    """One pass of `sync_source`: (what happened, the source version it saw)."""
+    key = partition.source_key
+    version = _version_of(store, key)
+    if version is None:
+        return _delete(store, partition, catalog), None
+    try:
+        current = store.head(partition.key).metadata.get("source-version")
+    except NotFound:
+        current = None
+    if current == version:
+        return LakeResult("unchanged", key, partition.key), version
+    started = time.monotonic()
+    with tempfile.TemporaryFile(dir=tmp_dir) as spool:
+        try:
+            rows = _convert(store, partition, spool)
+        except PipelineError as error:
+            log_error("lake_failed", error, source=key)
+            raise LakeFailed(f"{key}: not converted, the silver layer keeps its previous state: {error}") from error
+        spool.seek(0)
+        store.put(partition.key, spool, content_type=PARQUET_CONTENT_TYPE,
+                  metadata={"source-key": key, "source-version": version, "rows": str(rows)})
+    if catalog is not None:
+        catalog.add(partition)
+    seconds = round(time.monotonic() - started, 3)
+    log_event("lake_written", source=key, partition=partition.key, rows=rows, seconds=seconds)
+    return LakeResult("written", key, partition.key, rows, seconds), version
+
+
+def _delete(store: Store, partition: Partition, catalog: Catalog | None) -> LakeResult:
+    if not store.exists(partition.key):
+        return LakeResult("absent", partition.source_key)
+    store.delete_many([partition.key])
+    if catalog is not None:
+        catalog.drop(partition)
+    log_event("lake_deleted", source=partition.source_key, partition=partition.key)
+    return LakeResult("deleted", partition.source_key, partition.key)
+
+
+def _convert(store: Store, partition: Partition, out: IO[bytes]) -> int:
+    """Write the partition's Parquet to `out`; return its row count."""
+    if partition.table == tables.POPULATION:
+        return write_parquet(out, [_population_frame(store.read(POPULATION_KEY).body)])
+    with store.open(partition.source_key) as stream:
+        if partition.table == tables.BLS_DATA:
+            groups = convert.data_row_groups(stream, partition.source_key)
+            return write_parquet(out, groups, convert.DATA_DECIMALS)
+        return write_parquet(out, convert.series_row_groups(stream, partition.source_key))
+
+
+def _population_frame(body: bytes) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    records = parse_population(body)
+    return pd.DataFrame({
+        "year": np.array([r.year for r in records], dtype=np.int32),
+        "population": np.array([r.population for r in records], dtype=np.int64),
+    })
+
+
+def reconcile(store: Store, *, catalog: Catalog | None = None, tmp_dir: str | None = None,
+              exclude: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """`sync_source` for every bronze source and every existing partition (but `exclude`); one entry each."""
+    results = []
+    for key in sorted(set(_sources(store)) - set(exclude)):
+        try:
+            results.append(sync_source(store, key, catalog=catalog, tmp_dir=tmp_dir).to_dict())
+        except PipelineError as error:
+            results.append({"action": "failed", "source": key, "error": str(error)})
+    return results
+
+
+def _sources(store: Store) -> Iterator[str]:
+    seen: set[str] = set()
+    for prefix in (*LAKE_SOURCE_PREFIXES, SILVER_PREFIX):
+        for info in store.list(prefix):
+            partition = tables.partition_for_source(info.key) or tables.partition_for_silver_key(info.key)
+            if partition is not None and partition.source_key not in seen:
+                seen.add(partition.source_key)
+                yield partition.source_key

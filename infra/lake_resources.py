@@ -1,0 +1,196 @@
+"""The silver layer's AWS resources (see docs/lake.md), added to `PipelineData`.
+
+- S3 → EventBridge → the lake queue (+ dead-letter queue; its alarm is made beside the others): the lake function is
+  told about every created or deleted key under the lake inputs (`events.lake_filters`).
+  EventBridge, not a bucket notification: S3 rejects notification configurations whose
+  key filters overlap, and the report inputs already have one under `bls/`.
+- Glue database + tables `bls_data`, `bls_series`, `population` (columns from
+  `chalicelib.lake.tables.COLUMNS`); partitions are registered by the lake function as it
+  writes them (`chalicelib.lake.catalog`): no crawler, no MSCK REPAIR.
+- An Athena workgroup (results under their own prefix, SSE-S3, configuration enforced,
+  a bytes-scanned cutoff per query) with the three reports as named queries.
+- `AnalystPolicy`: a managed policy for read-only SQL (Athena in this workgroup, the Glue
+  tables, the silver prefix; results under the results prefix).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Aws, Duration, Fn
+from aws_cdk import aws_athena as athena
+from aws_cdk import aws_events as events_
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sqs as sqs
+from cdk_nag import NagSuppressions
+from constructs import Construct
+
+from chalicelib import APP_NAME
+from chalicelib.core.layout import ATHENA_RESULTS_PREFIX, BLS_PREFIX, POPULATION_KEY, SILVER_PREFIX
+from chalicelib.lake import tables
+from chalicelib.lake.queries import report_queries
+from chalicelib.pipeline import events
+
+BYTES_SCANNED_CUTOFF = 10 * 1024**3  # per Athena query; override with -c athena_bytes_scanned_cutoff=...
+_PARQUET = {
+    "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+    "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+    "SerdeInfo": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+}
+
+
+class LakeResources(Construct):
+    """Queue, event rule, catalog, workgroup, named queries and the analyst policy of the silver layer."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, data: Any, timeout_seconds: int,
+                 visibility_factor: int, max_receive_count: int,
+                 bytes_scanned_cutoff: int = BYTES_SCANNED_CUTOFF, named_queries: bool = True) -> None:
+        super().__init__(scope, construct_id)
+        self.data = data
+        environment = data.config.environment
+        self.database_name = f"{APP_NAME}_{environment}".replace("-", "_")
+        self.dead_letter_queue = sqs.Queue(self, "DeadLetters", encryption=sqs.QueueEncryption.SQS_MANAGED,
+                                           enforce_ssl=True, retention_period=Duration.days(14))
+        self.queue = sqs.Queue(
+            self, "Queue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            visibility_timeout=Duration.seconds(visibility_factor * timeout_seconds),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=max_receive_count),
+        )
+        self.rule = events_.Rule(
+            self, "SourceChanged",
+            description="A lake input (BLS file or population) was created or deleted: update the silver layer.",
+            event_pattern=events_.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created", "Object Deleted"],
+                detail={"bucket": {"name": [data.bucket_name]},
+                        "object": {"key": [{"prefix": f.prefix} for f in events.lake_filters()]}},
+            ),
+            targets=[targets.SqsQueue(self.queue)],
+        )
+        self.database = glue.CfnDatabase(self, "Database", catalog_id=Aws.ACCOUNT_ID, database_input={
+            "name": self.database_name,
+            "description": f"{APP_NAME} {environment}: the silver layer (typed Parquet of the BLS mirror)",
+        })
+        self.tables = {table: self._table(table) for table in tables.TABLES}
+        self.workgroup = athena.CfnWorkGroup(
+            self, "WorkGroup",
+            name=f"{APP_NAME}-{environment}",
+            description=f"{APP_NAME} {environment}: SQL over the silver layer",
+            recursive_delete_option=True,
+            work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
+                enforce_work_group_configuration=True,
+                publish_cloud_watch_metrics_enabled=True,
+                bytes_scanned_cutoff_per_query=bytes_scanned_cutoff,
+                engine_version=athena.CfnWorkGroup.EngineVersionProperty(
+                    selected_engine_version="Athena engine version 3"),
+                result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
+                    output_location=Fn.sub(f"s3://{data.bucket_name_pattern}/{ATHENA_RESULTS_PREFIX}"),
+                    encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
+                        encryption_option="SSE_S3"),
+                ),
+            ),
+        )
+        self.named_queries = {
+            name: athena.CfnNamedQuery(
+                self, f"Query{name.title().replace('_', '')}",
+                name=f"{APP_NAME}-{environment}-{name.replace('_', '-')}",
+                description=f"Report '{name}' over the silver layer (same SQL as the local DuckDB tests)",
+                database=self.database_name,
+                work_group=self.workgroup.ref,
+                query_string=sql,
+            )
+            for name, sql in (report_queries(data.config.settings()).items() if named_queries else ())
+        }
+        for query in self.named_queries.values():
+            query.add_resource_dependency(self.database)
+        self.analyst_policy = self._analyst_policy()
+
+    # ----------------------------------------------------------------------- catalog
+
+    def _table(self, table: str) -> glue.CfnTable:
+        resource = glue.CfnTable(
+            self, f"Table{table.title().replace('_', '')}",
+            catalog_id=Aws.ACCOUNT_ID,
+            database_name=self.database_name,
+            table_input={
+                "name": table,
+                "tableType": "EXTERNAL_TABLE",
+                "parameters": {"classification": "parquet", "EXTERNAL": "TRUE"},
+                "partitionKeys": [{"name": key, "type": "string"} for key in tables.PARTITION_KEYS[table]],
+                "storageDescriptor": {
+                    "columns": [{"name": name, "type": kind} for name, kind in tables.COLUMNS[table]],
+                    "location": Fn.sub(f"s3://{self.data.bucket_name_pattern}/{tables.table_prefix(table)}"),
+                    "inputFormat": _PARQUET["InputFormat"],
+                    "outputFormat": _PARQUET["OutputFormat"],
+                    "serdeInfo": {"serializationLibrary": _PARQUET["SerdeInfo"]},
+                },
+            },
+        )
+        resource.add_resource_dependency(self.database)
+        return resource
+
+    def glue_arn(self, resource: str) -> str:
+        """The ARN of the Glue catalog, or of a database/table in it (`database/x`, `table/x/y`)."""
+        return Fn.sub(f"arn:${{AWS::Partition}}:glue:${{AWS::Region}}:${{AWS::AccountId}}:{resource}")
+
+    def catalog_arns(self) -> list[str]:
+        """The catalog, the database and its tables (what Glue checks for table and partition calls)."""
+        return [self.glue_arn("catalog"), self.glue_arn(f"database/{self.database_name}")] + [
+            self.glue_arn(f"table/{self.database_name}/{table}") for table in tables.TABLES]
+
+    # ----------------------------------------------------------------------- IAM
+
+    def function_statements(self) -> list[iam.PolicyStatement]:
+        """The lake function's permissions (beside its own log group and ListBucket)."""
+        data = self.data
+        return [
+            iam.PolicyStatement(sid="ReadLakeInputs", actions=["s3:GetObject"],
+                                resources=[data.objects(BLS_PREFIX), data.objects(POPULATION_KEY)]),
+            iam.PolicyStatement(sid="ReadWriteDeleteSilver",
+                                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                                resources=[data.objects(SILVER_PREFIX)]),
+            iam.PolicyStatement(sid="KeepGluePartitions",
+                                actions=["glue:GetTable", "glue:CreatePartition", "glue:DeletePartition"],
+                                resources=self.catalog_arns()),
+            iam.PolicyStatement(sid="ConsumeLakeQueue",
+                                actions=["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+                                resources=[self.queue.queue_arn]),
+        ]
+
+    def _analyst_policy(self) -> iam.ManagedPolicy:
+        data = self.data
+        workgroup_arn = Fn.sub(
+            f"arn:${{AWS::Partition}}:athena:${{AWS::Region}}:${{AWS::AccountId}}:workgroup/{self.workgroup.name}")
+        policy = iam.ManagedPolicy(
+            self, "AnalystPolicy",
+            description=f"{APP_NAME} {data.config.environment}: read-only SQL on the silver layer (Athena)",
+            statements=[
+                iam.PolicyStatement(sid="QueryInTheWorkgroup", resources=[workgroup_arn], actions=[
+                    "athena:StartQueryExecution", "athena:StopQueryExecution", "athena:GetQueryExecution",
+                    "athena:GetQueryResults", "athena:GetQueryResultsStream", "athena:GetWorkGroup",
+                    "athena:ListQueryExecutions", "athena:ListNamedQueries", "athena:GetNamedQuery",
+                    "athena:BatchGetNamedQuery", "athena:BatchGetQueryExecution"]),
+                iam.PolicyStatement(sid="ReadTheCatalog", resources=self.catalog_arns(), actions=[
+                    "glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition",
+                    "glue:GetPartitions", "glue:BatchGetPartition"]),
+                iam.PolicyStatement(sid="ListSilverAndResults", actions=["s3:ListBucket", "s3:GetBucketLocation"],
+                                    resources=[data.bucket_arn], conditions={"StringLike": {"s3:prefix": [
+                                        f"{SILVER_PREFIX}*", f"{ATHENA_RESULTS_PREFIX}*"]}}),
+                iam.PolicyStatement(sid="ReadSilver", actions=["s3:GetObject"],
+                                    resources=[data.objects(SILVER_PREFIX)]),
+                iam.PolicyStatement(sid="WriteOwnQueryResults",
+                                    actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+                                    resources=[data.objects(ATHENA_RESULTS_PREFIX)]),
+            ],
+        )
+        NagSuppressions.add_resource_suppressions(policy, [{
+            "id": "AwsSolutions-IAM5",
+            "reason": "Wildcards only at the end of the silver and query-result prefixes of the data bucket "
+                      "(object names are not known in advance) and in the s3:prefix condition for them.",
+            "appliesTo": [{"regex": r"/^Resource::arn:<AWS::Partition>:s3:::[^*]+\/[a-z_-]+\/\*$/g"}],
+        }])
+        return policy
