@@ -4,9 +4,13 @@
   mirror's continuation queue + dead-letter queue (docs/every-survey.md),
   the S3 → SQS notifications (from `chalicelib.pipeline.events`, the same definitions as the
   local run), one least-privilege IAM role per Lambda function, their log groups,
-  the alarm topic and the alarms; the silver layer's resources (`infra/lake_resources.py`).
+  the alarm topic and the alarms (dead letters, ingestion errors, the analysis queue's
+  oldest message, analysis errors and throttles); the silver layer's resources
+  (`infra/lake_resources.py`).
 - `PipelineStack` (Path 1, `cdk deploy`): PipelineData + the Chalice app through
-  `chalice.cdk.Chalice`, wired to those roles and that queue.
+  `chalice.cdk.Chalice`, wired to those roles and that queue, with the API stage throttled.
+  The functions' reserved concurrency (ingest 1: never two runs at once; the API 5: it cannot
+  use up the account's concurrency) is in `.chalice/config.json`, so both paths get it.
 - `DataStack` (Path 2, `cdk deploy -c data_only=true`, then `chalice deploy`):
   PipelineData alone, with outputs that `write_chalice_config.py` copies into
   `.chalice/config.json`.
@@ -66,6 +70,9 @@ LAKE_EPHEMERAL_STORAGE_MB = 10240  # Path 1: /tmp holds one Parquet file while i
 
 VISIBILITY_FACTOR = 6  # AWS: queue visibility timeout >= 6 x the function timeout
 MAX_RECEIVE_COUNT = 4  # a message that failed 4 times goes to the dead-letter queue
+OLDEST_MESSAGE_ALARM_SECONDS = 3600  # an analysis message waiting an hour: the analysis is stuck
+API_RATE_LIMIT = 10  # requests per second, steady, for the whole API stage (Path 1)
+API_BURST_LIMIT = 20
 
 _ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,14}$")
 # What both buckets share: encrypted, private, TLS only, no ACLs.
@@ -184,6 +191,7 @@ class PipelineData(Construct):
         self.topic = self._alarm_topic()
         self.dead_letter_alarm, self.ingestion_alarm = self._alarms(self.topic)
         self.continuation_alarms = self._continuation_alarms(self.topic)
+        self.analysis_alarms = self._analysis_alarms(self.topic)
         self.lake_dead_letter_alarm = self._alarm(
             "LakeDeadLettersAlarm",
             "A lake input could not be converted after retries: it is in the lake dead-letter queue.",
@@ -380,6 +388,30 @@ class PipelineData(Construct):
         alarm.add_ok_action(action)
         return alarm
 
+    def _analysis_alarms(self, topic: sns.Topic) -> list[cloudwatch.Alarm]:
+        """The analysis queue's oldest message, and the analysis function's errors and throttles."""
+        oldest = self._alarm(
+            "AnalysisQueueAgeAlarm",
+            f"An analysis message has waited over {OLDEST_MESSAGE_ALARM_SECONDS} s: the analysis is failing, "
+            "throttled or not subscribed to the queue.",
+            self.queue.metric_approximate_age_of_oldest_message(period=Duration.minutes(5), statistic="Maximum"),
+            topic,
+            threshold=OLDEST_MESSAGE_ALARM_SECONDS,
+        )
+        return [oldest, *(
+            self._alarm(
+                f"Analysis{metric}Alarm",
+                f"The analysis function reported {metric.lower()} (see its logs; SQS retries the message, "
+                "then dead-letters it).",
+                cloudwatch.Metric(
+                    namespace="AWS/Lambda", metric_name=metric, statistic="Sum", period=Duration.minutes(5),
+                    dimensions_map={"FunctionName": self.config.function_name(ANALYZE)},
+                ),
+                topic,
+            )
+            for metric in ("Errors", "Throttles")
+        )]
+
     # ----------------------------------------------------------------------- IAM
 
     def arn(self, path: str = "") -> str:
@@ -566,7 +598,12 @@ class PipelineStack(Stack):
             cfn_function.add_property_override("PropagateTags", True)
             cfn_function.add_resource_dependency(self.data.log_groups[function].node.default_child)
         if API_HANDLER in self.functions:
-            self.chalice.get_resource("RestAPI").add_property_override("PropagateTags", True)
+            api = self.chalice.get_resource("RestAPI")
+            api.add_property_override("PropagateTags", True)
+            api.add_property_override("MethodSettings", [{
+                "ResourcePath": "/*", "HttpMethod": "*",
+                "ThrottlingRateLimit": API_RATE_LIMIT, "ThrottlingBurstLimit": API_BURST_LIMIT,
+            }])
         # The env-var route to the queue ARN silently keeps the placeholder when app.py was
         # already imported; overriding the generated SAM event always works.
         self.functions[ANALYZE].add_property_override(

@@ -61,6 +61,7 @@ def snapshot_settings(settings: Settings, base_url: str) -> Settings:
         bls_source_urls=(base_url + SNAPSHOT_BLS_PATH,),
         population_api_url=base_url + SNAPSHOT_POPULATION_PATH,
         bls_contact=settings.bls_contact or SNAPSHOT_CONTACT,
+        http_requests_per_second=1000.0,  # our own local server: no pace to keep
     )
 
 

@@ -2,13 +2,14 @@
 
 Used by the tests and by `run --offline` (the bundled snapshot). It speaks
 HTTP/1.1 with keep-alive on 127.0.0.1, renders directories in the BLS (IIS)
-listing format, sends `Last-Modified`, answers `If-Modified-Since` with 304,
-and, like BLS, answers 403 to a User-Agent without a contact address.
+listing format, sends `Last-Modified` and an `ETag`, answers `If-None-Match` (or, without it,
+`If-Modified-Since`) with 304, and, like BLS, answers 403 to a User-Agent without a contact address.
 """
 
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import re
 import threading
 import time
@@ -218,17 +219,21 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_body(404, b"Not Found", {"Content-Type": "text/plain"}, head)
             return
         stamp = email.utils.format_datetime(resource.last_modified, usegmt=True)
-        since = self.headers.get("If-Modified-Since")
-        if since:
-            try:
-                if resource.last_modified <= email.utils.parsedate_to_datetime(since):
-                    record.status = 304
-                    self.send_response(304)
-                    self.send_header("Last-Modified", stamp)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-            except (TypeError, ValueError):
-                pass
+        validators = {"Last-Modified": stamp, "ETag": f'"{hashlib.sha256(resource.body).hexdigest()[:16]}"'}
+        if _not_modified(self.headers, resource, validators["ETag"]):
+            record.status = 304
+            self.send_body(304, b"", validators, head=True)
+            return
         record.status = 200
-        self.send_body(200, resource.body, {"Content-Type": resource.content_type, "Last-Modified": stamp}, head)
+        self.send_body(200, resource.body, {"Content-Type": resource.content_type, **validators}, head)
+
+
+def _not_modified(headers: Any, resource: Resource, etag: str) -> bool:
+    """RFC 9110 13.2.2: If-None-Match decides when present, else If-Modified-Since."""
+    if (tags := headers.get("If-None-Match")) is not None:
+        return etag in (t.strip().removeprefix("W/") for t in tags.split(",")) or tags.strip() == "*"
+    since = headers.get("If-Modified-Since")
+    try:
+        return bool(since) and resource.last_modified <= email.utils.parsedate_to_datetime(since)
+    except (TypeError, ValueError):
+        return False

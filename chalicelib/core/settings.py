@@ -42,12 +42,13 @@ class Settings:
     bls_contact: str | None = None
     population_api_url: str = DEFAULT_POPULATION_API_URL
     http_concurrency: int = 4
-    http_requests_per_second: float = 5.0
+    http_requests_per_second: float = 1.0  # new requests per second per source host
     http_timeout: float = 60.0
     http_retries: int = 4
     mass_delete_fraction: float = 0.5
     mirror_time_budget: float | None = None  # seconds; None: no limit (in Lambda: from the context)
     mirror_file_deadline: float = 900.0  # seconds one file's transfer may take
+    deep_check_days: int = 7  # the mirror re-verifies every file's content this often
     report_start_year: int = 2013
     report_end_year: int = 2018
     report_series_id: str = "PRS30006032"
@@ -214,6 +215,7 @@ _ENV_PARSERS = {
     "MASS_DELETE_FRACTION": lambda n, v: ("mass_delete_fraction", _float(n, v, 0, 1)),
     "MIRROR_TIME_BUDGET": lambda n, v: ("mirror_time_budget", _float(n, v, 0, 366 * 86400)),
     "MIRROR_FILE_DEADLINE": lambda n, v: ("mirror_file_deadline", _float(n, v, 1, 86400)),
+    "DEEP_CHECK_DAYS": lambda n, v: ("deep_check_days", _int(n, v, 1, 366)),
     "REPORT_SERIES_ID": lambda n, v: (
         "report_series_id",
         _pattern(n, v.strip().upper(), SERIES_ID_PATTERN,

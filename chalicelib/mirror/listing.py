@@ -3,8 +3,10 @@
 Only links to files directly inside the listed directory are kept; everything
 else (parent link, subdirectories, sort links with query strings, fragments,
 other hosts or schemes, `..`, empty or duplicate names) is ignored. A page that
-is not an HTML listing, or lists no file, raises SourceError: an empty listing
-must never be mistaken for "the source deleted everything".
+is not an HTML listing, lists no file, or ends without its closing `</html>` tag (a
+body cut short, which HTTP cannot always tell: no Content-Length, connection closed)
+raises SourceError: a partial or empty listing must never be mistaken for "the source
+deleted these files".
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class _LinkCollector(HTMLParser):
         self.links: list[tuple[str | None, str, list[str]]] = []  # href, text before, text after
         self._text: list[str] = []
         self._in_link = False
+        self.closed = False  # the page's closing </html> tag was seen
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.add(tag)
@@ -80,7 +83,9 @@ class _LinkCollector(HTMLParser):
             self._text.append(" ")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "a" and self._in_link:
+        if tag == "html":
+            self.closed = True
+        elif tag == "a" and self._in_link:
             self._in_link = False
             self._text = []  # the link's own text is not "after" text
             if self.links:
@@ -101,7 +106,7 @@ def _looks_like_html(text: str) -> bool:
 def parse_listing(body: bytes | str, base_url: str, content_type: str | None = None) -> Listing:
     """Parse a directory listing page served at `base_url` (a URL ending in '/').
 
-    Raises SourceError if the page is not an HTML listing or lists no file.
+    Raises SourceError if the page is not an HTML listing, is cut short or lists no file.
     """
     if not base_url.endswith("/"):
         base_url += "/"
@@ -138,6 +143,12 @@ def _listing_links(
         raise SourceError(f"{base_url}: the listing page could not be parsed ({error})") from None
     if "a" not in collector.tags:
         raise SourceError(f"{base_url} did not return an HTML directory listing (no links)")
+    if not collector.closed:
+        raise SourceError(
+            f"{base_url}: the listing page was cut short: it ends after {len(body)} bytes and "
+            f"{len(collector.links)} links without its closing </html> tag; refusing a partial listing "
+            "(nothing is deleted)"
+        )
     return collector.links
 
 

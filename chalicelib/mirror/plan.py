@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from chalicelib.core.http_client import Validators
 from chalicelib.mirror.listing import ListingEntry
 from chalicelib.mirror.state import FileRecord
 from chalicelib.core.store import ObjectInfo
@@ -33,7 +34,8 @@ DRIFT = frozenset({MISSING, ALTERED})
 class Fetch:
     """One file to download.
 
-    `if_modified_since` makes the GET conditional (a 304 means nothing to do);
+    `validators` make the GET conditional (If-None-Match / If-Modified-Since); a 304 means
+    nothing to do only if it carries the same validators, otherwise the file is fetched in full;
     `known_sha256` is the SHA-256 of the intact stored copy (equal content → no upload);
     `probe_store` asks to read the stored object's metadata first (state lost).
     """
@@ -45,7 +47,7 @@ class Fetch:
     size_text: str | None = None
     time_text: str | None = None
     expected_size: int | None = None
-    if_modified_since: str | None = None
+    validators: Validators | None = None
     known_sha256: str | None = None
     probe_store: bool = False
 
@@ -143,7 +145,8 @@ def _fetch_for(
     if entry.size_text != record.listing_size:
         return fetch(SIZE_CHANGED, known_sha256=record.sha256)
     if entry.time_text != record.listing_time:
-        return fetch(TIME_CHANGED, known_sha256=record.sha256, if_modified_since=record.last_modified)
+        known = Validators(record.source_etag, record.last_modified)
+        return fetch(TIME_CHANGED, known_sha256=record.sha256, validators=known or None)
     if verify:
         return fetch(VERIFY, known_sha256=record.sha256)
     return None

@@ -36,6 +36,7 @@ class FileRecord:
     last_modified: str | None = None  # the source's Last-Modified header
     listing_size: str | None = None  # size text of the listing entry
     listing_time: str | None = None  # time text of the listing entry
+    source_etag: str | None = None  # the source's ETag header (with Last-Modified: the validators)
 
 
 @dataclass

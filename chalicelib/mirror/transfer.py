@@ -19,7 +19,8 @@ import requests
 import urllib3
 
 from chalicelib.core.errors import PipelineError, SourceError
-from chalicelib.core.http_client import PoliteClient
+from chalicelib.core.http_client import PoliteClient, Validators
+from chalicelib.core.log import log_event
 from chalicelib.core.store import Store, Upload
 from chalicelib.mirror.budget import Deadlines
 from chalicelib.mirror.plan import Fetch
@@ -95,16 +96,18 @@ class Transfer:
         # SourceError from `get` (it has retried already) ends the file at once.
         budget = self.client.retry_budget()
         deadline, is_run_end = self.deadlines.file_deadline(time.monotonic())
+        validators = fetch.validators
         while True:
             headers = {"Accept-Encoding": "identity"}  # Content-Length must be the body's length
-            if fetch.if_modified_since:
-                headers["If-Modified-Since"] = fetch.if_modified_since
+            if validators:
+                headers.update(validators.conditional_headers())
             response = self.client.get(fetch.url, headers=headers, stream=True, budget=budget)
             try:
                 if response.status_code == 304:
-                    if fetch.known_sha256 is None:  # cannot happen: only intact files are asked conditionally
-                        raise SourceError(f"GET {fetch.url}: 304 Not Modified for a file that must be fetched")
-                    return FileResult(fetch, self._bookkeeping(fetch, None), not_modified=True)
+                    if self._confirmed(fetch, validators, response):
+                        return FileResult(fetch, self._bookkeeping(fetch, None), not_modified=True)
+                    validators = None  # an unconfirmed 304: ask again for the whole file, now
+                    continue
                 if response.status_code != 200:
                     raise SourceError(f"GET {fetch.url} answered {response.status_code} {response.reason}")
                 try:
@@ -118,21 +121,33 @@ class Transfer:
                 response.close()
             self.client.wait_before_retry(budget.attempts)
 
+    def _confirmed(self, fetch: Fetch, validators: Validators | None, response: requests.Response) -> bool:
+        """True if a 304 carries the validators stored for the file (else the file is asked in full)."""
+        if fetch.known_sha256 is None or not validators:  # only intact files are asked conditionally
+            raise SourceError(f"GET {fetch.url}: 304 Not Modified for a file that must be fetched")
+        if validators.confirmed_by(response):
+            return True
+        log_event("unconfirmed_not_modified", file=fetch.name, key=fetch.key,
+                  etag=response.headers.get("ETag"), last_modified=response.headers.get("Last-Modified"))
+        return False
+
     def _stream(self, fetch: Fetch, response: requests.Response, known: _Known,
                 deadline: tuple[float, bool]) -> FileResult:
-        last_modified = response.headers.get("Last-Modified")
-        metadata = {"source-url": fetch.url}
+        source = Validators.of(response)
+        last_modified = source.last_modified
+        metadata = {"source-url": response.url}  # after same-host redirects
         if last_modified:
             metadata["source-last-modified"] = last_modified
         with self.store.upload(fetch.key, metadata=metadata, content_type="text/plain") as upload:
             sha256, size = self._receive(fetch, response, upload, deadline)
             if known.sha256 == sha256 and known.size in (None, size):
                 upload.abort()  # the same bytes: no new object, version or event
-                return FileResult(fetch, self._bookkeeping(fetch, last_modified, sha256, size, known.etag))
+                return FileResult(fetch, self._bookkeeping(fetch, source, sha256, size, known.etag))
             etag = upload.commit(sha256)
         record = FileRecord(
             name=fetch.name, key=fetch.key, size=size, sha256=sha256, etag=etag,
             last_modified=last_modified, listing_size=fetch.size_text, listing_time=fetch.time_text,
+            source_etag=source.etag,
         )
         return FileResult(fetch, record, uploaded=True)
 
@@ -164,20 +179,18 @@ class Transfer:
             raise _IncompleteBody(f"received {size} bytes, the listing said {fetch.expected_size}")
         return digest.hexdigest(), size
 
-    def _bookkeeping(self, fetch: Fetch, last_modified: str | None, sha256: str | None = None,
+    def _bookkeeping(self, fetch: Fetch, source: Validators | None, sha256: str | None = None,
                      size: int | None = None, etag: str | None = None) -> FileRecord:
-        """The stored copy is right: remember the new listing text (and Last-Modified, if sent)."""
+        """The stored copy is right: remember the new listing text (and the validators of a 200)."""
         previous = self.previous.get(fetch.name)
+        source = source or Validators()
         if previous is None:
             assert sha256 is not None and size is not None and etag is not None
-            return FileRecord(fetch.name, fetch.key, size, sha256, etag, last_modified,
-                              fetch.size_text, fetch.time_text)
-        return replace(
-            previous,
-            last_modified=last_modified or previous.last_modified,
-            listing_size=fetch.size_text,
-            listing_time=fetch.time_text,
-        )
+            return FileRecord(fetch.name, fetch.key, size, sha256, etag, source.last_modified,
+                              fetch.size_text, fetch.time_text, source.etag)
+        if source:  # a full answer: its validators replace the remembered ones
+            previous = replace(previous, last_modified=source.last_modified, source_etag=source.etag)
+        return replace(previous, listing_size=fetch.size_text, listing_time=fetch.time_text)
 
 
 def allowed_size(content_length: str | None, listed: int | None) -> int | None:

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from chalicelib.core.errors import NotFound, PipelineError
+from chalicelib.core.errors import NotFound, PipelineError, PreconditionFailed
+from chalicelib.core.layout import SUMMARY_KEY
 from chalicelib.core.log import log_error, log_event
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import Store
@@ -89,7 +90,10 @@ def analyze(
     if an input changed while the reports were computed, they are computed again, so
     the last writer never leaves reports of older inputs behind. Raises EventError for a
     message that is not an S3 event and AnalysisFailed when the reports fail, so the
-    message is retried and ends in the dead-letter queue instead of being lost.
+    message is retried and ends in the dead-letter queue instead of being lost. The reports
+    step writes the summary only over the version it read first, and every report carries the
+    input versions it was computed from: a run that lost that race computes again, so reports
+    never disagree with `summary.json` whatever the interleaving (see docs/faults.md).
     """
     bucket, prefix = events.store_location(store)
     filters = events.notification_filters(settings, prefix)
@@ -116,7 +120,12 @@ def _run_until_inputs_stable(
     """Run the reports until no input changed while they ran: (keys written by any run, last result)."""
     written: list[str] = []
     for attempt in range(1, STABLE_INPUT_ATTEMPTS + 1):
-        outcome = _run_reports_once(reports, settings, store, keys)
+        try:
+            outcome = _run_reports_once(reports, settings, store, keys)
+        except PreconditionFailed:  # another analysis wrote the summary meanwhile: compute again
+            changed = [SUMMARY_KEY]
+            log_event("analysis_summary_conflict", keys=keys, attempt=attempt)
+            continue
         written += [key for key in outcome.written if key not in written]
         changed = _inputs_changed_since(outcome.inputs, store)
         if not changed:
@@ -133,6 +142,8 @@ def _run_reports_once(
     """The result of one reports run; AnalysisFailed if it failed."""
     try:
         outcome = reports(settings, store)
+    except PreconditionFailed:
+        raise  # the summary was written by another run: the caller computes again
     except PipelineError as error:
         log_error("analysis_failed", error, keys=keys)
         raise AnalysisFailed(f"reports failed for {', '.join(keys)}: {error}") from error

@@ -36,12 +36,12 @@ def scheduled_ingestion(env: dict[str, str] | None = None, context: Any = None) 
     except PipelineError as error:  # the population still runs; the invocation fails afterwards
         log_error("mirror_lease_failed", error)
         started, lease_error = None, f"mirror: the run record could not be read or written ({error})"
-    steps = [("population", population_step())]
-    if started is not None:
-        steps.insert(0, ("mirror", mirror_step(deadlines=lambda_deadlines(settings, context))))
-    elif lease_error is None:
-        log_event("ingestion_mirror_skipped", reason="a mirror run holds the lease (a continuation is due)")
-    result = ingest(settings, store, steps=steps)
+    if started is not None:  # the default steps: the mirror (a deep check when due), the population
+        result = ingest(settings, store, deadlines=lambda_deadlines(settings, context))
+    else:
+        if lease_error is None:
+            log_event("ingestion_mirror_skipped", reason="a mirror run holds the lease (a continuation is due)")
+        result = ingest(settings, store, steps=[("population", population_step())])
     if started is not None:
         _end_invocation(store, *started, result)
     log_event("ingestion_end", **result.to_dict())

@@ -2,7 +2,10 @@
 
 `ingest` returns an `IngestionResult` and never raises for a step's failure (the
 Lambda handler raises, the CLI exits 1); every run is recorded at
-`INGESTION_RECORD_KEY` for the dashboard. See docs/pipeline.md.
+`INGESTION_RECORD_KEY` for the dashboard. The record also keeps when the mirror last
+completed a deep check (every file's content downloaded and compared): the default
+ingestion makes its mirror a deep check when that is `DEEP_CHECK_DAYS` old or more.
+See docs/pipeline.md and docs/faults.md.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.core.errors import NotFound, PipelineError
@@ -98,6 +101,7 @@ class IngestionRecord:
     errors: dict[str, str]
     mirror: dict[str, int] | None  # files per kind of change (added, updated, deleted, unchanged, failed)
     population: dict[str, bool] | None  # {"changed": ...}
+    last_deep_check: str | None = None  # start of the last ingestion whose mirror completed a deep check
 
     def to_dict(self) -> dict[str, Any]:
         """The stored JSON document (and /api/status's `ingestion`)."""
@@ -109,7 +113,8 @@ class IngestionRecord:
         return cls(str(document["started_at"]), str(document["finished_at"]), bool(document["ok"]),
                    {str(k): str(v) for k, v in document["errors"].items()},
                    document["mirror"] and {str(k): int(v) for k, v in document["mirror"].items()},
-                   document["population"] and {"changed": bool(document["population"]["changed"])})
+                   document["population"] and {"changed": bool(document["population"]["changed"])},
+                   document.get("last_deep_check"))
 
 
 def mirror_step(*, dry_run: bool = False, verify: bool = False, allow_mass_delete: bool = False,
@@ -148,16 +153,21 @@ def ingest(
     steps: Iterable[tuple[str, Step]] | None = None,
     progress: Progress = None,
     record: bool = True,
+    deadlines: Any = None,
 ) -> IngestionResult:
     """Run the mirror, then the population; a failing step does not stop the next one.
 
     Never raises for a step's failure: the outcome says which step failed and why
     (callers decide: the Lambda handler raises, the CLI exits 1). With `record`, the
-    outcome is kept at INGESTION_RECORD_KEY (see `record_ingestion`).
+    outcome is kept at INGESTION_RECORD_KEY (see `record_ingestion`). `deadlines` limit the
+    default mirror step (chalicelib.mirror.budget); a deep check counts once its mirror completed.
     """
-    if steps is None:
-        steps = (("mirror", mirror_step()), ("population", population_step()))
     started_at = _now()
+    previous = last_ingestion(store) if record or steps is None else None
+    last_deep_check = previous.last_deep_check if previous else None
+    deep_check = steps is None and deep_check_due(last_deep_check, settings.deep_check_days, started_at)
+    if steps is None:
+        steps = (("mirror", mirror_step(verify=deep_check, deadlines=deadlines)), ("population", population_step()))
     result = IngestionResult()
     for name, step in steps:
         started = time.monotonic()
@@ -174,12 +184,30 @@ def ingest(
         error = None if outcome.ok else f"{name}: {outcome.failure()}"
         log_event("ingestion_step_done", step=name, ok=outcome.ok, seconds=round(time.monotonic() - started, 3))
         result.steps.append(StepOutcome(name, outcome.ok, outcome, error))
+    mirrored = result.step("mirror")
+    if deep_check and mirrored is not None and mirrored.ok and getattr(mirrored.result, "complete", True):
+        last_deep_check = started_at
+        log_event("deep_check_done", at=started_at)
     if record:
-        record_ingestion(store, result, started_at)
+        record_ingestion(store, result, started_at, last_deep_check)
     return result
 
 
-def record_ingestion(store: Store, result: IngestionResult, started_at: str) -> None:
+def deep_check_due(last: str | None, days: int, now: str) -> bool:
+    """True when the last complete deep check (ISO UTC time) is `days` old (an hour's slack for
+    the schedule's drift) or unknown."""
+    try:
+        when = datetime.fromisoformat(str(last).replace("Z", "+00:00"))
+        elapsed = datetime.fromisoformat(now.replace("Z", "+00:00")) - when
+    except ValueError:
+        return True
+    return elapsed >= timedelta(days=days) - timedelta(hours=1)
+
+
+
+
+def record_ingestion(store: Store, result: IngestionResult, started_at: str,
+                     last_deep_check: str | None = None) -> None:
     """Keep the last ingestion's outcome, so the dashboard can tell whether the daily run works.
 
     The mirror writes its own state only when something changed (a no-op run costs no
@@ -194,6 +222,7 @@ def record_ingestion(store: Store, result: IngestionResult, started_at: str) -> 
         errors=result.errors(),
         mirror=_mirror_counts(mirror.result) if mirror and mirror.result else None,
         population={"changed": population.result.changed} if population and population.result else None,
+        last_deep_check=last_deep_check,
     ).to_dict()
     try:
         store.put(INGESTION_RECORD_KEY, json.dumps(document, indent=2).encode() + b"\n",

@@ -1,8 +1,10 @@
 """U.S. population from DataUSA: fetch, validate, store the response as received when it changed.
 
 `parse_response` / `parse_population` are pure and run before anything is written (two
-response shapes: the tesseract API and the retired api/data); `run_population` stores the
-body byte for byte, conditionally, only when its SHA-256 differs. See docs/population.md.
+response shapes: the tesseract API and the retired api/data; every row national, `01000US`);
+`check_plausible` refuses an answer without every REPORT_YEARS year or with a year more than
+`MAX_YEAR_CHANGE` away from the stored value; `run_population` stores the body byte for byte,
+conditionally, only when its SHA-256 differs. See docs/population.md and docs/faults.md.
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ _TESSERACT_KEYS = ("annotations", "page", "columns", "data")
 _RETIRED_KEYS = ("data", "source")
 _YEAR_TEXT = re.compile(r"\d{4}")
 _SNIPPET = 20
+UNITED_STATES = "01000US"  # DataUSA's Nation ID of the United States
+# Revisions, and a switch between the ACS 1-year and 5-year estimates, move a year by up to
+# ~1.5 % (2013: 316,128,839 vs 311,536,594); a unit change (thousands: 316,129) or another
+# measure moves it far more.
+MAX_YEAR_CHANGE = 0.05
 
 
 class PopulationRecord(NamedTuple):
@@ -131,6 +138,11 @@ def _record(number: int, row: Any) -> PopulationRecord:
         if key not in row:
             hint = "; the population must be national (drilldowns Year and Nation)" if key == "Nation" else ""
             raise SourceError(f"row {number} has no {key!r} (keys: {_keys(row)}){hint}")
+    nation = row.get("Nation ID", row.get("ID Nation"))
+    if nation != UNITED_STATES and not (nation is None and row["Nation"] == "United States"):
+        raise SourceError(
+            f"row {number} is for Nation ID {nation!r} ({row['Nation']!r}), not the United States ({UNITED_STATES!r})"
+        )
     year = _year(row["Year"])
     if year is None:
         raise SourceError(f"row {number} has 'Year' {row['Year']!r}, not a four-digit integer year")
@@ -248,28 +260,15 @@ def run_population(settings: Settings, store: Store, *, client: Any = None) -> P
     """Fetch the population, validate it, and store the body as received if it changed.
 
     Writes at most one object (`population/population.json`) and only when the SHA-256 of
-    the body differs from the stored object's `sha256` metadata. Raises SourceError (bad or
-    unreachable source; nothing written) or StoreError.
+    the body differs from the stored object's `sha256` metadata. Raises SourceError (bad,
+    implausible or unreachable source; nothing written) or StoreError.
     """
-    from chalicelib.core.http_client import PoliteClient
-
     url = settings.population_api_url
-    own_client = client is None
-    if own_client:
-        client = PoliteClient.from_settings(settings)
-    try:
-        body, content_type, fetched_at = _fetch(client, url)
-    finally:
-        if own_client:
-            client.close()
+    body, content_type, fetched_at = _fetch_once(settings, url, client)
     sha256 = hashlib.sha256(body).hexdigest()
     log_event("population_fetched", url=url, bytes=len(body), sha256=sha256, content_type=content_type)
-    try:
-        parsed = parse_response(body)
-    except SourceError as error:
-        raise SourceError(
-            f"unusable population response from {url}: {error}. Nothing was written to {POPULATION_KEY}."
-        ) from None
+    parsed = _refuse_unless(url, lambda: parse_response(body))
+    _refuse_unless(url, lambda: check_plausible(parsed.records, settings))
 
     def result(changed: bool, etag: str) -> PopulationResult:
         return PopulationResult(changed, POPULATION_KEY, url, parsed.shape, parsed.records,
@@ -279,25 +278,80 @@ def run_population(settings: Settings, store: Store, *, client: Any = None) -> P
     if stored is not None and stored.metadata.get("sha256") == sha256:
         log_event("population_unchanged", key=POPULATION_KEY, sha256=sha256, etag=stored.etag)
         return result(False, stored.etag)
+    if stored is not None:
+        _refuse_unless(url, lambda: check_plausible(parsed.records, settings, _stored_records(store)))
     metadata = {"source-url": _ascii(url), "sha256": sha256, "fetched-at": fetched_at}
-    try:
-        # Conditional: a concurrent run that stored something in between is not overwritten blindly.
-        if stored is None:
-            etag = store.put(POPULATION_KEY, body, metadata=metadata, content_type=CONTENT_TYPE, if_none_match=True)
-        else:
-            etag = store.put(POPULATION_KEY, body, metadata=metadata, content_type=CONTENT_TYPE, if_match=stored.etag)
-    except PreconditionFailed:
+    etag = _write(store, body, metadata, stored)
+    if etag is None:  # a concurrent run stored this very body
         current = _stored_head(store)
-        if current is not None and current.metadata.get("sha256") == sha256:
-            log_event("population_unchanged", key=POPULATION_KEY, sha256=sha256, etag=current.etag)
-            return result(False, current.etag)
-        raise StoreError(
-            f"{POPULATION_KEY} in {store.url} was replaced by another run while this one was writing; run again"
-        ) from None
+        assert current is not None
+        log_event("population_unchanged", key=POPULATION_KEY, sha256=sha256, etag=current.etag)
+        return result(False, current.etag)
     first, last = parsed.records[0].year, parsed.records[-1].year
     log_event("population_stored", key=POPULATION_KEY, bytes=len(body), sha256=sha256, etag=etag,
               rows=len(parsed.records), first_year=first, last_year=last, shape=parsed.shape)
     return result(True, etag)
+
+
+def check_plausible(records: list[PopulationRecord], settings: Settings,
+                    stored: dict[int, int] | None = None) -> None:
+    """SourceError unless every REPORT_YEARS year is present and, where `stored` has the same
+    year, the value is within MAX_YEAR_CHANGE of it."""
+    by_year = dict(records)
+    start, end = settings.report_start_year, settings.report_end_year
+    if missing := [year for year in range(start, end + 1) if year not in by_year]:
+        raise SourceError(f"it has no row for {', '.join(map(str, missing))} of REPORT_YEARS {start}-{end}")
+    for year, old in sorted((stored or {}).items()):
+        new = by_year.get(year)
+        if new is not None and abs(new - old) > MAX_YEAR_CHANGE * old:
+            raise SourceError(
+                f"{year} has {new:,} people where the stored population has {old:,} ({(new - old) / old:+.1%}); "
+                f"a year may move by at most {MAX_YEAR_CHANGE:.0%} (revisions, ACS 1-year vs 5-year), "
+                "so this looks like another unit or measure"
+            )
+
+
+def _refuse_unless(url: str, check: Callable[[], Any]) -> Any:
+    """`check()`'s value; its SourceError becomes the message that nothing was written."""
+    try:
+        return check()
+    except SourceError as error:
+        raise SourceError(
+            f"unusable population response from {url}: {error}. Nothing was written to {POPULATION_KEY}."
+        ) from None
+
+
+def _fetch_once(settings: Settings, url: str, client: Any) -> tuple[bytes, str, str]:
+    from chalicelib.core.http_client import PoliteClient
+
+    if client is not None:
+        return _fetch(client, url)
+    with PoliteClient.from_settings(settings) as own:
+        return _fetch(own, url)
+
+
+def _stored_records(store: Store) -> dict[int, int]:
+    """The stored population by year ({} if it cannot be read: nothing to compare with)."""
+    try:
+        return dict(parse_population(store.read(POPULATION_KEY).body))
+    except (NotFound, SourceError):
+        return {}
+
+
+def _write(store: Store, body: bytes, metadata: dict[str, str], stored: ObjectHead | None) -> str | None:
+    """Write conditionally on the version compared with; the new ETag, or None if a concurrent
+    run stored the same body meanwhile (StoreError if it stored another)."""
+    try:
+        if stored is None:
+            return store.put(POPULATION_KEY, body, metadata=metadata, content_type=CONTENT_TYPE, if_none_match=True)
+        return store.put(POPULATION_KEY, body, metadata=metadata, content_type=CONTENT_TYPE, if_match=stored.etag)
+    except PreconditionFailed:
+        current = _stored_head(store)
+        if current is not None and current.metadata.get("sha256") == metadata["sha256"]:
+            return None
+        raise StoreError(
+            f"{POPULATION_KEY} in {store.url} was replaced by another run while this one was writing; run again"
+        ) from None
 
 
 def _fetch(client: Any, url: str) -> tuple[bytes, str, str]:

@@ -4,12 +4,17 @@ computed from the stored BLS data file and population and written under `reports
 A run whose inputs and options equal those recorded in `summary.json` writes nothing;
 the same inputs give byte-identical files. pandas and numpy are imported inside the
 functions that compute reports, never at module import (the ingestion Lambda imports this
-package). Definitions, outputs and choices: see docs/reports.md.
+package). Every report file carries, in its metadata `inputs`, the digest of the input
+versions and options it was computed from (`inputs_tag` in `summary.json`); the summary is
+written last and only over the version read at the start, so concurrent runs never leave
+reports that disagree with it. Definitions, outputs and choices: see docs/reports.md and
+docs/faults.md.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -19,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.reports.bls_data import BlsDataReader, period_code
-from chalicelib.core.errors import NotFound, PipelineError, SourceError
+from chalicelib.core.errors import NotFound, PipelineError, PreconditionFailed, SourceError
 from chalicelib.core.log import log_event
 from chalicelib.core.layout import (
     BEST_YEARS_CSV_KEY,
@@ -344,7 +349,8 @@ def run_reports(
         "period": settings.report_period,
         "include_annual": include_annual,
     }
-    stored = _unchanged_reports(store, inputs, options)
+    previous, summary_etag = _previous_summary(store)
+    stored = _unchanged_reports(store, previous, inputs, options)
     if stored is not None:  # a duplicate event: the stored reports are already these
         log_event("reports_unchanged", inputs=inputs, options=options)
         return replace(stored, seconds=time.monotonic() - started)
@@ -356,11 +362,10 @@ def run_reports(
     )
     _log_reports(reports)
     say("writing reports")
-    written = write_reports(store, reports)
+    written = write_reports(store, reports, inputs_tag(inputs, options))
     seconds = time.monotonic() - started
     summary = _summary(reports, inputs, options, seconds=seconds, generated_at=now())
-    # Written last: a run that fails half-way is redone by the next event.
-    store.put(SUMMARY_KEY, _json_bytes(summary), content_type="application/json")
+    _write_summary(store, summary, summary_etag)
     return ReportsResult(
         reports.population_stats, reports.best_years, reports.series_population, inputs,
         written=[*written, SUMMARY_KEY], seconds=seconds,
@@ -414,12 +419,12 @@ def report_files(reports: ComputedReports) -> dict[str, bytes]:
     }
 
 
-def write_reports(store: Store, reports: ComputedReports) -> list[str]:
-    """Store the report files; the keys written, in order."""
+def write_reports(store: Store, reports: ComputedReports, tag: str) -> list[str]:
+    """Store the report files, each tagged with the `inputs_tag` it was computed from; the keys written."""
     written = []
     for key, body in report_files(reports).items():
         content_type = "text/csv; charset=utf-8" if key.endswith(".csv") else "application/json"
-        store.put(key, body, content_type=content_type)
+        store.put(key, body, content_type=content_type, metadata={"inputs": tag})
         written.append(key)
     return written
 
@@ -439,6 +444,7 @@ def _summary(
         "seconds": round(seconds, 3),
         "inputs": inputs,
         "options": options,
+        "inputs_tag": inputs_tag(inputs, options),
         "reports": list(REPORT_KEYS),
         "rows": {
             "best_years": len(best.series),
@@ -452,13 +458,32 @@ def _summary(
 
 
 def _unchanged_reports(
-    store: Store, inputs: list[dict[str, Any]], options: dict[str, Any]
+    store: Store, previous: dict[str, Any] | None, inputs: list[dict[str, Any]], options: dict[str, Any]
 ) -> ReportsResult | None:
-    """The stored reports if the last run had these inputs and options (None: compute them)."""
-    previous = _previous_summary(store)
+    """The stored reports if the last run had these inputs and options and every report file
+    carries their tag (None: compute them)."""
     if previous and previous.get("inputs") == inputs and previous.get("options") == options:
-        return _stored_reports(store, inputs)
+        return _stored_reports(store, inputs, inputs_tag(inputs, options))
     return None
+
+
+def inputs_tag(inputs: list[dict[str, Any]], options: dict[str, Any]) -> str:
+    """The digest of the input versions and options a report was computed from."""
+    document = json.dumps({"inputs": inputs, "options": options}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(document.encode()).hexdigest()[:32]
+
+
+def _write_summary(store: Store, summary: dict[str, Any], read_etag: str | None) -> None:
+    """Written last (a run that fails half-way is redone by the next event), and only over the
+    version read at the start: PreconditionFailed if another run wrote it meanwhile."""
+    try:
+        store.put(SUMMARY_KEY, _json_bytes(summary), content_type="application/json",
+                  if_none_match=read_etag is None, if_match=read_etag)
+    except PreconditionFailed:
+        raise PreconditionFailed(
+            f"{SUMMARY_KEY} was written by another analysis while this one computed; the reports "
+            "must be computed again (the analysis does so; on the command line, run again)"
+        ) from None
 
 
 def _describe_input(store: Store, key: str) -> dict[str, Any]:
@@ -497,9 +522,17 @@ def _open_data(store: Store, key: str) -> Iterator[BlsDataReader]:
         yield BlsDataReader(stream, source=key)
 
 
-def _stored_reports(store: Store, inputs: list[dict[str, Any]]) -> ReportsResult | None:
-    """The reports as stored by the previous run (None if any is missing or unreadable)."""
-    if not all(store.exists(key) for key in (BEST_YEARS_CSV_KEY, SERIES_POPULATION_CSV_KEY)):
+def _stored_reports(store: Store, inputs: list[dict[str, Any]], tag: str) -> ReportsResult | None:
+    """The reports as stored by the previous run (None if any is missing or unreadable, or was
+    computed from other inputs than `tag` names: each report file carries its tag)."""
+    tags: dict[str, str | None] = {}
+    for key in REPORT_KEYS:
+        try:
+            tags[key] = store.head(key).metadata.get("inputs")
+        except NotFound:
+            return None
+    if any(found != tag for found in tags.values()):
+        log_event("reports_mismatch", expected=tag, found=tags)
         return None
     stored = read_stored_reports(store)
     if stored.population_stats is None or stored.best_years is None or stored.series_population is None:
@@ -555,11 +588,16 @@ def _report_name(key: str) -> str:
     return key.rsplit("/", 1)[-1].removesuffix(".json")
 
 
-def _previous_summary(store: Store) -> dict[str, Any] | None:
+def _previous_summary(store: Store) -> tuple[dict[str, Any] | None, str | None]:
+    """The stored summary (None if absent or unreadable) and its ETag (None if absent)."""
     try:
-        return json.loads(store.read(SUMMARY_KEY).body)
-    except (NotFound, ValueError):
-        return None
+        stored = store.read(SUMMARY_KEY)
+    except NotFound:
+        return None, None
+    try:
+        return json.loads(stored.body), stored.etag
+    except ValueError:
+        return None, stored.etag
 
 
 def _json_bytes(document: Any) -> bytes:

@@ -207,8 +207,10 @@ def test_identical_content_streams_but_writes_no_object_version_or_event(server,
     assert run_mirror(settings_for(server), store, client=client).ok
     before = store.head("bls/pr/pr.data.big")
     events = _drain(store, queue_url)
-    # WHEN the source shows a new time (and the If-Modified-Since is answered in full) with the same bytes
+    # WHEN the listing shows a new time, the conditional GET gets a 304 without validators (not
+    # trusted), and the file comes again in full: the same bytes
     server.publish(ROOT + "pr/pr.data.big", body, datetime(2026, 1, 2, 8, 30, tzinfo=UTC))
+    server.inject(ROOT + "pr/pr.data.big", "304_bare")
     result = run_mirror(settings_for(server), store, client=client).to_dict()
     # THEN the body was downloaded and compared, and nothing was written
     assert result["ok"] and result["unchanged"] == ["pr.data.big"] and result["bytes_downloaded"] == len(body)

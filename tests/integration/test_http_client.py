@@ -1,13 +1,20 @@
-"""The polite HTTP client: identification, retries with backoff, Retry-After, clear 403."""
+"""The polite HTTP client: identification, retries with backoff, Retry-After, clear 403; per-host pace,
+same-origin redirects, identity encoding and validators (issue 12)."""
 
 from __future__ import annotations
 
+import io
+import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
+import requests
 
 from support.faultserver import FaultServer
 
 from chalicelib.core.errors import SourceError
-from chalicelib.core.http_client import HTTPStatusError, PoliteClient, RateLimiter, user_agent
+from chalicelib.core.http_client import HostRateLimiter, HTTPStatusError, PoliteClient, Validators, user_agent
+from chalicelib.core.settings import Settings
 from workstation.sourceserver import SourceServer
 
 PATH = "/pub/time.series/pr/pr.class"
@@ -101,9 +108,9 @@ def test_a_redirect_loop_is_a_source_error_and_not_retried():
     with server, make_client(sleeps) as client:
         # WHEN the file is fetched
         # THEN the failure is a SourceError naming the URL and the cause, and it is not retried
-        with pytest.raises(SourceError, match=r"GET http://.*pr\.class failed: TooManyRedirects"):
+        with pytest.raises(SourceError, match=r"GET http://.*pr\.class failed: more than 3 redirects"):
             client.get(server.base_url + PATH)
-        assert client.requests_made == 1
+        assert client.requests_made == 4  # the first request and 3 redirects, no retry
     assert sleeps == []
 
 
@@ -151,14 +158,143 @@ def test_a_shared_retry_budget_caps_the_requests_of_one_resource():
         assert client.requests_made == 2 and budget.attempts == 4 and not budget.can_retry
 
 
-def test_rate_limiter_spaces_request_starts():
-    now = [0.0]
+def test_rate_limiter_spaces_request_starts_per_host():
+    # GIVEN a limiter of 4 requests per second, on a frozen clock
     waits: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        waits.append(seconds)
-
-    limiter = RateLimiter(4.0, clock=lambda: now[0], sleep=sleep)
+    limiter = HostRateLimiter(4.0, clock=lambda: 0.0, sleep=waits.append)
+    # WHEN four requests go to one host and one to another host
     for _ in range(4):
-        limiter.wait()
+        limiter.wait("http://a.example/x")
+    limiter.wait("https://b.example/y")
+    # THEN the starts on the first host are 0.25 s apart, and the other host is not held up
     assert waits == [0.25, 0.5, 0.75]
+    assert limiter.last_request_at == {"http://a.example": 0.75, "https://b.example": 0.0}
+
+
+# --------------------------------------------------------------------------- fault review (issue 12)
+
+
+def test_the_default_pace_is_one_request_per_second_per_host_shared_by_all_threads():
+    # GIVEN a client built from the default settings
+    settings = Settings.from_env({}, bls_contact="ops@example.org")
+    assert settings.http_requests_per_second == 1.0
+    waits: list[float] = []
+    limiter = PoliteClient.from_settings(settings).limiter
+    limiter._clock, limiter._sleep = (lambda: 100.0), waits.append
+    # WHEN 8 downloads of one run start at once on 4 threads
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda n: limiter.wait(f"https://download.bls.gov/pub/f{n}"), range(8)))
+    # THEN they start one second apart
+    assert sorted(waits) == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+
+
+def test_the_pace_holds_across_invocations_when_the_limiter_is_seeded():
+    # GIVEN the last request of an earlier invocation to a host, 0.4 s ago
+    settings = Settings.from_env({}, bls_contact="ops@example.org")
+    client = PoliteClient.from_settings(settings, last_request_at={"https://download.bls.gov": 99.6})
+    waits: list[float] = []
+    client.limiter._clock, client.limiter._sleep = (lambda: 100.0), waits.append
+    # WHEN the continuation's first request to that host starts
+    client.limiter.wait("https://download.bls.gov/pub/time.series/pr/")
+    # THEN it waits for the rest of the second, and the new time can be carried on again
+    assert waits == [pytest.approx(0.6)]
+    assert client.limiter.last_request_at == {"https://download.bls.gov": pytest.approx(100.6)}
+
+
+def test_identity_is_asked_and_a_compressed_bomb_is_refused_with_bounded_memory():
+    # GIVEN a source that answers gzip (64 MiB of zeros) whatever was asked
+    with FaultServer() as server, make_client([]) as client:
+        server.publish(PATH, b"class\r\n")
+        server.always(PATH, "gzip_bomb")
+        tracemalloc.start()
+        try:
+            # WHEN the file is fetched (read whole, as listings and the population are)
+            with pytest.raises(SourceError) as caught:
+                client.get(server.base_url + PATH)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        # THEN the request asked for identity, the answer is refused unread, and memory stayed small
+        assert server.requests[0].headers["Accept-Encoding"] == "identity"
+        assert "Content-Encoding 'gzip' although 'identity' was asked" in str(caught.value)
+        assert peak < 8 * 1024 * 1024
+        assert client.requests_made == 1  # not retried
+
+
+def test_a_body_read_whole_is_capped():
+    with FaultServer() as server, PoliteClient("ops@example.org", requests_per_second=1000,
+                                               max_body_bytes=1000) as client:
+        server.publish(PATH, b"x" * 1001)
+        with pytest.raises(SourceError, match="larger than 1000 bytes"):
+            client.get(server.base_url + PATH)
+        server.publish(PATH, b"x" * 1000)
+        assert client.get(server.base_url + PATH).content == b"x" * 1000
+
+
+def test_a_redirect_within_the_host_is_followed_and_the_response_says_where_the_bytes_came_from():
+    with FaultServer() as server, make_client([]) as client:
+        server.publish("/moved/pr.class", b"class\r\n")
+        server.redirect(PATH, "/moved/pr.class")
+        response = client.get(server.base_url + PATH)
+        assert response.content == b"class\r\n"
+        assert response.url == server.base_url + "/moved/pr.class"
+
+
+@pytest.mark.parametrize("elsewhere", ["other host", "other scheme"])
+def test_a_redirect_to_another_host_or_scheme_is_not_followed_and_the_contact_goes_nowhere_else(elsewhere):
+    # GIVEN a source redirecting a file to another server (or to https on its own port)
+    with FaultServer() as server, FaultServer() as other, make_client([]) as client:
+        other.publish(PATH, b"class\r\n")
+        target = other.base_url + PATH if elsewhere == "other host" else server.base_url.replace("http:", "https:") + PATH
+        server.redirect(PATH, target)
+        # WHEN the file is fetched
+        with pytest.raises(SourceError) as caught:
+            client.get(server.base_url + PATH)
+        # THEN the error names the target and the rule, and the other server saw nothing
+        assert f"was redirected to {target}: not followed" in str(caught.value)
+        assert other.requests == [] and client.requests_made == 1
+
+
+def test_validators_confirm_a_304_only_when_it_carries_the_stored_ones():
+    class Answer:
+        def __init__(self, **headers: str) -> None:
+            self.headers = headers
+
+    lm = "Thu, 04 Sep 2025 08:30:00 GMT"
+    tagged, dated = Validators('"abc"', lm), Validators(None, lm)
+    assert tagged.conditional_headers() == {"If-None-Match": '"abc"', "If-Modified-Since": lm}
+    assert tagged.confirmed_by(Answer(ETag='"abc"')) and tagged.confirmed_by(Answer(ETag='W/"abc"'))
+    assert not tagged.confirmed_by(Answer(ETag='"abd"', **{"Last-Modified": lm}))
+    assert not tagged.confirmed_by(Answer(**{"Last-Modified": lm}))  # the ETag is known: it must match
+    assert dated.confirmed_by(Answer(**{"Last-Modified": "Thu, 04 Sep 2025 08:30:00 +0000"}))
+    assert not dated.confirmed_by(Answer(**{"Last-Modified": "Thu, 04 Sep 2025 08:31:00 GMT"}))
+    assert not dated.confirmed_by(Answer()) and not Validators().confirmed_by(Answer(ETag='"abc"'))
+
+
+def test_https_is_never_downgraded_by_a_redirect():
+    # GIVEN an https source whose answer redirects to plain http on the same host (a transport
+    # stand-in: no TLS server in the tests; the client's own redirect policy is what is tested)
+    class Redirecting(requests.adapters.BaseAdapter):
+        def __init__(self) -> None:
+            super().__init__()
+            self.urls: list[str] = []
+
+        def send(self, request, **kwargs):  # noqa: ANN001, ANN003 - requests' adapter signature
+            self.urls.append(request.url)
+            response = requests.Response()
+            response.status_code, response.url, response.request = 302, request.url, request
+            response.headers["Location"] = "http://download.bls.gov/pub/time.series/pr/pr.class"
+            response.raw = io.BytesIO(b"")
+            return response
+
+        def close(self) -> None:
+            pass
+
+    transport = Redirecting()
+    with make_client([]) as client:
+        client.session.mount("https://", transport)
+        client.session.mount("http://", transport)
+        # WHEN the file is fetched, THEN the redirect is refused and no http request is made
+        with pytest.raises(SourceError, match="redirected to http://download.bls.gov/.*: not followed"):
+            client.get("https://download.bls.gov/pub/time.series/pr/pr.class")
+    assert transport.urls == ["https://download.bls.gov/pub/time.series/pr/pr.class"]

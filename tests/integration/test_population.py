@@ -52,7 +52,8 @@ CONTACT = "test@example.org"
 
 def settings_for(server: SourceServer, path: str = API_PATH, **overrides: Any) -> Settings:
     """Settings that point the population API at the local server (no environment involved)."""
-    values = {"population_api_url": server.base_url + path + QUERY, "bls_contact": CONTACT, "http_retries": 2}
+    values = {"population_api_url": server.base_url + path + QUERY, "bls_contact": CONTACT, "http_retries": 2,
+              "http_requests_per_second": 1000.0}
     values.update(overrides)
     return Settings.from_env({}, **values)
 

@@ -15,19 +15,36 @@ Faults:
 - `"garbage"`: 200 with bytes that are not an HTML listing.
 - `"endless"`: no Content-Length, bytes until the client stops reading (at most `endless_bytes`).
 - `"trickle"`: the full Content-Length, then one byte every `trickle_seconds`.
+- `"cut"`: no Content-Length, the first half of the body (or listing page), then the
+  connection closes: a body cut short that HTTP alone cannot tell from a complete one.
+- `"gzip_bomb"`: 200 with `Content-Encoding: gzip` whatever was asked: 64 MiB of zeros in 64 KiB.
+- `"304_bare"`: 304 Not Modified without ETag or Last-Modified (a stale cache or replica).
+
+`server.redirect(path, location)` answers every request to `path` with 302 to `location`.
 """
 
 from __future__ import annotations
 
+import functools
 import socket
 import struct
 import threading
 import time
+import zlib
 from collections import defaultdict
 
 from workstation.sourceserver import RequestRecord, SourceServer
 
 GARBAGE = b"\x1f\x8b\x08\x00 this is not a listing \x00\xff\xfe"
+BOMB_SIZE = 64 * 1024 * 1024
+
+
+@functools.cache
+def gzip_bomb() -> bytes:
+    """BOMB_SIZE zero bytes, gzip-compressed (about 64 KiB), made 1 MiB at a time."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: the gzip format
+    zeros = bytes(1024 * 1024)
+    return b"".join(packer.compress(zeros) for _ in range(BOMB_SIZE // len(zeros))) + packer.flush()
 
 
 class FaultServer(SourceServer):
@@ -43,6 +60,7 @@ class FaultServer(SourceServer):
         self.slow_seconds = slow_seconds
         self._queued: dict[str, list[str]] = defaultdict(list)
         self._always: dict[str, str] = {}
+        self._redirects: dict[str, str] = {}
         self._fault_lock = threading.Lock()
 
     def inject(self, path: str, *faults: str) -> None:
@@ -58,6 +76,11 @@ class FaultServer(SourceServer):
             else:
                 self._always[path] = fault
 
+    def redirect(self, path: str, location: str) -> None:
+        """Answer every request to `path` with 302 Found to `location`."""
+        with self._fault_lock:
+            self._redirects[path] = location
+
     def _next_fault(self, path: str) -> str | None:
         with self._fault_lock:
             if self._queued.get(path):
@@ -65,6 +88,12 @@ class FaultServer(SourceServer):
             return self._always.get(path)
 
     def fault(self, record: RequestRecord, handler) -> bool:  # noqa: ANN001 - the server's handler
+        with self._fault_lock:
+            location = self._redirects.get(record.path)
+        if location is not None:
+            record.status = 302
+            handler.send_body(302, b"", {"Location": location})
+            return True
         name = self._next_fault(record.path)
         if name is None:
             return False
@@ -86,6 +115,14 @@ class FaultServer(SourceServer):
         if name == "reset":
             _reset(handler)
             return True
+        if name == "gzip_bomb":
+            record.status = 200
+            handler.send_body(200, gzip_bomb(), {"Content-Type": "text/html", "Content-Encoding": "gzip"})
+            return True
+        if name == "304_bare":
+            record.status = 304
+            handler.send_body(304, b"", {}, head=True)
+            return True
         body = self._body(record.path)
         if name in ("truncate", "reset_mid"):
             handler.send_response(200)
@@ -101,6 +138,15 @@ class FaultServer(SourceServer):
             return True
         if name in ("endless", "trickle"):
             self._stream_fault(name, record.path, body, handler)
+            return True
+        if name == "cut":
+            handler.send_response(200)
+            handler.send_header("Content-Type", "text/html" if record.path.endswith("/") else "text/plain")
+            handler.send_header("Connection", "close")
+            handler.end_headers()
+            handler.wfile.write(body[: len(body) // 2])
+            handler.wfile.flush()
+            handler.close_connection = True
             return True
         if name == "overlong":
             handler.send_response(200)
@@ -136,6 +182,8 @@ class FaultServer(SourceServer):
 
     def _body(self, path: str) -> bytes:
         resource = self.resources.get(path)
+        if resource is None and path.endswith("/"):
+            return (self.listings.get(path) or self.listing_html(path)).encode()
         return resource.body if resource is not None else b"x" * 1000
 
 

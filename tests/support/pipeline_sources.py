@@ -49,6 +49,7 @@ def source_env(server: SourceServer, data_store: str) -> dict[str, str]:
         "BLS_SOURCE_URL": server.base_url + BLS_PATH,
         "BLS_CONTACT": CONTACT,
         "POPULATION_API_URL": server.base_url + POPULATION_PATH,
+        "HTTP_REQUESTS_PER_SECOND": "1000",  # the local test server needs no pace (default: 1 per host)
     }
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from chalicelib.core.http_client import Validators
 from chalicelib.mirror.listing import ListingEntry
 from chalicelib.mirror.state import FileRecord, sync_fingerprint
 from chalicelib.mirror.plan import (
@@ -39,7 +42,7 @@ def summary(plan) -> dict:
     """The plan as plain values: reason per fetched name, plus conditional/known-hash flags."""
     return {
         "fetch": {f.name: f.reason for f in plan.fetches},
-        "conditional": sorted(f.name for f in plan.fetches if f.if_modified_since),
+        "conditional": sorted(f.name for f in plan.fetches if f.validators),
         "known": sorted(f.name for f in plan.fetches if f.known_sha256),
         "probe": sorted(f.name for f in plan.fetches if f.probe_store),
         "deletes": list(plan.deletes),
@@ -161,10 +164,15 @@ def test_plan(listing, inventory, state, kwargs, expected):
     assert summary(plan) == expected
 
 
-def test_conditional_get_uses_the_stored_last_modified_and_fetches_carry_the_listing_text():
+def test_conditional_get_uses_the_stored_validators_and_fetches_carry_the_listing_text():
     plan = make_plan([entry("a", time="9/4/2025 7:30 AM")], [info("a")], {"a": record("a")}, PREFIX)
     (fetch,) = plan.fetches
-    assert fetch.if_modified_since == LM
+    assert fetch.validators == Validators(None, LM)
+    assert fetch.validators.conditional_headers() == {"If-Modified-Since": LM}
+    # AND with the source's ETag remembered, If-None-Match is sent too
+    tagged = replace(record("a"), source_etag='"abc"')
+    (fetch,) = make_plan([entry("a", time="9/4/2025 7:30 AM")], [info("a")], {"a": tagged}, PREFIX).fetches
+    assert fetch.validators.conditional_headers() == {"If-None-Match": '"abc"', "If-Modified-Since": LM}
     assert fetch.known_sha256 == "sha-a"
     assert (fetch.url, fetch.key, fetch.size_text, fetch.time_text, fetch.expected_size) == (
         URL + "a", "bls/pr/a", "100", "9/4/2025 7:30 AM", 100,
