@@ -1,6 +1,7 @@
 """Chalice app: thin handlers only; the logic lives in chalicelib/ (see docs/pipeline.md).
 
 - `ingest` (daily): mirror the BLS directories, then fetch the population.
+- `ingest_continue` (SQS continuation queue): go on with a mirror run the time limit cut short.
 - `analyze` (SQS, one message at a time): S3 wrote a report input → compute the reports.
 - `lake` (SQS, one message at a time): a bronze file changed → its silver Parquet (docs/lake.md).
 - HTTP routes: the `chalicelib.web.routes` blueprint.
@@ -22,7 +23,9 @@ from chalicelib.web import routes as web
 
 # A syntactically valid ARN that names no real queue (account 000000000000).
 PLACEHOLDER_QUEUE_ARN = "arn:aws:sqs:us-east-1:000000000000:bls-pipeline-analysis-placeholder"
+PLACEHOLDER_CONTINUATION_ARN = "arn:aws:sqs:us-east-1:000000000000:bls-pipeline-continuation-placeholder"
 ANALYSIS_QUEUE_ARN = os.environ.get("ANALYSIS_QUEUE_ARN") or PLACEHOLDER_QUEUE_ARN
+CONTINUATION_QUEUE_ARN = os.environ.get("CONTINUATION_QUEUE_ARN") or PLACEHOLDER_CONTINUATION_ARN
 LAKE_QUEUE_ARN = os.environ.get("LAKE_QUEUE_ARN") or PLACEHOLDER_QUEUE_ARN.replace("analysis", "lake")
 
 # configure_logs=False: Chalice would otherwise set the "bls-pipeline" logger (the one our
@@ -34,7 +37,14 @@ app.register_blueprint(web.api)
 @app.schedule(Rate(1, unit=Rate.DAYS))
 def ingest(event):
     """Daily ingestion; raises if the mirror or the population failed (Lambda error metric)."""
-    return handlers.scheduled_ingestion()
+    return handlers.scheduled_ingestion(context=getattr(event, "context", None))
+
+
+@app.on_sqs_message(queue_arn=CONTINUATION_QUEUE_ARN, batch_size=1)
+def ingest_continue(event):
+    """Continue a mirror run that the previous invocation's time limit cut short."""
+    for record in event:
+        handlers.continue_ingestion(record.body, context=getattr(event, "context", None))
 
 
 @app.on_sqs_message(queue_arn=ANALYSIS_QUEUE_ARN, batch_size=1)

@@ -1,6 +1,7 @@
 """The pipeline's AWS resources, for both deploy paths.
 
-- `PipelineData`: bucket (+ access-log bucket), analysis queue + dead-letter queue,
+- `PipelineData`: bucket (+ access-log bucket), analysis queue + dead-letter queue, the
+  mirror's continuation queue + dead-letter queue (docs/every-survey.md),
   the S3 → SQS notifications (from `chalicelib.pipeline.events`, the same definitions as the
   local run), one least-privilege IAM role per Lambda function, their log groups,
   the alarm topic and the alarms (dead letters, ingestion errors, the analysis queue's
@@ -57,9 +58,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CHALICE_CONFIG = REPO_ROOT / ".chalice" / "config.json"
 
 # Chalice's function names in app.py and the logical ids `chalice package` gives them.
-INGEST, ANALYZE, API_HANDLER, LAKE = "ingest", "analyze", "api_handler", "lake"
-LOGICAL_IDS = {INGEST: "Ingest", ANALYZE: "Analyze", API_HANDLER: "APIHandler", LAKE: "Lake"}
+INGEST, INGEST_CONTINUE, ANALYZE, API_HANDLER, LAKE = "ingest", "ingest_continue", "analyze", "api_handler", "lake"
+LOGICAL_IDS = {INGEST: "Ingest", INGEST_CONTINUE: "IngestContinue", ANALYZE: "Analyze", API_HANDLER: "APIHandler",
+               LAKE: "Lake"}
 SQS_EVENT_ID = "AnalyzeSqsEventSource"
+CONTINUATION_EVENT_ID = "IngestContinueSqsEventSource"
+CONTINUATION_MAX_RECEIVE_COUNT = 5  # a throttled receive (reserved concurrency 1) counts too
+CONTINUATION_MAX_AGE = 3600  # seconds a continuation may wait before its alarm (one is picked up in seconds)
 LAKE_SQS_EVENT_ID = "LakeSqsEventSource"
 LAKE_EPHEMERAL_STORAGE_MB = 10240  # Path 1: /tmp holds one Parquet file while it is written
 
@@ -168,12 +173,15 @@ class PipelineData(Construct):
         self.bucket = self._data_bucket(self.access_logs)
         self.analysis_timeout = analysis_timeout_seconds()
         self.dead_letter_queue, self.queue = self._queues(self.analysis_timeout)
+        self.continuation_dead_letters, self.continuation_queue = self._continuation_queues()
         self.filters = events.notification_filters(settings)
         self._notify_queue(self.filters)
         self.lake = self._lake()
         self.log_groups = self._log_groups()
         self.roles = {
             INGEST: self._role(INGEST, "Daily ingestion: mirror + population", self._ingest_statements()),
+            INGEST_CONTINUE: self._role(INGEST_CONTINUE, "Mirror continuation: the rest of a run cut short",
+                                        [*self._ingest_statements(), self._consume_continuations()]),
             ANALYZE: self._role(ANALYZE, "Analysis: S3 event from the queue -> reports",
                                 self._analyze_statements(settings)),
             API_HANDLER: self._role(API_HANDLER, "Reports API and dashboard (read-only)", self._api_statements()),
@@ -183,6 +191,7 @@ class PipelineData(Construct):
         self.topic = self._alarm_topic()
         self.dead_letter_alarm, self.ingestion_alarm = self._alarms(self.topic)
         self.analysis_alarms = self._analysis_alarms(self.topic)
+        self.continuation_alarms = self._continuation_alarms(self.topic)
         self.lake_dead_letter_alarm = self._alarm(
             "LakeDeadLettersAlarm",
             "A lake input could not be converted after retries: it is in the lake dead-letter queue.",
@@ -218,7 +227,8 @@ class PipelineData(Construct):
                 s3.LifecycleRule(
                     id="expire-noncurrent-versions",
                     noncurrent_version_expiration=Duration.days(30),
-                    abort_incomplete_multipart_upload_after=Duration.days(7),
+                    # A streamed upload cut short by a crash (normally aborted by the mirror itself).
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
                 )
             ],
             removal_policy=RemovalPolicy.RETAIN,
@@ -253,6 +263,24 @@ class PipelineData(Construct):
         ))
         return dead_letters, queue
 
+    def _continuation_queues(self) -> tuple[sqs.Queue, sqs.Queue]:
+        """(dead-letter queue, continuation queue): a mirror run carried over to its next invocation."""
+        dead_letters = sqs.Queue(
+            self, "ContinuationDeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        timeout = int(chalice_function_config(INGEST_CONTINUE).get("lambda_timeout", 900))
+        queue = sqs.Queue(
+            self, "ContinuationQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            visibility_timeout=Duration.seconds(VISIBILITY_FACTOR * timeout),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letters, max_receive_count=CONTINUATION_MAX_RECEIVE_COUNT),
+        )
+        return dead_letters, queue
+
     def _notify_queue(self, filters: tuple[events.NotificationFilter, ...]) -> None:
         """The data bucket sends the report inputs' ObjectCreated events to the analysis queue."""
         cfn_bucket: s3.CfnBucket = self.bucket.node.default_child  # type: ignore[assignment]
@@ -285,7 +313,7 @@ class PipelineData(Construct):
                 retention=logs.RetentionDays.THREE_MONTHS,
                 removal_policy=RemovalPolicy.DESTROY,
             )
-            for function in (INGEST, ANALYZE, API_HANDLER, LAKE)
+            for function in LOGICAL_IDS
         }
 
     def _alarm_topic(self) -> sns.Topic:
@@ -322,6 +350,26 @@ class PipelineData(Construct):
             topic,
         )
         return dead_letters, ingestion_errors
+
+    def _continuation_alarms(self, topic: sns.Topic) -> tuple[cloudwatch.Alarm, cloudwatch.Alarm]:
+        """(a continuation dead-lettered: the run stopped short, a continuation waiting far too long)."""
+        dead_letters = self._alarm(
+            "ContinuationDeadLettersAlarm",
+            "A mirror continuation failed repeatedly: the run stopped short; see the ingest_continue logs. "
+            "The next daily run starts afresh once the lease expires.",
+            self.continuation_dead_letters.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic="Maximum"),
+            topic,
+        )
+        waiting = self._alarm(
+            "ContinuationAgeAlarm",
+            "A mirror continuation has waited over an hour (throttled or failing consumer).",
+            self.continuation_queue.metric_approximate_age_of_oldest_message(
+                period=Duration.minutes(5), statistic="Maximum"),
+            topic,
+            threshold=CONTINUATION_MAX_AGE,
+        )
+        return dead_letters, waiting
 
     def _alarm(self, alarm_id: str, description: str, metric: cloudwatch.IMetric, topic: sns.Topic,
                threshold: float = 1) -> cloudwatch.Alarm:
@@ -389,7 +437,19 @@ class PipelineData(Construct):
                 actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
                 resources=[self.objects(p) for p in INGESTION_PREFIXES],
             ),
+            iam.PolicyStatement(
+                sid="SendContinuation",
+                actions=["sqs:SendMessage"],
+                resources=[self.continuation_queue.queue_arn],
+            ),
         ]
+
+    def _consume_continuations(self) -> iam.PolicyStatement:
+        return iam.PolicyStatement(
+            sid="ConsumeContinuationQueue",
+            actions=["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+            resources=[self.continuation_queue.queue_arn],
+        )
 
     def _analyze_statements(self, settings: Settings) -> list[iam.PolicyStatement]:
         return [
@@ -453,6 +513,7 @@ class PipelineData(Construct):
             "DATA_STORE": self.data_store,
             "REPORT_DATA_KEY": self.config.report_data_key,
             "LOG_LEVEL": self.config.log_level,
+            "CONTINUATION_QUEUE_URL": self.continuation_queue.queue_url,
             handlers.LAKE_DATABASE_VARIABLE: self.lake.database_name,
         }
         return env | self.config.source_variables()
@@ -483,6 +544,9 @@ class DataStack(Stack):
             "DeadLetterQueueUrl": self.data.dead_letter_queue.queue_url,
             "AlarmTopicArn": self.data.topic.topic_arn,
             "IngestRoleArn": self.data.roles[INGEST].role_arn,
+            "IngestContinueRoleArn": self.data.roles[INGEST_CONTINUE].role_arn,
+            "ContinuationQueueArn": self.data.continuation_queue.queue_arn,
+            "ContinuationQueueUrl": self.data.continuation_queue.queue_url,
             "AnalyzeRoleArn": self.data.roles[ANALYZE].role_arn,
             "ApiHandlerRoleArn": self.data.roles[API_HANDLER].role_arn,
             "ReportDataKey": config.report_data_key,
@@ -544,6 +608,9 @@ class PipelineStack(Stack):
         # already imported; overriding the generated SAM event always works.
         self.functions[ANALYZE].add_property_override(
             f"Events.{SQS_EVENT_ID}.Properties.Queue", self.data.queue.queue_arn
+        )
+        self.functions[INGEST_CONTINUE].add_property_override(
+            f"Events.{CONTINUATION_EVENT_ID}.Properties.Queue", self.data.continuation_queue.queue_arn
         )
         self.functions[LAKE].add_property_override(
             f"Events.{LAKE_SQS_EVENT_ID}.Properties.Queue", self.data.lake.queue.queue_arn)

@@ -23,7 +23,8 @@ CONFIG = HERE.parent / ".chalice" / "config.json"
 # stack output -> where it goes
 REQUIRED_OUTPUTS = (
     "DataStore", "QueueArn", "ReportDataKey", "IngestRoleArn", "AnalyzeRoleArn", "ApiHandlerRoleArn",
-    "LakeQueueArn", "LakeRoleArn", "LakeDatabase",
+    "IngestContinueRoleArn", "ContinuationQueueArn", "ContinuationQueueUrl", "LakeQueueArn", "LakeRoleArn",
+    "LakeDatabase",
 )
 
 
@@ -73,14 +74,17 @@ def update_config(config: dict[str, Any], environment: str, outputs: Mapping[str
     variables = stage.setdefault("environment_variables", {})
     variables["DATA_STORE"] = outputs["DataStore"]
     variables["ANALYSIS_QUEUE_ARN"] = outputs["QueueArn"]
+    variables["CONTINUATION_QUEUE_ARN"] = outputs["ContinuationQueueArn"]
+    variables["CONTINUATION_QUEUE_URL"] = outputs["ContinuationQueueUrl"]
     variables["REPORT_DATA_KEY"] = outputs["ReportDataKey"]
     variables["LAKE_QUEUE_ARN"] = outputs["LakeQueueArn"]
     variables["LAKE_GLUE_DATABASE"] = outputs["LakeDatabase"]
     if contact:
         variables["BLS_CONTACT"] = contact
     functions = stage.setdefault("lambda_functions", {})
-    for function, output in (("ingest", "IngestRoleArn"), ("analyze", "AnalyzeRoleArn"),
-                             ("api_handler", "ApiHandlerRoleArn"), ("lake", "LakeRoleArn")):
+    for function, output in (("ingest", "IngestRoleArn"), ("ingest_continue", "IngestContinueRoleArn"),
+                             ("analyze", "AnalyzeRoleArn"), ("api_handler", "ApiHandlerRoleArn"),
+                             ("lake", "LakeRoleArn")):
         functions.setdefault(function, {})["iam_role_arn"] = outputs[output]
     return config
 

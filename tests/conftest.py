@@ -30,6 +30,18 @@ def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def lambda_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """chalice.test gives every invocation 3 s; a real one has the function's timeout (900 s for ingest)."""
+    import chalice.test
+
+    class Context(chalice.test.LambdaContext):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, max_runtime_ms=900_000, **kwargs)
+
+    monkeypatch.setattr(chalice.test, "LambdaContext", Context)
+
+
 @pytest.fixture
 def local_store(tmp_path: Path):
     """An empty local-folder store."""

@@ -43,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     mirror_flags.add_argument(
         "--allow-mass-delete", action="store_true", help="allow deleting more than MASS_DELETE_FRACTION of the files"
     )
+    mirror_flags.add_argument(
+        "--time-budget", metavar="SECONDS",
+        help="start no transfer after this many seconds; the next run continues (env MIRROR_TIME_BUDGET)",
+    )
 
     population_flags = argparse.ArgumentParser(add_help=False)
     population_flags.add_argument("--url", help="population API URL (env POPULATION_API_URL)")
@@ -86,6 +90,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "population_api_url": getattr(args, "url", None),
         "report_series_id": getattr(args, "series", None),
         "report_period": getattr(args, "period", None),
+        "mirror_time_budget": getattr(args, "time_budget", None),
     }
     if getattr(args, "years", None):
         env = {"REPORT_YEARS": args.years}
@@ -113,16 +118,16 @@ def cmd_mirror(args: argparse.Namespace, settings: Settings) -> CommandResult:
     from workstation.render import mirror_text
 
     progress = progress_reporter(args)
-    result = run_mirror(
-        settings,
-        open_store(settings.data_store),
-        dry_run=bool(getattr(args, "dry_run", False)),
-        verify=bool(getattr(args, "verify", False)),
-        allow_mass_delete=bool(getattr(args, "allow_mass_delete", False)),
-        progress=progress,
-    )
-    if progress:
-        progress("")
+    options = {"dry_run": bool(getattr(args, "dry_run", False)), "verify": bool(getattr(args, "verify", False)),
+               "allow_mass_delete": bool(getattr(args, "allow_mass_delete", False))}
+    store = open_store(settings.data_store)
+    if progress is None:
+        result = run_mirror(settings, store, **options)
+    else:
+        from workstation.progress_bar import ProgressBar
+
+        with ProgressBar() as bar:  # files, bytes, rate and ETA on the terminal
+            result = run_mirror(settings, store, listener=bar.update, **options)
     return result.to_dict(), mirror_text(result), result.ok
 
 

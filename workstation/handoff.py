@@ -24,7 +24,7 @@ from chalicelib.pipeline.events import store_location
 from chalicelib.core.errors import PipelineError
 from chalicelib.core.log import log_event
 from chalicelib.core.settings import Settings
-from chalicelib.core.store import ObjectHead, ObjectInfo, S3Store, Store, StoredObject
+from chalicelib.core.store import ObjectHead, ObjectInfo, S3Store, Store, StoredObject, Upload
 
 
 # --------------------------------------------------------------------------- local hand-off
@@ -93,6 +93,15 @@ class NotifyingStore(Store):
 
     def put(self, key: str, body: bytes | IO[bytes], **kwargs: Any) -> str:
         etag = self.inner.put(key, body, **kwargs)
+        self._notify(key, etag)
+        return etag
+
+    def begin_upload(self, key: str, **kwargs: Any) -> Upload:
+        return _NotifyingUpload(self, key, self.inner.begin_upload(key, **kwargs))
+
+    def _notify(self, key: str, etag: str) -> None:
+        """Send the S3-event messages of a finished write: to the analysis if the key is a report
+        input, to the lake if it is a lake source."""
         full = self._full(key)
         matched = next((f for f in self.filters if f.matches(full)), None)
         if matched is not None:
@@ -102,7 +111,24 @@ class NotifyingStore(Store):
                 self.sink(message)
             log_event("notification_sent", key=key, etag=etag)
         self._notify_lake(key, "ObjectCreated:Put", etag)
+
+
+class _NotifyingUpload(Upload):
+    """A streaming write whose commit is notified like a `put`."""
+
+    def __init__(self, store: NotifyingStore, key: str, inner: Upload) -> None:
+        self.store, self.key, self.inner = store, key, inner
+
+    def write(self, chunk: bytes) -> None:
+        self.inner.write(chunk)
+
+    def commit(self, sha256: str | None = None, **conditions: Any) -> str:
+        etag = self.inner.commit(sha256, **conditions)
+        self.store._notify(self.key, etag)
         return etag
+
+    def abort(self) -> None:
+        self.inner.abort()
 
 
 # --------------------------------------------------------------------------- S3 + SQS emulator

@@ -43,6 +43,9 @@ def mirror_text(result: MirrorResult) -> str:
     """A short account of a mirror run: one line per survey, then its plan, failures and errors."""
     lines = []
     for survey in result.surveys:
+        if not survey.reached:
+            lines.append(f"{survey.survey}: not reached (time budget used up)")
+            continue
         verb = "would " if result.dry_run else ""
         lines.append(
             f"{survey.survey} ({survey.source_url} -> {survey.prefix}): {verb}add {len(survey.added)}, "
@@ -50,6 +53,7 @@ def mirror_text(result: MirrorResult) -> str:
             f"unchanged {len(survey.unchanged)}, failed {len(survey.failed)}; "
             f"{survey.bytes_downloaded} bytes downloaded, {survey.bytes_uploaded} uploaded, "
             f"{survey.source_requests} source requests"
+            + (f"; {len(survey.pending)} pending" if survey.pending else "")
         )
         for step in survey.plan:
             lines.append(f"  {step['action']:<7} {step['name']}  ({step['reason']})")
@@ -57,6 +61,10 @@ def mirror_text(result: MirrorResult) -> str:
             lines.append(f"  FAILED  {name}")
         for error in survey.errors:
             lines.append(f"  error: {error}")
+    if skipped := result.all_skipped():
+        lines.append("skipped (not surveys, or sub-directories): " + ", ".join(skipped))
+    if not result.complete:
+        lines.append("incomplete: the time budget ran out; the next run continues")
     return "\n".join(lines)
 
 

@@ -12,6 +12,7 @@ import email.utils
 import hashlib
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,6 +40,7 @@ class RequestRecord:
     path: str
     headers: dict[str, str]
     status: int = 0
+    at: float = field(default_factory=time.monotonic)  # when the request arrived
 
 
 @dataclass
@@ -84,21 +86,28 @@ class SourceServer:
                 del self.resources[path]
 
     def listing_html(self, directory: str) -> str:
-        """The directory's listing, byte-compatible with download.bls.gov's IIS format."""
+        """The directory's listing, byte-compatible with download.bls.gov's IIS format (sub-directories
+        first, as `<dir>` rows)."""
         with self._lock:
             files = sorted(
                 (p, r) for p, r in self.resources.items() if p.rsplit("/", 1)[0] + "/" == directory
             )
+            subdirectories = sorted({
+                p[len(directory):].split("/", 1)[0] for p in self.resources
+                if p.startswith(directory) and "/" in p[len(directory):]
+            })
         parent = directory.rstrip("/").rsplit("/", 1)[0] + "/"
         host = "download.bls.gov"
         rows = [f'<A HREF="{parent}">[To Parent Directory]</A><br><br>']
+        for name in subdirectories:
+            rows.append(f'{"8/12/2026":>10} {"8:30 AM":>8} {"&lt;dir&gt;":>12} <A HREF="{directory}{name}/">{name}</A><br>')
         for path, resource in files:
             stamp = resource.last_modified
             date = f"{stamp.month}/{stamp.day}/{stamp.year}"
             hour = stamp.hour % 12 or 12
-            time = f"{hour}:{stamp.minute:02d} {'AM' if stamp.hour < 12 else 'PM'}"
+            clock = f"{hour}:{stamp.minute:02d} {'AM' if stamp.hour < 12 else 'PM'}"
             name = path.rsplit("/", 1)[1]
-            rows.append(f'{date:>10} {time:>8} {len(resource.body):>12} <A HREF="{path}">{name}</A><br>')
+            rows.append(f'{date:>10} {clock:>8} {len(resource.body):>12} <A HREF="{path}">{name}</A><br>')
         return (
             f"<html><head><title>{host} - {directory}</title></head><body><H1>{host} - {directory}</H1><hr>\n\n"
             f"<pre>{''.join(rows)}</pre><hr></body></html>"
@@ -210,13 +219,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_body(404, b"Not Found", {"Content-Type": "text/plain"}, head)
             return
         stamp = email.utils.format_datetime(resource.last_modified, usegmt=True)
-        validators = {"Last-Modified": stamp, "ETag": f'"{hashlib.sha256(resource.body).hexdigest()[:16]}"'}
+        validators = {"Last-Modified": stamp, "ETag": entity_tag(resource)}
         if _not_modified(self.headers, resource, validators["ETag"]):
             record.status = 304
             self.send_body(304, b"", validators, head=True)
             return
         record.status = 200
         self.send_body(200, resource.body, {"Content-Type": resource.content_type, **validators}, head)
+
+
+def entity_tag(resource: Resource) -> str:
+    """The resource's ETag: like IIS's, it changes with the file's time as well as its bytes."""
+    stamp = email.utils.format_datetime(resource.last_modified, usegmt=True)
+    return '"' + hashlib.sha256(stamp.encode() + resource.body).hexdigest()[:16] + '"'
 
 
 def _not_modified(headers: Any, resource: Resource, etag: str) -> bool:

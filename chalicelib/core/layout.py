@@ -41,6 +41,7 @@ ATHENA_RESULTS_PREFIX = "athena-results/"  # query results of the Athena workgro
 # ---- run bookkeeping
 STATE_PREFIX = "_state/"
 INGESTION_RECORD_KEY = f"{STATE_PREFIX}ingestion.json"
+MIRROR_RUN_KEY = f"{STATE_PREFIX}mirror-run.json"  # a mirror run across invocations: lease, pending work
 
 # ---- who may touch what (infra/ builds its IAM statements from these)
 INGESTION_PREFIXES = (BLS_PREFIX, POPULATION_PREFIX, STATE_PREFIX)

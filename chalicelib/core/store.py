@@ -8,6 +8,16 @@ Local folder layout: each object is a plain file at its key path under the
 folder; the store's own bookkeeping lives in `<folder>/.store/` (metadata
 sidecars in `.store/meta/<key>.json`, temp files, a lock file). Writes go to a
 temp file that is renamed into place, so no reader ever sees half an object.
+
+Streaming writes (`Store.upload`): the body arrives in chunks of unknown total
+length and is committed or abandoned at the end. The local store spools to a
+temp file inside its own folder; S3 spools one part at a time (`part_size`, in
+memory up to `spool_memory`, beyond that in TMPDIR): a single PUT when the body
+fits one part, else a multipart upload. Abandoning leaves no
+object, no version, no event and no open multipart upload. User metadata is
+fixed when the upload starts, except `sha256` given at commit: recorded when the
+object is written in one request (a multipart upload's metadata is fixed at its
+creation, before the hash is known).
 """
 
 from __future__ import annotations
@@ -28,7 +38,11 @@ from typing import IO, Any, BinaryIO
 
 from chalicelib.core.errors import InvalidKey, NotFound, PreconditionFailed, StoreError
 
-PART_SIZE = 8 * 1024 * 1024  # multipart part size; S3 needs >= 5 MiB, memory holds one part
+# S3 multipart part size (S3 needs >= 5 MiB): a body up to one part is one PUT. One part per
+# transfer is spooled, so TMPDIR holds at most concurrency x PART_SIZE (4 x 64 MiB = 256 MiB).
+PART_SIZE = 64 * 1024 * 1024
+SPOOL_MEMORY = 1024 * 1024  # a part up to this size stays in memory; a bigger one is a temp file
+MAX_PARTS = 10_000  # S3's limit: a streamed object is at most MAX_PARTS x part size
 SINGLE_PUT_MAX = 256 * 1024 * 1024  # a file on disk up to this size is sent in one streamed PUT
 _CHUNK = 1024 * 1024
 _RESERVED = ".store"
@@ -59,6 +73,25 @@ class StoredObject:
     body: bytes
     etag: str
     metadata: dict[str, str]
+
+
+class Upload(ABC):
+    """A streaming write in progress: `write` chunks, then `commit` (or `abort`) once."""
+
+    @abstractmethod
+    def write(self, chunk: bytes) -> None:
+        """Append bytes to the body."""
+
+    @abstractmethod
+    def commit(self, sha256: str | None = None, *, if_none_match: bool = False, if_match: str | None = None) -> str:
+        """Make the object visible; return its ETag. `sha256`: hex SHA-256 of the whole body, if known.
+
+        The conditions are those of `Store.put` (PreconditionFailed, and nothing written).
+        """
+
+    @abstractmethod
+    def abort(self) -> None:
+        """Abandon the write: no object, nothing left behind. Safe to call twice."""
 
 
 def validate_key(key: str) -> str:
@@ -133,6 +166,24 @@ class Store(ABC):
     @abstractmethod
     def delete_many(self, keys: Iterable[str]) -> None:
         """Delete the objects (absent keys are not an error)."""
+
+    @abstractmethod
+    def begin_upload(self, key: str, *, metadata: dict[str, str] | None = None,
+                     content_type: str = "application/octet-stream") -> Upload:
+        """Start a streaming write of `key` (see the module docstring); prefer `upload`."""
+
+    @contextlib.contextmanager
+    def upload(self, key: str, *, metadata: dict[str, str] | None = None,
+               content_type: str = "application/octet-stream") -> Iterator[Upload]:
+        """A streaming write that is abandoned unless committed inside the block (errors included)."""
+        upload = self.begin_upload(key, metadata=metadata, content_type=content_type)
+        try:
+            yield upload
+        finally:
+            # A no-op after commit. If aborting fails too, the bucket's lifecycle rule removes
+            # the incomplete upload; the error that stopped the write is the one to report.
+            with contextlib.suppress(StoreError):
+                upload.abort()
 
     def read(self, key: str) -> StoredObject:
         """Read a small object whole, with its ETag and metadata; NotFound if absent."""
@@ -271,60 +322,49 @@ class LocalStore(Store):
         if_match: str | None = None,
         sha256: str | None = None,  # nothing to check against: the copy never leaves this machine
     ) -> str:
-        path = self._path(key)
-        metadata = _check_metadata(metadata)
-        tmp_name: str | None = None
-        meta_tmp: Path | None = None
+        with self.upload(key, metadata=metadata, content_type=content_type) as upload:
+            _copy_into(upload, body)
+            return upload.commit(if_none_match=if_none_match, if_match=if_match)
+
+    def begin_upload(self, key: str, *, metadata: dict[str, str] | None = None,
+                     content_type: str = "application/octet-stream") -> _LocalUpload:
+        return _LocalUpload(self, key, self._path(key), _check_metadata(metadata), content_type)
+
+    def _temp_file(self) -> tuple[int, str]:
+        """A new temp file in the store's own folder (same file system: the rename is atomic)."""
+        tmp_dir = self._internal / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(dir=tmp_dir)
+
+    def _check_conditions(self, key: str, path: Path, if_none_match: bool, if_match: str | None) -> None:
+        """PreconditionFailed unless the current object allows the write (call under the lock)."""
+        if not (if_none_match or if_match is not None):
+            return
         try:
-            tmp_dir = self._internal / "tmp"
-            tmp_dir.mkdir(parents=True, exist_ok=True)
-            md5 = hashlib.md5(usedforsecurity=False)
-            fd, tmp_name = tempfile.mkstemp(dir=tmp_dir)
-            with os.fdopen(fd, "wb") as out:
-                for chunk in _body_chunks(body):
-                    md5.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            stat = os.stat(tmp_name)
-            etag = md5.hexdigest()
-            record = {
-                "etag": etag,
-                "size": stat.st_size,
-                "mtime_ns": stat.st_mtime_ns,
-                "content_type": content_type,
-                "metadata": metadata,
-            }
-            with self._locked():
-                if if_none_match or if_match is not None:
-                    try:
-                        current = self._sidecar(key, path)["etag"]
-                    except NotFound:
-                        current = None
-                    if if_none_match and current is not None:
-                        raise PreconditionFailed(f"{key!r} already exists")
-                    if if_match is not None and current != if_match.strip('"'):
-                        raise PreconditionFailed(f"{key!r} changed since it was read (ETag mismatch)")
-                path.parent.mkdir(parents=True, exist_ok=True)
-                meta_path = self._meta_path(key)
-                meta_path.parent.mkdir(parents=True, exist_ok=True)
-                meta_tmp = meta_path.with_name(meta_path.name + ".tmp")
-                meta_tmp.write_text(json.dumps(record, sort_keys=True))
-                os.replace(tmp_name, path)
-                tmp_name = None
-                os.replace(meta_tmp, meta_path)
-                # Renamed: the name may already be another writer's temp file (it waits on the lock).
-                meta_tmp = None
-            return etag
-        except _BodyReadError as failed:  # the caller's stream broke: its own error, unchanged
-            raise failed.error from None
-        except OSError as error:  # disk full, a parent of the key is a file, permissions, ...
-            raise StoreError(f"cannot write {key!r} to {self.url}: {_os_reason(error)}") from None
+            current = self._sidecar(key, path)["etag"]
+        except NotFound:
+            current = None
+        if if_none_match and current is not None:
+            raise PreconditionFailed(f"{key!r} already exists")
+        if if_match is not None and current != if_match.strip('"'):
+            raise PreconditionFailed(f"{key!r} changed since it was read (ETag mismatch)")
+
+    def _install(self, key: str, path: Path, tmp_name: str, record: dict[str, Any]) -> None:
+        """Rename the finished temp file into place with its sidecar (call under the lock)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta_path = self._meta_path(key)
+        meta_path.parent.mkdir(parents=True, exist_ok=True)
+        meta_tmp: Path | None = meta_path.with_name(meta_path.name + ".tmp")
+        try:
+            meta_tmp.write_text(json.dumps(record, sort_keys=True))
+            os.replace(tmp_name, path)
+            os.replace(meta_tmp, meta_path)
+            # Renamed: the name may already be another writer's temp file (it waits on the lock).
+            meta_tmp = None
         finally:
-            for leftover in (tmp_name, meta_tmp):
-                if leftover is not None:
-                    with contextlib.suppress(OSError):
-                        os.unlink(leftover)
+            if meta_tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(meta_tmp)
 
     def delete_many(self, keys: Iterable[str]) -> None:
         paths = [(key, self._path(key)) for key in keys]
@@ -342,6 +382,61 @@ class LocalStore(Store):
         except OSError as error:  # permissions, a read-only disk, ...
             where = f"{key!r} from {self.url}" if key else f"from {self.url}"
             raise StoreError(f"cannot delete {where}: {_os_reason(error)}") from None
+
+
+class _LocalUpload(Upload):
+    """A temp file in `.store/tmp/`, MD5-hashed while written, renamed into place on commit."""
+
+    def __init__(self, store: LocalStore, key: str, path: Path, metadata: dict[str, str], content_type: str) -> None:
+        self.store, self.key, self.path = store, key, path
+        self.metadata, self.content_type = metadata, content_type
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        try:
+            fd, self._tmp_name = store._temp_file()
+        except OSError as error:
+            raise self._error(error) from None
+        self._out: IO[bytes] | None = os.fdopen(fd, "wb")
+
+    def _error(self, error: OSError) -> StoreError:
+        return StoreError(f"cannot write {self.key!r} to {self.store.url}: {_os_reason(error)}")
+
+    def write(self, chunk: bytes) -> None:
+        assert self._out is not None, "write after commit or abort"
+        self._md5.update(chunk)
+        try:
+            self._out.write(chunk)
+        except OSError as error:  # disk full, ...
+            raise self._error(error) from None
+
+    def commit(self, sha256: str | None = None, *, if_none_match: bool = False, if_match: str | None = None) -> str:
+        assert self._out is not None, "commit after commit or abort"
+        metadata = self.metadata | ({"sha256": sha256} if sha256 else {})
+        try:
+            self._out.flush()
+            os.fsync(self._out.fileno())
+            self._out.close()
+            self._out = None
+            stat = os.stat(self._tmp_name)
+            etag = self._md5.hexdigest()
+            record = {"etag": etag, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                      "content_type": self.content_type, "metadata": metadata}
+            with self.store._locked():
+                self.store._check_conditions(self.key, self.path, if_none_match, if_match)
+                self.store._install(self.key, self.path, self._tmp_name, record)
+            self._tmp_name = ""
+            return etag
+        except OSError as error:  # disk full, a parent of the key is a file, permissions, ...
+            raise self._error(error) from None
+
+    def abort(self) -> None:
+        if self._out is not None:
+            with contextlib.suppress(OSError):
+                self._out.close()
+            self._out = None
+        if self._tmp_name:
+            with contextlib.suppress(OSError):
+                os.unlink(self._tmp_name)
+            self._tmp_name = ""
 
 
 class _BodyReadError(Exception):
@@ -378,6 +473,15 @@ def _md5_file(path: Path) -> str:
     return md5.hexdigest()
 
 
+def _copy_into(upload: Upload, body: bytes | IO[bytes]) -> None:
+    """Write the whole body; an error reading the caller's stream is raised as it was."""
+    try:
+        for chunk in _body_chunks(body):
+            upload.write(chunk)
+    except _BodyReadError as failed:
+        raise failed.error from None
+
+
 def _body_chunks(body: bytes | IO[bytes], size: int = _CHUNK) -> Iterator[bytes]:
     """The body in chunks; its own read errors are told apart from the store's write errors."""
     if isinstance(body, (bytes, bytearray, memoryview)):
@@ -403,8 +507,11 @@ class S3Store(Store):
     `AWS_ENDPOINT_URL_S3`); retries use boto3's standard configuration in adaptive mode.
     """
 
-    def __init__(self, bucket: str, prefix: str = "", client: Any = None) -> None:
+    def __init__(self, bucket: str, prefix: str = "", client: Any = None, part_size: int = PART_SIZE,
+                 spool_memory: int = SPOOL_MEMORY) -> None:
         self.bucket = bucket
+        self.part_size = part_size
+        self.spool_memory = spool_memory
         self.prefix = prefix.strip("/")
         if self.prefix:
             validate_key(self.prefix)
@@ -501,56 +608,24 @@ class S3Store(Store):
             conditions["IfNoneMatch"] = "*"
         if if_match is not None:
             conditions["IfMatch"] = f'"{if_match.strip(chr(34))}"'
-        first: bytes | IO[bytes]
         if isinstance(body, (bytes, bytearray, memoryview)):
-            first, stream = bytes(body), None
-        elif (size := _file_size(body)) is not None and size <= SINGLE_PUT_MAX:
-            # A file on disk of known length: one streamed PUT (botocore reads it in chunks, memory
-            # stays flat); fewer requests than 8 MiB parts, and no server-side reassembly.
-            first, stream = body, None
-        else:
-            first, stream = _read_full(body, PART_SIZE), body
-        if stream is None or len(first) < PART_SIZE:
-            response = _s3_call(self.client.put_object, Body=first, _key=key, **args, **conditions,
-                                **_sha256_checksum(sha256))
-            return response["ETag"].strip('"')
-        return self._multipart(key, args, conditions, first, stream)
+            body = bytes(body)
+        elif (size := _file_size(body)) is None or size > SINGLE_PUT_MAX:
+            # A stream of unknown length, or a big file: parts of `part_size`, one spooled at a time.
+            with self.upload(key, metadata=metadata, content_type=content_type) as upload:
+                _copy_into(upload, body)
+                return upload.commit(sha256, if_none_match=if_none_match, if_match=if_match)
+        # Bytes, or a file on disk of known length: one streamed PUT (botocore reads it in chunks,
+        # memory stays flat); fewer requests than parts, and no server-side reassembly.
+        response = _s3_call(self.client.put_object, Body=body, _key=key, **args, **conditions,
+                            **_sha256_checksum(sha256))
+        return response["ETag"].strip('"')
 
-    def _multipart(
-        self, key: str, args: dict[str, Any], conditions: dict[str, str], first: bytes, stream: IO[bytes]
-    ) -> str:
-        upload_id = _s3_call(self.client.create_multipart_upload, _key=key, **args)["UploadId"]
-        parts = []
-        try:
-            part = first
-            number = 1
-            while part:
-                response = _s3_call(
-                    self.client.upload_part,
-                    Bucket=self.bucket,
-                    Key=args["Key"],
-                    UploadId=upload_id,
-                    PartNumber=number,
-                    Body=part,
-                    _key=key,
-                )
-                parts.append({"PartNumber": number, "ETag": response["ETag"]})
-                number += 1
-                part = _read_full(stream, PART_SIZE)
-            response = _s3_call(
-                self.client.complete_multipart_upload,
-                Bucket=self.bucket,
-                Key=args["Key"],
-                UploadId=upload_id,
-                MultipartUpload={"Parts": parts},
-                _key=key,
-                **conditions,
-            )
-            return response["ETag"].strip('"')
-        except BaseException:
-            with contextlib.suppress(Exception):
-                self.client.abort_multipart_upload(Bucket=self.bucket, Key=args["Key"], UploadId=upload_id)
-            raise
+    def begin_upload(self, key: str, *, metadata: dict[str, str] | None = None,
+                     content_type: str = "application/octet-stream") -> _S3Upload:
+        args = {"Bucket": self.bucket, "Key": self._full(key), "Metadata": _check_metadata(metadata),
+                "ContentType": content_type}
+        return _S3Upload(self, key, args)
 
     def delete_many(self, keys: Iterable[str]) -> None:
         full = [self._full(key) for key in keys]
@@ -564,6 +639,87 @@ class S3Store(Store):
             if errors := response.get("Errors"):
                 detail = ", ".join(f"{e['Key']}: {e.get('Code')}" for e in errors[:5])
                 raise StoreError(f"could not delete {len(errors)} object(s) from {self.url}: {detail}")
+
+
+class _S3Upload(Upload):
+    """One part spooled at a time: a single PUT if the body fits one part, else a multipart upload."""
+
+    def __init__(self, store: S3Store, key: str, args: dict[str, Any]) -> None:
+        self.store, self.key, self.args = store, key, args
+        self._spool: IO[bytes] | None = None
+        self._spooled = 0
+        self._upload_id: str | None = None
+        self._parts: list[dict[str, Any]] = []
+        self._open = True
+
+    def _call(self, method: Any, **kwargs: Any) -> Any:
+        return _s3_call(method, _key=self.key, **kwargs)
+
+    def write(self, chunk: bytes) -> None:
+        assert self._open, "write after commit or abort"
+        if self._spool is None:
+            self._spool = tempfile.SpooledTemporaryFile(max_size=self.store.spool_memory)
+        try:
+            self._spool.write(chunk)
+        except OSError as error:  # a full TMPDIR
+            raise StoreError(f"cannot spool a part of {self.key!r}: {_os_reason(error)}") from None
+        self._spooled += len(chunk)
+        if self._spooled >= self.store.part_size:
+            self._send_part()
+
+    def _body(self) -> dict[str, Any]:
+        """The spooled part as a request body (from its start, with its length)."""
+        assert self._spool is not None
+        self._spool.seek(0)
+        return {"Body": self._spool, "ContentLength": self._spooled}
+
+    def _drop_spool(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+        self._spool, self._spooled = None, 0
+
+    def _send_part(self) -> None:
+        if len(self._parts) >= MAX_PARTS:
+            raise StoreError(f"{self.key!r}: more than {MAX_PARTS} parts of {self.store.part_size} bytes")
+        client = self.store.client
+        if self._upload_id is None:
+            self._upload_id = self._call(client.create_multipart_upload, **self.args)["UploadId"]
+        number = len(self._parts) + 1
+        response = self._call(client.upload_part, Bucket=self.args["Bucket"], Key=self.args["Key"],
+                              UploadId=self._upload_id, PartNumber=number, **self._body())
+        self._parts.append({"PartNumber": number, "ETag": response["ETag"]})
+        self._drop_spool()
+
+    def commit(self, sha256: str | None = None, *, if_none_match: bool = False, if_match: str | None = None) -> str:
+        assert self._open, "commit after commit or abort"
+        conditions: dict[str, str] = {}
+        if if_none_match:
+            conditions["IfNoneMatch"] = "*"
+        if if_match is not None:
+            conditions["IfMatch"] = f'"{if_match.strip(chr(34))}"'
+        client = self.store.client
+        if self._upload_id is None:
+            args = self.args | {"Metadata": self.args["Metadata"] | ({"sha256": sha256} if sha256 else {})}
+            body = self._body() if self._spool is not None else {"Body": b""}
+            response = self._call(client.put_object, **body, **args, **conditions, **_sha256_checksum(sha256))
+        else:
+            if self._spooled:
+                self._send_part()
+            response = self._call(client.complete_multipart_upload, Bucket=self.args["Bucket"],
+                                  Key=self.args["Key"], UploadId=self._upload_id,
+                                  MultipartUpload={"Parts": self._parts}, **conditions)
+            self._upload_id = None
+        self._open = False
+        self._drop_spool()
+        return response["ETag"].strip('"')
+
+    def abort(self) -> None:
+        self._open = False
+        self._drop_spool()
+        if self._upload_id is not None:
+            upload_id, self._upload_id = self._upload_id, None
+            self._call(self.store.client.abort_multipart_upload, Bucket=self.args["Bucket"],
+                       Key=self.args["Key"], UploadId=upload_id)
 
 
 def _sha256_checksum(sha256: str | None) -> dict[str, str]:
@@ -589,17 +745,6 @@ def _file_size(body: IO[bytes]) -> int | None:
     except (AttributeError, OSError, ValueError):
         return None
     return end - position
-
-
-def _read_full(stream: IO[bytes], size: int) -> bytes:
-    """Read up to `size` bytes, looping over short reads (sockets return less than asked)."""
-    buffer = bytearray()
-    while len(buffer) < size:
-        chunk = stream.read(size - len(buffer))
-        if not chunk:
-            break
-        buffer += chunk
-    return bytes(buffer)
 
 
 def _s3_call(

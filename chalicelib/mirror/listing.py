@@ -196,4 +196,53 @@ def _file_name(
     return name, encoded
 
 
-__all__ = ["Listing", "ListingEntry", "parse_listing"]
+# A survey directory of the time-series root: a two-letter code (`ap`, `cu`, `la`, ...).
+SURVEY_NAME = re.compile(r"^[a-z]{2}$")
+
+
+@dataclass(frozen=True)
+class RootListing:
+    """The time-series root: survey directories (name, URL), and the other directories skipped."""
+
+    url: str
+    surveys: tuple[tuple[str, str], ...]
+    skipped: tuple[str, ...]
+
+
+def parse_directories(body: bytes | str, base_url: str) -> list[tuple[str, str]]:
+    """`(name, URL ending in '/')` of each directory directly inside `base_url`, in page order."""
+    if not base_url.endswith("/"):
+        base_url += "/"
+    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    collector = _LinkCollector()
+    collector.feed(text)
+    collector.close()
+    found: list[tuple[str, str]] = []
+    for href, _, _ in collector.links:
+        if href and href.strip().endswith("/"):
+            inner = _file_name(href.strip()[:-1], base_url, urlsplit(base_url).scheme,
+                               urlsplit(base_url).netloc, urlsplit(base_url).path)
+            if inner is not None and inner[0] not in (name for name, _ in found):
+                found.append((inner[0], base_url + inner[1] + "/"))
+    return found
+
+
+def parse_root_listing(body: bytes | str, base_url: str, content_type: str | None = None) -> RootListing:
+    """Parse the time-series root: each directory named like a survey is one; others are skipped.
+
+    Raises SourceError if the page is not an HTML listing or names no survey directory.
+    """
+    if not base_url.endswith("/"):
+        base_url += "/"
+    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    if (content_type and "html" not in content_type.lower()) or "\x00" in text or not _looks_like_html(text):
+        raise SourceError(f"{base_url} did not return an HTML directory listing")
+    directories = parse_directories(text, base_url)
+    surveys = tuple((name, url) for name, url in directories if SURVEY_NAME.match(name))
+    if not surveys:
+        raise SourceError(f"{base_url}: the root listing names no survey directory (refusing to treat it as empty)")
+    skipped = tuple(name + "/" for name, _ in directories if not SURVEY_NAME.match(name))
+    return RootListing(base_url, surveys, skipped)
+
+
+__all__ = ["Listing", "ListingEntry", "RootListing", "parse_directories", "parse_listing", "parse_root_listing"]

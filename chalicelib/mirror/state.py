@@ -147,6 +147,11 @@ def save_state(store: Store, state: SurveyState, etag: str | None) -> str:
     )
 
 
+def stored_survey_names(store: Store) -> list[str]:
+    """The surveys that have a saved state (one LIST of `bls/`), by name."""
+    return sorted(survey for info in store.list(BLS_PREFIX) if (survey := survey_of_state_key(info.key)))
+
+
 def list_states(store: Store) -> list[SurveyState]:
     """Every saved survey state, by survey name (one LIST of `bls/`, one read per survey)."""
     states = []
@@ -158,5 +163,6 @@ def list_states(store: Store) -> list[SurveyState]:
 
 __all__ = [
     "FileRecord", "StoredSurvey", "SurveyState", "list_states", "load_state", "read_stored_survey", "save_state",
+    "stored_survey_names",
     "sync_fingerprint",
 ]

@@ -1,29 +1,37 @@
 """The BLS mirror: keep `bls/<survey>/` in the store exactly in sync with BLS directories.
 
 `run_mirror` runs each survey: listing + inventory, then (unless the in-sync marker
-matches) plan, download, upload only changed content, delete, save state, leave a marker.
-A run where nothing changed writes nothing. See docs/mirror.md ("How a run works").
+matches) plan, stream what changed into the store while hashing it (only changed
+content is kept), delete, save state, leave a marker. A run where nothing changed
+writes nothing. See docs/mirror.md ("How a run works").
+
+A source URL ending in `/time.series/` is the root: its listing names the surveys. With a
+time budget a run stops starting transfers when it is used up and reports `complete:
+false` and what is `pending`; the next run continues, and a survey gets its in-sync marker
+only once complete. See docs/every-survey.md.
 """
 
 from __future__ import annotations
 
-import hashlib
-import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-
 from chalicelib.core.errors import ConfigError, PipelineError, PreconditionFailed, SourceError, StoreError
-from chalicelib.core.http_client import PoliteClient, Validators
-from chalicelib.mirror.listing import Listing, parse_listing
+from chalicelib.core.http_client import PoliteClient
 from chalicelib.core.log import log_error, log_event
-from chalicelib.core.layout import BOOKKEEPING_SUFFIX, marker_key, survey_prefix
+from chalicelib.core.settings import Settings
+from chalicelib.core.layout import BOOKKEEPING_SUFFIX, marker_key, mirror_state_key, survey_prefix
+from chalicelib.core.store import ObjectInfo, Store, validate_key
+from chalicelib.mirror.budget import UNLIMITED, Deadlines
+from chalicelib.mirror.listing import Listing, parse_directories, parse_listing, parse_root_listing
+from chalicelib.mirror.plan import DRIFT, NEW, Plan, make_plan
+from chalicelib.mirror.progress import Listener, Meter
 from chalicelib.mirror.state import (
     FileRecord,
     StoredSurvey,
@@ -32,18 +40,17 @@ from chalicelib.mirror.state import (
     load_state,
     read_stored_survey,
     save_state,
+    stored_survey_names,
     sync_fingerprint,
 )
-from chalicelib.mirror.plan import DRIFT, NEW, Fetch, Plan, make_plan
-from chalicelib.core.settings import Settings
-from chalicelib.core.store import ObjectInfo, Store, validate_key
+from chalicelib.mirror.transfer import FileResult, Transfer
 
 Progress = Callable[[str], None] | None
-_CHUNK = 1024 * 1024
 _STATE_ATTEMPTS = 3
+ROOT_SEGMENT = "time.series"  # a source URL ending in /time.series/ is the root of all surveys
 
 
-# --------------------------------------------------------------------------- results
+# --------------------------------------------------------------------------- reports
 
 
 @dataclass
@@ -60,6 +67,9 @@ class SurveyResult:
     unchanged: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)  # left for the next run (time budget)
+    skipped: list[str] = field(default_factory=list)  # sub-directories, never mirrored
+    reached: bool = True  # False: the run's budget was used up before this survey's turn
     not_modified: int = 0
     bytes_downloaded: int = 0
     bytes_uploaded: int = 0
@@ -72,13 +82,22 @@ class SurveyResult:
         """True when every file is in sync and nothing went wrong."""
         return not self.failed and not self.errors
 
+    @property
+    def complete(self) -> bool:
+        """True when nothing is left for a later run (a failed file is not pending: see `ok`)."""
+        return self.reached and not self.pending
+
     def to_dict(self) -> dict[str, Any]:
-        """The JSON shape of one survey."""
+        """The JSON shape of one survey; `pending` is None for a survey the run did not reach."""
         result: dict[str, Any] = {
             "survey": self.survey,
             "source_url": self.source_url,
             "prefix": self.prefix,
             "ok": self.ok,
+            "complete": self.complete,
+            "pending": len(self.pending) if self.reached else None,
+            "pending_files": self.pending,
+            "skipped": self.skipped,
             "added": self.added,
             "updated": self.updated,
             "deleted": self.deleted,
@@ -104,11 +123,21 @@ class MirrorResult:
     dry_run: bool = False
     verify: bool = False
     seconds: float = 0.0
+    skipped: tuple[str, ...] = ()  # directories of the root that are not surveys
 
     @property
     def ok(self) -> bool:
-        """True when every survey synced completely."""
+        """True when nothing failed (a run stopped by its time budget is ok, and not complete)."""
         return all(report.ok for report in self.surveys)
+
+    @property
+    def complete(self) -> bool:
+        """True when every survey is done: nothing left for a continuation."""
+        return all(report.complete for report in self.surveys)
+
+    def all_skipped(self) -> list[str]:
+        """The root's non-survey directories, then each survey's sub-directories (`la/maps/`)."""
+        return [*self.skipped, *(f"{r.survey}/{name}" for r in self.surveys for name in r.skipped)]
 
     def counts(self) -> dict[str, int]:
         """Files per kind of change, over all surveys (the ingestion record and the run's text)."""
@@ -124,8 +153,17 @@ class MirrorResult:
         return f"did not complete: {'; '.join(errors) or 'see the logs'}"
 
     def to_dict(self) -> dict[str, Any]:
-        """Aggregated lists and counters, plus a per-survey breakdown under `surveys`."""
-        result: dict[str, Any] = {"ok": self.ok, "dry_run": self.dry_run, "verify": self.verify}
+        """Aggregated lists and counters, plus a per-survey breakdown under `surveys`.
+
+        `pending` counts the files left in the surveys the run reached; `not_reached` names
+        the surveys it did not reach (their pending files are not known until their listing is read).
+        """
+        result: dict[str, Any] = {
+            "ok": self.ok, "complete": self.complete, "dry_run": self.dry_run, "verify": self.verify,
+            "pending": sum(len(report.pending) for report in self.surveys),
+            "not_reached": [report.survey for report in self.surveys if not report.reached],
+            "skipped": self.all_skipped(),
+        }
         for name in ("added", "updated", "deleted", "unchanged", "failed", "repaired"):
             result[name] = [item for report in self.surveys for item in getattr(report, name)]
         for name in ("bytes_downloaded", "bytes_uploaded", "source_requests", "not_modified"):
@@ -137,6 +175,11 @@ class MirrorResult:
 
 
 # --------------------------------------------------------------------------- entry points
+
+
+def is_root(url: str) -> bool:
+    """True for the time-series root (a URL whose last path segment is `time.series`)."""
+    return urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1] == ROOT_SEGMENT
 
 
 def survey_targets(urls: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -164,6 +207,37 @@ def survey_targets(urls: tuple[str, ...]) -> list[tuple[str, str]]:
     return targets
 
 
+@dataclass(frozen=True)
+class Targets:
+    """What one run mirrors: `(survey, url)` pairs, the root's skipped directories, vanished surveys."""
+
+    surveys: list[tuple[str, str]]
+    skipped: tuple[str, ...] = ()
+    vanished: tuple[str, ...] = ()  # mirrored before, no longer in the root listing
+
+
+def discover(settings: Settings, store: Store, client: PoliteClient) -> Targets:
+    """Expand root URLs into their surveys (1 request each); plain survey URLs stay as they are."""
+    urls: list[str] = []
+    skipped: list[str] = []
+    roots = [url for url in settings.bls_source_urls if is_root(url)]
+    for url in settings.bls_source_urls:
+        if url not in roots:
+            urls.append(url)
+            continue
+        response = client.get(url)
+        root = parse_root_listing(response.content, url, response.headers.get("Content-Type"))
+        urls.extend(survey_url for _, survey_url in root.surveys)
+        skipped.extend(root.skipped)
+        log_event("mirror_root_listing", source_url=url, surveys=len(root.surveys), skipped=list(root.skipped))
+    targets = survey_targets(tuple(urls))
+    vanished: tuple[str, ...] = ()
+    if roots:
+        listed = {survey for survey, _ in targets}
+        vanished = tuple(name for name in stored_survey_names(store) if name not in listed)
+    return Targets(targets, tuple(skipped), vanished)
+
+
 def run_mirror(
     settings: Settings,
     store: Store,
@@ -173,25 +247,40 @@ def run_mirror(
     verify: bool = False,
     allow_mass_delete: bool = False,
     progress: Progress = None,
+    deadlines: Deadlines | None = None,
+    listener: Listener | None = None,
 ) -> MirrorResult:
-    """Mirror every directory of `settings.bls_source_urls`; one survey failing does not stop the others."""
+    """Mirror every directory of `settings.bls_source_urls`; one survey failing does not stop the others.
+
+    Surveys are visited in order; once `deadlines` allows no new transfer, the rest are
+    reported as not reached. Progress goes to `listener` and, every 30 s, to the log.
+    """
     started = time.perf_counter()
-    targets = survey_targets(settings.bls_source_urls)
+    if deadlines is None:
+        deadlines = Deadlines.from_budget(settings.mirror_time_budget, settings.mirror_file_deadline)
     own_client = client is None
     if client is None:
         client = PoliteClient.from_settings(settings)
+    meter = Meter(listener)
+    options = {"dry_run": dry_run, "verify": verify, "allow_mass_delete": allow_mass_delete,
+               "progress": progress, "deadlines": deadlines, "meter": meter}
     try:
-        reports = [
-            SurveyMirror(
-                settings, store, client, survey, url,
-                dry_run=dry_run, verify=verify, allow_mass_delete=allow_mass_delete, progress=progress,
-            ).run()
-            for survey, url in targets
-        ]
+        targets = discover(settings, store, client)
+        with meter.heartbeat():
+            reports = [
+                SurveyMirror(settings, store, client, survey, url, **options).run()
+                if deadlines.can_start() else SurveyResult(survey, url, survey_prefix(survey), reached=False)
+                for survey, url in targets.surveys
+            ]
+            reports += [
+                SurveyMirror(settings, store, client, survey, "", vanished=True, **options).run()
+                for survey in targets.vanished
+            ]
     finally:
         if own_client:
             client.close()
-    return MirrorResult(reports, dry_run=dry_run, verify=verify, seconds=time.perf_counter() - started)
+    return MirrorResult(reports, dry_run=dry_run, verify=verify, seconds=time.perf_counter() - started,
+                        skipped=targets.skipped)
 
 
 @dataclass(frozen=True)
@@ -207,53 +296,46 @@ class MirroredFile:
 
 @dataclass(frozen=True)
 class SurveyStatus:
-    """One mirrored survey as the dashboard and /api/status show it (from its saved state)."""
+    """One mirrored survey as the dashboard and /api/status show it (from its saved state).
+
+    `files` is None unless asked for: a summary per survey keeps 65 surveys small.
+    """
 
     survey: str
     source_url: str
     last_sync: str | None
     last_change: str | None
-    files: list[MirroredFile]
+    file_count: int
+    bytes: int
+    files: list[MirroredFile] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form (/api/status `surveys`)."""
-        return asdict(self)
+        """The JSON form (/api/status `surveys`); `files` only when listed."""
+        document = asdict(self)
+        if self.files is None:
+            del document["files"]
+        return document
 
 
-def mirror_status(store: Store) -> list[SurveyStatus]:
-    """Every mirrored survey (for the dashboard), from the saved states, files by name."""
-    return [
-        SurveyStatus(
-            state.survey, state.source_url, state.last_sync, state.last_change,
-            [MirroredFile(r.name, r.key, r.size, r.sha256, r.last_modified)
-             for r in sorted(state.files.values(), key=lambda r: r.name)],
-        )
-        for state in list_states(store)
-    ]
+def mirror_status(store: Store, files_of: Iterable[str] | str = "all") -> list[SurveyStatus]:
+    """Every mirrored survey (for the dashboard), from the saved states; the file list (by name)
+    only for the surveys in `files_of` ("all": every survey)."""
+    wanted = files_of if isinstance(files_of, str) else frozenset(files_of)
+    result = []
+    for state in list_states(store):
+        records = sorted(state.files.values(), key=lambda r: r.name)
+        files = [MirroredFile(r.name, r.key, r.size, r.sha256, r.last_modified) for r in records]
+        listed = wanted == "all" or state.survey in wanted
+        result.append(SurveyStatus(state.survey, state.source_url, state.last_sync, state.last_change,
+                                   len(records), sum(r.size for r in records), files if listed else None))
+    return result
 
 
 # --------------------------------------------------------------------------- one survey
 
 
-@dataclass
-class _Outcome:
-    """The result of syncing one fetched file."""
-
-    fetch: Fetch
-    record: FileRecord | None = None
-    uploaded: bool = False
-    not_modified: bool = False
-    bytes_downloaded: int = 0
-    bytes_uploaded: int = 0
-    error: str | None = None
-
-
-class _IncompleteBody(Exception):
-    """The body did not match what the response (or listing) announced."""
-
-
 class SurveyMirror:
-    """Syncs one source directory into `bls/<survey>/`."""
+    """Syncs one source directory into `bls/<survey>/` (`vanished`: the root no longer lists it)."""
 
     def __init__(
         self,
@@ -267,6 +349,9 @@ class SurveyMirror:
         verify: bool = False,
         allow_mass_delete: bool = False,
         progress: Progress = None,
+        deadlines: Deadlines = UNLIMITED,
+        meter: Meter | None = None,
+        vanished: bool = False,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -278,15 +363,18 @@ class SurveyMirror:
         self.verify = verify
         self.allow_mass_delete = allow_mass_delete
         self.progress = progress
+        self.deadlines = deadlines
+        self.meter = meter or Meter()
+        self.vanished = vanished
         self.report = SurveyResult(survey, url, self.prefix, dry_run=dry_run)
-        self._previous: dict[str, FileRecord] = {}
+        self._bytes_lock = threading.Lock()
 
     def run(self) -> SurveyResult:
         """Plan and apply; errors end up in the report, never as an exception (bugs excepted)."""
         started = time.monotonic()
         requests_before = self.client.requests_made
         log_event("mirror_run_start", survey=self.survey, source_url=self.url, prefix=self.prefix,
-                  dry_run=self.dry_run, verify=self.verify)
+                  dry_run=self.dry_run, verify=self.verify, vanished=self.vanished)
         try:
             self._run()
         except PipelineError as error:
@@ -295,11 +383,12 @@ class SurveyMirror:
         self.report.source_requests = self.client.requests_made - requests_before
         report = self.report
         log_event(
-            "mirror_run_end", survey=self.survey, ok=report.ok, dry_run=self.dry_run,
+            "mirror_run_end", survey=self.survey, ok=report.ok, complete=report.complete, dry_run=self.dry_run,
             added=len(report.added), updated=len(report.updated), deleted=len(report.deleted),
             unchanged=len(report.unchanged), failed=len(report.failed), repaired=len(report.repaired),
-            bytes_downloaded=report.bytes_downloaded, bytes_uploaded=report.bytes_uploaded,
-            source_requests=report.source_requests, seconds=round(time.monotonic() - started, 3),
+            pending=len(report.pending), bytes_downloaded=report.bytes_downloaded,
+            bytes_uploaded=report.bytes_uploaded, source_requests=report.source_requests,
+            seconds=round(time.monotonic() - started, 3),
         )
         return report
 
@@ -313,14 +402,13 @@ class SurveyMirror:
         # the other, and a broken listing still changes nothing.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"inventory-{self.survey}") as pool:
             store_side = pool.submit(read_stored_survey, self.store, self.survey)
-            listing = self._read_listing()
+            listing = Listing(self.url, ()) if self.vanished else self._read_listing()
             stored = store_side.result()
         fingerprint = sync_fingerprint(listing.entries, stored.files, stored.state_etag)
         if not self.verify and marker_key(self.survey, fingerprint) in stored.markers:
             self.report.unchanged.extend(listing.names())  # as the last complete run left it
             return
         state, state_etag = load_state(self.store, self.survey)
-        self._previous = state.files
         plan = make_plan(
             listing.entries, stored.files, state.files, self.prefix,
             verify=self.verify,
@@ -328,31 +416,38 @@ class SurveyMirror:
             allow_mass_delete=self.allow_mass_delete,
         )
         if plan.mass_delete:
+            where = "the root listing no longer names this survey" if self.vanished else \
+                f"the listing of {self.url} no longer names {len(plan.deletes)} of the {plan.mirrored} mirrored files"
             raise SourceError(
-                f"the listing of {self.url} no longer names {len(plan.deletes)} of the {plan.mirrored} "
-                f"mirrored files (more than {self.settings.mass_delete_fraction:.0%}); nothing was changed. "
+                f"{where} (more than {self.settings.mass_delete_fraction:.0%} of them); nothing was changed. "
                 "If the source really removed them, run again with --allow-mass-delete."
             )
         if self.dry_run:
             self._report_plan(plan)
             return
-        outcomes = self._fetch_all(plan)
+        results = self._fetch_all(plan, Transfer(self.store, self.client, self.deadlines, state.files,
+                                                 self._received))
         deleted = self._delete(plan)
         self._sort_by(listing.names())
-        saved_etag = self._save_state(state, state_etag, outcomes, deleted)
-        if self.report.ok:
-            self._mark_in_sync(listing, stored, outcomes, plan.delete_keys if deleted else (), saved_etag)
+        saved_etag = self._save_state(state, state_etag, results, deleted)
+        if self.vanished and self.report.ok:  # every file is gone: so is the bookkeeping
+            self.store.delete_many([mirror_state_key(self.survey), *stored.markers])
+        elif self.report.ok and self.report.complete:
+            self._mark_in_sync(listing, stored, results, plan.delete_keys if deleted else (), saved_etag)
 
     def _sort_by(self, names: list[str]) -> None:
         """Report names in listing order, whatever order the downloads finished in."""
         order = {name: index for index, name in enumerate(names)}
         report = self.report
-        for found in (report.added, report.updated, report.unchanged, report.failed, report.repaired):
+        for found in (report.added, report.updated, report.unchanged, report.failed, report.repaired,
+                      report.pending):
             found.sort(key=lambda name: order.get(name, -1))
 
     def _read_listing(self) -> Listing:
         response = self.client.get(self.url)  # not streamed: the body is read (and retried) by `get`
-        return parse_listing(response.content, self.url, response.headers.get("Content-Type"))
+        listing = parse_listing(response.content, self.url, response.headers.get("Content-Type"))
+        self.report.skipped = [name + "/" for name, _ in parse_directories(response.content, self.url)]
+        return listing
 
     def _report_plan(self, plan: Plan) -> None:
         report = self.report
@@ -366,175 +461,50 @@ class SurveyMirror:
         report.unchanged.extend(plan.unchanged)
 
     # fetching
-    def _fetch_all(self, plan: Plan) -> dict[str, _Outcome]:
-        report = self.report
-        report.unchanged.extend(plan.unchanged)
-        outcomes: dict[str, _Outcome] = {}
+    def _fetch_all(self, plan: Plan, transfer: Transfer) -> list[FileResult]:
+        """Run the plan's fetches, the largest first (a continuation gives them the most time)."""
+        self.report.unchanged.extend(plan.unchanged)
         if not plan.fetches:
-            return outcomes
-        total = len(plan.fetches)
+            return []
+        fetches = sorted(plan.fetches, key=lambda fetch: -(fetch.expected_size or 0))
+        self.meter.plan(self.survey, len(fetches), sum(fetch.expected_size or 0 for fetch in fetches))
+        results = []
         with ThreadPoolExecutor(max_workers=self.settings.http_concurrency,
                                 thread_name_prefix=f"mirror-{self.survey}") as pool:
-            futures = [pool.submit(self._sync_file, fetch) for fetch in plan.fetches]
+            futures = [pool.submit(transfer.run, fetch) for fetch in fetches]
             for done, future in enumerate(as_completed(futures), start=1):
-                outcome = future.result()
-                outcomes[outcome.fetch.name] = outcome
-                self._account(outcome)
-                self._show(f"{done}/{total} files, {report.bytes_downloaded / 1e6:.1f} MB downloaded")
-        return outcomes
+                result = future.result()
+                results.append(result)
+                self._account(result)
+                self.meter.file_done()
+                self._show(f"{done}/{len(fetches)} files, {self.report.bytes_downloaded / 1e6:.1f} MB downloaded")
+        return results
 
-    def _account(self, outcome: _Outcome) -> None:
-        report, fetch = self.report, outcome.fetch
-        report.bytes_downloaded += outcome.bytes_downloaded
-        report.bytes_uploaded += outcome.bytes_uploaded
-        report.not_modified += outcome.not_modified
+    def _received(self, count: int) -> None:
+        """Bytes arrived (every attempt of every file counts), from any download thread."""
+        with self._bytes_lock:
+            self.report.bytes_downloaded += count
+        self.meter.add_bytes(count)
+
+    def _account(self, result: FileResult) -> None:
+        report, fetch = self.report, result.fetch
+        report.not_modified += result.not_modified
         fields = {"survey": self.survey, "file": fetch.name, "key": fetch.key, "reason": fetch.reason}
-        if outcome.error is not None:
+        if result.error is not None:
             report.failed.append(fetch.name)
-            log_error("file_failed", outcome.error, **fields)
-        elif outcome.uploaded:
-            assert outcome.record is not None
-            event = "file_added" if fetch.reason == NEW else "file_updated"
+            log_error("file_failed", result.error, **fields)
+        elif result.pending:
+            report.pending.append(fetch.name)
+        elif result.uploaded:
+            assert result.record is not None
+            report.bytes_uploaded += result.record.size
             (report.added if fetch.reason == NEW else report.updated).append(fetch.name)
             if fetch.reason in DRIFT:
                 report.repaired.append(fetch.name)
-            log_event(event, **fields, size=outcome.record.size, sha256=outcome.record.sha256,
-                      etag=outcome.record.etag)
+            log_event("file_added" if fetch.reason == NEW else "file_updated", **fields,
+                      size=result.record.size, sha256=result.record.sha256, etag=result.record.etag)
         else:
             report.unchanged.append(fetch.name)
-
-    def _sync_file(self, fetch: Fetch) -> _Outcome:
-        """Download one file, and upload it unless the store already holds the same bytes."""
-        outcome = _Outcome(fetch)
-        try:
-            self._download_and_store(fetch, outcome)
-        except PipelineError as error:
-            outcome.error = str(error)
-            outcome.record = None
-            outcome.uploaded = False
-        return outcome
-
-    def _download_and_store(self, fetch: Fetch, outcome: _Outcome) -> None:
-        # One budget of `retries + 1` requests per file, shared with the client's own retries
-        # (429, 5xx, connection errors): here only a body that did not add up is retried, and a
-        # SourceError from `get` (it has retried already) ends the file at once.
-        budget = self.client.retry_budget()
-        validators = fetch.validators
-        while True:
-            headers = {"Accept-Encoding": "identity"}  # Content-Length must be the body's length
-            if validators:
-                headers.update(validators.conditional_headers())
-            response = self.client.get(fetch.url, headers=headers, stream=True, budget=budget)
-            try:
-                if response.status_code == 304:
-                    if not self._not_modified(fetch, validators, response, outcome):
-                        validators = None  # an unconfirmed 304: ask again for the whole file, now
-                        continue
-                    return
-                if response.status_code != 200:
-                    raise SourceError(f"GET {fetch.url} answered {response.status_code} {response.reason}")
-                with tempfile.TemporaryFile(prefix="mirror-") as spool:
-                    try:
-                        sha256, size = self._receive(fetch, response, spool, outcome)
-                    except _IncompleteBody as error:
-                        if not budget.can_retry:
-                            raise SourceError(
-                                f"GET {fetch.url}: incomplete download after {budget.attempts} attempts ({error})"
-                            ) from None
-                    else:
-                        self._store(fetch, response, spool, sha256, size, outcome)
-                        return
-            finally:
-                response.close()
-            self.client.wait_before_retry(budget.attempts)
-
-    def _not_modified(
-        self, fetch: Fetch, validators: Validators | None, response: requests.Response, outcome: _Outcome
-    ) -> bool:
-        """True (and the bookkeeping done) if a 304 carries the validators stored for the file."""
-        if fetch.known_sha256 is None or not validators:  # only intact files are asked conditionally
-            raise SourceError(f"GET {fetch.url}: 304 Not Modified for a file that must be fetched")
-        if not validators.confirmed_by(response):
-            log_event("unconfirmed_not_modified", survey=self.survey, file=fetch.name,
-                      etag=response.headers.get("ETag"), last_modified=response.headers.get("Last-Modified"))
-            return False
-        outcome.not_modified = True
-        outcome.record = self._bookkeeping(fetch, None)
-        return True
-
-    def _receive(
-        self, fetch: Fetch, response: requests.Response, spool: IO[bytes], outcome: _Outcome
-    ) -> tuple[str, int]:
-        """Stream the body into `spool`, hashing and counting; _IncompleteBody if it does not add up."""
-        digest = hashlib.sha256()
-        size = 0
-        chunks = response.iter_content(_CHUNK)
-        while True:
-            try:
-                chunk = next(chunks)
-            except StopIteration:
-                break
-            except (requests.RequestException, OSError) as error:
-                raise _IncompleteBody(f"connection broke after {size} bytes: {type(error).__name__}") from None
-            digest.update(chunk)
-            try:
-                spool.write(chunk)
-            except OSError as error:  # e.g. a full /tmp: not the source's fault, and not worth retrying
-                raise PipelineError(
-                    f"{fetch.name}: cannot write the download to a temp file in {tempfile.gettempdir()} ({error})"
-                ) from None
-            size += len(chunk)
-            outcome.bytes_downloaded += len(chunk)
-        announced = response.headers.get("Content-Length")
-        if announced is not None and announced.isdigit() and int(announced) != size:
-            raise _IncompleteBody(f"received {size} bytes, Content-Length said {announced}")
-        if fetch.expected_size is not None and fetch.expected_size != size:
-            raise _IncompleteBody(f"received {size} bytes, the listing said {fetch.expected_size}")
-        spool.flush()
-        spool.seek(0)
-        return digest.hexdigest(), size
-
-    def _store(
-        self, fetch: Fetch, response: requests.Response, spool: IO[bytes], sha256: str, size: int,
-        outcome: _Outcome,
-    ) -> None:
-        source = Validators.of(response)
-        last_modified = source.last_modified
-        known = fetch.known_sha256
-        stored_etag: str | None = None
-        if fetch.probe_store:  # the state was lost: trust the stored copy's own checksum
-            head = self.store.head(fetch.key)
-            if head.size == size and head.metadata.get("sha256") == sha256:
-                known, stored_etag = sha256, head.etag
-        if known == sha256:
-            outcome.record = self._bookkeeping(fetch, source, sha256=sha256, size=size, etag=stored_etag)
-            return
-        metadata = {"source-url": response.url, "sha256": sha256}  # after same-host redirects
-        if last_modified:
-            metadata["source-last-modified"] = last_modified
-        etag = self.store.put(fetch.key, spool, metadata=metadata, content_type="text/plain", sha256=sha256)
-        outcome.uploaded = True
-        outcome.bytes_uploaded = size
-        outcome.record = FileRecord(
-            name=fetch.name, key=fetch.key, size=size, sha256=sha256, etag=etag,
-            last_modified=last_modified, listing_size=fetch.size_text, listing_time=fetch.time_text,
-            source_etag=source.etag,
-        )
-
-    def _bookkeeping(
-        self, fetch: Fetch, source: Validators | None, *, sha256: str | None = None, size: int | None = None,
-        etag: str | None = None,
-    ) -> FileRecord:
-        """The stored copy is right: remember the new listing text (and the validators of a 200)."""
-        previous = self._previous.get(fetch.name)
-        source = source or Validators()
-        if previous is None:
-            assert sha256 is not None and size is not None and etag is not None
-            return FileRecord(fetch.name, fetch.key, size, sha256, etag, source.last_modified,
-                              fetch.size_text, fetch.time_text, source.etag)
-        if source:  # a full answer: its validators replace the remembered ones
-            previous = replace(previous, last_modified=source.last_modified, source_etag=source.etag)
-        return replace(previous, listing_size=fetch.size_text, listing_time=fetch.time_text)
 
     # deleting and the state
     def _delete(self, plan: Plan) -> list[str]:
@@ -552,10 +522,10 @@ class SurveyMirror:
         return list(plan.deletes)
 
     def _save_state(
-        self, state: SurveyState, etag: str | None, outcomes: dict[str, _Outcome], deleted: list[str]
+        self, state: SurveyState, etag: str | None, results: list[FileResult], deleted: list[str]
     ) -> str | None:
         """Save what changed (merged into a state another run wrote meanwhile); the state's ETag after."""
-        changes = self._state_changes(outcomes, deleted)
+        changes = self._state_changes(results, deleted)
         changed_content = bool(self.report.added or self.report.updated or deleted)
         for attempt in range(1, _STATE_ATTEMPTS + 1):
             files = dict(state.files)
@@ -590,7 +560,7 @@ class SurveyMirror:
         )
 
     def _mark_in_sync(
-        self, listing: Listing, stored: StoredSurvey, outcomes: dict[str, _Outcome], deleted_keys: tuple[str, ...],
+        self, listing: Listing, stored: StoredSurvey, results: list[FileResult], deleted_keys: tuple[str, ...],
         state_etag: str | None,
     ) -> None:
         """Leave the marker of this complete run (what the store holds now), and remove older ones.
@@ -599,9 +569,9 @@ class SurveyMirror:
         """
         gone = set(deleted_keys)
         files = {info.key: info for info in stored.files if info.key not in gone}
-        for outcome in outcomes.values():
-            if outcome.uploaded and outcome.record is not None:
-                files[outcome.fetch.key] = ObjectInfo(outcome.fetch.key, outcome.record.size, outcome.record.etag)
+        for result in results:
+            if result.uploaded and result.record is not None:
+                files[result.fetch.key] = ObjectInfo(result.fetch.key, result.record.size, result.record.etag)
         key = marker_key(self.survey, sync_fingerprint(listing.entries, files.values(), state_etag))
         try:
             if key not in stored.markers:
@@ -611,17 +581,20 @@ class SurveyMirror:
         except StoreError as error:
             log_error("mirror_marker_failed", error, survey=self.survey, key=key)
 
-    def _state_changes(self, outcomes: dict[str, _Outcome], deleted: list[str]) -> dict[str, FileRecord | None]:
-        """Per touched name: the new record, or None to forget it. Failed files keep only an intact record."""
+    @staticmethod
+    def _state_changes(results: list[FileResult], deleted: list[str]) -> dict[str, FileRecord | None]:
+        """Per touched name: the new record, or None to forget it. Failed and pending files keep
+        only an intact record."""
         changes: dict[str, FileRecord | None] = {}
-        for name, outcome in outcomes.items():
-            if outcome.record is not None:
-                changes[name] = outcome.record
-            elif outcome.fetch.known_sha256 is None:
-                changes[name] = None  # the stored copy was missing, altered or unknown: claim nothing
+        for result in results:
+            if result.record is not None:
+                changes[result.fetch.name] = result.record
+            elif result.fetch.known_sha256 is None:
+                changes[result.fetch.name] = None  # the stored copy was missing, altered or unknown: claim nothing
         for name in deleted:
             changes[name] = None
         return changes
 
 
-__all__ = ["MirrorResult", "SurveyResult", "SurveyStatus", "mirror_status", "run_mirror", "survey_targets"]
+__all__ = ["MirrorResult", "SurveyResult", "SurveyStatus", "discover", "is_root", "mirror_status", "run_mirror",
+           "survey_targets"]

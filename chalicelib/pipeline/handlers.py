@@ -1,29 +1,107 @@
-"""Lambda entry points called by `app.py`: settings from the environment, one store, one run."""
+"""Lambda entry points called by `app.py`: settings from the environment, one store, one run.
+
+The daily run mirrors (within the invocation's time) and fetches the population; a mirror
+left incomplete goes on in `continue_ingestion`, one invocation per continuation message,
+until complete (`chalicelib.pipeline.continuation`). The population runs once a day.
+"""
 
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from typing import Any
 
-from chalicelib.core.log import log_event
+from chalicelib.core.errors import PipelineError
+from chalicelib.core.log import log_error, log_event
 from chalicelib.core.settings import Settings
-from chalicelib.core.store import open_store
+from chalicelib.core.store import Store, open_store
+from chalicelib.mirror.budget import Deadlines
+from chalicelib.pipeline import continuation
 from chalicelib.pipeline.analysis import analyze
-from chalicelib.pipeline.ingestion import IngestionFailed, ingest
+from chalicelib.pipeline.ingestion import (
+    IngestionFailed,
+    IngestionResult,
+    deep_check_is_due,
+    ingest,
+    mirror_step,
+    population_step,
+)
 
 LAKE_DATABASE_VARIABLE = "LAKE_GLUE_DATABASE"  # the Glue database whose partitions the lake function keeps
 
 
-def scheduled_ingestion(env: dict[str, str] | None = None) -> dict[str, Any]:
-    """The daily Lambda run: ingest, log, and raise if a step failed (so the error metric sees it)."""
+def scheduled_ingestion(env: dict[str, str] | None = None, context: Any = None) -> dict[str, Any]:
+    """The daily Lambda run: mirror (unless a continuation holds the lease) and population; raise if
+    a step failed (so the error metric sees it). An incomplete mirror sends a continuation message."""
     settings = Settings.from_env(env)
     store = open_store(settings.data_store)
     log_event("ingestion_start", store=store.url, sources=list(settings.bls_source_urls))
-    result = ingest(settings, store)
+    try:
+        started = continuation.start_run(store, time.time())
+        lease_error = None
+    except PipelineError as error:  # the population still runs; the invocation fails afterwards
+        log_error("mirror_lease_failed", error)
+        started, lease_error = None, f"mirror: the run record could not be read or written ({error})"
+    steps = [("population", population_step())]
+    deep_check = started is not None and deep_check_is_due(store, settings)
+    if started is not None:
+        steps.insert(0, ("mirror", mirror_step(verify=deep_check, deadlines=lambda_deadlines(settings, context))))
+    elif lease_error is None:
+        log_event("ingestion_mirror_skipped", reason="a mirror run holds the lease (a continuation is due)")
+    result = ingest(settings, store, steps=steps, deep_check=deep_check)
+    if started is not None:
+        _end_invocation(store, *started, result)
     log_event("ingestion_end", **result.to_dict())
-    if not result.ok:
-        raise IngestionFailed("ingestion failed: " + "; ".join(result.to_dict()["errors"].values()))
+    errors = [*result.to_dict()["errors"].values(), *([lease_error] if lease_error else [])]
+    if errors:
+        raise IngestionFailed("ingestion failed: " + "; ".join(errors))
     return result.to_dict()
+
+
+def continue_ingestion(body: str, env: dict[str, str] | None = None, context: Any = None,
+                       sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+    """One continuation message: go on with the mirror run it names (a stale or duplicate one is dropped)."""
+    settings = Settings.from_env(env)
+    store = open_store(settings.data_store)
+    run_id = continuation.message_run_id(body)
+    resumed = continuation.resume_run(store, run_id, time.time()) if run_id else None
+    if resumed is None:
+        return {"dropped": True, "run_id": run_id}
+    run, etag = resumed
+    waited = continuation.wait_for_rate(run, settings.http_requests_per_second, sleep=sleep)
+    log_event("ingestion_continue", run_id=run.run_id, invocation=run.invocations + 1, waited=round(waited, 3))
+    result = ingest(settings, store, steps=[("mirror", mirror_step(deadlines=lambda_deadlines(settings, context)))],
+                    record=False)  # the daily record keeps its population outcome
+    _end_invocation(store, run, etag, result)
+    if not result.ok:
+        raise IngestionFailed("mirror continuation failed: " + "; ".join(result.to_dict()["errors"].values()))
+    return result.to_dict()
+
+
+def lambda_deadlines(settings: Settings, context: Any) -> Deadlines:
+    """From the invocation's remaining time; MIRROR_TIME_BUDGET, if set and shorter, wins."""
+    budget = Deadlines.from_budget(settings.mirror_time_budget, settings.mirror_file_deadline)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return budget
+    own = Deadlines.from_lambda(remaining(), settings.mirror_file_deadline)
+    if budget.start_until is not None and own.start_until is not None and budget.start_until < own.start_until:
+        return Deadlines(budget.start_until, own.abandon_at, own.per_file)
+    return own
+
+
+def _end_invocation(store: Store, run: continuation.MirrorRun, etag: str, result: IngestionResult) -> None:
+    """Record the invocation; send the next continuation if the mirror is not complete."""
+    mirror = result.step("mirror")
+    summary = mirror.result.to_dict() if mirror is not None and mirror.result is not None else {}  # a crash ends it
+    done = continuation.finish_invocation(store, run, etag, summary, time.time())
+    if not done.complete:
+        try:
+            continuation.send_continuation(done)
+        except Exception as error:  # the lease expires, and the next daily run starts afresh
+            log_error("mirror_continuation_failed", error, run_id=done.run_id)
+            raise
 
 
 def handle_analysis_message(body: str, env: dict[str, str] | None = None) -> dict[str, Any]:

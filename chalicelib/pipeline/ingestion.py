@@ -117,14 +117,17 @@ class IngestionRecord:
                    document.get("last_deep_check"))
 
 
-def mirror_step(*, dry_run: bool = False, verify: bool = False, allow_mass_delete: bool = False) -> Step:
-    """The mirror as an ingestion step (chalicelib.mirror.sync.run_mirror)."""
+def mirror_step(*, dry_run: bool = False, verify: bool = False, allow_mass_delete: bool = False,
+                deadlines: Any = None) -> Step:
+    """The mirror as an ingestion step (chalicelib.mirror.sync.run_mirror); `deadlines` default to
+    the settings' time budget. A run stopped by its budget is ok (and `complete: false`)."""
 
     def run(settings: Settings, store: Store, progress: Progress) -> StepResult:
         from chalicelib.mirror.sync import run_mirror
 
         return run_mirror(
-            settings, store, dry_run=dry_run, verify=verify, allow_mass_delete=allow_mass_delete, progress=progress
+            settings, store, dry_run=dry_run, verify=verify, allow_mass_delete=allow_mass_delete, progress=progress,
+            deadlines=deadlines,
         )
 
     return run
@@ -150,17 +153,21 @@ def ingest(
     steps: Iterable[tuple[str, Step]] | None = None,
     progress: Progress = None,
     record: bool = True,
+    deep_check: bool | None = None,
 ) -> IngestionResult:
     """Run the mirror, then the population; a failing step does not stop the next one.
 
     Never raises for a step's failure: the outcome says which step failed and why
     (callers decide: the Lambda handler raises, the CLI exits 1). With `record`, the
-    outcome is kept at INGESTION_RECORD_KEY (see `record_ingestion`).
+    outcome is kept at INGESTION_RECORD_KEY (see `record_ingestion`). `deep_check`: whether
+    the given mirror step re-verifies every file (None: decided here, for the default steps,
+    from DEEP_CHECK_DAYS); a complete, successful one is recorded as the last deep check.
     """
     started_at = _now()
     previous = last_ingestion(store) if record or steps is None else None
     last_deep_check = previous.last_deep_check if previous else None
-    deep_check = steps is None and deep_check_due(last_deep_check, settings.deep_check_days, started_at)
+    if deep_check is None:
+        deep_check = steps is None and deep_check_due(last_deep_check, settings.deep_check_days, started_at)
     if steps is None:
         steps = (("mirror", mirror_step(verify=deep_check)), ("population", population_step()))
     result = IngestionResult()
@@ -179,12 +186,19 @@ def ingest(
         error = None if outcome.ok else f"{name}: {outcome.failure()}"
         log_event("ingestion_step_done", step=name, ok=outcome.ok, seconds=round(time.monotonic() - started, 3))
         result.steps.append(StepOutcome(name, outcome.ok, outcome, error))
-    if deep_check and (mirrored := result.step("mirror")) is not None and mirrored.ok:
+    mirrored = result.step("mirror")
+    if deep_check and mirrored is not None and mirrored.ok and getattr(mirrored.result, "complete", True):
         last_deep_check = started_at
         log_event("deep_check_done", at=started_at)
     if record:
         record_ingestion(store, result, started_at, last_deep_check)
     return result
+
+
+def deep_check_is_due(store: Store, settings: Settings) -> bool:
+    """True when the recorded last deep check is DEEP_CHECK_DAYS old (or there is none)."""
+    previous = last_ingestion(store)
+    return deep_check_due(previous.last_deep_check if previous else None, settings.deep_check_days, _now())
 
 
 def deep_check_due(last: str | None, days: int, now: str) -> bool:
@@ -214,7 +228,7 @@ def record_ingestion(store: Store, result: IngestionResult, started_at: str,
         finished_at=_now(),
         ok=result.ok,
         errors=result.errors(),
-        mirror=mirror.result.counts() if mirror and mirror.result else None,
+        mirror=_mirror_counts(mirror.result) if mirror and mirror.result else None,
         population={"changed": population.result.changed} if population and population.result else None,
         last_deep_check=last_deep_check,
     ).to_dict()
@@ -223,6 +237,12 @@ def record_ingestion(store: Store, result: IngestionResult, started_at: str,
                   content_type="application/json")
     except PipelineError as error:
         log_error("ingestion_record_failed", error, key=INGESTION_RECORD_KEY)
+
+
+def _mirror_counts(result: Any) -> dict[str, int]:
+    """Files per kind of change, and what a run stopped by its time budget left for the next one."""
+    summary = result.to_dict()
+    return result.counts() | {"pending": summary.get("pending", 0), "not_reached": len(summary.get("not_reached", []))}
 
 
 def last_ingestion(store: Store) -> IngestionRecord | None:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from chalicelib.reports.documents import BestYears, PopulationStats
+    from chalicelib.mirror.sync import SurveyStatus
     from chalicelib.web.status import StoreStatus
 
 TITLE = "BLS pipeline dashboard"
@@ -288,10 +289,16 @@ def _with_code(text: str) -> str:
     return _CODE.sub(r"<code>\1</code>", _e(text))
 
 
+def _survey_names(surveys: list[SurveyStatus], shown: int = 8) -> str:
+    names = [s.survey for s in surveys]
+    if not names:
+        return "none yet"
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
 def _summary_cards(view: DashboardView) -> str:
     status: StoreStatus | None = view.status.data
     surveys = status.surveys if status else []
-    files = [f for s in surveys for f in s.files]
     last_change = max((s.last_change or "" for s in surveys), default="") or None
     generated = status.generated_at if status else None
     ingestion = status.ingestion if status else None
@@ -302,8 +309,8 @@ def _summary_cards(view: DashboardView) -> str:
     else:
         outcome = "FAILED: " + "; ".join(ingestion.errors.values())
     cards = [
-        ("Surveys mirrored", str(len(surveys)), ", ".join(s.survey for s in surveys) or "none yet"),
-        ("Files", format_number(len(files)), format_bytes(sum(f.size for f in files))),
+        ("Surveys mirrored", str(len(surveys)), _survey_names(surveys)),
+        ("Files", format_number(sum(s.file_count for s in surveys)), format_bytes(sum(s.bytes for s in surveys))),
         ("Last ingestion", format_time(ingestion and ingestion.finished_at), outcome),
         ("Last change", format_time(last_change), "last run that changed a file"),
         ("Reports", format_time(generated), "generated at"),
@@ -451,8 +458,21 @@ def _mirror_section(view: DashboardView) -> str:
     if not status.surveys:
         notice = _with_code(f'Nothing is mirrored yet. {status.hint}')
         return f'<section class="panel" id="mirror">{head}<p class="notice">{notice}</p></section>'
-    blocks = []
-    for survey in status.surveys:
+    run = status.mirror_run
+    pending = run.pending_by_survey if run is not None and not run.complete else {}
+    rows = "".join(
+        f'<tr data-survey="{_e(survey.survey)}"><td class="mono">{_e(survey.survey)}</td>'
+        f'<td class="num">{_e(format_number(survey.file_count))}</td>'
+        f'<td class="num">{_e(format_bytes(survey.bytes))}</td>'
+        f'<td>{_e(format_time(survey.last_change))}</td>'
+        f'<td class="num">{_e(_pending_text(pending, survey.survey))}</td></tr>'
+        for survey in status.surveys
+    )
+    blocks = [
+        '<table class="data surveys"><thead><tr><th>Survey</th><th class="num">Files</th><th class="num">Size</th>'
+        f'<th>Last change</th><th class="num">Pending</th></tr></thead><tbody>{rows}</tbody></table>'
+    ]
+    for survey in (s for s in status.surveys if s.files is not None):
         files = survey.files
         rows = "".join(
             f'<tr data-key="{_e(f.key)}"><td class="mono">{_e(f.name)}</td>'
@@ -461,11 +481,10 @@ def _mirror_section(view: DashboardView) -> str:
             f'<td class="mono hash" title="{_e(f.sha256)}">{_e(f.sha256[:12])}</td></tr>'
             for f in files
         )
-        total = sum(f.size for f in files)
         blocks.append(
             f'<div class="survey" data-survey="{_e(survey.survey)}">'
             f'<h3>{_e(survey.survey)} '
-            f'<span class="badge">{len(files)} files · {_e(format_bytes(total))}</span></h3>'
+            f'<span class="badge">{len(files)} files · {_e(format_bytes(survey.bytes))}</span></h3>'
             f'<dl><dt>Source</dt><dd class="mono">{_e(survey.source_url)}</dd>'
             f'<dt>State updated</dt><dd>{_e(format_time(survey.last_sync))}</dd>'
             f'<dt>Last change</dt><dd>{_e(format_time(survey.last_change))}</dd></dl>'
@@ -473,6 +492,14 @@ def _mirror_section(view: DashboardView) -> str:
             f'<th>SHA-256</th></tr></thead><tbody>{rows}</tbody></table></div>'
         )
     return f'<section class="panel" id="mirror">{head}{"".join(blocks)}</section>'
+
+
+def _pending_text(pending: dict[str, Any], survey: Any) -> str:
+    """Files left for the running mirror's next invocation ("not reached yet": not planned so far)."""
+    if survey not in pending:
+        return "0"
+    count = pending[survey]
+    return "not reached yet" if count is None else format_number(count)
 
 
 def _links_section(view: DashboardView) -> str:

@@ -292,8 +292,9 @@ def dashboard_page() -> Response:
 @api.route("/api/status", methods=["GET"], authorizer=AUTHORIZER)
 @_guarded
 def status() -> Response:
-    query_params(())
-    return json_response(store_status(_context().store).to_dict())
+    """`?files=all|none|pr,la`: whose file lists to include (default none: a summary per survey)."""
+    files = query_params(("files",)).get("files", "none")
+    return json_response(store_status(_context().store, files).to_dict())
 
 
 @api.route("/api/reports/population", methods=["GET"], authorizer=AUTHORIZER)
@@ -380,7 +381,8 @@ def _dashboard_view(ctx: RequestContext, series: str | None, period: str | None
             log_error("dashboard_section_failed", error, section="chart", traceback=traceback.format_exc())
             chart = dashboard.Section(failed="The chart could not be computed; the error was logged.")
     view = dashboard.DashboardView(
-        status=_section("status", lambda: store_status(ctx.store)),
+        # File lists of the report's survey only: the page stays small with every survey mirrored.
+        status=_section("status", lambda: store_status(ctx.store, ctx.settings.report_data_key.split("/")[1])),
         population=_section("population", lambda: PopulationStats.from_dict(read_report(ctx.store,
                                                                                         POPULATION_STATS_KEY))),
         best_years=_section("best_years", lambda: BestYears.from_dict(read_report(ctx.store, BEST_YEARS_JSON_KEY))),

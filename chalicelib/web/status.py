@@ -17,6 +17,7 @@ from chalicelib.core.store import Store
 
 if TYPE_CHECKING:
     from chalicelib.mirror.sync import SurveyStatus
+    from chalicelib.pipeline.continuation import MirrorRun
     from chalicelib.pipeline.ingestion import IngestionRecord
 
 RUN_HINT = "Run the pipeline to create it: `make run` (or `bls-pipeline run`)."
@@ -56,6 +57,7 @@ class StoreStatus:
     population: StoredFile | None
     generated_at: str | None  # of the reports (summary.json)
     files: list[ReportFile]
+    mirror_run: MirrorRun | None = None  # the current (or last) mirror run: pending work, invocations
 
     @property
     def ready(self) -> bool:
@@ -71,6 +73,7 @@ class StoreStatus:
         """The /api/status document."""
         document: dict[str, Any] = {
             "surveys": [survey.to_dict() for survey in self.surveys],
+            "mirror_run": self.mirror_run and self.mirror_run.summary(),
             "ingestion": self.ingestion and self.ingestion.to_dict(),
             "population": self.population and asdict(self.population),
             "reports": {"generated_at": self.generated_at,
@@ -88,12 +91,14 @@ def report_files(store: Store) -> list[ReportFile]:
             if REPORT_FILE_PATTERN.match(info.key.removeprefix(REPORTS_PREFIX))]
 
 
-def store_status(store: Store) -> StoreStatus:
-    """Mirror state, ingestion record, population file and report files."""
+def store_status(store: Store, files_of: str = "all") -> StoreStatus:
+    """Mirror summary per survey (file lists for `files_of`: "all", "none" or comma-separated
+    surveys), the mirror run, ingestion record, population file and report files."""
     from chalicelib.mirror.sync import mirror_status  # the mirror module is only needed here
+    from chalicelib.pipeline.continuation import read_run
     from chalicelib.pipeline.ingestion import last_ingestion
 
-    surveys = mirror_status(store)
+    surveys = mirror_status(store, files_of if files_of == "all" else [s for s in files_of.split(",") if s])
     try:
         head = store.head(POPULATION_KEY)
         population: StoredFile | None = StoredFile(POPULATION_KEY, head.size, head.etag)
@@ -106,4 +111,4 @@ def store_status(store: Store) -> StoreStatus:
             generated_at = json.loads(store.read(SUMMARY_KEY).body)["generated_at"]
         except (PipelineError, ValueError, KeyError, TypeError):
             generated_at = None
-    return StoreStatus(surveys, last_ingestion(store), population, generated_at, files)
+    return StoreStatus(surveys, last_ingestion(store), population, generated_at, files, read_run(store)[0])

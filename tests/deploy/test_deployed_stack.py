@@ -151,7 +151,7 @@ def test_poison_message_ends_in_the_dead_letter_queue_after_the_configured_recei
     template = json.loads((deployed.state_dir / "synth" / "cdk.out" / "BlsPipeline-local.template.json").read_text())
     (configured,) = [r["Properties"]["RedrivePolicy"]["maxReceiveCount"] for k, r in template["Resources"].items()
                      if r["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in r["Properties"]
-                     and k.startswith("PipelineAnalysis")]  # not the lake's queue
+                     and k.startswith("PipelineAnalysis")]  # not the lake's or the mirror continuation's
     attributes = sqs.get_queue_attributes(QueueUrl=outputs["QueueUrl"], AttributeNames=["All"])["Attributes"]
     assert json.loads(attributes["RedrivePolicy"])["maxReceiveCount"] == configured == 4
     # ... and a visibility timeout of 1 s instead of the deployed 1800 s (six times the function's

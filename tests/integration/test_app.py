@@ -146,7 +146,7 @@ def test_ingestion_failure_fails_the_invocation_after_both_steps(
     assert message.startswith("ingestion failed: ")
     assert message.count("BLS_CONTACT is not set") == 2
     # nothing was mirrored or fetched; only the failed run's record was kept (for the dashboard)
-    assert set(bucket_state(aws)) == {pipeline.INGESTION_RECORD_KEY}
+    assert set(bucket_state(aws)) == {pipeline.INGESTION_RECORD_KEY, "_state/mirror-run.json"}
     record = json.loads(aws["s3"].get_object(Bucket=BUCKET, Key=pipeline.INGESTION_RECORD_KEY)["Body"].read())
     assert record["ok"] is False and sorted(record["errors"]) == ["mirror", "population"]
 
@@ -177,6 +177,11 @@ with SourceServer() as server, mock_aws():
     os.mkdir(os.path.join(project, ".chalice"))
     with open(os.path.join(project, ".chalice", "config.json"), "w") as out:
         json.dump(config, out)
+    import chalice.test
+    class Context(chalice.test.LambdaContext):  # the function's timeout, not chalice.test's 3 s
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, max_runtime_ms=900_000, **kwargs)
+    chalice.test.LambdaContext = Context
     from app import app
     with Client(app, project_dir=project) as client:
         payload = client.lambda_.invoke("ingest", client.events.generate_cw_event(

@@ -145,7 +145,8 @@ def test_each_ingestion_records_its_outcome(local_store: LocalStore) -> None:
     assert {k: record[k] for k in ("ok", "errors", "mirror", "population")} == {
         "ok": True,
         "errors": {},
-        "mirror": {"added": 1, "updated": 1, "deleted": 0, "unchanged": 3, "failed": 0},
+        "mirror": {"added": 1, "updated": 1, "deleted": 0, "unchanged": 3, "failed": 0, "pending": 0,
+                   "not_reached": 0},
         "population": {"changed": False},
     }
     assert record["started_at"] <= record["finished_at"]

@@ -100,6 +100,10 @@ class CountingStore(Store):
         self.calls["delete_many"] += 1
         self.inner.delete_many(keys)
 
+    def begin_upload(self, key: str, **kwargs: Any) -> Any:
+        self.calls["upload"] = self.calls.get("upload", 0) + 1
+        return self.inner.begin_upload(key, **kwargs)
+
 
 class FlakyServer(SourceServer):
     """Answers the first `failures` GETs of the API path with 503 (Retry-After: 1)."""

@@ -113,15 +113,19 @@ def test_status_reports_the_mirror_population_and_report_files(client, store):
     # GIVEN a store filled by the real pipeline
     # WHEN the status is requested
     response = client.http.get("/api/status")
-    # THEN it is JSON with the mirror's own status, the population object and every report file
+    # THEN it is JSON with the mirror's summary per survey (no file lists: small at 65 surveys),
+    # the population object and every report file
     assert response.status_code == 200
     assert response.headers["Content-Type"] == JSON_TYPE
     body = json.loads(response.body)
-    assert body["surveys"] == [survey.to_dict() for survey in mirror_status(store)]
+    assert body["surveys"] == [survey.to_dict() for survey in mirror_status(store, files_of=())]
     [survey] = body["surveys"]
-    assert survey["survey"] == "pr"
     fixture_sizes = {p.name: p.stat().st_size for p in PR_FILES.iterdir()}
-    assert {f["name"]: f["size"] for f in survey["files"]} == fixture_sizes
+    assert (survey["survey"], survey["file_count"], survey["bytes"]) == ("pr", 12, sum(fixture_sizes.values()))
+    assert "files" not in survey
+    # AND the file list comes on request
+    [listed] = json.loads(client.http.get("/api/status?files=pr").body)["surveys"]
+    assert {f["name"]: f["size"] for f in listed["files"]} == fixture_sizes
     assert body["population"] == {
         "key": "population/population.json",
         "size": POPULATION_FILE.stat().st_size,
@@ -153,7 +157,8 @@ def test_status_and_dashboard_show_the_last_ingestion(client, store):
     # THEN both show the record: when it ran and what failed
     assert body["ingestion"] == pipeline.last_ingestion(store).to_dict()
     assert body["ingestion"]["ok"] is False
-    assert body["ingestion"]["mirror"] == {"added": 0, "updated": 1, "deleted": 0, "unchanged": 1, "failed": 0}
+    assert body["ingestion"]["mirror"] == {"added": 0, "updated": 1, "deleted": 0, "unchanged": 1, "failed": 0,
+                                           "pending": 0, "not_reached": 0}
     assert "Last ingestion" in page
     assert "FAILED: population API answered 503" in page
 
@@ -173,7 +178,7 @@ def test_status_reads_an_s3_store(s3_store, monkeypatch):
     monkeypatch.setenv("DATA_STORE", "s3://bls-pipeline-test/mirror")
     client = Client(app, stage_name=STAGE, project_dir=str(PROJECT))
     # WHEN status and a report are requested
-    status = json.loads(client.http.get("/api/status").body)
+    status = json.loads(client.http.get("/api/status?files=all").body)
     best = json.loads(client.http.get("/api/reports/best-years?limit=3").body)
     # THEN they come from the bucket
     assert status["surveys"] == [survey.to_dict() for survey in mirror_status(s3_store)]
@@ -392,7 +397,7 @@ def test_unexpected_error_is_a_generic_500_and_is_logged(client, monkeypatch, ca
     # GIVEN the mirror status fails in an unexpected way, with internals in its message
     import chalicelib.mirror.sync
 
-    def broken(store: Store) -> list:
+    def broken(store: Store, files_of: object = "all") -> list:
         raise RuntimeError("secret internal detail /var/task/x.py")
 
     monkeypatch.setattr(chalicelib.mirror.sync, "mirror_status", broken)
@@ -535,7 +540,7 @@ def test_dashboard_on_an_empty_store_explains_how_to_fill_it(empty_client):
 def test_dashboard_survives_a_broken_section(client, monkeypatch, capsys):
     import chalicelib.mirror.sync
 
-    monkeypatch.setattr(chalicelib.mirror.sync, "mirror_status", lambda store: 1 / 0)
+    monkeypatch.setattr(chalicelib.mirror.sync, "mirror_status", lambda store, files_of="all": 1 / 0)
     response = client.http.get("/")
     assert response.status_code == 200
     page = Page(response.body.decode())
@@ -553,7 +558,7 @@ def test_dashboard_escapes_data():
     evil = "<script>alert(1)</script>"
     view = dashboard.DashboardView(
         status=dashboard.Section(data=StoreStatus(
-            [SurveyStatus(evil, evil, None, None, [MirroredFile(evil, evil, 1, evil, evil)])], None, None, None, [])),
+            [SurveyStatus(evil, evil, None, None, 1, 1, [MirroredFile(evil, evil, 1, evil, evil)])], None, None, None, [])),
         population=dashboard.Section(missing=evil),
         best_years=dashboard.Section(data=BestYears(False, [BestYear(evil, 2000, 1.0)], [])),
         chart=dashboard.Section(failed=evil),

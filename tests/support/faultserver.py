@@ -19,6 +19,8 @@ Faults:
 - `"304_bare"`: 304 Not Modified without ETag or Last-Modified (a stale cache or replica).
 
 `server.redirect(path, location)` answers every request to `path` with 302 to `location`.
+- `"endless"`: no Content-Length, bytes until the client stops reading (at most `endless_bytes`).
+- `"trickle"`: the full Content-Length, then one byte every `trickle_seconds`.
 """
 
 from __future__ import annotations
@@ -48,8 +50,12 @@ def gzip_bomb() -> bytes:
 class FaultServer(SourceServer):
     """SourceServer with per-path fault queues."""
 
-    def __init__(self, *, retry_after: str = "1", slow_seconds: float = 1.0, **kwargs: object) -> None:
+    def __init__(self, *, retry_after: str = "1", slow_seconds: float = 1.0, endless_bytes: int = 64 << 20,
+                 trickle_seconds: float = 0.2, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.endless_bytes = endless_bytes
+        self.trickle_seconds = trickle_seconds
+        self.sent: dict[str, int] = defaultdict(int)  # bytes sent by the endless and trickle faults
         self.retry_after = retry_after
         self.slow_seconds = slow_seconds
         self._queued: dict[str, list[str]] = defaultdict(list)
@@ -139,6 +145,9 @@ class FaultServer(SourceServer):
             handler.wfile.flush()
             handler.close_connection = True
             return True
+        if name in ("endless", "trickle"):
+            self._stream_fault(name, record.path, body, handler)
+            return True
         if name == "overlong":
             handler.send_response(200)
             handler.send_header("Content-Type", "text/plain")
@@ -149,6 +158,27 @@ class FaultServer(SourceServer):
             handler.close_connection = True
             return True
         raise ValueError(f"unknown fault {name!r}")
+
+    def _stream_fault(self, name: str, path: str, body: bytes, handler) -> None:  # noqa: ANN001
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/plain")
+        if name == "trickle":
+            handler.send_header("Content-Length", str(len(body)))
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.close_connection = True
+        piece, pause = (b"x" * 65536, 0.0) if name == "endless" else (b"x", self.trickle_seconds)
+        limit = self.endless_bytes if name == "endless" else len(body)
+        count = 0
+        try:
+            while count < limit:
+                handler.wfile.write(piece)
+                handler.wfile.flush()
+                count += len(piece)
+                self.sent[path] += len(piece)
+                time.sleep(pause)
+        except OSError:  # the client stopped reading
+            pass
 
     def _body(self, path: str) -> bytes:
         resource = self.resources.get(path)
