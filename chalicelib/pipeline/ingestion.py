@@ -5,7 +5,7 @@ Lambda handler raises, the CLI exits 1); every run is recorded at
 `INGESTION_RECORD_KEY` for the dashboard. The record also keeps when the mirror last
 completed a deep check (every file's content downloaded and compared): the default
 ingestion makes its mirror a deep check when that is `DEEP_CHECK_DAYS` old or more.
-See docs/pipeline.md and docs/faults.md.
+See docs/pipeline.md and docs/mirror.md (the deep check).
 """
 
 from __future__ import annotations
