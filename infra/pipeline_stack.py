@@ -190,8 +190,8 @@ class PipelineData(Construct):
         }
         self.topic = self._alarm_topic()
         self.dead_letter_alarm, self.ingestion_alarm = self._alarms(self.topic)
-        self.continuation_alarms = self._continuation_alarms(self.topic)
         self.analysis_alarms = self._analysis_alarms(self.topic)
+        self.continuation_alarms = self._continuation_alarms(self.topic)
         self.lake_dead_letter_alarm = self._alarm(
             "LakeDeadLettersAlarm",
             "A lake input could not be converted after retries: it is in the lake dead-letter queue.",

@@ -219,13 +219,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_body(404, b"Not Found", {"Content-Type": "text/plain"}, head)
             return
         stamp = email.utils.format_datetime(resource.last_modified, usegmt=True)
-        validators = {"Last-Modified": stamp, "ETag": f'"{hashlib.sha256(resource.body).hexdigest()[:16]}"'}
+        validators = {"Last-Modified": stamp, "ETag": entity_tag(resource)}
         if _not_modified(self.headers, resource, validators["ETag"]):
             record.status = 304
             self.send_body(304, b"", validators, head=True)
             return
         record.status = 200
         self.send_body(200, resource.body, {"Content-Type": resource.content_type, **validators}, head)
+
+
+def entity_tag(resource: Resource) -> str:
+    """The resource's ETag: like IIS's, it changes with the file's time as well as its bytes."""
+    stamp = email.utils.format_datetime(resource.last_modified, usegmt=True)
+    return '"' + hashlib.sha256(stamp.encode() + resource.body).hexdigest()[:16] + '"'
 
 
 def _not_modified(headers: Any, resource: Resource, etag: str) -> bool:

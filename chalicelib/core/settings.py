@@ -46,9 +46,9 @@ class Settings:
     http_timeout: float = 60.0
     http_retries: int = 4
     mass_delete_fraction: float = 0.5
+    deep_check_days: int = 7  # the mirror re-verifies every file's content this often
     mirror_time_budget: float | None = None  # seconds; None: no limit (in Lambda: from the context)
     mirror_file_deadline: float = 900.0  # seconds one file's transfer may take
-    deep_check_days: int = 7  # the mirror re-verifies every file's content this often
     report_start_year: int = 2013
     report_end_year: int = 2018
     report_series_id: str = "PRS30006032"
@@ -213,9 +213,9 @@ _ENV_PARSERS = {
     "HTTP_TIMEOUT": lambda n, v: ("http_timeout", _float(n, v, 1, 900)),
     "HTTP_RETRIES": lambda n, v: ("http_retries", _int(n, v, 0, 10)),
     "MASS_DELETE_FRACTION": lambda n, v: ("mass_delete_fraction", _float(n, v, 0, 1)),
+    "DEEP_CHECK_DAYS": lambda n, v: ("deep_check_days", _int(n, v, 1, 366)),
     "MIRROR_TIME_BUDGET": lambda n, v: ("mirror_time_budget", _float(n, v, 0, 366 * 86400)),
     "MIRROR_FILE_DEADLINE": lambda n, v: ("mirror_file_deadline", _float(n, v, 1, 86400)),
-    "DEEP_CHECK_DAYS": lambda n, v: ("deep_check_days", _int(n, v, 1, 366)),
     "REPORT_SERIES_ID": lambda n, v: (
         "report_series_id",
         _pattern(n, v.strip().upper(), SERIES_ID_PATTERN,

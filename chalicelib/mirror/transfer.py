@@ -122,12 +122,12 @@ class Transfer:
             self.client.wait_before_retry(budget.attempts)
 
     def _confirmed(self, fetch: Fetch, validators: Validators | None, response: requests.Response) -> bool:
-        """True if a 304 carries the validators stored for the file (else the file is asked in full)."""
+        """True if a 304 carries the validators stored for the file (else it proves nothing)."""
         if fetch.known_sha256 is None or not validators:  # only intact files are asked conditionally
             raise SourceError(f"GET {fetch.url}: 304 Not Modified for a file that must be fetched")
         if validators.confirmed_by(response):
             return True
-        log_event("unconfirmed_not_modified", file=fetch.name, key=fetch.key,
+        log_event("unconfirmed_not_modified", file=fetch.name, url=fetch.url,
                   etag=response.headers.get("ETag"), last_modified=response.headers.get("Last-Modified"))
         return False
 
@@ -135,7 +135,7 @@ class Transfer:
                 deadline: tuple[float, bool]) -> FileResult:
         source = Validators.of(response)
         last_modified = source.last_modified
-        metadata = {"source-url": response.url}  # after same-host redirects
+        metadata = {"source-url": response.url}  # after same-host redirects: where the bytes came from
         if last_modified:
             metadata["source-last-modified"] = last_modified
         with self.store.upload(fetch.key, metadata=metadata, content_type="text/plain") as upload:

@@ -93,7 +93,7 @@ def analyze(
     message is retried and ends in the dead-letter queue instead of being lost. The reports
     step writes the summary only over the version it read first, and every report carries the
     input versions it was computed from: a run that lost that race computes again, so reports
-    never disagree with `summary.json` whatever the interleaving (see docs/faults.md).
+    never disagree with `summary.json` whatever the interleaving (see docs/reports.md).
     """
     bucket, prefix = events.store_location(store)
     filters = events.notification_filters(settings, prefix)

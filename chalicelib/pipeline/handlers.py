@@ -19,7 +19,14 @@ from chalicelib.core.store import Store, open_store
 from chalicelib.mirror.budget import Deadlines
 from chalicelib.pipeline import continuation
 from chalicelib.pipeline.analysis import analyze
-from chalicelib.pipeline.ingestion import IngestionFailed, IngestionResult, ingest, mirror_step, population_step
+from chalicelib.pipeline.ingestion import (
+    IngestionFailed,
+    IngestionResult,
+    deep_check_is_due,
+    ingest,
+    mirror_step,
+    population_step,
+)
 
 LAKE_DATABASE_VARIABLE = "LAKE_GLUE_DATABASE"  # the Glue database whose partitions the lake function keeps
 
@@ -36,12 +43,13 @@ def scheduled_ingestion(env: dict[str, str] | None = None, context: Any = None) 
     except PipelineError as error:  # the population still runs; the invocation fails afterwards
         log_error("mirror_lease_failed", error)
         started, lease_error = None, f"mirror: the run record could not be read or written ({error})"
-    if started is not None:  # the default steps: the mirror (a deep check when due), the population
-        result = ingest(settings, store, deadlines=lambda_deadlines(settings, context))
-    else:
-        if lease_error is None:
-            log_event("ingestion_mirror_skipped", reason="a mirror run holds the lease (a continuation is due)")
-        result = ingest(settings, store, steps=[("population", population_step())])
+    steps = [("population", population_step())]
+    deep_check = started is not None and deep_check_is_due(store, settings)
+    if started is not None:
+        steps.insert(0, ("mirror", mirror_step(verify=deep_check, deadlines=lambda_deadlines(settings, context))))
+    elif lease_error is None:
+        log_event("ingestion_mirror_skipped", reason="a mirror run holds the lease (a continuation is due)")
+    result = ingest(settings, store, steps=steps, deep_check=deep_check)
     if started is not None:
         _end_invocation(store, *started, result)
     log_event("ingestion_end", **result.to_dict())

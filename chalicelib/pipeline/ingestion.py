@@ -5,7 +5,7 @@ Lambda handler raises, the CLI exits 1); every run is recorded at
 `INGESTION_RECORD_KEY` for the dashboard. The record also keeps when the mirror last
 completed a deep check (every file's content downloaded and compared): the default
 ingestion makes its mirror a deep check when that is `DEEP_CHECK_DAYS` old or more.
-See docs/pipeline.md and docs/faults.md.
+See docs/pipeline.md and docs/mirror.md (the deep check).
 """
 
 from __future__ import annotations
@@ -153,21 +153,23 @@ def ingest(
     steps: Iterable[tuple[str, Step]] | None = None,
     progress: Progress = None,
     record: bool = True,
-    deadlines: Any = None,
+    deep_check: bool | None = None,
 ) -> IngestionResult:
     """Run the mirror, then the population; a failing step does not stop the next one.
 
     Never raises for a step's failure: the outcome says which step failed and why
     (callers decide: the Lambda handler raises, the CLI exits 1). With `record`, the
-    outcome is kept at INGESTION_RECORD_KEY (see `record_ingestion`). `deadlines` limit the
-    default mirror step (chalicelib.mirror.budget); a deep check counts once its mirror completed.
+    outcome is kept at INGESTION_RECORD_KEY (see `record_ingestion`). `deep_check`: whether
+    the given mirror step re-verifies every file (None: decided here, for the default steps,
+    from DEEP_CHECK_DAYS); a complete, successful one is recorded as the last deep check.
     """
     started_at = _now()
     previous = last_ingestion(store) if record or steps is None else None
     last_deep_check = previous.last_deep_check if previous else None
-    deep_check = steps is None and deep_check_due(last_deep_check, settings.deep_check_days, started_at)
+    if deep_check is None:
+        deep_check = steps is None and deep_check_due(last_deep_check, settings.deep_check_days, started_at)
     if steps is None:
-        steps = (("mirror", mirror_step(verify=deep_check, deadlines=deadlines)), ("population", population_step()))
+        steps = (("mirror", mirror_step(verify=deep_check)), ("population", population_step()))
     result = IngestionResult()
     for name, step in steps:
         started = time.monotonic()
@@ -191,6 +193,12 @@ def ingest(
     if record:
         record_ingestion(store, result, started_at, last_deep_check)
     return result
+
+
+def deep_check_is_due(store: Store, settings: Settings) -> bool:
+    """True when the recorded last deep check is DEEP_CHECK_DAYS old (or there is none)."""
+    previous = last_ingestion(store)
+    return deep_check_due(previous.last_deep_check if previous else None, settings.deep_check_days, _now())
 
 
 def deep_check_due(last: str | None, days: int, now: str) -> bool:

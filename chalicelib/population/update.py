@@ -4,7 +4,7 @@
 response shapes: the tesseract API and the retired api/data; every row national, `01000US`);
 `check_plausible` refuses an answer without every REPORT_YEARS year or with a year more than
 `MAX_YEAR_CHANGE` away from the stored value; `run_population` stores the body byte for byte,
-conditionally, only when its SHA-256 differs. See docs/population.md and docs/faults.md.
+conditionally, only when its SHA-256 differs. See docs/population.md.
 """
 
 from __future__ import annotations

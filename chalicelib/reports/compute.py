@@ -7,8 +7,7 @@ functions that compute reports, never at module import (the ingestion Lambda imp
 package). Every report file carries, in its metadata `inputs`, the digest of the input
 versions and options it was computed from (`inputs_tag` in `summary.json`); the summary is
 written last and only over the version read at the start, so concurrent runs never leave
-reports that disagree with it. Definitions, outputs and choices: see docs/reports.md and
-docs/faults.md.
+reports that disagree with it. Definitions, outputs and choices: see docs/reports.md.
 """
 
 from __future__ import annotations

@@ -13,14 +13,14 @@ Faults:
 - `"reset_mid"`: headers and half the body, then a reset.
 - `"slow"`: waits `slow_seconds` before answering normally.
 - `"garbage"`: 200 with bytes that are not an HTML listing.
-- `"endless"`: no Content-Length, bytes until the client stops reading (at most `endless_bytes`).
-- `"trickle"`: the full Content-Length, then one byte every `trickle_seconds`.
 - `"cut"`: no Content-Length, the first half of the body (or listing page), then the
   connection closes: a body cut short that HTTP alone cannot tell from a complete one.
 - `"gzip_bomb"`: 200 with `Content-Encoding: gzip` whatever was asked: 64 MiB of zeros in 64 KiB.
 - `"304_bare"`: 304 Not Modified without ETag or Last-Modified (a stale cache or replica).
 
 `server.redirect(path, location)` answers every request to `path` with 302 to `location`.
+- `"endless"`: no Content-Length, bytes until the client stops reading (at most `endless_bytes`).
+- `"trickle"`: the full Content-Length, then one byte every `trickle_seconds`.
 """
 
 from __future__ import annotations
@@ -136,9 +136,6 @@ class FaultServer(SourceServer):
             else:
                 handler.close_connection = True
             return True
-        if name in ("endless", "trickle"):
-            self._stream_fault(name, record.path, body, handler)
-            return True
         if name == "cut":
             handler.send_response(200)
             handler.send_header("Content-Type", "text/html" if record.path.endswith("/") else "text/plain")
@@ -147,6 +144,9 @@ class FaultServer(SourceServer):
             handler.wfile.write(body[: len(body) // 2])
             handler.wfile.flush()
             handler.close_connection = True
+            return True
+        if name in ("endless", "trickle"):
+            self._stream_fault(name, record.path, body, handler)
             return True
         if name == "overlong":
             handler.send_response(200)
