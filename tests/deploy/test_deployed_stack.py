@@ -27,7 +27,8 @@ REPORT_KEYS = [
     "reports/best_years.csv", "reports/best_years.json", "reports/population_stats.json",
     "reports/series_population.csv", "reports/series_population.json", "reports/summary.json",
 ]
-FUNCTIONS = {"ingest": "bls-pipeline-local-ingest", "analyze": "bls-pipeline-local-analyze",
+FUNCTIONS = {"ingest": "bls-pipeline-local-ingest", "ingest_continue": "bls-pipeline-local-ingest_continue",
+             "analyze": "bls-pipeline-local-analyze", "lake": "bls-pipeline-local-lake",
              "api": "bls-pipeline-local"}
 
 

@@ -60,8 +60,9 @@ class LocalDeployment:
 
     @property
     def functions(self) -> dict[str, str]:
-        """Function names by role: ingest, analyze, api."""
-        keys = {"ingest": "IngestFunctionName", "analyze": "AnalyzeFunctionName", "api": "APIHandlerFunctionName"}
+        """Function names by role: ingest, ingest_continue, analyze, lake, api."""
+        keys = {"ingest": "IngestFunctionName", "ingest_continue": "IngestContinueFunctionName",
+                "analyze": "AnalyzeFunctionName", "lake": "LakeFunctionName", "api": "APIHandlerFunctionName"}
         return {role: self.outputs[key] for role, key in keys.items() if key in self.outputs}
 
 
