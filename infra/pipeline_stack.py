@@ -195,8 +195,7 @@ class PipelineData(Construct):
         self.lake_dead_letter_alarm = self._alarm(
             "LakeDeadLettersAlarm",
             "A lake input could not be converted after retries: it is in the lake dead-letter queue.",
-            self.lake.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(5), statistic="Maximum"),
+            _queue_depth(self.lake.dead_letter_queue),
             self.topic,
         )
 
@@ -333,20 +332,13 @@ class PipelineData(Construct):
         dead_letters = self._alarm(
             "DeadLettersAlarm",
             "An S3 event could not be analyzed after retries: it is in the dead-letter queue.",
-            self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(5), statistic="Maximum"),
+            _queue_depth(self.dead_letter_queue),
             topic,
         )
         ingestion_errors = self._alarm(
             "IngestionErrorsAlarm",
             "The daily ingestion (mirror and/or population) failed; see its logs.",
-            cloudwatch.Metric(
-                namespace="AWS/Lambda",
-                metric_name="Errors",
-                dimensions_map={"FunctionName": self.config.function_name(INGEST)},
-                statistic="Sum",
-                period=Duration.minutes(5),
-            ),
+            _lambda_metric("Errors", self.config.function_name(INGEST)),
             topic,
         )
         return dead_letters, ingestion_errors
@@ -357,15 +349,13 @@ class PipelineData(Construct):
             "ContinuationDeadLettersAlarm",
             "A mirror continuation failed repeatedly: the run stopped short; see the ingest_continue logs. "
             "The next daily run starts afresh once the lease expires.",
-            self.continuation_dead_letters.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(5), statistic="Maximum"),
+            _queue_depth(self.continuation_dead_letters),
             topic,
         )
         waiting = self._alarm(
             "ContinuationAgeAlarm",
             "A mirror continuation has waited over an hour (throttled or failing consumer).",
-            self.continuation_queue.metric_approximate_age_of_oldest_message(
-                period=Duration.minutes(5), statistic="Maximum"),
+            _queue_age(self.continuation_queue),
             topic,
             threshold=CONTINUATION_MAX_AGE,
         )
@@ -394,7 +384,7 @@ class PipelineData(Construct):
             "AnalysisQueueAgeAlarm",
             f"An analysis message has waited over {OLDEST_MESSAGE_ALARM_SECONDS} s: the analysis is failing, "
             "throttled or not subscribed to the queue.",
-            self.queue.metric_approximate_age_of_oldest_message(period=Duration.minutes(5), statistic="Maximum"),
+            _queue_age(self.queue),
             topic,
             threshold=OLDEST_MESSAGE_ALARM_SECONDS,
         )
@@ -403,10 +393,7 @@ class PipelineData(Construct):
                 f"Analysis{metric}Alarm",
                 f"The analysis function reported {metric.lower()} (see its logs; SQS retries the message, "
                 "then dead-letters it).",
-                cloudwatch.Metric(
-                    namespace="AWS/Lambda", metric_name=metric, statistic="Sum", period=Duration.minutes(5),
-                    dimensions_map={"FunctionName": self.config.function_name(ANALYZE)},
-                ),
+                _lambda_metric(metric, self.config.function_name(ANALYZE)),
                 topic,
             )
             for metric in ("Errors", "Throttles")
@@ -625,3 +612,19 @@ class PipelineStack(Stack):
         CfnOutput(self, "AnalystPolicyArn", value=self.data.lake.analyst_policy.managed_policy_arn)
         for function in self.functions:
             CfnOutput(self, f"{LOGICAL_IDS[function]}FunctionName", value=config.function_name(function))
+
+
+def _queue_depth(queue: sqs.IQueue) -> cloudwatch.IMetric:
+    """Messages visible in `queue` (maximum over five minutes)."""
+    return queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(5), statistic="Maximum")
+
+
+def _queue_age(queue: sqs.IQueue) -> cloudwatch.IMetric:
+    """Age of the oldest message in `queue` (maximum over five minutes)."""
+    return queue.metric_approximate_age_of_oldest_message(period=Duration.minutes(5), statistic="Maximum")
+
+
+def _lambda_metric(name: str, function_name: str) -> cloudwatch.IMetric:
+    """A Lambda function's metric (`Errors`, `Throttles`), summed over five minutes."""
+    return cloudwatch.Metric(namespace="AWS/Lambda", metric_name=name, statistic="Sum",
+                             period=Duration.minutes(5), dimensions_map={"FunctionName": function_name})

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.core.errors import NotFound, PipelineError
 from chalicelib.core.layout import POPULATION_KEY, REPORTS_PREFIX, SUMMARY_KEY
-from chalicelib.core.store import Store
+from chalicelib.core.store import ObjectInfo, Store
 
 if TYPE_CHECKING:
     from chalicelib.mirror.sync import SurveyStatus
@@ -25,16 +25,7 @@ REPORT_FILE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}\.(json|csv)$")
 
 
 @dataclass(frozen=True)
-class StoredFile:
-    """An object in the store: its key, size and ETag."""
-
-    key: str
-    size: int
-    etag: str
-
-
-@dataclass(frozen=True)
-class ReportFile(StoredFile):
+class ReportFile(ObjectInfo):
     """A downloadable report file (top level of `reports/`, JSON or CSV)."""
 
     @property
@@ -54,7 +45,7 @@ class StoreStatus:
 
     surveys: list[SurveyStatus]
     ingestion: IngestionRecord | None
-    population: StoredFile | None
+    population: ObjectInfo | None
     generated_at: str | None  # of the reports (summary.json)
     files: list[ReportFile]
     mirror_run: MirrorRun | None = None  # the current (or last) mirror run: pending work, invocations
@@ -101,7 +92,7 @@ def store_status(store: Store, files_of: str = "all") -> StoreStatus:
     surveys = mirror_status(store, files_of if files_of == "all" else [s for s in files_of.split(",") if s])
     try:
         head = store.head(POPULATION_KEY)
-        population: StoredFile | None = StoredFile(POPULATION_KEY, head.size, head.etag)
+        population: ObjectInfo | None = ObjectInfo(POPULATION_KEY, head.size, head.etag)
     except NotFound:
         population = None
     files = report_files(store)
