@@ -250,7 +250,7 @@ def test_local_disk_full_is_a_store_error_and_leaves_no_temp_file(tmp_path, monk
     def full(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("chalicelib.core.store.os.fsync", full)
+    monkeypatch.setattr("chalicelib.core.store.local.os.fsync", full)
     # WHEN an object is written
     with pytest.raises(StoreError) as error:
         store.put("population/population.json", b'{"ok": 2}')
