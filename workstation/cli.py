@@ -18,7 +18,7 @@ from typing import Any
 
 from chalicelib.core.errors import ConfigError, PipelineError
 from chalicelib.core import log
-from chalicelib.core.settings import Settings
+from chalicelib.core.settings import Settings, log_config_from_env
 from chalicelib.core.store import open_store
 
 # A command returns (JSON-able result, human-readable text, success).
@@ -204,13 +204,11 @@ def cmd_lake(args: argparse.Namespace, settings: Settings) -> CommandResult:
     from chalicelib.core.store import open_store
     from chalicelib.lake.catalog import GlueCatalog
     from chalicelib.lake.sync import reconcile
-    from chalicelib.pipeline.handlers import LAKE_DATABASE_VARIABLE
     from workstation.render import lake_lines
 
     store = open_store(settings.data_store)
-    database = os.environ.get(LAKE_DATABASE_VARIABLE, "").strip()
-    bucket = getattr(store, "bucket", None)
-    catalog = GlueCatalog(database, bucket, getattr(store, "prefix", "")) if database and bucket else None
+    database, location = settings.lake_database, store.location
+    catalog = GlueCatalog(database, location.bucket, location.prefix) if database and location.bucket else None
     results = reconcile(store, catalog=catalog)
     ok = all(r["action"] != "failed" for r in results)
     return {"ok": ok, "results": results}, "\n".join(lake_lines(results)), ok
@@ -268,7 +266,7 @@ def use_log_format(args: argparse.Namespace, settings: Settings) -> None:
     """Text lines for a person at a terminal (warnings and errors unless LOG_LEVEL is set), JSON otherwise."""
     terminal = sys.stderr.isatty()
     if log_format_for(args, settings, terminal) == "text":
-        level = settings.log_level if os.environ.get("LOG_LEVEL", "").strip() else "WARNING"
+        level = settings.log_level if log_config_from_env().level_given else "WARNING"
         log.use_format("text", level=level, clear_line=terminal)
     else:
         log.use_format("json", level=settings.log_level)

@@ -24,7 +24,7 @@ from chalicelib.pipeline.events import store_location
 from chalicelib.core.errors import PipelineError
 from chalicelib.core.log import log_event
 from chalicelib.core.settings import Settings
-from chalicelib.core.store import ObjectHead, ObjectInfo, S3Store, Store, StoredObject, Upload
+from chalicelib.core.store import ObjectHead, ObjectInfo, S3Store, Store, StoredObject, StoreLocation, Upload
 
 
 # --------------------------------------------------------------------------- local hand-off
@@ -56,6 +56,10 @@ class NotifyingStore(Store):
         """Wrap `inner`, with the filters of `settings` under the store's own bucket and prefix."""
         bucket, prefix = store_location(inner)
         return cls(inner, events.notification_filters(settings, prefix), sink, bucket, prefix, lake_sink)
+
+    @property
+    def location(self) -> StoreLocation:
+        return self.inner.location
 
     def _full(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key

@@ -10,37 +10,39 @@ LOG_FORMAT=text is set. See docs/configuration.md, "Logs".
 from __future__ import annotations
 
 import logging
-import os
 import sys
-from typing import Any
+from typing import IO, Any
 
 from aws_lambda_powertools import Logger
 
-from chalicelib.core.settings import LOG_FORMATS, valid_log_level
+from chalicelib.core.settings import LOG_FORMATS, log_config_from_env
 
 SERVICE = "bls-pipeline"
 
 
-class _StderrHandler(logging.StreamHandler):
+class _StderrHandler(logging.StreamHandler[IO[str]]):
     """Writes to whatever `sys.stderr` is at the time (test captures, redirections)."""
 
     @property
-    def stream(self):  # type: ignore[override]
+    def stream(self) -> IO[str]:
         return sys.stderr
 
     @stream.setter
     def stream(self, value: object) -> None:
         pass
 
+# Read at import: an invalid LOG_LEVEL must not crash every import; Settings reports it as a ConfigError.
+_START = log_config_from_env()
+
 logger = Logger(
     service=SERVICE,
-    # An invalid LOG_LEVEL must not crash every import; Settings reports it as a ConfigError.
-    level=valid_log_level(os.environ.get("LOG_LEVEL")),
+    level=_START.level,
     logger_handler=_StderrHandler(),
     utc=True,
     use_rfc3339=True,
 )
 _JSON_FORMATTER = logger.registered_formatter
+_RECORDS = logging.getLogger(SERVICE)  # the standard logger `logger` writes through (same handler)
 # Attributes every LogRecord has: the rest are an event's own fields.
 _RECORD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
 _MAX_VALUE = 80
@@ -86,13 +88,13 @@ def current_format() -> str:
     return "text" if isinstance(logger.registered_handler.formatter, TextFormatter) else "json"
 
 
-if os.environ.get("LOG_FORMAT", "").strip().lower() == "text":  # an explicit choice; JSON otherwise
+if _START.text:  # an explicit choice; JSON otherwise
     use_format("text")
 
 
 def log_event(event: str, level: int = logging.INFO, **fields: Any) -> None:
     """Log one structured event: `{"message": event, "event": event, ...fields}`."""
-    logger.log(level, event, extra={"event": event, **fields})
+    _RECORDS.log(level, event, extra={"event": event, **fields})
 
 
 def log_error(event: str, error: BaseException | str, **fields: Any) -> None:

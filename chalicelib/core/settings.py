@@ -2,19 +2,26 @@
 
 The same variable names are used in `.chalice/config.json` (Lambda) and in a
 shell (local runs); CLI flags override them through `Settings.from_env(**overrides)`.
+
+This module is the only reader of `os.environ` in `chalicelib/`. Besides `Settings`
+(read per invocation), three things are read once, at import, by the modules that need
+them: the logging configuration (`log_config_from_env`, lenient: logging starts before
+settings are checked), `API_AUTH` (`api_auth_from_env`) and what a boto3 client is built
+from (`client_environment`).
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from chalicelib.core.errors import ConfigError
 from chalicelib.core.layout import BLS_PREFIX, DEFAULT_REPORT_DATA_KEY
+from chalicelib.core.series_ids import InvalidCode, parse_period, parse_series_id
 
 DEFAULT_DATA_STORE = "./data"
 DEFAULT_BLS_SOURCE_URL = "https://download.bls.gov/pub/time.series/pr/"
@@ -23,12 +30,10 @@ DEFAULT_POPULATION_API_URL = (
     "?cube=acs_yg_total_population_1&drilldowns=Year%2CNation&locale=en&measures=Population"
 )
 
+LAKE_DATABASE_VARIABLE = "LAKE_GLUE_DATABASE"  # the Glue database whose partitions the lake function keeps
+CONTINUATION_QUEUE_VARIABLE = "CONTINUATION_QUEUE_URL"  # the queue of the mirror's next invocation
+
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# BLS series ids: a two-letter survey prefix, then letters and digits (PRS30006032).
-SERIES_ID_PATTERN = re.compile(r"^[A-Z]{2}[A-Z0-9]{1,28}$")
-# BLS periods: months M01-M12 (M13 annual average), quarters Q01-Q04 (Q05 annual
-# average), half-years S01-S02 (S03 annual), annual A01.
-PERIOD_PATTERN = re.compile(r"^(M(0[1-9]|1[0-3])|Q0[1-5]|S0[1-3]|A01)$")
 # The reports read one mirrored BLS data file: bls/<survey>/<file>.
 _DATA_KEY = re.compile(rf"^{re.escape(BLS_PREFIX)}(?!\.\.?/)[^/\x00-\x1f]+/(?!\.\.?$)[^/\x00-\x1f]+$")
 
@@ -56,6 +61,8 @@ class Settings:
     report_data_key: str = DEFAULT_REPORT_DATA_KEY
     log_level: str = "INFO"
     log_format: str | None = None  # json | text; None: text on a terminal (CLI), JSON otherwise
+    lake_database: str | None = None  # LAKE_GLUE_DATABASE; None: the lake keeps no Glue catalog
+    continuation_queue_url: str | None = None  # CONTINUATION_QUEUE_URL; None: no continuation is sent
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -174,6 +181,14 @@ def _years(name: str, value: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
+def _code(name: str, value: str, parse: Callable[[str], str]) -> str:
+    """A series id or period (chalicelib.core.series_ids), named by its variable when invalid."""
+    try:
+        return parse(value)
+    except InvalidCode as error:
+        raise ConfigError(f"{name}: {error}") from None
+
+
 def _pattern(name: str, value: str, pattern: re.Pattern[str], form: str) -> str:
     if not pattern.match(value):
         raise ConfigError(f"{name}: {value!r} is not {form}")
@@ -203,7 +218,7 @@ def _log_format(name: str, value: str) -> str:
     return value.lower()
 
 
-_ENV_PARSERS = {
+_ENV_PARSERS: dict[str, Callable[[str, str], tuple[str, Any]]] = {
     "DATA_STORE": lambda n, v: ("data_store", _parse_store(n, v)),
     "BLS_SOURCE_URL": lambda n, v: ("bls_source_urls", _parse_source_urls(n, v)),
     "BLS_CONTACT": lambda n, v: ("bls_contact", _parse_contact(n, v)),
@@ -216,21 +231,16 @@ _ENV_PARSERS = {
     "DEEP_CHECK_DAYS": lambda n, v: ("deep_check_days", _int(n, v, 1, 366)),
     "MIRROR_TIME_BUDGET": lambda n, v: ("mirror_time_budget", _float(n, v, 0, 366 * 86400)),
     "MIRROR_FILE_DEADLINE": lambda n, v: ("mirror_file_deadline", _float(n, v, 1, 86400)),
-    "REPORT_SERIES_ID": lambda n, v: (
-        "report_series_id",
-        _pattern(n, v.strip().upper(), SERIES_ID_PATTERN,
-                 "a BLS series id (two letters, then letters and digits, e.g. PRS30006032)"),
-    ),
-    "REPORT_PERIOD": lambda n, v: (
-        "report_period",
-        _pattern(n, v.strip().upper(), PERIOD_PATTERN, "a BLS period (M01-M13, Q01-Q05, S01-S03 or A01)"),
-    ),
+    "REPORT_SERIES_ID": lambda n, v: ("report_series_id", _code(n, v, parse_series_id)),
+    "REPORT_PERIOD": lambda n, v: ("report_period", _code(n, v, parse_period)),
     "REPORT_DATA_KEY": lambda n, v: (
         "report_data_key",
         _pattern(n, v.strip(), _DATA_KEY, "a mirrored data file key bls/<survey>/<file>, e.g. bls/pr/pr.data.0.Current"),
     ),
     "LOG_LEVEL": lambda n, v: ("log_level", _log_level(n, v)),
     "LOG_FORMAT": lambda n, v: ("log_format", _log_format(n, v)),
+    LAKE_DATABASE_VARIABLE: lambda n, v: ("lake_database", v),
+    CONTINUATION_QUEUE_VARIABLE: lambda n, v: ("continuation_queue_url", v),
 }
 
 # Command-line flags and the variable whose parser checks them.
@@ -251,3 +261,51 @@ def valid_log_level(value: str | None, default: str = "INFO") -> str:
         return _log_level("LOG_LEVEL", value or default)
     except ConfigError:
         return default
+
+
+# ---- read once, at import, by the modules that need them ---------------------------------
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    """How logging starts (before settings are checked: an invalid value falls back, Settings reports it)."""
+
+    level: str = "INFO"
+    level_given: bool = False  # LOG_LEVEL is set (the CLI's text lines otherwise show warnings only)
+    text: bool = False  # LOG_FORMAT=text, an explicit choice; JSON otherwise
+
+
+def log_config_from_env(env: Mapping[str, str] | None = None) -> LogConfig:
+    """LOG_LEVEL and LOG_FORMAT from `env` (default: `os.environ`), never raising."""
+    env = os.environ if env is None else env
+    level = env.get("LOG_LEVEL")
+    return LogConfig(
+        level=valid_log_level(level),
+        level_given=bool((level or "").strip()),
+        text=env.get("LOG_FORMAT", "").strip().lower() == "text",
+    )
+
+
+API_AUTH_MODES = ("iam", "none")
+
+
+def api_auth_from_env(env: Mapping[str, str] | None = None) -> str:
+    """`iam` (default) or `none`, from API_AUTH; anything else is a ConfigError."""
+    value = (os.environ if env is None else env).get("API_AUTH", "").strip().lower() or "iam"
+    if value not in API_AUTH_MODES:
+        raise ConfigError(
+            f"API_AUTH: {value!r} is not one of iam, none "
+            "(iam = API Gateway requires SigV4-signed IAM requests; none = public)"
+        )
+    return value
+
+
+# What a boto3 client is built from besides DATA_STORE: a change gives a new store and client.
+CLIENT_ENVIRONMENT = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION",
+                      "AWS_PROFILE", "AWS_ACCESS_KEY_ID")
+
+
+def client_environment(env: Mapping[str, str] | None = None) -> tuple[str | None, ...]:
+    """The values of CLIENT_ENVIRONMENT (None where unset), e.g. as part of a cache key."""
+    env = os.environ if env is None else env
+    return tuple(env.get(name) for name in CLIENT_ENVIRONMENT)

@@ -23,20 +23,21 @@ from aws_lambda_powertools.utilities.data_classes.s3_event import S3Event, S3Eve
 from chalicelib.core.errors import PipelineError
 from chalicelib.core.layout import LAKE_SOURCE_PREFIXES, POPULATION_KEY
 from chalicelib.core.settings import Settings
+from chalicelib.core.store import Store
 
 LOCAL_BUCKET = "local-store"  # the bucket name in messages made for a local-folder store
 TEST_EVENT = "s3:TestEvent"
 OBJECT_CREATED = "s3:ObjectCreated:*"
 
 
-def store_location(store: object) -> tuple[str, str]:
+def store_location(store: Store) -> tuple[str, str]:
     """(bucket, key prefix) under which the store's objects appear in S3 events.
 
-    An S3 store (or a wrapper of one) has `bucket` and `prefix`; a local folder appears as
+    An S3 store (or a wrapper of one) has its bucket and prefix; a local folder appears as
     LOCAL_BUCKET with no prefix.
     """
-    bucket = getattr(store, "bucket", None)
-    return (bucket, getattr(store, "prefix", "")) if bucket else (LOCAL_BUCKET, "")
+    location = store.location
+    return (location.bucket, location.prefix) if location.bucket else (LOCAL_BUCKET, "")
 
 
 class EventError(PipelineError):

@@ -7,7 +7,6 @@ until complete (`chalicelib.pipeline.continuation`). The population runs once a 
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -118,7 +117,6 @@ def handle_lake_message(body: str, env: dict[str, str] | None = None) -> dict[st
 
     settings = Settings.from_env(env)
     store = open_store(settings.data_store)
-    database = (os.environ if env is None else env).get(LAKE_DATABASE_VARIABLE, "").strip()
-    bucket = getattr(store, "bucket", None)
-    catalog = GlueCatalog(database, bucket, getattr(store, "prefix", "")) if database and bucket else None
+    database, location = settings.lake_database, store.location
+    catalog = GlueCatalog(database, location.bucket, location.prefix) if database and location.bucket else None
     return handle(body, store, catalog=catalog).to_dict()

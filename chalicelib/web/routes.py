@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from chalice import Blueprint, IAMAuthorizer, Response
 
 from chalicelib.web import dashboard
 from chalicelib.web.status import REPORT_FILE_PATTERN, RUN_HINT, store_status
-from chalicelib.core.errors import ConfigError, NotFound, PipelineError
+from chalicelib.core.errors import NotFound, PipelineError
 from chalicelib.core.log import log_error, log_event
 from chalicelib.core.layout import (
     BEST_YEARS_JSON_KEY, POPULATION_KEY, POPULATION_STATS_KEY, REPORTS_PREFIX,
@@ -29,7 +28,8 @@ from chalicelib.core.layout import (
 from chalicelib.reports.compute import series_population_for
 from chalicelib.reports.documents import BestYears, PopulationStats
 from chalicelib.reports.series_titles import series_titles
-from chalicelib.core.settings import PERIOD_PATTERN, SERIES_ID_PATTERN, Settings
+from chalicelib.core import series_ids
+from chalicelib.core.settings import Settings, api_auth_from_env, client_environment
 from chalicelib.core.store import Store, open_store
 
 MAX_LIMIT = 10_000
@@ -43,18 +43,7 @@ CONTENT_TYPES = {
 }
 
 
-def auth_mode(env: dict[str, str] | os._Environ[str] | None = None) -> str:
-    """`iam` (default) or `none`, from `API_AUTH`; anything else is a ConfigError."""
-    value = (os.environ if env is None else env).get("API_AUTH", "").strip().lower() or "iam"
-    if value not in ("iam", "none"):
-        raise ConfigError(
-            f"API_AUTH: {value!r} is not one of iam, none "
-            "(iam = API Gateway requires SigV4-signed IAM requests; none = public)"
-        )
-    return value
-
-
-AUTH_MODE = auth_mode()
+AUTH_MODE = api_auth_from_env()  # `iam` or `none`; any other value is a ConfigError at import
 AUTHORIZER = IAMAuthorizer() if AUTH_MODE == "iam" else None
 
 api = Blueprint(__name__)
@@ -126,15 +115,10 @@ class RequestContext:
     store: Store
 
 
-# What a boto3 client is built from besides DATA_STORE: a change gives a new store and client.
-_CLIENT_ENVIRONMENT = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION",
-                       "AWS_PROFILE", "AWS_ACCESS_KEY_ID")
-
-
 def _context() -> RequestContext:
     settings = Settings.from_env()
-    environment = tuple(os.environ.get(name) for name in _CLIENT_ENVIRONMENT)
-    return RequestContext(settings, _store(settings.data_store, environment))
+    # What a boto3 client is built from besides DATA_STORE: a change gives a new store and client.
+    return RequestContext(settings, _store(settings.data_store, client_environment()))
 
 
 @functools.lru_cache(maxsize=8)
@@ -166,22 +150,18 @@ def query_params(allowed: tuple[str, ...]) -> dict[str, str]:
 
 def parse_series_id(value: str) -> str:
     """An upper-cased BLS series id; 400 if it does not look like one."""
-    series_id = value.strip().upper()
-    if not SERIES_ID_PATTERN.match(series_id):
-        raise ApiError(400, "bad_request",
-                       f"{value[:40]!r} is not a BLS series id",
-                       "a series id is 3-30 letters and digits starting with the survey code, e.g. PRS30006032")
-    return series_id
+    try:
+        return series_ids.parse_series_id(value)
+    except series_ids.InvalidCode as error:
+        raise ApiError(400, "bad_request", error.message, error.hint) from None
 
 
 def parse_period(value: str) -> str:
     """An upper-cased BLS period; 400 if it is not one."""
-    period = value.strip().upper()
-    if not PERIOD_PATTERN.match(period):
-        raise ApiError(400, "bad_request",
-                       f"{value[:20]!r} is not a BLS period",
-                       "use Q01-Q04 (Q05 = annual average), M01-M12 (M13 = annual average), S01-S03 or A01")
-    return period
+    try:
+        return series_ids.parse_period(value)
+    except series_ids.InvalidCode as error:
+        raise ApiError(400, "bad_request", error.message, error.hint) from None
 
 
 def parse_limit(value: str) -> int:

@@ -10,7 +10,7 @@ import os
 import pytest
 
 from chalicelib.core.errors import InvalidKey, NotFound, PreconditionFailed, StoreError
-from chalicelib.core.store import PART_SIZE, LocalStore, ObjectInfo, S3Store, open_store
+from chalicelib.core.store import PART_SIZE, LocalStore, ObjectInfo, S3Store, StoreLocation, open_store
 
 BAD_KEYS = ["../x", "/etc/passwd", "a//b", "a/../../b", "./a", "a/", "", "a\\b", "a/\x00b", "..", "a/.."]
 
@@ -158,6 +158,19 @@ def test_bad_keys_are_rejected_everywhere(store, key):
 def test_bad_list_prefix_is_rejected(store):
     with pytest.raises(InvalidKey):
         list(store.list("../"))
+
+
+@pytest.mark.parametrize(
+    ("url", "location"),
+    [
+        ("s3://bucket", StoreLocation("bucket", "")),
+        ("s3://bucket/mirror/dev/", StoreLocation("bucket", "mirror/dev")),
+        ("./data", StoreLocation(None, "")),
+    ],
+)
+def test_a_store_says_where_its_objects_are(url, location):
+    # GIVEN a DATA_STORE value WHEN its store is opened THEN its location is the bucket and prefix (a folder has none)
+    assert open_store(url).location == location
 
 
 # ---------------------------------------------------------------- local folder specifics

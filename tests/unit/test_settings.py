@@ -5,7 +5,17 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.core.errors import ConfigError
-from chalicelib.core.settings import DEFAULT_BLS_SOURCE_URL, DEFAULT_POPULATION_API_URL, Settings
+from chalicelib.core.series_ids import PERIOD_HINT, SERIES_ID_HINT
+from chalicelib.core.settings import (
+    CLIENT_ENVIRONMENT,
+    DEFAULT_BLS_SOURCE_URL,
+    DEFAULT_POPULATION_API_URL,
+    LogConfig,
+    Settings,
+    api_auth_from_env,
+    client_environment,
+    log_config_from_env,
+)
 
 
 def test_defaults():
@@ -102,3 +112,53 @@ def test_flag_values_are_normalized_like_their_variables():
     settings = Settings.from_env({}, report_series_id="prs85006092", report_period="q05")
     assert (settings.report_series_id, settings.report_period) == ("PRS85006092", "Q05")
 
+
+
+def test_lake_database_and_continuation_queue_come_from_their_variables():
+    settings = Settings.from_env({"LAKE_GLUE_DATABASE": " bls_pipeline_dev ",
+                                  "CONTINUATION_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/continue"})
+    assert settings.lake_database == "bls_pipeline_dev"
+    assert settings.continuation_queue_url == "https://sqs.us-east-1.amazonaws.com/1/continue"
+    unset = Settings.from_env({"LAKE_GLUE_DATABASE": "  "})
+    assert (unset.lake_database, unset.continuation_queue_url) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, LogConfig("INFO", level_given=False, text=False)),
+        ({"LOG_LEVEL": "debug", "LOG_FORMAT": " Text "}, LogConfig("DEBUG", level_given=True, text=True)),
+        ({"LOG_LEVEL": "bogus", "LOG_FORMAT": "yaml"}, LogConfig("INFO", level_given=True, text=False)),
+        ({"LOG_LEVEL": " ", "LOG_FORMAT": "json"}, LogConfig("INFO", level_given=False, text=False)),
+    ],
+)
+def test_log_config_is_read_without_ever_failing(env, expected):
+    # an invalid value falls back: logging starts before Settings reports it as a ConfigError
+    assert log_config_from_env(env) == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, "iam"), ("", "iam"), (" IAM ", "iam"), ("none", "none")])
+def test_api_auth_is_iam_or_none(value, expected):
+    assert api_auth_from_env({} if value is None else {"API_AUTH": value}) == expected
+
+
+def test_an_unknown_api_auth_is_a_config_error_naming_the_choices():
+    with pytest.raises(ConfigError, match=r"^API_AUTH: 'public' is not one of iam, none \(iam = "):
+        api_auth_from_env({"API_AUTH": "Public"})
+
+
+def test_client_environment_lists_every_variable_a_boto3_client_depends_on():
+    env = {"AWS_REGION": "eu-west-1", "AWS_ENDPOINT_URL_S3": "http://localhost:5000", "DATA_STORE": "s3://b"}
+    values = dict(zip(CLIENT_ENVIRONMENT, client_environment(env), strict=True))
+    assert values["AWS_REGION"] == "eu-west-1" and values["AWS_ENDPOINT_URL_S3"] == "http://localhost:5000"
+    assert values["AWS_PROFILE"] is None and "DATA_STORE" not in values
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "hint"),
+    [("REPORT_SERIES_ID", "12", SERIES_ID_HINT), ("REPORT_PERIOD", "q9", PERIOD_HINT)],
+)
+def test_series_id_and_period_errors_give_the_same_hint_as_the_web(name, value, hint):
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env({name: value})
+    assert str(error.value).endswith(f"; {hint}")
