@@ -5,7 +5,7 @@ multipart upload. Abandoning leaves no object and no open multipart upload."""
 from __future__ import annotations
 
 import tempfile
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any, Protocol
 
 from chalicelib.core.errors import StoreError
 from chalicelib.core.store.base import Upload
@@ -17,16 +17,24 @@ from chalicelib.core.store.s3_requests import (
     write_conditions,
 )
 
-if TYPE_CHECKING:
-    from chalicelib.core.store.s3 import S3Store
-
 MAX_PARTS = 10_000  # S3's limit: a streamed object is at most MAX_PARTS x part size
+
+
+class PartSink(Protocol):
+    """What an upload needs from its store (an S3Store)."""
+
+    part_size: int  # bytes per part (S3 needs >= 5 MiB)
+    spool_memory: int  # a part up to this size is spooled in memory, a bigger one in TMPDIR
+
+    @property
+    def client(self) -> Any:
+        """The boto3 S3 client."""
 
 
 class S3Upload(Upload):
     """One part spooled at a time: a single PUT if the body fits one part, else a multipart upload."""
 
-    def __init__(self, store: S3Store, key: str, args: dict[str, Any]) -> None:
+    def __init__(self, store: PartSink, key: str, args: dict[str, Any]) -> None:
         self.store, self.key, self.args = store, key, args
         self._spool: IO[bytes] | None = None
         self._spooled = 0
