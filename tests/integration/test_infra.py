@@ -39,9 +39,10 @@ PROJECT_COPY_SKIPS = (".git", ".venv", "__pycache__", ".pytest_cache", "*.egg-in
 # workstation code left chalicelib/ (commit 1f57e9d), 326 KiB after; 374 KiB with chalicelib/lake/
 # (the silver layer, ~48 KiB), ~17 KiB more with the fault handling of issue 12 (validators,
 # redirect policy, per-host pace, population plausibility, report tags), ~41 KiB more with the
-# every-survey mirror (streamed transfers, time budget, continuation, progress); it must not grow
-# past that by more than a little.
-CODE_ZIP_BUDGET = 440 * 1024
+# every-survey mirror (streamed transfers, time budget, continuation, progress), ~9 KiB more when
+# core.store became a package and settings took over the environment reads (issue 18); it must
+# not grow past that by more than a little.
+CODE_ZIP_BUDGET = 448 * 1024
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 UNTAGGABLE = {
     "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy", "AWS::SNS::Subscription",
