@@ -232,7 +232,7 @@ def _message_line(message: Any) -> str:
 
 def _dry_run(result: RunResult) -> bool:
     mirror = result.ingestion.step("mirror")
-    return bool(mirror and mirror.result and mirror.result.dry_run)
+    return bool(mirror and isinstance(mirror.result, MirrorResult) and mirror.result.dry_run)
 
 
 def _mirror_line(result: MirrorResult) -> str:

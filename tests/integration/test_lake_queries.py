@@ -158,8 +158,8 @@ def attacked_store(tmp_path):
 
     store = LocalStore(tmp_path / "data")
     store.put("bls/pr/pr.data.0.Current", (
-        "series_id\tyear\tperiod\tvalue\tfootnote_codes\n"
-        "PRS1\t2001\tQ01\t0.1\t\nPRS1\t2001\tQ02\t0.2\t\n").encode())
+        b"series_id\tyear\tperiod\tvalue\tfootnote_codes\n"
+        b"PRS1\t2001\tQ01\t0.1\t\nPRS1\t2001\tQ02\t0.2\t\n"))
     store.put("reports/best_years.csv", b"series_id,year,value\nPRS1,2001,0.3\n")
     sync_source(store, "bls/pr/pr.data.0.Current")
     root = tmp_path / "data"
@@ -307,7 +307,7 @@ def test_the_readme_sql_examples_run(offline_store, capsys):
 
     readme = (REPO / "README.md").read_text()
     block = readme.split("## SQL", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
-    commands = [shlex.split(c) for c in re.findall(r'^bls-pipeline query ".*?"(?: --\w+)?$', block, re.M | re.S)]
+    commands = [shlex.split(c) for c in re.findall(r'^bls-pipeline query ".*?"(?: --\w+)?$', block, re.MULTILINE | re.DOTALL)]
     assert len(commands) == 3
     root, _, _ = offline_store
     for argv in commands:
