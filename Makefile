@@ -19,7 +19,7 @@ ifeq ($(strip $(BLS_CONTACT)),)
 RUN_ARGS ?= --offline
 endif
 
-.PHONY: venv emulator-venv run test test-fast bench clean deploy-local deploy-local-stop
+.PHONY: venv emulator-venv run test test-fast bench clean clean-data deploy-local deploy-local-stop
 
 venv: $(STAMP)
 
@@ -67,5 +67,11 @@ deploy-local: venv emulator-venv
 deploy-local-stop:
 	@if [ -x $(PY) ]; then $(PY) -m workstation.emulator stop; else echo "nothing was running"; fi
 
-clean: deploy-local-stop
-	rm -rf $(VENV) $(EMULATOR_VENV) .deploy-local data *.egg-info chalice.out cdk.out infra/chalice.out infra/cdk.out .pytest_cache tests/artifacts
+# The local store ./data only (mirror, population, reports, silver layer): the next `make run`
+# starts from nothing; the virtual environments stay.
+clean-data:
+	rm -rf data
+
+# Everything generated: the store, both virtual environments, packages, the local deployment.
+clean: deploy-local-stop clean-data
+	rm -rf $(VENV) $(EMULATOR_VENV) .deploy-local *.egg-info chalice.out cdk.out infra/chalice.out infra/cdk.out out .pytest_cache tests/artifacts

@@ -8,16 +8,17 @@ usage or configuration.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from chalicelib.core.errors import ConfigError, PipelineError
 from chalicelib.core import log
+from chalicelib.core.errors import ConfigError, PipelineError
 from chalicelib.core.settings import Settings, log_config_from_env
 from chalicelib.core.store import open_store
 
@@ -29,8 +30,16 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also documents every flag in `--help`)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--store", help="local folder or s3://bucket[/prefix] (env DATA_STORE; default ./data)")
-    common.add_argument("--contact", help="e-mail or URL for the User-Agent (env BLS_CONTACT)")
     common.add_argument("--json", action="store_true", help="print one JSON document on stdout, nothing else")
+
+    # Only the commands that fetch from the sources identify themselves with a contact.
+    source_flags = argparse.ArgumentParser(add_help=False)
+    source_flags.add_argument("--contact", help="e-mail or URL for the User-Agent (env BLS_CONTACT)")
+    source_flags.add_argument(
+        "--offline",
+        action="store_true",
+        help="use the bundled snapshot of real BLS/DataUSA data served locally (no internet needed)",
+    )
 
     mirror_flags = argparse.ArgumentParser(add_help=False)
     mirror_flags.add_argument(
@@ -60,32 +69,47 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     parser = argparse.ArgumentParser(prog="bls-pipeline", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("mirror", parents=[common, mirror_flags], help="sync BLS directories into the store")
-    sub.add_parser("population", parents=[common, population_flags], help="fetch and store U.S. population")
+    sub.add_parser("mirror", parents=[common, source_flags, mirror_flags], help="sync BLS directories into the store")
+    sub.add_parser("population", parents=[common, source_flags, population_flags],
+                   help="fetch and store U.S. population")
     sub.add_parser("analyze", parents=[common, analyze_flags], help="compute the reports from the store")
     sub.add_parser(
         "run",
-        parents=[common, mirror_flags, population_flags, analyze_flags],
+        parents=[common, source_flags, mirror_flags, population_flags, analyze_flags],
         help="mirror + population, then the reports through the event hand-off",
-    ).add_argument(
-        "--offline",
-        action="store_true",
-        help="use the bundled snapshot of real BLS/DataUSA data served locally (no internet needed)",
     )
     sub.add_parser("lake", parents=[common],
                    help="bring the silver layer in step with the mirror (convert what changed, drop orphans)")
-    query = sub.add_parser("query", parents=[common], help="SQL (DuckDB) over the local store's silver layer")
-    query.add_argument("sql", help='one SQL statement, e.g. "SELECT count(*) FROM bls_data"')
+    query = sub.add_parser(
+        "query", help="one read-only SQL statement (DuckDB) over the local store's silver layer",
+        description="Run one read-only SQL statement (SELECT, WITH, VALUES, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) "
+                    "over the silver tables bls_data, bls_series and population of a local store (docs/lake.md).",
+    )
+    query.add_argument("--store", help="local store folder (env DATA_STORE; default ./data); "
+                                       "for an S3 store use Athena")
+    query.add_argument("--json", action="store_true", help="print one JSON document on stdout, nothing else")
+    query.add_argument("sql", help='one read-only SQL statement, e.g. "SELECT count(*) FROM bls_data"')
     query.add_argument("--csv", action="store_true", help="print CSV (header line first) instead of a table")
     return parser
+
+
+def package_version() -> str:
+    """The installed bls-pipeline version (pyproject.toml), or "unknown" when run from an uninstalled tree."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bls-pipeline")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Environment settings with the command-line flags on top."""
     overrides: dict[str, Any] = {
         "data_store": args.store,
-        "bls_contact": args.contact,
+        "bls_contact": getattr(args, "contact", None),
         "bls_source_urls": getattr(args, "source", None),
         "population_api_url": getattr(args, "url", None),
         "report_series_id": getattr(args, "series", None),
@@ -121,14 +145,15 @@ def cmd_mirror(args: argparse.Namespace, settings: Settings) -> CommandResult:
     options = {"dry_run": bool(getattr(args, "dry_run", False)), "verify": bool(getattr(args, "verify", False)),
                "allow_mass_delete": bool(getattr(args, "allow_mass_delete", False))}
     store = open_store(settings.data_store)
-    if progress is None:
-        result = run_mirror(settings, store, **options)
-    else:
-        from workstation.progress_bar import ProgressBar
+    with sources(args, settings) as source_settings:
+        if progress is None:
+            result = run_mirror(source_settings, store, **options)
+        else:
+            from workstation.progress_bar import ProgressBar
 
-        with ProgressBar() as bar:  # files, bytes, rate and ETA on the terminal
-            result = run_mirror(settings, store, listener=bar.update, **options)
-    return result.to_dict(), mirror_text(result), result.ok
+            with ProgressBar() as bar:  # files, bytes, rate and ETA on the terminal
+                result = run_mirror(source_settings, store, listener=bar.update, **options)
+    return _offline(args, result.to_dict(), mirror_text(result), result.ok)
 
 
 def cmd_population(args: argparse.Namespace, settings: Settings) -> CommandResult:
@@ -138,14 +163,36 @@ def cmd_population(args: argparse.Namespace, settings: Settings) -> CommandResul
 
     progress = progress_reporter(args)
     store = open_store(settings.data_store)
-    if progress:
-        progress(f"population: fetching {settings.population_api_url}")
-    try:
-        result = run_population(settings, store)
-    finally:
+    with sources(args, settings) as source_settings:
         if progress:
-            progress("")
-    return result.to_dict(), population_text(result, store.url), result.ok
+            progress(f"population: fetching {source_settings.population_api_url}")
+        try:
+            result = run_population(source_settings, store)
+        finally:
+            if progress:
+                progress("")
+    return _offline(args, result.to_dict(), population_text(result, store.url), result.ok)
+
+
+@contextlib.contextmanager
+def sources(args: argparse.Namespace, settings: Settings) -> Iterator[Settings]:
+    """`settings`, or with `--offline` the same settings pointing at the bundled snapshot served locally."""
+    if not getattr(args, "offline", False):
+        yield settings
+        return
+    from workstation.snapshot import offline_sources
+
+    with offline_sources(settings) as offline_settings:
+        yield offline_settings
+
+
+def _offline(args: argparse.Namespace, document: dict[str, Any], text: str, ok: bool) -> CommandResult:
+    """A command's result, saying so when it ran on the bundled snapshot (`--offline`)."""
+    if not getattr(args, "offline", False):
+        return document, text, ok
+    from workstation.snapshot import OFFLINE_NOTE
+
+    return {**document, "offline": True}, f"{OFFLINE_NOTE}\n{text}", ok
 
 
 def cmd_analyze(args: argparse.Namespace, settings: Settings) -> CommandResult:

@@ -4,27 +4,41 @@ The tables are views with the names and columns of the Athena tables (`chaliceli
 `bls_data`, `bls_series`, `population`, partition columns included. A table whose files are
 not there yet is an empty view of the right shape, so a query never fails for that reason.
 A bad query raises `QueryError` with DuckDB's one-line message (no traceback).
+
+The tool only reads: exactly one read-only statement is run (its type, as DuckDB's own parser
+sees it, is SELECT — which covers WITH, VALUES, FROM-first, DESCRIBE, SHOW, SUMMARIZE, PIVOT
+with an IN list — or EXPLAIN [ANALYZE] of such a statement); anything else is refused before
+it runs. Once the views exist the connection is locked down: files may be read only under the
+store's `silver/` and `gold/` folders, no extension is installed or loaded, and the
+configuration is locked so no statement can undo this.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from chalicelib.core.errors import ConfigError, PipelineError
+from chalicelib.core.layout import SILVER_PREFIX
 from chalicelib.lake import tables
 
 _DUCKDB_TYPES = {"string": "VARCHAR", "int": "INTEGER", "bigint": "BIGINT"}
 MAX_TABLE_ROWS = 1000  # rows shown by the readable table (JSON and CSV give them all)
+GOLD_PREFIX = "gold/"  # the gold layer (derived tables), readable as soon as it exists
+READABLE_PREFIXES = (SILVER_PREFIX, GOLD_PREFIX)  # the only folders a query may read files from
+FILL_HINT = "run `bls-pipeline run` (or `bls-pipeline lake` on a store that already holds the mirror) first"
 
 
 class QueryError(PipelineError):
-    """The SQL could not be run (syntax, unknown column, ...)."""
+    """The SQL could not be run (syntax, unknown column, ...), or was refused (not one read-only statement)."""
 
 
 @dataclass
@@ -38,19 +52,110 @@ class QueryResult:
         return {"columns": self.columns, "rows": [dict(zip(self.columns, map(_json_value, row))) for row in self.rows]}
 
 
-def connect(store_root: str | Path) -> Any:
-    """An in-memory DuckDB connection with the silver tables of the local store at `store_root` as views."""
+def _duckdb() -> Any:
     try:
         import duckdb
     except ImportError:  # pragma: no cover - duckdb is in requirements-dev.txt
         raise ConfigError("`query` needs DuckDB: pip install -r requirements-dev.txt") from None
-    root = Path(store_root)
+    return duckdb
+
+
+def check_store(store_root: str | Path) -> Path:
+    """The store folder, absolute; ConfigError/QueryError saying what is missing and how to fill it."""
     if str(store_root).startswith("s3://"):
-        raise ConfigError("`query` reads a local store; in AWS use Athena (see docs/lake.md)")
-    connection = duckdb.connect()
-    for table in tables.TABLES:
-        connection.execute(f"CREATE VIEW {table} AS {_view_sql(root, table)}")
-    return connection
+        raise ConfigError("`query` reads a local store folder; in AWS use Athena (see docs/lake.md)")
+    root = Path(store_root).absolute()
+    if not root.is_dir():
+        raise ConfigError(f"the store folder {root} does not exist: check --store / DATA_STORE, or {FILL_HINT}")
+    if not (root / SILVER_PREFIX).is_dir():
+        raise QueryError(f"{root} has no silver layer ({SILVER_PREFIX} is missing): {FILL_HINT}")
+    return root
+
+
+def check_statement(sql: str) -> str:
+    """`sql` if it is exactly one read-only statement; QueryError (one line) otherwise.
+
+    The decision is DuckDB's parser's: the statement type must be SELECT, or EXPLAIN of a SELECT
+    (EXPLAIN ANALYZE runs its statement, so what it explains is checked the same way).
+    """
+    duckdb = _duckdb()
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as error:
+        raise QueryError(f"query failed: {str(error).strip()}") from None
+    if len(statements) != 1:
+        raise QueryError(f"refused: {len(statements) or 'no'} statements; {_ONLY_READS}")
+    statement = statements[0]
+    kind = statement.type
+    if kind == duckdb.StatementType.EXPLAIN:
+        explained = _explained(duckdb, statement.query)
+        if explained is None or explained.type != duckdb.StatementType.SELECT:
+            raise QueryError(f"refused: EXPLAIN of a statement that is not a query; {_ONLY_READS}")
+    elif kind != duckdb.StatementType.SELECT:
+        raise QueryError(f"refused: {_first_word(duckdb, sql)} is not a query ({kind.name} statement); {_ONLY_READS}")
+    return sql
+
+
+_ONLY_READS = ("`query` runs exactly one read-only statement "
+                "(SELECT, WITH, VALUES, DESCRIBE, SHOW, SUMMARIZE, or EXPLAIN [ANALYZE] of one of them)")
+
+
+def _first_word(duckdb: Any, text: str) -> str:
+    starts = [start for start, kind in duckdb.tokenize(text) if kind != duckdb.token_type.comment]
+    return text[starts[0]:].split(None, 1)[0].upper() if starts else "?"
+
+
+def _explained(duckdb: Any, text: str) -> Any:
+    """The statement an `EXPLAIN [ANALYZE] [(options)] statement` explains, parsed; None if not one statement."""
+    starts = [start for start, kind in duckdb.tokenize(text) if kind != duckdb.token_type.comment]
+    words = [text[start:end].strip() for start, end in zip(starts, starts[1:] + [len(text)])]
+    position = 1 if words and words[0].lower() == "explain" else len(words)
+    if position < len(words) and words[position].lower() == "analyze":
+        position += 1
+    if position < len(words) and words[position] == "(":  # EXPLAIN (FORMAT json) ...
+        depth = 0
+        while position < len(words):
+            depth += {"(": 1, ")": -1}.get(words[position], 0)
+            position += 1
+            if depth == 0:
+                break
+    if position >= len(words):
+        return None
+    try:
+        inner = duckdb.extract_statements(text[starts[position]:])
+    except duckdb.Error:
+        return None
+    return inner[0] if len(inner) == 1 else None
+
+
+@contextlib.contextmanager
+def connect(store_root: str | Path) -> Iterator[Any]:
+    """An in-memory, locked-down DuckDB connection with the silver tables of the local store as views.
+
+    After the views are created: files readable only under the store's `silver/` and `gold/`
+    (`allowed_directories` + `enable_external_access=false`), DuckDB's temporary files in a
+    private folder (removed on exit), no extension installed or loaded automatically, then
+    `lock_configuration=true`, so that no statement can change any of it.
+    """
+    duckdb = _duckdb()
+    root = check_store(store_root)
+    with tempfile.TemporaryDirectory(prefix="bls-pipeline-duckdb-") as spill:  # created 0700
+        connection = duckdb.connect(config={"temp_directory": spill})
+        try:
+            for table in tables.TABLES:
+                connection.execute(f"CREATE VIEW {table} AS {_view_sql(root, table)}")
+            allowed = [str(root / prefix) + "/" for prefix in READABLE_PREFIXES]
+            connection.execute("SET allowed_directories = " + _list_literal(allowed))
+            for setting in ("enable_external_access", "autoinstall_known_extensions", "autoload_known_extensions"):
+                connection.execute(f"SET {setting} = false")
+            connection.execute("SET lock_configuration = true")
+            yield connection
+        finally:
+            connection.close()
+
+
+def _list_literal(values: list[str]) -> str:
+    return "[" + ", ".join("'" + value.replace("'", "''") + "'" for value in values) + "]"
 
 
 def _view_sql(root: Path, table: str) -> str:
@@ -74,19 +179,17 @@ def _duckdb_type(hive_type: str) -> str:
 
 
 def run_query(store_root: str | Path, sql: str) -> QueryResult:
-    """Run one SQL statement over the silver views; QueryError for a bad statement."""
-    import duckdb
-
-    connection = connect(store_root)
-    try:
-        relation = connection.sql(sql)
-        if relation is None:
-            return QueryResult([], [])
-        return QueryResult(list(relation.columns), relation.fetchall())
-    except duckdb.Error as error:
-        raise QueryError(f"query failed: {str(error).strip()}") from None
-    finally:
-        connection.close()
+    """Run one read-only SQL statement over the silver views; QueryError for a bad or refused statement."""
+    duckdb = _duckdb()
+    check_statement(sql)
+    with connect(store_root) as connection:
+        try:
+            relation = connection.sql(sql)
+            if relation is None:
+                return QueryResult([], [])
+            return QueryResult(list(relation.columns), relation.fetchall())
+        except duckdb.Error as error:
+            raise QueryError(f"query failed: {str(error).strip()}") from None
 
 
 def render_table(result: QueryResult) -> str:

@@ -63,6 +63,8 @@ def mirror_text(result: MirrorResult) -> str:
             lines.append(f"  error: {error}")
     if skipped := result.all_skipped():
         lines.append("skipped (not surveys, or sub-directories): " + ", ".join(skipped))
+    if result.verify and not result.dry_run:
+        lines.append(verified_text(result))
     if not result.complete:
         lines.append("incomplete: the time budget ran out; the next run continues")
     return "\n".join(lines)
@@ -185,11 +187,15 @@ def run_text(result: RunResult) -> str:
     if population:
         lines.append("  population: " + (_population_line(population.result) if population.result else "")
                      + (f" FAILED: {population.error}" if population.error else ""))
-    lines.append(f"Notifications: {len(result.messages)} message(s)"
-                 + ("" if result.messages else " (no report input changed: the reports were not recomputed)"))
-    for index, message in enumerate(result.messages, 1):
-        lines.append(f"  {index}. {_message_line(message)}")
-    lines.extend(lake_lines(result.lake))
+    if _dry_run(result):
+        lines.append("Notifications: none (dry run: nothing was written, so no report input changed)")
+        lines.append("Silver layer: nothing converted (dry run: the mirror wrote no file to convert)")
+    else:
+        lines.append(f"Notifications: {len(result.messages)} message(s)"
+                     + ("" if result.messages else " (no report input changed: the reports were not recomputed)"))
+        for index, message in enumerate(result.messages, 1):
+            lines.append(f"  {index}. {_message_line(message)}")
+        lines.extend(lake_lines(result.lake))
     lines.append("")
     lines.extend(stored_report_lines(result))
     return "\n".join(lines)
@@ -224,10 +230,36 @@ def _message_line(message: Any) -> str:
     return f"{keys}: {detail}"
 
 
+def _dry_run(result: RunResult) -> bool:
+    mirror = result.ingestion.step("mirror")
+    return bool(mirror and isinstance(mirror.result, MirrorResult) and mirror.result.dry_run)
+
+
 def _mirror_line(result: MirrorResult) -> str:
     counts = result.counts()
-    return ", ".join(f"{count} {name}" for name, count in counts.items()) + \
+    if result.dry_run:
+        would = {"added": "add", "updated": "update", "deleted": "delete"}
+        return ", ".join(f"would {would[name]} {counts[name]}" for name in would) + \
+            f", {counts['unchanged']} unchanged, {counts['failed']} failed; dry run: nothing downloaded or written"
+    text = ", ".join(f"{count} {name}" for name, count in counts.items()) + \
         f"; {sum(s.bytes_uploaded for s in result.surveys)} bytes uploaded"
+    if result.verify:
+        text += "; " + verified_text(result)
+    return text
+
+
+def verified_text(result: MirrorResult) -> str:
+    """What a deep check (`--verify`) found: files compared by SHA-256 with the stored copies."""
+    compared = sum(len(s.unchanged) + len(s.updated) for s in result.surveys if s.reached)
+    differed = sum(len(s.updated) for s in result.surveys)
+    failed = sum(len(s.failed) for s in result.surveys)
+    text = (f"verified: {compared} file(s) downloaded again and compared by SHA-256 with the stored copy, "
+            f"{compared - differed} identical, {differed} differed (replaced)")
+    if failed:
+        text += f", {failed} could not be checked (failed)"
+    if not result.complete:
+        text += "; not every file was reached (time budget)"
+    return text
 
 
 def _population_line(result: PopulationResult) -> str:

@@ -35,6 +35,10 @@ SNAPSHOT_TIMES = {
     "pr.contacts": datetime(2022, 9, 13, 12, 0, tzinfo=UTC),
 }
 SNAPSHOT_POPULATION_TIME = datetime(2025, 10, 17, 0, 0, tzinfo=UTC)
+OFFLINE_NOTE = (
+    "offline: used the bundled snapshot of real data (BLS pr directory of 2026-08-06, "
+    "DataUSA population response of 2025-10) served from a local server, not the live sources"
+)
 
 
 def snapshot_server() -> SourceServer:

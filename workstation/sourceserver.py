@@ -1,6 +1,7 @@
 """A local stand-in for the sources: serves files the way download.bls.gov does.
 
-Used by the tests and by `run --offline` (the bundled snapshot). It speaks
+Used by the tests and by `--offline` (the bundled snapshot); `python -m workstation.sourceserver`
+serves the snapshot (or a folder) by hand (`--help`). It speaks
 HTTP/1.1 with keep-alive on 127.0.0.1, renders directories in the BLS (IIS)
 listing format, sends `Last-Modified` and an `ETag`, answers `If-None-Match` (or, without it,
 `If-Modified-Since`) with 304, and, like BLS, answers 403 to a User-Agent without a contact address.
@@ -243,3 +244,51 @@ def _not_modified(headers: Any, resource: Resource, etag: str) -> bool:
         return bool(since) and resource.last_modified <= email.utils.parsedate_to_datetime(since)
     except (TypeError, ValueError):
         return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m workstation.sourceserver`: serve the bundled snapshot (or a folder) until Ctrl-C."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(
+        prog="python -m workstation.sourceserver",
+        description="Serve files on 127.0.0.1 the way download.bls.gov does (IIS listings, Last-Modified, "
+                    "ETag, 304s, 403 without a contact in the User-Agent). Without FOLDER: the bundled "
+                    "snapshot (BLS pr directory and the DataUSA population response), as `--offline` uses it.",
+    )
+    parser.add_argument("folder", nargs="?", help="serve the files of this folder instead of the snapshot")
+    parser.add_argument("--path", default="/pub/time.series/pr/",
+                        help="URL directory path of FOLDER's files (default /pub/time.series/pr/)")
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    args = parser.parse_args(argv)
+    if args.folder:
+        if not Path(args.folder).is_dir():
+            parser.error(f"{args.folder} is not a folder")
+        args.path = "/" + args.path.strip("/") + "/"
+        server = SourceServer()
+        server.publish_folder(args.path, args.folder)
+        urls = [f"BLS_SOURCE_URL={{base}}{args.path}"]
+    else:
+        from workstation.snapshot import (
+            SNAPSHOT_BLS_PATH,
+            SNAPSHOT_POPULATION_PATH,
+            snapshot_server,
+        )
+
+        server = snapshot_server()
+        urls = [f"BLS_SOURCE_URL={{base}}{SNAPSHOT_BLS_PATH}", f"POPULATION_API_URL='{{base}}{SNAPSHOT_POPULATION_PATH}'"]
+    stopped = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopped.set())
+    base = server.start(args.port)
+    print(f"serving at {base} (Ctrl-C stops); point the pipeline at it with:", flush=True)
+    for url in urls:
+        print("  " + url.format(base=base), flush=True)
+    stopped.wait()
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -119,11 +119,174 @@ def test_bad_sql_is_a_clear_error_without_a_traceback(offline_store, capsys):
 
 
 def test_tables_exist_before_anything_was_converted(tmp_path, capsys):
+    (tmp_path / "empty" / "silver").mkdir(parents=True)  # a silver layer with no table in it yet
     for table in ("bls_data", "bls_series", "population"):
         assert run_query(tmp_path / "empty", f"SELECT count(*) FROM {table}").rows == [(0,)]
     assert main(["query", "--store", str(tmp_path / "empty"), "--json", "SELECT * FROM bls_data"]) == 0
     assert json.loads(capsys.readouterr().out) == {
         "columns": ["series_id", "year", "period", "value", "footnote_codes", "survey", "file"], "rows": []}
+
+
+def test_query_on_a_store_folder_that_does_not_exist_says_so_and_how_to_fill_it(tmp_path, capsys):
+    missing = tmp_path / "no-such-store"
+    assert main(["query", "--store", str(missing), "SELECT count(*) FROM bls_data"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    [line] = [line for line in captured.err.splitlines() if line.startswith("error:")]
+    assert f"the store folder {missing} does not exist" in line and "`bls-pipeline run`" in line
+    assert not missing.exists()  # the query created nothing
+
+
+def test_query_on_a_store_without_a_silver_layer_says_so_and_how_to_fill_it(tmp_path, capsys):
+    store = tmp_path / "data"
+    (store / "bls" / "pr").mkdir(parents=True)  # a mirror, never converted
+    assert main(["query", "--store", str(store), "SELECT count(*) FROM bls_data"]) == 1
+    [line] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert "has no silver layer (silver/ is missing)" in line
+    assert "`bls-pipeline run`" in line and "`bls-pipeline lake`" in line
+    assert sorted(p.name for p in store.iterdir()) == ["bls"]
+
+
+# --------------------------------------------------------------------------- the query tool only reads
+
+
+@pytest.fixture
+def attacked_store(tmp_path):
+    """A small store: a mirrored data file converted to silver, and a stored report."""
+    from chalicelib.core.store import LocalStore
+    from chalicelib.lake.sync import sync_source
+
+    store = LocalStore(tmp_path / "data")
+    store.put("bls/pr/pr.data.0.Current", (
+        b"series_id\tyear\tperiod\tvalue\tfootnote_codes\n"
+        b"PRS1\t2001\tQ01\t0.1\t\nPRS1\t2001\tQ02\t0.2\t\n"))
+    store.put("reports/best_years.csv", b"series_id,year,value\nPRS1,2001,0.3\n")
+    sync_source(store, "bls/pr/pr.data.0.Current")
+    root = tmp_path / "data"
+    files = {path: path.read_bytes() for path in root.rglob("*") if path.is_file()}
+    return root, files
+
+
+def _refused(capsys, root, sql):
+    status = main(["query", "--store", str(root), sql])
+    captured = capsys.readouterr()
+    errors = [line for line in captured.err.splitlines() if line.startswith("error:")]
+    assert status == 1 and captured.out == "" and len(errors) == 1, captured
+    return errors[0]
+
+
+def _unchanged(root, files):
+    assert {path: path.read_bytes() for path in root.rglob("*") if path.is_file()} == files
+
+
+def test_copy_cannot_forge_a_report(attacked_store, capsys):
+    root, files = attacked_store
+    line = _refused(capsys, root, f"COPY (SELECT 'PRS1' AS series_id, 1999 AS year, 666 AS value) "
+                                  f"TO '{root}/reports/best_years.csv' (HEADER)")
+    assert line.startswith("error: refused: COPY is not a query")
+    _unchanged(root, files)
+
+
+def test_copy_cannot_overwrite_a_mirrored_file(attacked_store, capsys):
+    root, files = attacked_store
+    line = _refused(capsys, root, f"COPY (SELECT 'forged') TO '{root}/bls/pr/pr.data.0.Current' (FORMAT csv)")
+    assert line.startswith("error: refused: COPY is not a query")
+    _unchanged(root, files)
+
+
+def test_explain_analyze_cannot_write_into_silver(attacked_store, capsys):
+    root, files = attacked_store
+    line = _refused(capsys, root, f"EXPLAIN ANALYZE COPY (SELECT 666 AS value) TO '{root}/silver/forged.parquet'")
+    assert line.startswith("error: refused: EXPLAIN of a statement that is not a query")
+    _unchanged(root, files)
+
+
+@pytest.mark.parametrize("reader", ["read_csv('/etc/passwd')", "read_text('/etc/passwd')",
+                                    "read_csv('{root}/silver/../reports/best_years.csv')",
+                                    "read_csv('{root}/reports/best_years.csv')", "glob('{root}/*')"])
+def test_files_outside_silver_cannot_be_read(attacked_store, capsys, reader):
+    root, files = attacked_store
+    line = _refused(capsys, root, "SELECT * FROM " + reader.format(root=root))
+    assert "Permission Error" in line and "disabled by configuration" in line
+    _unchanged(root, files)
+
+
+def test_attach_is_refused(attacked_store, capsys):
+    root, files = attacked_store
+    line = _refused(capsys, root, f"ATTACH '{root}/reports/forged.db' AS forged")
+    assert line.startswith("error: refused: ATTACH is not a query")
+    _unchanged(root, files)
+
+
+def test_two_statements_are_refused_and_neither_runs(attacked_store, capsys):
+    root, files = attacked_store
+    line = _refused(capsys, root, f"SELECT 1; COPY (SELECT 666) TO '{root}/reports/best_years.csv'")
+    assert line.startswith("error: refused: 2 statements")
+    _unchanged(root, files)
+
+
+def test_install_is_refused_without_a_network_attempt(attacked_store, capsys, monkeypatch):
+    # Today's DuckDB would download the extension itself (C++, not Python's sockets): what keeps it off
+    # the network is the refusal before any connection exists, and autoinstall/external access off behind it.
+    import socket
+
+    attempts = []
+
+    def no_network(*args, **kwargs):
+        attempts.append(args)
+        raise OSError("network used")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    root, files = attacked_store
+    for sql in ("INSTALL httpfs", "LOAD httpfs", "SELECT * FROM read_parquet('https://example.com/x.parquet')"):
+        line = _refused(capsys, root, sql)
+        assert "refused" in line or "Permission Error" in line
+    assert attempts == []
+    _unchanged(root, files)
+
+
+@pytest.mark.parametrize("sql", ["SET enable_external_access = true", "SET lock_configuration = false",
+                                 "RESET enable_external_access", "PRAGMA enable_external_access",
+                                 "SET allowed_directories = ['/']", "SET autoinstall_known_extensions = true"])
+def test_set_and_pragma_cannot_unlock(attacked_store, capsys, sql):
+    root, files = attacked_store
+    assert _refused(capsys, root, sql).startswith("error: refused:")
+    _unchanged(root, files)
+
+
+def test_the_connection_itself_is_locked_down(attacked_store):
+    # Behind the statement check, DuckDB's own settings: even a statement that got through could not
+    # write outside silver/, read outside silver/ and gold/, load an extension or change a setting.
+    import duckdb
+
+    from workstation.query import connect
+
+    root, files = attacked_store
+    with connect(root) as connection:
+        assert connection.sql("SELECT count(*) FROM bls_data").fetchall() == [(2,)]
+        for sql in (f"COPY (SELECT 666) TO '{root}/reports/best_years.csv'",
+                    "SELECT * FROM read_csv('/etc/passwd')", "LOAD httpfs", "INSTALL httpfs",
+                    "SET enable_external_access = true", "SET lock_configuration = false",
+                    f"ATTACH '{root}/forged.db'"):
+            with pytest.raises(duckdb.Error, match="disabled|locked"):
+                connection.execute(sql)
+        settings = dict(connection.sql(
+            "SELECT name, value FROM duckdb_settings() WHERE name IN ('enable_external_access', "
+            "'autoinstall_known_extensions', 'autoload_known_extensions', 'lock_configuration')").fetchall())
+        assert settings == {"enable_external_access": "false", "autoinstall_known_extensions": "false",
+                            "autoload_known_extensions": "false", "lock_configuration": "true"}
+    _unchanged(root, files)
+
+
+@pytest.mark.parametrize("sql", ["WITH v AS (SELECT value FROM bls_data) SELECT sum(value) FROM v",
+                                 "DESCRIBE bls_data", "SHOW TABLES", "EXPLAIN ANALYZE SELECT * FROM bls_data",
+                                 "VALUES (1)", "SUMMARIZE bls_data",
+                                 "SELECT count(*) FROM read_parquet('{root}/silver/*/*/*/*.parquet')"])
+def test_read_only_statements_still_run(attacked_store, sql):
+    root, files = attacked_store
+    assert run_query(root, sql.format(root=root)).rows
+    _unchanged(root, files)
 
 
 def test_lake_command_reconciles_and_reports_nothing_to_do_after_a_run(offline_store, capsys):
@@ -134,3 +297,19 @@ def test_lake_command_reconciles_and_reports_nothing_to_do_after_a_run(offline_s
     assert {r["source"]: r["action"] for r in document["results"]} == {
         "bls/pr/pr.data.0.Current": "unchanged", "bls/pr/pr.data.1.AllData": "unchanged",
         "bls/pr/pr.series": "unchanged", "population/population.json": "unchanged"}
+
+
+def test_the_readme_sql_examples_run(offline_store, capsys):
+    import re
+    import shlex
+
+    from tests.support.paths import REPO
+
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("## SQL", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    commands = [shlex.split(c) for c in re.findall(r'^bls-pipeline query ".*?"(?: --\w+)?$', block, re.MULTILINE | re.DOTALL)]
+    assert len(commands) == 3
+    root, _, _ = offline_store
+    for argv in commands:
+        assert main([*argv[1:], "--store", str(root)]) == 0, capsys.readouterr().err
+        assert capsys.readouterr().out.strip()
