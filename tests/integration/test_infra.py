@@ -603,12 +603,16 @@ def test_path2_chalice_package_uses_the_stack_resources(path2_package: Path) -> 
 
 
 def test_lambda_package_ships_the_dashboard_assets(path2_package: Path) -> None:
-    # GIVEN the dashboard's CSS and JavaScript kept as files next to chalicelib/web/dashboard.py
-    static = REPO / "chalicelib" / "web" / "static"
-    # THEN `chalice package` puts them, unchanged, in the function code
+    # GIVEN the dashboard's CSS, JavaScript and HTML templates kept as files next to chalicelib/web/dashboard.py
+    web = REPO / "chalicelib" / "web"
+    assets = [web / "static" / "dashboard.css", web / "static" / "dashboard.js", *(web / "templates").glob("*.html")]
+    assert len(assets) > 3
+    # THEN `chalice package` puts them, unchanged, in the function code, and Jinja2 in the layer
     with zipfile.ZipFile(path2_package / "deployment.zip") as archive:
-        for name in ("dashboard.css", "dashboard.js"):
-            assert archive.read(f"chalicelib/web/static/{name}") == (static / name).read_bytes()
+        for path in assets:
+            assert archive.read(path.relative_to(REPO).as_posix()) == path.read_bytes()
+    with zipfile.ZipFile(path2_package / "layer-deployment.zip") as archive:
+        assert "python/lib/python3.12/site-packages/jinja2/__init__.py" in archive.namelist()
 
 
 def test_lambda_package_is_under_the_250_mb_limit(path2_package: Path, pipeline_stack: Synthesized,
