@@ -1,6 +1,6 @@
-"""The silver layer's AWS resources (see docs/lake.md), added to `PipelineData`.
+"""The silver layer's AWS resources (see docs/lake.md), added to `PipelineData` (infra/resources.py).
 
-- S3 → EventBridge → the lake queue (+ dead-letter queue; its alarm is made beside the others): the lake function is
+- S3 → EventBridge → the lake queue (+ dead-letter queue and its alarm, `infra/queues.py`): the lake function is
   told about every created or deleted key under the lake inputs (`events.lake_filters`).
   EventBridge, not a bucket notification: S3 rejects notification configurations whose
   key filters overlap, and the report inputs already have one under `bls/`.
@@ -17,21 +17,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Aws, Duration, Fn
+from aws_cdk import Aws, Fn
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_events as events_
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_sqs as sqs
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from chalicelib import APP_NAME
-from chalicelib.core.layout import ATHENA_RESULTS_PREFIX, BLS_PREFIX, POPULATION_KEY, SILVER_PREFIX
+from chalicelib.core.layout import (
+    ATHENA_RESULTS_PREFIX,
+    BLS_PREFIX,
+    POPULATION_KEY,
+    SILVER_PREFIX,
+)
 from chalicelib.lake import tables
 from chalicelib.lake.queries import report_queries
 from chalicelib.pipeline import events
+from infra.alarms import Alarms
+from infra.permissions import consume_statement
+from infra.queues import QueueIds, queue_with_dead_letters
 
 BYTES_SCANNED_CUTOFF = 10 * 1024**3  # per Athena query; override with -c athena_bytes_scanned_cutoff=...
 _PARQUET = {
@@ -44,22 +51,19 @@ _PARQUET = {
 class LakeResources(Construct):
     """Queue, event rule, catalog, workgroup, named queries and the analyst policy of the silver layer."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, data: Any, timeout_seconds: int,
-                 visibility_factor: int, max_receive_count: int,
+    def __init__(self, scope: Construct, construct_id: str, *, data: Any, alarms: Alarms, timeout_seconds: int,
+                 max_receive_count: int,
                  bytes_scanned_cutoff: int = BYTES_SCANNED_CUTOFF, named_queries: bool = True) -> None:
         super().__init__(scope, construct_id)
         self.data = data
         environment = data.config.environment
         self.database_name = f"{APP_NAME}_{environment}".replace("-", "_")
-        self.dead_letter_queue = sqs.Queue(self, "DeadLetters", encryption=sqs.QueueEncryption.SQS_MANAGED,
-                                           enforce_ssl=True, retention_period=Duration.days(14))
-        self.queue = sqs.Queue(
-            self, "Queue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            visibility_timeout=Duration.seconds(visibility_factor * timeout_seconds),
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=max_receive_count),
+        self.lake_queue = queue_with_dead_letters(
+            self, QueueIds("Queue", "DeadLetters", "LakeDeadLettersAlarm"),
+            consumer_timeout=timeout_seconds, max_receive_count=max_receive_count, alarms=alarms,
+            alarm_description="A lake input could not be converted after retries: it is in the lake dead-letter queue.",
         )
+        self.queue, self.dead_letter_queue = self.lake_queue.queue, self.lake_queue.dead_letters
         self.rule = events_.Rule(
             self, "SourceChanged",
             description="A lake input (BLS file or population) was created or deleted: update the silver layer.",
@@ -76,37 +80,8 @@ class LakeResources(Construct):
             "description": f"{APP_NAME} {environment}: the silver layer (typed Parquet of the BLS mirror)",
         })
         self.tables = {table: self._table(table) for table in tables.TABLES}
-        self.workgroup = athena.CfnWorkGroup(
-            self, "WorkGroup",
-            name=f"{APP_NAME}-{environment}",
-            description=f"{APP_NAME} {environment}: SQL over the silver layer",
-            recursive_delete_option=True,
-            work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
-                enforce_work_group_configuration=True,
-                publish_cloud_watch_metrics_enabled=True,
-                bytes_scanned_cutoff_per_query=bytes_scanned_cutoff,
-                engine_version=athena.CfnWorkGroup.EngineVersionProperty(
-                    selected_engine_version="Athena engine version 3"),
-                result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
-                    output_location=Fn.sub(f"s3://{data.bucket_name_pattern}/{ATHENA_RESULTS_PREFIX}"),
-                    encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
-                        encryption_option="SSE_S3"),
-                ),
-            ),
-        )
-        self.named_queries = {
-            name: athena.CfnNamedQuery(
-                self, f"Query{name.title().replace('_', '')}",
-                name=f"{APP_NAME}-{environment}-{name.replace('_', '-')}",
-                description=f"Report '{name}' over the silver layer (same SQL as the local DuckDB tests)",
-                database=self.database_name,
-                work_group=self.workgroup.ref,
-                query_string=sql,
-            )
-            for name, sql in (report_queries(data.config.settings()).items() if named_queries else ())
-        }
-        for query in self.named_queries.values():
-            query.add_resource_dependency(self.database)
+        self.workgroup = self._workgroup(bytes_scanned_cutoff)
+        self.named_queries = self._named_queries() if named_queries else {}
         self.analyst_policy = self._analyst_policy()
 
     # ----------------------------------------------------------------------- catalog
@@ -142,6 +117,48 @@ class LakeResources(Construct):
         return [self.glue_arn("catalog"), self.glue_arn(f"database/{self.database_name}")] + [
             self.glue_arn(f"table/{self.database_name}/{table}") for table in tables.TABLES]
 
+    # ----------------------------------------------------------------------- Athena
+
+    def _workgroup(self, bytes_scanned_cutoff: int) -> athena.CfnWorkGroup:
+        """Results under their own prefix (SSE-S3), configuration enforced, a cutoff per query."""
+        environment = self.data.config.environment
+        return athena.CfnWorkGroup(
+            self, "WorkGroup",
+            name=f"{APP_NAME}-{environment}",
+            description=f"{APP_NAME} {environment}: SQL over the silver layer",
+            recursive_delete_option=True,
+            work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
+                enforce_work_group_configuration=True,
+                publish_cloud_watch_metrics_enabled=True,
+                bytes_scanned_cutoff_per_query=bytes_scanned_cutoff,
+                engine_version=athena.CfnWorkGroup.EngineVersionProperty(
+                    selected_engine_version="Athena engine version 3"),
+                result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
+                    output_location=Fn.sub(f"s3://{self.data.bucket_name_pattern}/{ATHENA_RESULTS_PREFIX}"),
+                    encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
+                        encryption_option="SSE_S3"),
+                ),
+            ),
+        )
+
+    def _named_queries(self) -> dict[str, athena.CfnNamedQuery]:
+        """The three reports as named queries (the same SQL as the local DuckDB tests)."""
+        environment = self.data.config.environment
+        queries = {
+            name: athena.CfnNamedQuery(
+                self, f"Query{name.title().replace('_', '')}",
+                name=f"{APP_NAME}-{environment}-{name.replace('_', '-')}",
+                description=f"Report '{name}' over the silver layer (same SQL as the local DuckDB tests)",
+                database=self.database_name,
+                work_group=self.workgroup.ref,
+                query_string=sql,
+            )
+            for name, sql in report_queries(self.data.config.settings()).items()
+        }
+        for query in queries.values():
+            query.add_resource_dependency(self.database)
+        return queries
+
     # ----------------------------------------------------------------------- IAM
 
     def function_statements(self) -> list[iam.PolicyStatement]:
@@ -156,9 +173,7 @@ class LakeResources(Construct):
             iam.PolicyStatement(sid="KeepGluePartitions",
                                 actions=["glue:GetTable", "glue:CreatePartition", "glue:DeletePartition"],
                                 resources=self.catalog_arns()),
-            iam.PolicyStatement(sid="ConsumeLakeQueue",
-                                actions=["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
-                                resources=[self.queue.queue_arn]),
+            consume_statement("ConsumeLakeQueue", self.queue),
         ]
 
     def _analyst_policy(self) -> iam.ManagedPolicy:

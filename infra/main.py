@@ -1,5 +1,5 @@
-"""CDK app entry point (`cdk.json`: `"app": "../.venv/bin/python main.py"`; not named app.py,
-which is the Chalice app).
+"""CDK app entry point: `python -m infra.main` from the repository root (`infra/cdk.json` runs it
+so; not named app.py, which is the Chalice app).
 
 Path 1, everything in one stack:      cdk deploy                      -> BlsPipeline-<env>
 Path 2, data resources for Chalice:   cdk deploy -c data_only=true    -> BlsPipelineData-<env>
@@ -7,6 +7,7 @@ Path 2, data resources for Chalice:   cdk deploy -c data_only=true    -> BlsPipe
 Context (`-c name=value` or `cdk.json`): environment (default dev), alarm_email,
 bls_contact, bls_source_url, population_api_url, report_data_key, log_level, data_only.
 cdk-nag's AwsSolutions checks run on every synth; an unsuppressed error fails it.
+Path 1 packages the Chalice app during synthesis, which needs `AWS_DEFAULT_REGION`.
 """
 
 from __future__ import annotations
@@ -16,18 +17,24 @@ import sys
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-for path in (HERE, HERE.parent):  # infra/ modules and the chalicelib package
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
 
-import aws_cdk as cdk  # noqa: E402
-from cdk_nag import AwsSolutionsChecks  # noqa: E402
-
-from pipeline_stack import DataStack, PipelineConfig, PipelineStack  # noqa: E402
-
+from infra.config import REPO_ROOT, PipelineConfig, data_only
+from infra.pipeline_stack import DataStack, PipelineStack
 
 FEATURE_ACCESS_LOGS_POLICY = "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"
+REGION_VARIABLE = "AWS_DEFAULT_REGION"
+
+
+class MissingRegion(Exception):
+    """Path 1's synthesis cannot package the Chalice app without `AWS_DEFAULT_REGION`."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"error: {REGION_VARIABLE} is not set; packaging the Chalice app needs it "
+            f"(e.g. {REGION_VARIABLE}=us-east-1; AWS_REGION alone is not enough)"
+        )
 
 
 def stack_names(environment: str) -> dict[str, str]:
@@ -40,6 +47,7 @@ def build_app(context: dict[str, Any] | None = None, outdir: str | None = None,
     """The CDK app with the stack the context asks for (and cdk-nag's checks on it).
 
     `source_dir`: the Chalice project to package (default: this repository).
+    Raises MissingRegion for Path 1 without `AWS_DEFAULT_REGION`.
     """
     # Access logs are delivered under a bucket policy (no ACLs; both buckets owner-enforced).
     app = cdk.App(context={FEATURE_ACCESS_LOGS_POLICY: True, **(context or {})}, outdir=outdir)
@@ -48,16 +56,28 @@ def build_app(context: dict[str, Any] | None = None, outdir: str | None = None,
     env = cdk.Environment(
         account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
     )
-    data_only = str(app.node.try_get_context("data_only") or "false").lower() in ("1", "true", "yes")
-    if data_only:
+    if data_only(app):
         stack: cdk.Stack = DataStack(app, names["data"], config, env=env,
                                      description="bls-pipeline data resources (Path 2: chalice deploy)")
     else:
-        stack = PipelineStack(app, names["pipeline"], config, env=env, source_dir=source_dir or HERE.parent,
+        if not os.environ.get(REGION_VARIABLE):
+            raise MissingRegion()
+        stack = PipelineStack(app, names["pipeline"], config, env=env, source_dir=source_dir or REPO_ROOT,
                               description="bls-pipeline: data resources and the Chalice app (Path 1)")
     cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
     return app, stack
 
 
+def main() -> int:
+    """Synthesize into `CDK_OUTDIR` (set by the CDK CLI); a missing region is one line on stderr."""
+    try:
+        app, _ = build_app()
+    except MissingRegion as error:
+        print(error, file=sys.stderr)
+        return 2
+    app.synth()
+    return 0
+
+
 if __name__ == "__main__":
-    build_app()[0].synth()
+    sys.exit(main())

@@ -199,13 +199,13 @@ def read_report(store: Store, key: str) -> dict[str, Any]:
 
 def best_years(store: Store, series: list[str] | None, limit: int | None) -> dict[str, Any]:
     """The best-year report, optionally for some series only and/or the first `limit` rows."""
-    report = read_report(store, BEST_YEARS_JSON_KEY)
-    rows = report.get("series", [])
+    report = BestYears.from_dict(read_report(store, BEST_YEARS_JSON_KEY))
+    rows = report.series
     if series:
-        by_id = {row["series_id"]: row for row in rows}
+        by_id = {row.series_id: row for row in rows}
         unknown = [s for s in series if s not in by_id]
         if unknown:
-            no_quarterly = set(report.get("no_quarterly_series", []))
+            no_quarterly = set(report.no_quarterly_series)
             reasons = [
                 f"{s} (has no quarterly values)" if s in no_quarterly else s for s in unknown
             ]
@@ -217,12 +217,13 @@ def best_years(store: Store, series: list[str] | None, limit: int | None) -> dic
     if limit is not None:
         rows = rows[:limit]
     return {
-        "include_annual": report.get("include_annual"),
+        "include_annual": report.include_annual,
         "total": total,
         "count": len(rows),
-        "series": rows,
-        "no_quarterly_series": report.get("no_quarterly_series", []),
-        "invalid_values": report.get("invalid_values"),
+        # Built directly: dataclasses.asdict costs ~10x more on 60,000 rows.
+        "series": [{"series_id": row.series_id, "year": row.year, "value": row.value} for row in rows],
+        "no_quarterly_series": report.no_quarterly_series,
+        "invalid_values": report.invalid_values,
     }
 
 

@@ -25,11 +25,9 @@ from chalicelib.pipeline import events
 from chalicelib.core.settings import Settings
 from support.paths import REPO
 
-INFRA = REPO / "infra"
-if str(INFRA) not in sys.path:
-    sys.path.insert(0, str(INFRA))
-
-import write_chalice_config  # noqa: E402
+from infra import write_chalice_config
+from infra.config import PipelineConfig
+from infra.main import build_app
 
 ALARM_EMAIL = "ops@example.org"
 # Not part of a clone (or rebuilt by tools): left out of the project copy.
@@ -109,8 +107,6 @@ def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _synth(workdir: Path, context: dict[str, Any], source_dir: Path | None = None) -> Synthesized:
-    from main import build_app
-
     started = time.monotonic()
     _, stack = build_app(context, outdir=str(workdir / f"cdk.out.{len(list(workdir.iterdir()))}"),
                          source_dir=source_dir)
@@ -608,12 +604,16 @@ def test_path2_chalice_package_uses_the_stack_resources(path2_package: Path) -> 
 
 
 def test_lambda_package_ships_the_dashboard_assets(path2_package: Path) -> None:
-    # GIVEN the dashboard's CSS and JavaScript kept as files next to chalicelib/web/dashboard.py
-    static = REPO / "chalicelib" / "web" / "static"
-    # THEN `chalice package` puts them, unchanged, in the function code
+    # GIVEN the dashboard's CSS, JavaScript and HTML templates kept as files next to chalicelib/web/dashboard.py
+    web = REPO / "chalicelib" / "web"
+    assets = [web / "static" / "dashboard.css", web / "static" / "dashboard.js", *(web / "templates").glob("*.html")]
+    assert len(assets) > 3
+    # THEN `chalice package` puts them, unchanged, in the function code, and Jinja2 in the layer
     with zipfile.ZipFile(path2_package / "deployment.zip") as archive:
-        for name in ("dashboard.css", "dashboard.js"):
-            assert archive.read(f"chalicelib/web/static/{name}") == (static / name).read_bytes()
+        for path in assets:
+            assert archive.read(path.relative_to(REPO).as_posix()) == path.read_bytes()
+    with zipfile.ZipFile(path2_package / "layer-deployment.zip") as archive:
+        assert "python/lib/python3.12/site-packages/jinja2/__init__.py" in archive.namelist()
 
 
 def test_lambda_package_is_under_the_250_mb_limit(path2_package: Path, pipeline_stack: Synthesized,
@@ -662,8 +662,6 @@ def test_lambda_package_holds_app_and_chalicelib_only(path2_package: Path, proje
 
 
 def test_context_values_are_validated() -> None:
-    from pipeline_stack import PipelineConfig
-
     with pytest.raises(ValueError, match="context 'environment': 'Prod' must be 1-15 lower-case"):
         PipelineConfig(environment="Prod")
     with pytest.raises(ValueError, match="context 'alarm_email': 'ops' is not an e-mail address"):
@@ -672,6 +670,22 @@ def test_context_values_are_validated() -> None:
         PipelineConfig(bls_source_url="ftp://mirror.example.org/pr/")
     assert PipelineConfig().source_variables() == {}
     assert PipelineConfig(environment="prod").function_name("api_handler") == "bls-pipeline-prod"
+
+
+def test_the_cdk_app_without_a_region_says_so_in_one_line(tmp_path: Path) -> None:
+    # GIVEN the command `cdk synth` runs (infra/cdk.json's "app", from infra/) and no AWS_DEFAULT_REGION
+    command = json.loads((REPO / "infra" / "cdk.json").read_text())["app"]
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "CDK_"))}
+    env |= {"CDK_OUTDIR": str(tmp_path / "cdk.out"), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])}
+    # WHEN it synthesizes Path 1
+    done = subprocess.run(command, shell=True, cwd=REPO / "infra", env=env, capture_output=True, text=True,
+                          timeout=300)
+    # THEN it fails with one line naming the variable, not a traceback
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines() == [
+        "error: AWS_DEFAULT_REGION is not set; packaging the Chalice app needs it "
+        "(e.g. AWS_DEFAULT_REGION=us-east-1; AWS_REGION alone is not enough)"]
 
 
 def test_templates_pass_cfn_lint(stack: Synthesized, tmp_path: Path) -> None:

@@ -29,7 +29,8 @@ if str(PROJECT) not in sys.path:
 from chalice.test import Client  # noqa: E402
 
 from app import app  # noqa: E402
-from chalicelib.web import dashboard  # noqa: E402
+from chalicelib.web import chart, dashboard  # noqa: E402
+from chalicelib.web.format import format_time  # noqa: E402
 from chalicelib.web import routes as web
 from chalicelib.mirror.sync import mirror_status  # noqa: E402
 from chalicelib.reports.compute import series_population_for  # noqa: E402
@@ -707,7 +708,7 @@ def test_dashboard_shows_series_titles(client, store):
     (0.5, 0.5, [0.45, 0.5, 0.55]),
 ])
 def test_chart_ticks_are_round_and_cover_the_data(low, high, expected):
-    ticks = dashboard.nice_ticks(low, high, 4)
+    ticks = chart.nice_ticks(low, high, 4)
     assert ticks == pytest.approx(expected)
     assert ticks[0] <= low and ticks[-1] >= high
 
@@ -720,4 +721,4 @@ def test_chart_ticks_are_round_and_cover_the_data(low, high, expected):
     ("yesterday", "yesterday"),
 ])
 def test_times_are_shown_in_utc(stamp, shown):
-    assert dashboard.format_time(stamp) == shown
+    assert format_time(stamp) == shown

