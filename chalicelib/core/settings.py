@@ -31,6 +31,9 @@ SERIES_ID_PATTERN = re.compile(r"^[A-Z]{2}[A-Z0-9]{1,28}$")
 PERIOD_PATTERN = re.compile(r"^(M(0[1-9]|1[0-3])|Q0[1-5]|S0[1-3]|A01)$")
 # The reports read one mirrored BLS data file: bls/<survey>/<file>.
 _DATA_KEY = re.compile(rf"^{re.escape(BLS_PREFIX)}(?!\.\.?/)[^/\x00-\x1f]+/(?!\.\.?$)[^/\x00-\x1f]+$")
+# Variables the stack sets for the Lambda functions (infra writes them; the pipeline reads them here).
+LAKE_DATABASE_VARIABLE = "LAKE_GLUE_DATABASE"  # the Glue database whose partitions the lake function keeps
+CONTINUATION_QUEUE_VARIABLE = "CONTINUATION_QUEUE_URL"  # where an incomplete mirror run asks for its next invocation
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,8 @@ class Settings:
     report_data_key: str = DEFAULT_REPORT_DATA_KEY
     log_level: str = "INFO"
     log_format: str | None = None  # json | text; None: text on a terminal (CLI), JSON otherwise
+    lake_database: str | None = None  # LAKE_GLUE_DATABASE; None: no Glue catalog (partitions are not registered)
+    continuation_queue_url: str | None = None  # CONTINUATION_QUEUE_URL; None: no continuation is sent
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -231,6 +236,8 @@ _ENV_PARSERS = {
     ),
     "LOG_LEVEL": lambda n, v: ("log_level", _log_level(n, v)),
     "LOG_FORMAT": lambda n, v: ("log_format", _log_format(n, v)),
+    LAKE_DATABASE_VARIABLE: lambda n, v: ("lake_database", v),
+    CONTINUATION_QUEUE_VARIABLE: lambda n, v: ("continuation_queue_url", v),
 }
 
 # Command-line flags and the variable whose parser checks them.
