@@ -49,9 +49,9 @@ from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from chalicelib import APP_NAME
-from chalicelib.pipeline import events, handlers
+from chalicelib.pipeline import events
 from chalicelib.core.layout import INGESTION_PREFIXES, READABLE_PREFIXES, REPORTS_PREFIX
-from chalicelib.core.settings import Settings
+from chalicelib.core.settings import LAKE_DATABASE_VARIABLE, Settings
 from lake_resources import LakeResources
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -501,7 +501,7 @@ class PipelineData(Construct):
             "REPORT_DATA_KEY": self.config.report_data_key,
             "LOG_LEVEL": self.config.log_level,
             "CONTINUATION_QUEUE_URL": self.continuation_queue.queue_url,
-            handlers.LAKE_DATABASE_VARIABLE: self.lake.database_name,
+            LAKE_DATABASE_VARIABLE: self.lake.database_name,
         }
         return env | self.config.source_variables()
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from chalicelib.reports.documents import BestYears, PopulationStats
-    from chalicelib.mirror.sync import SurveyStatus
+    from chalicelib.mirror.status import SurveyStatus
     from chalicelib.web.status import StoreStatus
 
 TITLE = "BLS pipeline dashboard"

@@ -34,11 +34,12 @@ class Context:
 
 
 @pytest.fixture
-def queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def queue(env: dict[str, str]) -> Iterator[Any]:
+    """The continuation queue, named in the functions' environment (`env`) as the stack names it."""
     with mock_aws():
         sqs = boto3.client("sqs", region_name="us-east-1")
         url = sqs.create_queue(QueueName="continuation")["QueueUrl"]
-        monkeypatch.setenv("CONTINUATION_QUEUE_URL", url)
+        env["CONTINUATION_QUEUE_URL"] = url
         yield lambda: _receive(sqs, url)
 
 
