@@ -14,11 +14,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from chalicelib.core import s3_events
 from chalicelib.core.errors import NotFound
 from chalicelib.lake import tables
 from chalicelib.lake.messages import changed_keys, handle_lake_message
-from chalicelib.lake.sync import LakeFailed, reconcile, sync_source
-from chalicelib.core import s3_events
+from chalicelib.lake.sync import LakeFailed, LakeFailure, reconcile, sync_source
 from chalicelib.pipeline import events
 from support.paths import FIXTURES
 
@@ -144,6 +144,11 @@ def test_too_many_decimals_is_an_error_not_a_rounding(local_store):
     with pytest.raises(LakeFailed, match=r"lines 2-5 have values with 8 decimals; the silver layer keeps at most 6"):
         sync_source(local_store, "bls/xx/xx.data.0.Current")
     assert not local_store.exists("silver/bls_data/survey=xx/file=xx.data.0.Current/data.parquet")
+    # AND a reconcile pass reports it as a failure (typed), without raising
+    (failure,) = reconcile(local_store)
+    assert isinstance(failure, LakeFailure) and failure.source == "bls/xx/xx.data.0.Current"
+    assert failure.to_dict() == {"action": "failed", "source": failure.source, "error": failure.error}
+    assert "8 decimals" in failure.error
 
 
 def test_a_deleted_source_takes_its_partition_with_it(store):
