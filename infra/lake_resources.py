@@ -27,6 +27,7 @@ from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from chalicelib import APP_NAME
+from chalicelib.core.s3_events import EVENTBRIDGE_TYPES
 from chalicelib.core.layout import (
     ATHENA_RESULTS_PREFIX,
     BLS_PREFIX,
@@ -69,7 +70,7 @@ class LakeResources(Construct):
             description="A lake input (BLS file or population) was created or deleted: update the silver layer.",
             event_pattern=events_.EventPattern(
                 source=["aws.s3"],
-                detail_type=["Object Created", "Object Deleted"],
+                detail_type=list(EVENTBRIDGE_TYPES),
                 detail={"bucket": {"name": [data.bucket_name]},
                         "object": {"key": [{"prefix": f.prefix} for f in events.lake_filters()]}},
             ),

@@ -20,7 +20,8 @@ from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from chalicelib import APP_NAME
-from chalicelib.pipeline import events, handlers
+from chalicelib.core.settings import CONTINUATION_QUEUE_VARIABLE, LAKE_DATABASE_VARIABLE
+from chalicelib.pipeline import events
 from infra.alarms import Alarms, alarm_topic, function_alarms
 from infra.config import (
     ANALYZE,
@@ -152,8 +153,8 @@ class PipelineData(Construct):
             "DATA_STORE": self.data_store,
             "REPORT_DATA_KEY": self.config.report_data_key,
             "LOG_LEVEL": self.config.log_level,
-            "CONTINUATION_QUEUE_URL": self.continuation_queue.queue_url,
-            handlers.LAKE_DATABASE_VARIABLE: self.lake.database_name,
+            CONTINUATION_QUEUE_VARIABLE: self.continuation_queue.queue_url,
+            LAKE_DATABASE_VARIABLE: self.lake.database_name,
         }
         return env | self.config.source_variables()
 

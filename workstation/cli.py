@@ -249,14 +249,12 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> CommandResult:
 def cmd_lake(args: argparse.Namespace, settings: Settings) -> CommandResult:
     """`lake`: reconcile the silver layer with the store's sources (also a backfill in AWS, with Glue)."""
     from chalicelib.core.store import open_store
-    from chalicelib.lake.catalog import GlueCatalog
+    from chalicelib.lake.catalog import catalog_for
     from chalicelib.lake.sync import reconcile
     from workstation.render import lake_lines
 
     store = open_store(settings.data_store)
-    database, location = settings.lake_database, store.location
-    catalog = GlueCatalog(database, location.bucket, location.prefix) if database and location.bucket else None
-    results = reconcile(store, catalog=catalog)
+    results = [r.to_dict() for r in reconcile(store, catalog=catalog_for(settings, store))]
     ok = all(r["action"] != "failed" for r in results)
     return {"ok": ok, "results": results}, "\n".join(lake_lines(results)), ok
 

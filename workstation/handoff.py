@@ -18,14 +18,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO
 
-from chalicelib.pipeline import events
-from chalicelib.pipeline.analysis import AnalysisResult
-from chalicelib.pipeline.events import store_location
 from chalicelib.core.errors import PipelineError
 from chalicelib.core.log import log_event
+from chalicelib.core.s3_events import store_location
 from chalicelib.core.settings import Settings
-from chalicelib.core.store import ObjectHead, ObjectInfo, S3Store, Store, StoredObject, StoreLocation, Upload
-
+from chalicelib.core.store import ObjectHead, ObjectInfo, Store, StoredObject, StoreLocation, Upload
+from chalicelib.pipeline import events
+from chalicelib.pipeline.analysis import AnalysisResult
 
 # --------------------------------------------------------------------------- local hand-off
 

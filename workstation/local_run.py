@@ -19,8 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.core.errors import ConfigError, PipelineError
+from chalicelib.core.s3_events import store_location
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import S3Store, Store, open_store
+from chalicelib.lake.messages import changed_keys, handle_lake_message
+from chalicelib.lake.sync import reconcile
 from chalicelib.pipeline import events
 from chalicelib.pipeline.analysis import AnalysisResult, analyze, reports_step
 from chalicelib.pipeline.ingestion import IngestionResult, Progress, Step, ingest
@@ -146,20 +149,15 @@ def _run_with_queue(settings: Settings, store: S3Store, queue_name: str, steps: 
 
 def lake_step(store: Store, bodies: list[str]) -> list[dict[str, Any]]:
     """Each lake message through the Lambda's handler, then a reconcile pass (only its changes are listed)."""
-    from chalicelib.lake.messages import changed_keys
-    from chalicelib.lake.sync import reconcile
-
     entries = [_lake_message(store, f"lake-{number}", body) for number, body in enumerate(bodies, 1)]
-    bucket, prefix = events.store_location(store)
+    bucket, prefix = store_location(store)
     named = {key for body in bodies for key in changed_keys(body, bucket=bucket, store_prefix=prefix)}
     caught_up = reconcile(store, exclude=named)
-    return entries + [r for r in caught_up if r["action"] in ("written", "deleted", "failed")]
+    return entries + [r.to_dict() for r in caught_up if r.action in ("written", "deleted", "failed")]
 
 
 def _lake_message(store: Store, message_id: str, body: str) -> dict[str, Any]:
     """One lake message as the `lake` Lambda handles it: its result, or the error (it would be retried)."""
-    from chalicelib.lake.messages import handle_lake_message
-
     try:
         return {"message_id": message_id, **handle_lake_message(body, store).to_dict()}
     except PipelineError as error:

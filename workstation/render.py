@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.core.layout import REPORTS_PREFIX
-from chalicelib.mirror.sync import MirrorResult
+from chalicelib.mirror.results import MirrorResult
 from chalicelib.population.update import TESSERACT, PopulationResult
 from chalicelib.reports.compute import ReportsResult
 from workstation.local_run import RunResult

@@ -30,8 +30,9 @@ DEFAULT_POPULATION_API_URL = (
     "?cube=acs_yg_total_population_1&drilldowns=Year%2CNation&locale=en&measures=Population"
 )
 
+# Variables the stack sets for the Lambda functions (infra writes them; the pipeline reads them here).
 LAKE_DATABASE_VARIABLE = "LAKE_GLUE_DATABASE"  # the Glue database whose partitions the lake function keeps
-CONTINUATION_QUEUE_VARIABLE = "CONTINUATION_QUEUE_URL"  # the queue of the mirror's next invocation
+CONTINUATION_QUEUE_VARIABLE = "CONTINUATION_QUEUE_URL"  # where an incomplete mirror run asks for its next invocation
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # The reports read one mirrored BLS data file: bls/<survey>/<file>.

@@ -3,7 +3,8 @@
 Athena finds a table's partitions in the Glue Data Catalog. Partition projection cannot
 describe these (the `survey` and `file` values are not known in advance: a new survey or
 file can appear any day), so the lake function registers each partition itself, as it
-writes it — no crawler, no `MSCK REPAIR TABLE`. Both calls are idempotent.
+writes it — no crawler, no `MSCK REPAIR TABLE`. Both calls are idempotent. `catalog_for` says
+whether a deployment has one (the Lambda function and `bls-pipeline lake` both ask it).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import copy
 from typing import Any
 
 from chalicelib.core.errors import StoreError
+from chalicelib.core.settings import Settings
+from chalicelib.core.store import Store
 from chalicelib.lake.tables import Partition
 
 
@@ -68,3 +71,15 @@ class GlueCatalog:
             keep = ("Columns", "InputFormat", "OutputFormat", "SerdeInfo", "Compressed", "Parameters")
             self._descriptors[table] = {k: descriptor[k] for k in keep if k in descriptor}
         return self._descriptors[table]
+
+
+def catalog_for(settings: Settings, store: Store) -> GlueCatalog | None:
+    """The Glue catalog of the silver tables in `settings.lake_database` (LAKE_GLUE_DATABASE), for a
+    store in an S3 bucket; None without a database or for a local folder (nothing to register)."""
+    location = store.location
+    if not settings.lake_database or not location.bucket:
+        return None
+    return GlueCatalog(settings.lake_database, location.bucket, location.prefix)
+
+
+__all__ = ["GlueCatalog", "catalog_for"]

@@ -9,7 +9,8 @@ it, so duplicates, reordering and at-least-once delivery all converge:
   and the previous partition stays as it was.
 The version is the source's SHA-256 (object metadata `sha256`, written by the mirror), else
 its ETag; it is kept in the silver object's metadata (`source-version`).
-`reconcile(store)` does the same for every source and every partition (a backfill).
+`reconcile(store)` does the same for every source and every partition (a backfill); a source it
+could not convert is a `LakeFailure` in its answer, not an exception.
 """
 
 from __future__ import annotations
@@ -57,6 +58,24 @@ class LakeResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class LakeFailure:
+    """A source `reconcile` could not bring in step (`action` "failed"): its partition, if any, is as it was.
+
+    `error` says why (the `LakeFailed` or other pipeline error); the next pass tries again.
+    """
+
+    source: str
+    error: str
+    action: str = "failed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"action": self.action, "source": self.source, "error": self.error}
+
+
+ReconcileEntry = LakeResult | LakeFailure  # one per source in `reconcile`'s answer
 
 
 def source_version(head: ObjectHead) -> str:
@@ -153,14 +172,15 @@ def _population_frame(body: bytes) -> Any:
 
 
 def reconcile(store: Store, *, catalog: Catalog | None = None, tmp_dir: str | None = None,
-              exclude: Iterable[str] = ()) -> list[dict[str, Any]]:
-    """`sync_source` for every bronze source and every existing partition (but `exclude`); one entry each."""
-    results = []
+              exclude: Iterable[str] = ()) -> list[ReconcileEntry]:
+    """`sync_source` for every bronze source and every existing partition (but `exclude`); one entry each
+    (a `LakeFailure` for a source that could not be converted: the others still are)."""
+    results: list[ReconcileEntry] = []
     for key in sorted(set(_sources(store)) - set(exclude)):
         try:
-            results.append(sync_source(store, key, catalog=catalog, tmp_dir=tmp_dir).to_dict())
+            results.append(sync_source(store, key, catalog=catalog, tmp_dir=tmp_dir))
         except PipelineError as error:
-            results.append({"action": "failed", "source": key, "error": str(error)})
+            results.append(LakeFailure(key, str(error)))
     return results
 
 

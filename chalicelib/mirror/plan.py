@@ -15,9 +15,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from chalicelib.core.http_client import Validators
+from chalicelib.core.store import ObjectInfo
 from chalicelib.mirror.listing import ListingEntry
 from chalicelib.mirror.state import FileRecord
-from chalicelib.core.store import ObjectInfo
 
 # Why a file is fetched (also shown by --dry-run).
 NEW = "new file"

@@ -14,11 +14,16 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from chalicelib.core.errors import NotFound, StoreError
-from chalicelib.mirror.listing import ListingEntry
 from chalicelib.core.layout import (
-    BLS_PREFIX, bookkeeping_prefix, marker_prefix, mirror_state_key, survey_of_state_key, survey_prefix,
+    BLS_PREFIX,
+    bookkeeping_prefix,
+    marker_prefix,
+    mirror_state_key,
+    survey_of_state_key,
+    survey_prefix,
 )
 from chalicelib.core.store import ObjectInfo, Store
+from chalicelib.mirror.listing import ListingEntry
 
 STATE_VERSION = 1
 _FINGERPRINT_FORMAT = 1
@@ -86,8 +91,9 @@ def sync_fingerprint(entries: Iterable[ListingEntry], stored: Iterable[ObjectInf
     the stored files' keys, sizes and ETags, and the state's ETag."""
     document = {
         "format": (_FINGERPRINT_FORMAT, STATE_VERSION),  # a new planning rule or state format: new markers
-        "listing": sorted(([e.name, e.size_text, e.time_text] for e in entries), key=lambda row: row[0]),
-        "stored": sorted(([i.key, i.size, i.etag] for i in stored), key=lambda row: row[0]),
+        # tuples (typed rows) serialize as the same JSON arrays as lists: the digests do not change
+        "listing": sorted(((e.name, e.size_text, e.time_text) for e in entries), key=lambda row: row[0]),
+        "stored": sorted(((i.key, i.size, i.etag) for i in stored), key=lambda row: row[0]),
         "state": state_etag,
     }
     return hashlib.sha256(json.dumps(document, separators=(",", ":")).encode()).hexdigest()[:32]

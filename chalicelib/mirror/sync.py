@@ -9,233 +9,46 @@ A source URL ending in `/time.series/` is the root: its listing names the survey
 time budget a run stops starting transfers when it is used up and reports `complete:
 false` and what is `pending`; the next run continues, and a survey gets its in-sync marker
 only once complete. See docs/every-survey.md.
+
+The run's result types are in `chalicelib.mirror.results`, which directories it visits in
+`chalicelib.mirror.targets`, and the dashboard's read model of the saved states in
+`chalicelib.mirror.status`.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
-from chalicelib.core.errors import ConfigError, PipelineError, PreconditionFailed, SourceError, StoreError
+from chalicelib.core.errors import PipelineError, PreconditionFailed, SourceError, StoreError
 from chalicelib.core.http_client import PoliteClient
+from chalicelib.core.layout import marker_key, mirror_state_key, survey_prefix
 from chalicelib.core.log import log_error, log_event
 from chalicelib.core.settings import Settings
-from chalicelib.core.layout import BOOKKEEPING_SUFFIX, marker_key, mirror_state_key, survey_prefix
-from chalicelib.core.store import ObjectInfo, Store, validate_key
+from chalicelib.core.store import ObjectInfo, Store
 from chalicelib.mirror.budget import UNLIMITED, Deadlines
-from chalicelib.mirror.listing import Listing, parse_directories, parse_listing, parse_root_listing
+from chalicelib.mirror.listing import Listing, parse_directories, parse_listing
 from chalicelib.mirror.plan import DRIFT, NEW, Plan, make_plan
 from chalicelib.mirror.progress import Listener, Meter
+from chalicelib.mirror.results import MirrorResult, SurveyResult
 from chalicelib.mirror.state import (
     FileRecord,
     StoredSurvey,
     SurveyState,
-    list_states,
     load_state,
     read_stored_survey,
     save_state,
-    stored_survey_names,
     sync_fingerprint,
 )
+from chalicelib.mirror.targets import discover
 from chalicelib.mirror.transfer import FileResult, Transfer
 
 Progress = Callable[[str], None] | None
 _STATE_ATTEMPTS = 3
-ROOT_SEGMENT = "time.series"  # a source URL ending in /time.series/ is the root of all surveys
-
-
-# --------------------------------------------------------------------------- reports
-
-
-@dataclass
-class SurveyResult:
-    """What one run did (or, with --dry-run, would do) to one survey."""
-
-    survey: str
-    source_url: str
-    prefix: str
-    dry_run: bool = False
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    repaired: list[str] = field(default_factory=list)
-    pending: list[str] = field(default_factory=list)  # left for the next run (time budget)
-    skipped: list[str] = field(default_factory=list)  # sub-directories, never mirrored
-    reached: bool = True  # False: the run's budget was used up before this survey's turn
-    not_modified: int = 0
-    bytes_downloaded: int = 0
-    bytes_uploaded: int = 0
-    source_requests: int = 0
-    errors: list[str] = field(default_factory=list)
-    plan: list[dict[str, str]] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """True when every file is in sync and nothing went wrong."""
-        return not self.failed and not self.errors
-
-    @property
-    def complete(self) -> bool:
-        """True when nothing is left for a later run (a failed file is not pending: see `ok`)."""
-        return self.reached and not self.pending
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON shape of one survey; `pending` is None for a survey the run did not reach."""
-        result: dict[str, Any] = {
-            "survey": self.survey,
-            "source_url": self.source_url,
-            "prefix": self.prefix,
-            "ok": self.ok,
-            "complete": self.complete,
-            "pending": len(self.pending) if self.reached else None,
-            "pending_files": self.pending,
-            "skipped": self.skipped,
-            "added": self.added,
-            "updated": self.updated,
-            "deleted": self.deleted,
-            "unchanged": self.unchanged,
-            "failed": self.failed,
-            "repaired": self.repaired,
-            "not_modified": self.not_modified,
-            "bytes_downloaded": self.bytes_downloaded,
-            "bytes_uploaded": self.bytes_uploaded,
-            "source_requests": self.source_requests,
-            "errors": self.errors,
-        }
-        if self.dry_run:
-            result["plan"] = self.plan
-        return result
-
-
-@dataclass
-class MirrorResult:
-    """All surveys of one run; `to_dict()` is the `mirror --json` document."""
-
-    surveys: list[SurveyResult]
-    dry_run: bool = False
-    verify: bool = False
-    seconds: float = 0.0
-    skipped: tuple[str, ...] = ()  # directories of the root that are not surveys
-
-    @property
-    def ok(self) -> bool:
-        """True when nothing failed (a run stopped by its time budget is ok, and not complete)."""
-        return all(report.ok for report in self.surveys)
-
-    @property
-    def complete(self) -> bool:
-        """True when every survey is done: nothing left for a continuation."""
-        return all(report.complete for report in self.surveys)
-
-    def all_skipped(self) -> list[str]:
-        """The root's non-survey directories, then each survey's sub-directories (`la/maps/`)."""
-        return [*self.skipped, *(f"{r.survey}/{name}" for r in self.surveys for name in r.skipped)]
-
-    def counts(self) -> dict[str, int]:
-        """Files per kind of change, over all surveys (the ingestion record and the run's text)."""
-        return {name: sum(len(getattr(survey, name)) for survey in self.surveys)
-                for name in ("added", "updated", "deleted", "unchanged", "failed")}
-
-    def failure(self) -> str:
-        """Why the run is not ok: the files that failed, or the errors that stopped a survey."""
-        failed = [name for survey in self.surveys for name in survey.failed]
-        if failed:
-            return f"{len(failed)} file(s) failed: {', '.join(failed[:10])}"
-        errors = [f"{survey.survey}: {error}" for survey in self.surveys for error in survey.errors]
-        return f"did not complete: {'; '.join(errors) or 'see the logs'}"
-
-    def to_dict(self) -> dict[str, Any]:
-        """Aggregated lists and counters, plus a per-survey breakdown under `surveys`.
-
-        `pending` counts the files left in the surveys the run reached; `not_reached` names
-        the surveys it did not reach (their pending files are not known until their listing is read).
-        """
-        result: dict[str, Any] = {
-            "ok": self.ok, "complete": self.complete, "dry_run": self.dry_run, "verify": self.verify,
-            "pending": sum(len(report.pending) for report in self.surveys),
-            "not_reached": [report.survey for report in self.surveys if not report.reached],
-            "skipped": self.all_skipped(),
-        }
-        for name in ("added", "updated", "deleted", "unchanged", "failed", "repaired"):
-            result[name] = [item for report in self.surveys for item in getattr(report, name)]
-        for name in ("bytes_downloaded", "bytes_uploaded", "source_requests", "not_modified"):
-            result[name] = sum(getattr(report, name) for report in self.surveys)
-        result["errors"] = [f"{report.survey}: {error}" for report in self.surveys for error in report.errors]
-        result["seconds"] = round(self.seconds, 3)
-        result["surveys"] = [report.to_dict() for report in self.surveys]
-        return result
-
-
-# --------------------------------------------------------------------------- entry points
-
-
-def is_root(url: str) -> bool:
-    """True for the time-series root (a URL whose last path segment is `time.series`)."""
-    return urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1] == ROOT_SEGMENT
-
-
-def survey_targets(urls: tuple[str, ...]) -> list[tuple[str, str]]:
-    """`(survey, url)` for each source directory: the survey is the URL's last path segment."""
-    targets: list[tuple[str, str]] = []
-    seen: dict[str, str] = {}
-    for url in urls:
-        url = url if url.endswith("/") else url + "/"
-        survey = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
-        try:
-            validate_key(survey_prefix(survey).rstrip("/"))
-        except StoreError:
-            raise ConfigError(f"BLS_SOURCE_URL: {url!r} does not end in a usable directory name") from None
-        if survey.endswith(BOOKKEEPING_SUFFIX):
-            raise ConfigError(
-                f"BLS_SOURCE_URL: {url!r} would mirror to {survey_prefix(survey)}, where the mirror keeps the "
-                f"bookkeeping of survey {survey[: -len(BOOKKEEPING_SUFFIX)]!r}"
-            )
-        if survey in seen:
-            raise ConfigError(
-                f"BLS_SOURCE_URL: {seen[survey]!r} and {url!r} would both mirror to {survey_prefix(survey)}"
-            )
-        seen[survey] = url
-        targets.append((survey, url))
-    return targets
-
-
-@dataclass(frozen=True)
-class Targets:
-    """What one run mirrors: `(survey, url)` pairs, the root's skipped directories, vanished surveys."""
-
-    surveys: list[tuple[str, str]]
-    skipped: tuple[str, ...] = ()
-    vanished: tuple[str, ...] = ()  # mirrored before, no longer in the root listing
-
-
-def discover(settings: Settings, store: Store, client: PoliteClient) -> Targets:
-    """Expand root URLs into their surveys (1 request each); plain survey URLs stay as they are."""
-    urls: list[str] = []
-    skipped: list[str] = []
-    roots = [url for url in settings.bls_source_urls if is_root(url)]
-    for url in settings.bls_source_urls:
-        if url not in roots:
-            urls.append(url)
-            continue
-        response = client.get(url)
-        root = parse_root_listing(response.content, url, response.headers.get("Content-Type"))
-        urls.extend(survey_url for _, survey_url in root.surveys)
-        skipped.extend(root.skipped)
-        log_event("mirror_root_listing", source_url=url, surveys=len(root.surveys), skipped=list(root.skipped))
-    targets = survey_targets(tuple(urls))
-    vanished: tuple[str, ...] = ()
-    if roots:
-        listed = {survey for survey, _ in targets}
-        vanished = tuple(name for name in stored_survey_names(store) if name not in listed)
-    return Targets(targets, tuple(skipped), vanished)
 
 
 def run_mirror(
@@ -262,7 +75,7 @@ def run_mirror(
     if client is None:
         client = PoliteClient.from_settings(settings)
     meter = Meter(listener)
-    options = {"dry_run": dry_run, "verify": verify, "allow_mass_delete": allow_mass_delete,
+    options: dict[str, Any] = {"dry_run": dry_run, "verify": verify, "allow_mass_delete": allow_mass_delete,
                "progress": progress, "deadlines": deadlines, "meter": meter}
     try:
         targets = discover(settings, store, client)
@@ -282,53 +95,6 @@ def run_mirror(
     return MirrorResult(reports, dry_run=dry_run, verify=verify, seconds=time.perf_counter() - started,
                         skipped=targets.skipped)
 
-
-@dataclass(frozen=True)
-class MirroredFile:
-    """One mirrored file as the dashboard shows it."""
-
-    name: str
-    key: str
-    size: int
-    sha256: str
-    last_modified: str | None
-
-
-@dataclass(frozen=True)
-class SurveyStatus:
-    """One mirrored survey as the dashboard and /api/status show it (from its saved state).
-
-    `files` is None unless asked for: a summary per survey keeps 65 surveys small.
-    """
-
-    survey: str
-    source_url: str
-    last_sync: str | None
-    last_change: str | None
-    file_count: int
-    bytes: int
-    files: list[MirroredFile] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form (/api/status `surveys`); `files` only when listed."""
-        document = asdict(self)
-        if self.files is None:
-            del document["files"]
-        return document
-
-
-def mirror_status(store: Store, files_of: Iterable[str] | str = "all") -> list[SurveyStatus]:
-    """Every mirrored survey (for the dashboard), from the saved states; the file list (by name)
-    only for the surveys in `files_of` ("all": every survey)."""
-    wanted = files_of if isinstance(files_of, str) else frozenset(files_of)
-    result = []
-    for state in list_states(store):
-        records = sorted(state.files.values(), key=lambda r: r.name)
-        files = [MirroredFile(r.name, r.key, r.size, r.sha256, r.last_modified) for r in records]
-        listed = wanted == "all" or state.survey in wanted
-        result.append(SurveyStatus(state.survey, state.source_url, state.last_sync, state.last_change,
-                                   len(records), sum(r.size for r in records), files if listed else None))
-    return result
 
 
 # --------------------------------------------------------------------------- one survey
@@ -489,7 +255,7 @@ class SurveyMirror:
     def _account(self, result: FileResult) -> None:
         report, fetch = self.report, result.fetch
         report.not_modified += result.not_modified
-        fields = {"survey": self.survey, "file": fetch.name, "key": fetch.key, "reason": fetch.reason}
+        fields: dict[str, Any] = {"survey": self.survey, "file": fetch.name, "key": fetch.key, "reason": fetch.reason}
         if result.error is not None:
             report.failed.append(fetch.name)
             log_error("file_failed", result.error, **fields)
@@ -596,5 +362,4 @@ class SurveyMirror:
         return changes
 
 
-__all__ = ["MirrorResult", "SurveyResult", "SurveyStatus", "discover", "is_root", "mirror_status", "run_mirror",
-           "survey_targets"]
+__all__ = ["Progress", "SurveyMirror", "run_mirror"]

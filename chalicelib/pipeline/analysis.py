@@ -13,9 +13,11 @@ from typing import Any, Protocol
 from chalicelib.core.errors import NotFound, PipelineError, PreconditionFailed
 from chalicelib.core.layout import SUMMARY_KEY
 from chalicelib.core.log import log_error, log_event
+from chalicelib.core.s3_events import S3Record, is_test_event, store_location
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import Store
 from chalicelib.pipeline import events
+from chalicelib.reports.compute import run_reports
 
 STABLE_INPUT_ATTEMPTS = 3  # report runs per message while the inputs change underneath
 
@@ -42,7 +44,7 @@ class AnalysisResult:
     """
 
     action: str
-    records: list[events.S3Record] = field(default_factory=list)
+    records: list[S3Record] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     reports: ReportsOutcome | None = None
@@ -69,8 +71,6 @@ def reports_step(*, include_annual: bool = False) -> Callable[[Settings, Store],
     """The reports as the analysis step (chalicelib.reports.compute.run_reports; imports pandas)."""
 
     def run(settings: Settings, store: Store) -> ReportsOutcome:
-        from chalicelib.reports.compute import run_reports
-
         return run_reports(settings, store, include_annual=include_annual)
 
     return run
@@ -95,11 +95,11 @@ def analyze(
     input versions it was computed from: a run that lost that race computes again, so reports
     never disagree with `summary.json` whatever the interleaving (see docs/reports.md).
     """
-    bucket, prefix = events.store_location(store)
+    bucket, prefix = store_location(store)
     filters = events.notification_filters(settings, prefix)
     records = events.parse_message(body, filters, bucket=bucket, store_prefix=prefix)
     if not records:
-        note = "s3:TestEvent" if events.is_test_event(body) else "no report input in the message"
+        note = "s3:TestEvent" if is_test_event(body) else "no report input in the message"
         log_event("analysis_skipped", reason=note)
         return AnalysisResult("skipped", note=note)
     keys = [r.key for r in records]

@@ -12,7 +12,6 @@ nothing else — a stale or duplicate message is dropped. Never two mirror runs 
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from chalicelib.core.errors import NotFound, PreconditionFailed, StoreError
 from chalicelib.core.layout import MIRROR_RUN_KEY
 from chalicelib.core.log import log_event
 from chalicelib.core.store import Store
+from chalicelib.mirror.results import MirrorResult
 
 # How long a run keeps the lease after an invocation: one more invocation, with margin, so the
 # daily schedule cannot start another run between two continuations; a chain that died (its
@@ -101,18 +101,20 @@ def resume_run(store: Store, run_id: str, now: float) -> tuple[MirrorRun, str] |
         return None
 
 
-def finish_invocation(store: Store, run: MirrorRun, etag: str, mirror: dict[str, Any], now: float) -> MirrorRun:
-    """Record what this invocation did; a complete run frees the lease."""
+def finish_invocation(store: Store, run: MirrorRun, etag: str, mirror: MirrorResult | None,
+                      now: float) -> MirrorRun:
+    """Record what this invocation's mirror did; a complete run frees the lease, and so does a mirror
+    step that crashed (`mirror` None: the next daily run starts afresh)."""
+    complete = mirror is None or mirror.complete
     done = replace(
         run,
-        complete=bool(mirror.get("complete", True)),
+        complete=complete,
         invocations=run.invocations + 1,
-        pending=mirror.get("pending"),
-        not_reached=len(mirror.get("not_reached") or []),
-        pending_by_survey={s["survey"]: s.get("pending") for s in mirror.get("surveys") or []
-                           if not s.get("complete", True)},
+        pending=mirror.pending_files() if mirror is not None else None,
+        not_reached=len(mirror.not_reached()) if mirror is not None else 0,
+        pending_by_survey=mirror.pending_by_survey() if mirror is not None else {},
         last_request_at=now,
-        lease_until=now if mirror.get("complete", True) else now + LEASE_SECONDS,
+        lease_until=now if complete else now + LEASE_SECONDS,
     )
     write_run(store, done, etag)
     return done
@@ -127,9 +129,9 @@ def wait_for_rate(run: MirrorRun, requests_per_second: float, now: Callable[[], 
     return max(wait, 0.0)
 
 
-def send_continuation(run: MirrorRun, queue_url: str | None = None, client: Any = None) -> None:
-    """Ask for the next invocation of `run` (CONTINUATION_QUEUE_URL; none set: nothing is sent)."""
-    queue_url = queue_url or os.environ.get("CONTINUATION_QUEUE_URL")
+def send_continuation(run: MirrorRun, queue_url: str | None, client: Any = None) -> None:
+    """Ask for the next invocation of `run` on `queue_url` (`Settings.continuation_queue_url`, from
+    CONTINUATION_QUEUE_URL; None: nothing is sent)."""
     if not queue_url:
         log_event("mirror_continuation_not_sent", run_id=run.run_id, reason="CONTINUATION_QUEUE_URL is not set")
         return

@@ -13,35 +13,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote_plus, unquote_plus
+from urllib.parse import quote_plus
 
-from aws_lambda_powertools.utilities.data_classes.s3_event import S3Event, S3EventRecord
-
-from chalicelib.core.errors import PipelineError
 from chalicelib.core.layout import LAKE_SOURCE_PREFIXES, POPULATION_KEY
+from chalicelib.core.s3_events import S3Record, in_store, key_base, parse_event
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import Store
 
-LOCAL_BUCKET = "local-store"  # the bucket name in messages made for a local-folder store
-TEST_EVENT = "s3:TestEvent"
 OBJECT_CREATED = "s3:ObjectCreated:*"
-
-
-def store_location(store: Store) -> tuple[str, str]:
-    """(bucket, key prefix) under which the store's objects appear in S3 events.
-
-    An S3 store (or a wrapper of one) has its bucket and prefix; a local folder appears as
-    LOCAL_BUCKET with no prefix.
-    """
-    location = store.location
-    return (location.bucket, location.prefix) if location.bucket else (LOCAL_BUCKET, "")
-
-
-class EventError(PipelineError):
-    """A queue message that is not an S3 event notification (it cannot be processed)."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +57,7 @@ def report_inputs(settings: Settings) -> tuple[str, ...]:
 
 def notification_filters(settings: Settings, store_prefix: str = "") -> tuple[NotificationFilter, ...]:
     """The ObjectCreated filters for the report inputs, under the store's key prefix."""
-    base = f"{store_prefix.strip('/')}/" if store_prefix.strip("/") else ""
+    base = key_base(store_prefix)
     filters = []
     for key in report_inputs(settings):
         name = key.rsplit("/", 1)[-1]
@@ -90,7 +72,7 @@ def lake_filters(store_prefix: str = "") -> tuple[NotificationFilter, ...]:
     overlap the report inputs' ones); locally the hand-off turns matching writes and
     deletes into messages. `chalicelib.lake.tables` then picks the keys that feed a table.
     """
-    base = f"{store_prefix.strip('/')}/" if store_prefix.strip("/") else ""
+    base = key_base(store_prefix)
     return tuple(
         NotificationFilter(_filter_id(key, "lake-input"), base + key,
                            "" if key.endswith("/") else key.rsplit("/", 1)[-1], whole_prefix=key.endswith("/"))
@@ -135,23 +117,6 @@ def api_queue_configurations(filters: Iterable[NotificationFilter], queue_arn: s
 
 
 # --------------------------------------------------------------------------- messages
-
-
-@dataclass(frozen=True)
-class S3Record:
-    """One ObjectCreated record of an S3 event, with the key relative to the store."""
-
-    bucket: str
-    key: str
-    event_name: str
-    etag: str
-    size: int
-    sequencer: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able summary (for logs and `--json`)."""
-        return {"bucket": self.bucket, "key": self.key, "event": self.event_name, "etag": self.etag,
-                "size": self.size}
 
 
 def build_message(
@@ -205,65 +170,16 @@ def parse_message(
     Keys are URL-decoded (`unquote_plus`, as S3 encodes them) and made relative to
     `store_prefix`. Records of another bucket (when `bucket` is given), of other
     event types, or of keys outside the filters are ignored. A body that is not an
-    S3 event raises EventError: such a message must fail, not vanish. The records are
-    read through Powertools' `S3Event` data class.
+    S3 event raises `chalicelib.core.s3_events.EventError`: such a message must fail, not
+    vanish. The parsing is `chalicelib.core.s3_events.parse_event`'s.
     """
-    event = S3Event(dict(load_body(body)))
-    if event.get("Event") == TEST_EVENT:
-        return []
-    if not isinstance(event.get("Records"), list):
-        raise EventError(f"not an S3 event notification: no 'Records' list (keys: {sorted(event)[:8]})")
     filters = tuple(filters)
-    base = f"{store_prefix.strip('/')}/" if store_prefix.strip("/") else ""
-    created = (_object_created(record) for record in event.records)
-    return [
-        replace(record, key=record.key[len(base):])
-        for record in created
-        if record is not None
-        and (bucket is None or record.bucket == bucket)
-        and any(f.matches(record.key) for f in filters)
-        and record.key.startswith(base)
-    ]
+    created = [record for record in parse_event(body)
+               if record.created and any(f.matches(record.key) for f in filters)]
+    return in_store(created, bucket=bucket, store_prefix=store_prefix)
 
 
-def _object_created(record: S3EventRecord) -> S3Record | None:
-    """An ObjectCreated record of S3 with its bucket-level key decoded; None for other events."""
-    try:
-        source = record.get("eventSource")
-        event_name = str(record.event_name)
-        record_bucket = record.s3.bucket.name
-        obj = record.s3.get_object
-        full_key = unquote_plus(obj.key)
-    except (AttributeError, KeyError, TypeError) as error:
-        raise EventError(f"malformed S3 event record: missing {error}") from None
-    if source != "aws:s3" or not event_name.startswith("ObjectCreated:"):
-        return None
-    return S3Record(
-        bucket=record_bucket,
-        key=full_key,
-        event_name=event_name,
-        etag=str(obj.etag).strip('"'),
-        size=int(obj.get("size", 0) or 0),
-        sequencer=str(obj.get("sequencer", "")),
-    )
-
-
-def is_test_event(body: str | bytes | Mapping[str, Any]) -> bool:
-    """True for the `s3:TestEvent` message S3 sends when a notification is configured."""
-    try:
-        return load_body(body).get("Event") == TEST_EVENT
-    except EventError:
-        return False
-
-
-def load_body(body: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
-    """A queue message body as a JSON object; EventError if it is not one."""
-    if isinstance(body, Mapping):
-        return body
-    try:
-        document = json.loads(body)
-    except (TypeError, ValueError) as error:
-        raise EventError(f"message body is not JSON: {error}") from None
-    if not isinstance(document, dict):
-        raise EventError(f"message body is JSON but not an object: {type(document).__name__}")
-    return document
+__all__ = [
+    "OBJECT_CREATED", "NotificationFilter", "api_queue_configurations", "build_message",
+    "cloudformation_queue_configurations", "lake_filters", "notification_filters", "parse_message", "report_inputs",
+]

@@ -15,7 +15,10 @@ from chalicelib.core.errors import PipelineError
 from chalicelib.core.log import log_error, log_event
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import Store, open_store
+from chalicelib.lake.catalog import catalog_for
+from chalicelib.lake.messages import handle_lake_message as handle_lake
 from chalicelib.mirror.budget import Deadlines
+from chalicelib.mirror.results import MirrorResult
 from chalicelib.pipeline import continuation
 from chalicelib.pipeline.analysis import analyze
 from chalicelib.pipeline.ingestion import (
@@ -26,8 +29,6 @@ from chalicelib.pipeline.ingestion import (
     mirror_step,
     population_step,
 )
-
-LAKE_DATABASE_VARIABLE = "LAKE_GLUE_DATABASE"  # the Glue database whose partitions the lake function keeps
 
 
 def scheduled_ingestion(env: dict[str, str] | None = None, context: Any = None) -> dict[str, Any]:
@@ -50,7 +51,7 @@ def scheduled_ingestion(env: dict[str, str] | None = None, context: Any = None) 
         log_event("ingestion_mirror_skipped", reason="a mirror run holds the lease (a continuation is due)")
     result = ingest(settings, store, steps=steps, deep_check=deep_check)
     if started is not None:
-        _end_invocation(store, *started, result)
+        _end_invocation(store, *started, result, settings.continuation_queue_url)
     log_event("ingestion_end", **result.to_dict())
     errors = [*result.to_dict()["errors"].values(), *([lease_error] if lease_error else [])]
     if errors:
@@ -72,7 +73,7 @@ def continue_ingestion(body: str, env: dict[str, str] | None = None, context: An
     log_event("ingestion_continue", run_id=run.run_id, invocation=run.invocations + 1, waited=round(waited, 3))
     result = ingest(settings, store, steps=[("mirror", mirror_step(deadlines=lambda_deadlines(settings, context)))],
                     record=False)  # the daily record keeps its population outcome
-    _end_invocation(store, run, etag, result)
+    _end_invocation(store, run, etag, result, settings.continuation_queue_url)
     if not result.ok:
         raise IngestionFailed("mirror continuation failed: " + "; ".join(result.to_dict()["errors"].values()))
     return result.to_dict()
@@ -90,14 +91,15 @@ def lambda_deadlines(settings: Settings, context: Any) -> Deadlines:
     return own
 
 
-def _end_invocation(store: Store, run: continuation.MirrorRun, etag: str, result: IngestionResult) -> None:
-    """Record the invocation; send the next continuation if the mirror is not complete."""
-    mirror = result.step("mirror")
-    summary = mirror.result.to_dict() if mirror is not None and mirror.result is not None else {}  # a crash ends it
-    done = continuation.finish_invocation(store, run, etag, summary, time.time())
+def _end_invocation(store: Store, run: continuation.MirrorRun, etag: str, result: IngestionResult,
+                    queue_url: str | None) -> None:
+    """Record the invocation; send the next continuation (to `queue_url`) if the mirror is not complete."""
+    step = result.step("mirror")
+    mirrored = step.result if step is not None and isinstance(step.result, MirrorResult) else None  # None: a crash
+    done = continuation.finish_invocation(store, run, etag, mirrored, time.time())
     if not done.complete:
         try:
-            continuation.send_continuation(done)
+            continuation.send_continuation(done, queue_url)
         except Exception as error:  # the lease expires, and the next daily run starts afresh
             log_error("mirror_continuation_failed", error, run_id=done.run_id)
             raise
@@ -111,12 +113,8 @@ def handle_analysis_message(body: str, env: dict[str, str] | None = None) -> dic
 
 
 def handle_lake_message(body: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-    """The SQS Lambda run of the silver layer for one message (raises so that SQS redelivers)."""
-    from chalicelib.lake.catalog import GlueCatalog
-    from chalicelib.lake.messages import handle_lake_message as handle
-
+    """The SQS Lambda run of the silver layer for one message (raises so that SQS redelivers); partitions
+    are registered in the Glue database LAKE_GLUE_DATABASE names (`chalicelib.lake.catalog.catalog_for`)."""
     settings = Settings.from_env(env)
     store = open_store(settings.data_store)
-    database, location = settings.lake_database, store.location
-    catalog = GlueCatalog(database, location.bucket, location.prefix) if database and location.bucket else None
-    return handle(body, store, catalog=catalog).to_dict()
+    return handle_lake(body, store, catalog=catalog_for(settings, store)).to_dict()

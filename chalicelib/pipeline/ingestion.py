@@ -22,6 +22,8 @@ from chalicelib.core.layout import INGESTION_RECORD_KEY
 from chalicelib.core.log import log_error, log_event
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import Store
+from chalicelib.mirror.sync import run_mirror
+from chalicelib.population.update import run_population
 
 Progress = Callable[[str], None] | None
 
@@ -123,8 +125,6 @@ def mirror_step(*, dry_run: bool = False, verify: bool = False, allow_mass_delet
     the settings' time budget. A run stopped by its budget is ok (and `complete: false`)."""
 
     def run(settings: Settings, store: Store, progress: Progress) -> StepResult:
-        from chalicelib.mirror.sync import run_mirror
-
         return run_mirror(
             settings, store, dry_run=dry_run, verify=verify, allow_mass_delete=allow_mass_delete, progress=progress,
             deadlines=deadlines,
@@ -137,8 +137,6 @@ def population_step() -> Step:
     """The population fetch as an ingestion step (chalicelib.population.update.run_population)."""
 
     def run(settings: Settings, store: Store, progress: Progress) -> StepResult:
-        from chalicelib.population.update import run_population
-
         if progress:
             progress("population: fetching")
         return run_population(settings, store)
@@ -183,9 +181,9 @@ def ingest(
             log_error("ingestion_step_crashed", error, step=name)
             result.steps.append(StepOutcome(name, False, error=f"{type(error).__name__}: {error}"))
             continue
-        error = None if outcome.ok else f"{name}: {outcome.failure()}"
+        failure = None if outcome.ok else f"{name}: {outcome.failure()}"
         log_event("ingestion_step_done", step=name, ok=outcome.ok, seconds=round(time.monotonic() - started, 3))
-        result.steps.append(StepOutcome(name, outcome.ok, outcome, error))
+        result.steps.append(StepOutcome(name, outcome.ok, outcome, failure))
     mirrored = result.step("mirror")
     if deep_check and mirrored is not None and mirrored.ok and getattr(mirrored.result, "complete", True):
         last_deep_check = started_at
@@ -229,7 +227,8 @@ def record_ingestion(store: Store, result: IngestionResult, started_at: str,
         ok=result.ok,
         errors=result.errors(),
         mirror=_mirror_counts(mirror.result) if mirror and mirror.result else None,
-        population={"changed": population.result.changed} if population and population.result else None,
+        population={"changed": getattr(population.result, "changed", False)} if population and population.result
+        else None,
         last_deep_check=last_deep_check,
     ).to_dict()
     try:

@@ -26,7 +26,7 @@ from chalicelib.web.format import format_bytes, format_number, format_time
 from chalicelib.web.rendering import render
 
 if TYPE_CHECKING:
-    from chalicelib.mirror.sync import SurveyStatus
+    from chalicelib.mirror.status import SurveyStatus
     from chalicelib.reports.documents import BestYears
     from chalicelib.web.status import StoreStatus
 

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.core.errors import NotFound, PipelineError
 from chalicelib.core.layout import POPULATION_KEY, REPORTS_PREFIX, SUMMARY_KEY
 from chalicelib.core.store import ObjectInfo, Store
+from chalicelib.mirror.status import SurveyStatus, mirror_status
 
 if TYPE_CHECKING:
-    from chalicelib.mirror.sync import SurveyStatus
     from chalicelib.pipeline.continuation import MirrorRun
     from chalicelib.pipeline.ingestion import IngestionRecord
 
@@ -85,7 +85,6 @@ def report_files(store: Store) -> list[ReportFile]:
 def store_status(store: Store, files_of: str = "all") -> StoreStatus:
     """Mirror summary per survey (file lists for `files_of`: "all", "none" or comma-separated
     surveys), the mirror run, ingestion record, population file and report files."""
-    from chalicelib.mirror.sync import mirror_status  # the mirror module is only needed here
     from chalicelib.pipeline.continuation import read_run
     from chalicelib.pipeline.ingestion import last_ingestion
 

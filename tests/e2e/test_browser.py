@@ -27,7 +27,7 @@ import pytest
 from PIL import Image
 
 from chalicelib.web.dashboard import POPULATION_COLOR, VALUE_COLOR
-from chalicelib.mirror.sync import mirror_status
+from chalicelib.mirror.status import mirror_status
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import LocalStore
 from support.paths import ARTIFACTS, REPO as PROJECT

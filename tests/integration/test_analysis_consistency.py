@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.core.settings import Settings
+from chalicelib.core import s3_events
 from chalicelib.pipeline import events
 from chalicelib.pipeline.analysis import analyze
 from chalicelib.population.update import POPULATION_KEY
@@ -25,7 +26,7 @@ WAIT = 30  # seconds; a step that waits longer has deadlocked
 
 
 def message(store: Any, key: str) -> str:
-    bucket, prefix = events.store_location(store)
+    bucket, prefix = s3_events.store_location(store)
     return events.build_message(bucket, f"{prefix}/{key}" if prefix else key, etag="e", size=1)
 
 

@@ -14,6 +14,7 @@ import pytest
 from chalice.test import Client
 from moto import mock_aws
 
+from chalicelib.core import s3_events
 from chalicelib.pipeline import events
 
 from chalicelib.pipeline import ingestion as pipeline
@@ -153,7 +154,7 @@ def test_ingestion_failure_fails_the_invocation_after_both_steps(
 
 def test_a_message_that_is_not_an_s3_event_fails_the_invocation(client: Client) -> None:
     event = client.events.generate_sqs_event(message_bodies=["<html>not json</html>"])
-    with pytest.raises(events.EventError, match="message body is not JSON"):
+    with pytest.raises(s3_events.EventError, match="message body is not JSON"):
         client.lambda_.invoke("analyze", event)
 
 

@@ -34,11 +34,12 @@ class Context:
 
 
 @pytest.fixture
-def queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def queue(env: dict[str, str]) -> Iterator[Any]:
+    """The continuation queue, named in the functions' environment (`env`) as the stack names it."""
     with mock_aws():
         sqs = boto3.client("sqs", region_name="us-east-1")
         url = sqs.create_queue(QueueName="continuation")["QueueUrl"]
-        monkeypatch.setenv("CONTINUATION_QUEUE_URL", url)
+        env["CONTINUATION_QUEUE_URL"] = url
         yield lambda: _receive(sqs, url)
 
 
@@ -144,6 +145,24 @@ def test_the_lease_expires_if_a_continuation_chain_dies(tmp_path):
     assert first is not None and continuation.start_run(store, now + 60) is None
     assert continuation.start_run(store, now + continuation.LEASE_SECONDS + 1) is not None
     assert store.exists(MIRROR_RUN_KEY)
+
+
+def test_the_record_reads_the_typed_mirror_result_and_a_crashed_step_frees_the_lease(tmp_path):
+    from chalicelib.mirror.results import MirrorResult, SurveyResult
+
+    store = LocalStore(tmp_path / "data")
+    run, etag = continuation.start_run(store, 1000.0)
+    # GIVEN an invocation that left two files of la and did not reach ce
+    mirrored = MirrorResult([SurveyResult("la", "u", "bls/la/", pending=["x", "y"]),
+                             SurveyResult("ce", "u", "bls/ce/", reached=False)])
+    done = continuation.finish_invocation(store, run, etag, mirrored, 2000.0)
+    # THEN the record keeps the lease, with what is pending
+    assert (done.complete, done.pending, done.not_reached) == (False, 2, 1)
+    assert done.pending_by_survey == {"la": 2, "ce": None}
+    assert done.lease_until == 2000.0 + continuation.LEASE_SECONDS and read_run(store)[0] == done
+    # AND a mirror step that crashed (no result) ends the run and frees the lease
+    crashed = continuation.finish_invocation(store, done, read_run(store)[1], None, 3000.0)
+    assert crashed.complete and crashed.lease_until == 3000.0 and crashed.invocations == 2
 
 
 def test_a_damaged_run_record_fails_the_invocation_after_the_population(source_server, env, queue, tmp_path):

@@ -14,10 +14,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from chalicelib.core import s3_events
 from chalicelib.core.errors import NotFound
 from chalicelib.lake import tables
 from chalicelib.lake.messages import changed_keys, handle_lake_message
-from chalicelib.lake.sync import LakeFailed, reconcile, sync_source
+from chalicelib.lake.sync import LakeFailed, LakeFailure, reconcile, sync_source
 from chalicelib.pipeline import events
 from support.paths import FIXTURES
 
@@ -143,6 +144,11 @@ def test_too_many_decimals_is_an_error_not_a_rounding(local_store):
     with pytest.raises(LakeFailed, match=r"lines 2-5 have values with 8 decimals; the silver layer keeps at most 6"):
         sync_source(local_store, "bls/xx/xx.data.0.Current")
     assert not local_store.exists("silver/bls_data/survey=xx/file=xx.data.0.Current/data.parquet")
+    # AND a reconcile pass reports it as a failure (typed), without raising
+    (failure,) = reconcile(local_store)
+    assert isinstance(failure, LakeFailure) and failure.source == "bls/xx/xx.data.0.Current"
+    assert failure.to_dict() == {"action": "failed", "source": failure.source, "error": failure.error}
+    assert "8 decimals" in failure.error
 
 
 def test_a_deleted_source_takes_its_partition_with_it(store):
@@ -151,14 +157,14 @@ def test_a_deleted_source_takes_its_partition_with_it(store):
     partition = sync_source(store, "bls/xx/xx.data.0.Current").partition
     # WHEN the mirror deletes it and the removal event arrives
     store.delete_many(["bls/xx/xx.data.0.Current"])
-    bucket, prefix = events.store_location(store)
+    bucket, prefix = s3_events.store_location(store)
     full = f"{prefix}/bls/xx/xx.data.0.Current" if prefix else "bls/xx/xx.data.0.Current"
     body = events.build_message(bucket, full, etag="", size=0, event_name="ObjectRemoved:Delete")
     result = handle_lake_message(body, store)
     # THEN the partition is gone; a duplicate of the event changes nothing
-    assert result.action == "written" and result.results[0]["action"] == "deleted"
+    assert result.action == "written" and result.results[0].action == "deleted"
     assert not store.exists(partition)
-    assert handle_lake_message(body, store).results[0]["action"] == "absent"
+    assert handle_lake_message(body, store).results[0].action == "absent"
 
 
 def test_keys_that_feed_no_table_are_skipped(local_store):
@@ -218,7 +224,7 @@ def test_eventbridge_and_s3_notification_messages_name_the_same_key():
         assert changed_keys(body, bucket="b", store_prefix="p") == ["bls/pr/pr.data.0.Current"]
         assert changed_keys(body, bucket="other", store_prefix="p") == []
     assert changed_keys({"Event": "s3:TestEvent"}, bucket="b") == []
-    with pytest.raises(events.EventError):
+    with pytest.raises(s3_events.EventError):
         changed_keys({"hello": 1}, bucket="b")
 
 
@@ -229,8 +235,8 @@ def test_reconcile_converts_what_is_missing_and_removes_orphans(local_store):
     sync_source(local_store, "bls/yy/yy.data.0.Current")
     local_store.delete_many(["bls/yy/yy.data.0.Current"])
     # WHEN the silver layer is reconciled, twice
-    first = {r["source"]: r["action"] for r in reconcile(local_store)}
-    second = {r["source"]: r["action"] for r in reconcile(local_store)}
+    first = {r.source: r.action for r in reconcile(local_store)}
+    second = {r.source: r.action for r in reconcile(local_store)}
     # THEN the first converts and deletes, the second does nothing
     assert first == {"bls/xx/xx.data.0.Current": "written", "bls/yy/yy.data.0.Current": "deleted"}
     assert second == {"bls/xx/xx.data.0.Current": "unchanged"}

@@ -20,7 +20,8 @@ from support.paths import FIXTURES
 
 from chalicelib.core.errors import ConfigError, PreconditionFailed
 from chalicelib.core.http_client import PoliteClient
-from chalicelib.mirror.sync import mirror_status, run_mirror
+from chalicelib.mirror.status import mirror_status
+from chalicelib.mirror.sync import run_mirror
 from workstation.cli import cmd_mirror
 from chalicelib.core.layout import mirror_state_key
 from chalicelib.mirror.state import load_state

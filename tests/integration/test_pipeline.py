@@ -19,6 +19,7 @@ from support.pipeline_sources import (
 
 from workstation import cli
 
+from chalicelib.core import s3_events
 from chalicelib.pipeline import events
 
 from workstation import handoff
@@ -33,7 +34,7 @@ from workstation import render
 
 from workstation import snapshot
 from chalicelib.core.errors import ConfigError, SourceError
-from chalicelib.mirror.sync import MirrorResult, SurveyResult
+from chalicelib.mirror.results import MirrorResult, SurveyResult
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import LocalStore, S3Store
 
@@ -169,7 +170,7 @@ def test_no_ingestion_record_reads_as_none(local_store: LocalStore) -> None:
 
 
 def _message(store: Any, key: str, etag: str = "e") -> str:
-    bucket, prefix = events.store_location(store)
+    bucket, prefix = s3_events.store_location(store)
     full = f"{prefix}/{key}" if prefix else key
     return events.build_message(bucket, full, etag=etag, size=1)
 
@@ -221,7 +222,7 @@ def test_a_reports_failure_fails_the_message(local_store: LocalStore) -> None:
 
 
 def test_a_message_that_is_not_an_s3_event_fails(local_store: LocalStore) -> None:
-    with pytest.raises(events.EventError, match="not an S3 event notification"):
+    with pytest.raises(s3_events.EventError, match="not an S3 event notification"):
         analysis.analyze('{"hello": "world"}', SETTINGS, local_store, reports=Recorder(FakeResult()))
 
 
@@ -237,7 +238,7 @@ def test_notifying_store_turns_input_writes_into_s3_messages(store: Any) -> None
     notifying.put("bls/pr/pr.series", b"series")
     # THEN exactly one message, which the analysis parser reads back as that write
     assert len(sent) == 1
-    bucket, prefix = events.store_location(store)
+    bucket, prefix = s3_events.store_location(store)
     filters = events.notification_filters(SETTINGS, prefix)
     (record,) = events.parse_message(sent[0], filters, bucket=bucket, store_prefix=prefix)
     assert (record.key, record.etag, record.size) == ("population/population.json", etag, 12)

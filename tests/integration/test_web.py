@@ -32,7 +32,7 @@ from app import app  # noqa: E402
 from chalicelib.web import chart, dashboard  # noqa: E402
 from chalicelib.web.format import format_time  # noqa: E402
 from chalicelib.web import routes as web
-from chalicelib.mirror.sync import mirror_status  # noqa: E402
+from chalicelib.mirror.status import mirror_status  # noqa: E402
 from chalicelib.reports.compute import series_population_for  # noqa: E402
 from chalicelib.core.settings import Settings  # noqa: E402
 from chalicelib.core.store import LocalStore, Store  # noqa: E402
@@ -143,7 +143,7 @@ def test_status_and_dashboard_show_the_last_ingestion(client, store):
     # GIVEN the last ingestion failed in its population step
     from chalicelib.pipeline import ingestion as pipeline
 
-    from chalicelib.mirror.sync import MirrorResult, SurveyResult
+    from chalicelib.mirror.results import MirrorResult, SurveyResult
 
     mirrored = MirrorResult([SurveyResult("pr", "https://download.bls.gov/pub/time.series/pr/", "bls/pr/",
                                           updated=["pr.series"], unchanged=["pr.class"])])
@@ -396,12 +396,12 @@ def test_report_file_errors(client):
 
 def test_unexpected_error_is_a_generic_500_and_is_logged(client, monkeypatch, capsys):
     # GIVEN the mirror status fails in an unexpected way, with internals in its message
-    import chalicelib.mirror.sync
+    import chalicelib.web.status
 
     def broken(store: Store, files_of: object = "all") -> list:
         raise RuntimeError("secret internal detail /var/task/x.py")
 
-    monkeypatch.setattr(chalicelib.mirror.sync, "mirror_status", broken)
+    monkeypatch.setattr(chalicelib.web.status, "mirror_status", broken)
     capsys.readouterr()
     # WHEN the status is requested
     response = client.http.get("/api/status")
@@ -539,9 +539,9 @@ def test_dashboard_on_an_empty_store_explains_how_to_fill_it(empty_client):
 
 
 def test_dashboard_survives_a_broken_section(client, monkeypatch, capsys):
-    import chalicelib.mirror.sync
+    import chalicelib.web.status
 
-    monkeypatch.setattr(chalicelib.mirror.sync, "mirror_status", lambda store, files_of="all": 1 / 0)
+    monkeypatch.setattr(chalicelib.web.status, "mirror_status", lambda store, files_of="all": 1 / 0)
     response = client.http.get("/")
     assert response.status_code == 200
     page = Page(response.body.decode())
@@ -551,7 +551,7 @@ def test_dashboard_survives_a_broken_section(client, monkeypatch, capsys):
 
 
 def test_dashboard_escapes_data():
-    from chalicelib.mirror.sync import MirroredFile, SurveyStatus
+    from chalicelib.mirror.status import MirroredFile, SurveyStatus
     from chalicelib.reports.documents import BestYear, BestYears
     from chalicelib.web.status import StoreStatus
 

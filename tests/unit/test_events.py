@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from chalicelib.core import s3_events
 from chalicelib.pipeline import events
 from chalicelib.core.settings import Settings
 
@@ -107,7 +108,7 @@ def test_parse_real_s3_message() -> None:
     records = events.parse_message(json.dumps(REAL_S3_MESSAGE), filters(),
                                    bucket="bls-pipeline-dev-123456789012-us-east-1")
     # THEN one record with the store key, ETag and size
-    assert records == [events.S3Record(
+    assert records == [s3_events.S3Record(
         bucket="bls-pipeline-dev-123456789012-us-east-1", key="population/population.json",
         event_name="ObjectCreated:Put", etag="0f343b0931126a20f133d67c2b018a3b", size=1129,
         sequencer="0055AED6DCD90281E5",
@@ -166,7 +167,7 @@ def test_store_prefix_is_removed_and_required() -> None:
 ])
 def test_unusable_messages_raise(body: str, message: str) -> None:
     # A message that cannot be processed must fail (and end in the dead-letter queue), not vanish.
-    with pytest.raises(events.EventError, match=message):
+    with pytest.raises(s3_events.EventError, match=message):
         events.parse_message(body, filters())
 
 

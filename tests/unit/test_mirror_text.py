@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.mirror.sync import MirrorResult, SurveyResult
+from chalicelib.mirror.results import MirrorResult, SurveyResult
 from workstation.render import mirror_text
 
 
