@@ -7,6 +7,7 @@ import json
 import pytest
 
 from chalicelib.core import s3_events
+from chalicelib.core.store import StoreLocation
 from chalicelib.mirror.results import MirrorResult, SurveyResult
 from chalicelib.pipeline import events
 
@@ -55,11 +56,14 @@ def test_the_test_event_and_bodies_that_are_not_events() -> None:
 
 
 def test_a_local_folder_appears_as_the_local_bucket() -> None:
-    class Bucketed:
-        bucket, prefix = "b", "p"
+    class Folder:
+        location = StoreLocation(None, "")
 
-    assert s3_events.store_location(object()) == (s3_events.LOCAL_BUCKET, "")
-    assert s3_events.store_location(Bucketed()) == ("b", "p")
+    class Bucketed:
+        location = StoreLocation("b", "p")
+
+    assert s3_events.store_location(Folder()) == (s3_events.LOCAL_BUCKET, "")  # type: ignore[arg-type]
+    assert s3_events.store_location(Bucketed()) == ("b", "p")  # type: ignore[arg-type]
 
 
 def test_what_a_continuation_reads_of_a_mirror_run() -> None:
