@@ -536,7 +536,7 @@ def _links_section(view: DashboardView) -> str:
 
 def render_dashboard(view: DashboardView) -> str:
     """The whole page as one HTML string."""
-    auth = "IAM authorization" if view.auth_mode == "iam" else "public (API_AUTH=none)"
+    auth = {"iam": "IAM authorization", "cognito": "signed in"}.get(view.auth_mode, "public (API_AUTH=none)")
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -544,12 +544,17 @@ def render_dashboard(view: DashboardView) -> str:
         '<header class="top"><div class="wrap"><div><h1>BLS open-data pipeline</h1>'
         '<p class="sub">Mirrored Bureau of Labor Statistics files, U.S. population '
         'and the reports computed from them.</p>'
-        f'</div><span class="badge auth">API: {_e(auth)}</span></div></header>'
+        f'</div><span class="badge auth">API: {_e(auth)}</span>'
+        f'{_SIGN_OUT if view.auth_mode == "cognito" else ""}</div></header>'
         f'<main class="wrap">{_summary_cards(view)}{_chart_section(view)}'
         f'<div class="columns">{_best_years_section(view)}<div class="side">{_population_section(view)}'
         f'{_links_section(view)}</div></div>{_mirror_section(view)}</main>'
         f"<script>{SCRIPT}</script></body></html>"
     )
+
+
+# issue 22: a plain link (a navigation: no CSP directive applies); relative, so it works under a stage path.
+_SIGN_OUT = '<a class="badge auth" href="auth/logout">Sign out</a>'
 
 
 # Inline style and exactly this inline script; nothing may load from anywhere else.
