@@ -53,6 +53,7 @@ from chalicelib.pipeline import events, handlers
 from chalicelib.core.layout import INGESTION_PREFIXES, READABLE_PREFIXES, REPORTS_PREFIX
 from chalicelib.core.settings import Settings
 from lake_resources import LakeResources
+import people  # issue 22: sign-in, operations dashboard, VPC option
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHALICE_CONFIG = REPO_ROOT / ".chalice" / "config.json"
@@ -546,6 +547,7 @@ class DataStack(Stack):
         }
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)
+        people.add_to_data_stack(self)  # issue 22
 
 
 # --------------------------------------------------------------------------- Path 1: everything
@@ -612,6 +614,7 @@ class PipelineStack(Stack):
         CfnOutput(self, "AnalystPolicyArn", value=self.data.lake.analyst_policy.managed_policy_arn)
         for function in self.functions:
             CfnOutput(self, f"{LOGICAL_IDS[function]}FunctionName", value=config.function_name(function))
+        people.add_to_pipeline_stack(self)  # issue 22: API_AUTH=cognito by default, -c vpc=true, dashboard
 
 
 def _queue_depth(queue: sqs.IQueue) -> cloudwatch.IMetric:

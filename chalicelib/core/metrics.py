@@ -28,6 +28,7 @@ class MetricSpec:
     unit: str
     group: str  # the dashboard widget it is drawn in
     label: str
+    statistic: str = "Sum"  # per day on the dashboard
 
 
 CATALOG: tuple[MetricSpec, ...] = (
@@ -35,7 +36,7 @@ CATALOG: tuple[MetricSpec, ...] = (
     MetricSpec("FilesUpdated", COUNT, "Mirror: files", "updated"),
     MetricSpec("FilesDeleted", COUNT, "Mirror: files", "deleted"),
     MetricSpec("FilesFailed", COUNT, "Mirror: files", "failed"),
-    MetricSpec("PendingFiles", COUNT, "Mirror: files", "pending (for a continuation)"),
+    MetricSpec("PendingFiles", COUNT, "Mirror: files", "pending (for a continuation)", "Maximum"),
     MetricSpec("BytesDownloaded", BYTES, "Mirror: traffic", "bytes downloaded"),
     MetricSpec("SourceRequests", COUNT, "Mirror: traffic", "source requests"),
     MetricSpec("MirrorSeconds", SECONDS, "Mirror: time", "mirror seconds"),
