@@ -57,7 +57,7 @@ def run(args: argparse.Namespace, settings: Settings, client: Any = None) -> tup
     """The `users` command (the CLI's CommandResult: JSON, text, ok)."""
     pool, region = _pool(args, settings)
     if client is None:
-        import boto3
+        import boto3  # type: ignore[import-untyped]
 
         client = boto3.client("cognito-idp", region_name=region)
     try:

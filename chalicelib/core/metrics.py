@@ -69,7 +69,7 @@ def emf_document(values: Mapping[str, float]) -> dict[str, Any] | None:
     metrics = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
     for name, value in values.items():
         metrics.add_metric(name=name, unit=BY_NAME[name].unit, value=float(value))
-    return metrics.serialize_metric_set()
+    return dict(metrics.serialize_metric_set())
 
 
 def emit(values: Mapping[str, float], *, enabled: bool | None = None, stream: TextIO | None = None) -> None:

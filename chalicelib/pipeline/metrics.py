@@ -50,8 +50,8 @@ def record_ingestion(summary: Mapping[str, Any], *, continuation: bool = False,
 def record_analysis(result: Mapping[str, Any], *, enabled: bool | None = None) -> dict[str, float]:
     """An analysis (`AnalysisResult.to_dict()`): reports written, or skipped because nothing changed."""
     action = result.get("action")
-    values = {"ReportsComputed": _count(result.get("written")) if action == "written" else 0,
-              "ReportsSkipped": 1 if action == "unchanged" else 0}
+    values: dict[str, float] = {"ReportsComputed": _count(result.get("written")) if action == "written" else 0,
+                                "ReportsSkipped": 1 if action == "unchanged" else 0}
     emit(values, enabled=enabled)
     return values
 

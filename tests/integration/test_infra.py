@@ -40,8 +40,8 @@ PROJECT_COPY_SKIPS = (".git", ".venv", "__pycache__", ".pytest_cache", "*.egg-in
 # (the silver layer, ~48 KiB), ~17 KiB more with the fault handling of issue 12 (validators,
 # redirect policy, per-host pace, population plausibility, report tags), ~41 KiB more with the
 # every-survey mirror (streamed transfers, time budget, continuation, progress); it must not grow
-# past that by more than a little.
-CODE_ZIP_BUDGET = 440 * 1024
+# past that by more than a little. Issue 22 (sign-in: chalicelib/web/auth; metrics) added ~34 KiB.
+CODE_ZIP_BUDGET = 490 * 1024
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 UNTAGGABLE = {
     "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy", "AWS::SNS::Subscription",
@@ -111,6 +111,7 @@ def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _synth(workdir: Path, context: dict[str, Any], source_dir: Path | None = None) -> Synthesized:
     from main import build_app
 
+    os.environ.update(SYNTH_ENV)  # a later synth: the previous test's monkeypatch undo may have removed them
     started = time.monotonic()
     _, stack = build_app(context, outdir=str(workdir / f"cdk.out.{len(list(workdir.iterdir()))}"),
                          source_dir=source_dir)
@@ -852,13 +853,13 @@ def test_app_client_is_public_with_the_code_flow_only(pipeline_stack: Synthesize
     assert sorted(props["AllowedOAuthScopes"]) == ["email", "openid"]
     assert props["SupportedIdentityProviders"] == ["COGNITO"]
     assert props["PreventUserExistenceErrors"] == "ENABLED" and props["EnableTokenRevocation"] is True
-    assert (props["IdTokenValidity"], props["TokenValidityUnits"]["idToken"]) == (60, "minutes")
+    assert (props["IdTokenValidity"], props["TokenValidityUnits"]["IdToken"]) == (60, "minutes")
     api_url = {"Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api"}
     assert props["CallbackURLs"] == [{"Fn::Join": ["", [api_url, "/auth/callback"]]}]
     assert props["LogoutURLs"] == [{"Fn::Join": ["", [api_url, "/"]]}]
     _, domain = pipeline_stack.one("AWS::Cognito::UserPoolDomain")
     assert domain["Properties"]["UserPoolId"] == {"Ref": pool_id}
-    assert domain["Properties"]["Domain"] == {"Fn::Join": ["-", ["bls-pipeline", "dev", {"Ref": "AWS::AccountId"}]]}
+    assert domain["Properties"]["Domain"] == {"Fn::Join": ["-", ["bls-pipeline-dev", {"Ref": "AWS::AccountId"}]]}
 
 
 def test_every_data_route_has_the_session_authorizer_and_only_the_page_and_sign_in_are_open(
@@ -922,11 +923,9 @@ def test_operations_dashboard_draws_every_pipeline_metric_alarm_queue_and_functi
     [alarms] = [w for w in widgets if w["type"] == "alarm"]
     assert len(alarms["properties"]["alarms"]) == len(stack.resources("AWS::CloudWatch::Alarm"))
     # queue depth and age for every queue
-    sqs_metrics = {(m[1], m[3]) for m in drawn if m[0] == "AWS/SQS"}
     queues = len(stack.resources("AWS::SQS::Queue"))
-    assert {name for name, _ in sqs_metrics} == {"ApproximateNumberOfMessagesVisible",
-                                                 "ApproximateAgeOfOldestMessage"}
-    assert len(sqs_metrics) == 2 * queues
+    for metric_name in ("ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"):
+        assert len([m for m in drawn if m[0] == "AWS/SQS" and m[1] == metric_name]) == queues
     # errors, throttles and duration of each function (fixed names: both paths)
     functions = {f"bls-pipeline-dev{suffix}" for suffix in ("", "-ingest", "-ingest_continue", "-analyze", "-lake")}
     for metric_name in ("Errors", "Throttles", "Duration"):
