@@ -20,6 +20,8 @@ from chalice import Chalice, Rate
 
 from chalicelib.pipeline import handlers
 from chalicelib.web import routes as web
+from chalicelib.web.auth import gateway as sign_in_gateway  # issue 22
+from chalicelib.web.auth import routes as sign_in_routes  # issue 22
 
 # A syntactically valid ARN that names no real queue (account 000000000000).
 PLACEHOLDER_QUEUE_ARN = "arn:aws:sqs:us-east-1:000000000000:bls-pipeline-analysis-placeholder"
@@ -32,6 +34,15 @@ LAKE_QUEUE_ARN = os.environ.get("LAKE_QUEUE_ARN") or PLACEHOLDER_QUEUE_ARN.repla
 # structured logger uses) to ERROR and print plain lines to stdout.
 app = Chalice(app_name="bls-pipeline", configure_logs=False)
 app.register_blueprint(web.api)
+app.register_blueprint(sign_in_routes.register(web.AUTH_MODE, web.AUTHORIZER))  # issue 22: /auth/*
+
+
+def api_entry(event, context):
+    """The API handler's entry with API_AUTH=cognito (infra/auth_api.py sets it): API Gateway's TOKEN
+    authorizer events go to the session check, everything else to the Chalice app."""
+    if sign_in_gateway.is_authorizer_event(event):
+        return sign_in_gateway.authorize(event)
+    return app(event, context)
 
 
 @app.schedule(Rate(1, unit=Rate.DAYS))

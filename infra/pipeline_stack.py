@@ -37,6 +37,7 @@ from infra.config import (
     SQS_EVENT_IDS,
     PipelineConfig,
 )
+from infra import people  # issue 22: sign-in, operations dashboard, VPC option
 from infra.resources import PipelineData
 
 
@@ -84,6 +85,7 @@ class DataStack(Stack):
             "AthenaWorkGroup": data.lake.workgroup.ref,
             "AnalystPolicyArn": data.lake.analyst_policy.managed_policy_arn,
         })
+        people.add_to_data_stack(self)  # issue 22
 
 
 # --------------------------------------------------------------------------- Path 1: everything
@@ -122,6 +124,7 @@ class PipelineStack(Stack):
             "AthenaWorkGroup": data.lake.workgroup.ref,
             "AnalystPolicyArn": data.lake.analyst_policy.managed_policy_arn,
         } | {f"{LOGICAL_IDS[function]}FunctionName": config.function_name(function) for function in self.functions})
+        people.add_to_pipeline_stack(self)  # issue 22: API_AUTH=cognito by default, -c vpc=true, dashboard
 
     def _functions(self, config: PipelineConfig) -> dict[str, Any]:
         """The packaged functions, each with its fixed name, its role and its log group made first."""

@@ -1,4 +1,4 @@
-"""Command line: `bls-pipeline {mirror,population,analyze,run,lake,query}`.
+"""Command line: `bls-pipeline {mirror,population,analyze,run,lake,query,users}`.
 
 Human-readable output by default; `--json` prints exactly one JSON document on
 stdout (logs go to stderr). Exit status: 0 success, 1 a step failed, 2 bad
@@ -21,6 +21,7 @@ from chalicelib.core import log
 from chalicelib.core.errors import ConfigError, PipelineError
 from chalicelib.core.settings import Settings, log_config_from_env
 from chalicelib.core.store import open_store
+from workstation import users  # issue 22
 
 # A command returns (JSON-able result, human-readable text, success).
 CommandResult = tuple[dict[str, Any], str, bool]
@@ -92,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--json", action="store_true", help="print one JSON document on stdout, nothing else")
     query.add_argument("sql", help='one read-only SQL statement, e.g. "SELECT count(*) FROM bls_data"')
     query.add_argument("--csv", action="store_true", help="print CSV (header line first) instead of a table")
+    users.add_parser(sub, common)  # issue 22: bls-pipeline users add|list|remove
     return parser
 
 
@@ -276,6 +278,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], CommandResult]] = {
     "run": cmd_run,
     "lake": cmd_lake,
     "query": cmd_query,
+    "users": users.run,  # issue 22
 }
 
 

@@ -64,6 +64,13 @@ class Settings:
     log_format: str | None = None  # json | text; None: text on a terminal (CLI), JSON otherwise
     lake_database: str | None = None  # LAKE_GLUE_DATABASE; None: the lake keeps no Glue catalog
     continuation_queue_url: str | None = None  # CONTINUATION_QUEUE_URL; None: no continuation is sent
+    # ---- sign-in (API_AUTH=cognito; issue 22): the user pool the web API trusts. -------------
+    cognito_region: str | None = None  # default: AWS_REGION
+    cognito_user_pool_id: str | None = None
+    cognito_client_id: str | None = None
+    cognito_domain: str | None = None  # the hosted sign-in's base URL, https://<prefix>.auth.<region>.amazoncognito.com
+    cognito_issuer: str | None = None  # default: https://cognito-idp.<region>.amazonaws.com/<pool id>
+    # ---- end of the sign-in block ------------------------------------------------------------
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -219,6 +226,31 @@ def _log_format(name: str, value: str) -> str:
     return value.lower()
 
 
+# ---- sign-in (issue 22) ----------------------------------------------------------------------
+_USER_POOL_ID = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d_[0-9A-Za-z]{1,64}$")
+_CLIENT_ID = re.compile(r"^[0-9A-Za-z]{1,128}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+
+
+def _base_url(name: str, value: str) -> str:
+    """An http(s) origin (+ optional path) without query or fragment; no trailing slash."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(f"{name}: {value!r} is not an http(s) base URL (e.g. https://x.auth.us-east-1.amazoncognito.com)")
+    return value.rstrip("/")
+
+
+_SIGN_IN_PARSERS: dict[str, Callable[[str, str], tuple[str, Any]]] = {
+    "COGNITO_REGION": lambda n, v: ("cognito_region", _pattern(n, v.strip(), _REGION, "an AWS region, e.g. us-east-1")),
+    "COGNITO_USER_POOL_ID": lambda n, v: (
+        "cognito_user_pool_id", _pattern(n, v.strip(), _USER_POOL_ID, "a user pool id, e.g. us-east-1_AbC123")),
+    "COGNITO_CLIENT_ID": lambda n, v: (
+        "cognito_client_id", _pattern(n, v.strip(), _CLIENT_ID, "an app client id (letters and digits)")),
+    "COGNITO_DOMAIN": lambda n, v: ("cognito_domain", _base_url(n, v.strip())),
+    "COGNITO_ISSUER": lambda n, v: ("cognito_issuer", _base_url(n, v.strip())),
+}
+# ---- end of the sign-in block ------------------------------------------------------------------
+
 _ENV_PARSERS: dict[str, Callable[[str, str], tuple[str, Any]]] = {
     "DATA_STORE": lambda n, v: ("data_store", _parse_store(n, v)),
     "BLS_SOURCE_URL": lambda n, v: ("bls_source_urls", _parse_source_urls(n, v)),
@@ -242,6 +274,7 @@ _ENV_PARSERS: dict[str, Callable[[str, str], tuple[str, Any]]] = {
     "LOG_FORMAT": lambda n, v: ("log_format", _log_format(n, v)),
     LAKE_DATABASE_VARIABLE: lambda n, v: ("lake_database", v),
     CONTINUATION_QUEUE_VARIABLE: lambda n, v: ("continuation_queue_url", v),
+    **_SIGN_IN_PARSERS,
 }
 
 # Command-line flags and the variable whose parser checks them.
@@ -287,16 +320,17 @@ def log_config_from_env(env: Mapping[str, str] | None = None) -> LogConfig:
     )
 
 
-API_AUTH_MODES = ("iam", "none")
+API_AUTH_MODES = ("iam", "cognito", "none")
 
 
 def api_auth_from_env(env: Mapping[str, str] | None = None) -> str:
-    """`iam` (default) or `none`, from API_AUTH; anything else is a ConfigError."""
+    """`iam` (default), `cognito` or `none`, from API_AUTH; anything else is a ConfigError."""
     value = (os.environ if env is None else env).get("API_AUTH", "").strip().lower() or "iam"
     if value not in API_AUTH_MODES:
         raise ConfigError(
-            f"API_AUTH: {value!r} is not one of iam, none "
-            "(iam = API Gateway requires SigV4-signed IAM requests; none = public)"
+            f"API_AUTH: {value!r} is not one of iam, cognito, none "
+            "(iam = API Gateway requires SigV4-signed IAM requests; cognito = sign in from a browser; "
+            "none = public)"
         )
     return value
 

@@ -20,6 +20,7 @@ from chalicelib.lake.messages import handle_lake_message as handle_lake
 from chalicelib.mirror.budget import Deadlines
 from chalicelib.mirror.results import MirrorResult
 from chalicelib.pipeline import continuation
+from chalicelib.pipeline import metrics  # issue 22: EMF lines in Lambda only
 from chalicelib.pipeline.analysis import analyze
 from chalicelib.pipeline.ingestion import (
     IngestionFailed,
@@ -50,6 +51,7 @@ def scheduled_ingestion(env: dict[str, str] | None = None, context: Any = None) 
     elif lease_error is None:
         log_event("ingestion_mirror_skipped", reason="a mirror run holds the lease (a continuation is due)")
     result = ingest(settings, store, steps=steps, deep_check=deep_check)
+    metrics.record_ingestion(result.to_dict())
     if started is not None:
         _end_invocation(store, *started, result, settings.continuation_queue_url)
     log_event("ingestion_end", **result.to_dict())
@@ -73,6 +75,7 @@ def continue_ingestion(body: str, env: dict[str, str] | None = None, context: An
     log_event("ingestion_continue", run_id=run.run_id, invocation=run.invocations + 1, waited=round(waited, 3))
     result = ingest(settings, store, steps=[("mirror", mirror_step(deadlines=lambda_deadlines(settings, context)))],
                     record=False)  # the daily record keeps its population outcome
+    metrics.record_ingestion(result.to_dict(), continuation=True)
     _end_invocation(store, run, etag, result, settings.continuation_queue_url)
     if not result.ok:
         raise IngestionFailed("mirror continuation failed: " + "; ".join(result.to_dict()["errors"].values()))
@@ -109,7 +112,9 @@ def handle_analysis_message(body: str, env: dict[str, str] | None = None) -> dic
     """The SQS Lambda run for one message (raises so that SQS redelivers, then dead-letters)."""
     settings = Settings.from_env(env)
     store = open_store(settings.data_store)
-    return analyze(body, settings, store).to_dict()
+    outcome = analyze(body, settings, store).to_dict()
+    metrics.record_analysis(outcome)
+    return outcome
 
 
 def handle_lake_message(body: str, env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -117,4 +122,10 @@ def handle_lake_message(body: str, env: dict[str, str] | None = None) -> dict[st
     are registered in the Glue database LAKE_GLUE_DATABASE names (`chalicelib.lake.catalog.catalog_for`)."""
     settings = Settings.from_env(env)
     store = open_store(settings.data_store)
-    return handle_lake(body, store, catalog=catalog_for(settings, store)).to_dict()
+    try:
+        outcome = handle_lake(body, store, catalog=catalog_for(settings, store)).to_dict()
+    except Exception:
+        metrics.record_lake(None, failed=True)
+        raise
+    metrics.record_lake(outcome)
+    return outcome

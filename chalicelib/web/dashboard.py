@@ -91,7 +91,7 @@ def render_dashboard(view: DashboardView) -> str:
         # Our own files, inlined as they are (the CSP allows exactly these script bytes).
         css=Markup(CSS),
         script=Markup(SCRIPT),
-        auth="IAM authorization" if view.auth_mode == "iam" else "public (API_AUTH=none)",
+        auth={"iam": "IAM authorization", "cognito": "signed in"}.get(view.auth_mode, "public (API_AUTH=none)"),
         cards=summary_cards(status),
         status=status,
         pending=_pending_texts(status),

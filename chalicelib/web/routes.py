@@ -2,8 +2,9 @@
 
 Handlers validate input and read what the pipeline wrote to the store; the only computation
 is the on-demand series × population join. Every route is wrapped by `_guarded`: JSON errors
-with 400/404, anything else logged and answered with a generic 500. `API_AUTH` (`iam` or
-`none`) is read at import; any other value fails the import. See docs/web.md.
+with 400/404, anything else logged and answered with a generic 500. `API_AUTH` (`iam`, `cognito` or
+`none`) is read at import; any other value fails the import. With `cognito` every route also checks
+the session itself (chalicelib.web.auth). See docs/web.md.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from chalice import Blueprint, IAMAuthorizer, Response
 
 from chalicelib.web import dashboard
+from chalicelib.web.auth import session as sign_in  # issue 22: API_AUTH=cognito
 from chalicelib.web.status import REPORT_FILE_PATTERN, RUN_HINT, store_status
 from chalicelib.core.errors import NotFound, PipelineError
 from chalicelib.core.log import log_error, log_event
@@ -43,7 +45,8 @@ CONTENT_TYPES = {
 }
 
 
-AUTH_MODE = api_auth_from_env()  # `iam` or `none`; any other value is a ConfigError at import
+AUTH_MODE = api_auth_from_env()  # `iam`, `cognito` or `none`; any other value is a ConfigError at import
+# cognito: API Gateway's check is added by the stack (infra/auth_api.py: the pool is not known here).
 AUTHORIZER = IAMAuthorizer() if AUTH_MODE == "iam" else None
 
 api = Blueprint(__name__)
@@ -89,6 +92,9 @@ def _guarded(view: Callable[..., Any]) -> Callable[..., Any]:
         request = api.current_request
         path = getattr(request, "path", None)
         try:
+            # issue 22: no valid session, no data (the page redirects to the sign-in; the rest answer 401).
+            if AUTH_MODE == "cognito" and (refused := sign_in.guard(request, page=path == "/")) is not None:
+                return refused
             return view(*args, **kwargs)
         except ApiError as error:
             log_event("web_request_rejected", logging.INFO, path=path, status=error.status,
@@ -263,9 +269,12 @@ def dashboard_page() -> Response:
     ctx = _context()
     params = api.current_request.query_params or {}
     view, status = _dashboard_view(ctx, params.get("series"), params.get("period"))
+    policy = dashboard.CONTENT_SECURITY_POLICY
+    if AUTH_MODE == "cognito":  # issue 22: the sign-in origin in form-action only
+        policy = sign_in.content_security_policy(policy, sign_in.SignInConfig.from_settings(ctx.settings))
     return Response(body=dashboard.render_dashboard(view), status_code=status, headers={
         "Content-Type": CONTENT_TYPES["html"], "Cache-Control": "no-cache",
-        "Content-Security-Policy": dashboard.CONTENT_SECURITY_POLICY,
+        "Content-Security-Policy": policy,
         "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
     })
 

@@ -632,7 +632,7 @@ def test_unknown_api_auth_refuses_to_start():
     result = subprocess.run([sys.executable, "-c", "import app"], cwd=PROJECT, capture_output=True, text=True,
                             env={"PATH": "/usr/bin:/bin", "API_AUTH": "public"}, timeout=60)
     assert result.returncode != 0
-    assert "API_AUTH: 'public' is not one of iam, none" in result.stderr
+    assert "API_AUTH: 'public' is not one of iam, cognito, none" in result.stderr
 
 
 def test_data_store_is_not_fixed_by_the_chalice_config():
