@@ -98,6 +98,7 @@ class PipelineConfig:
     # Other sources than BLS and DataUSA (a mirror; the local snapshot server of `make deploy-local`).
     bls_source_url: str | None = None
     population_api_url: str | None = None
+    ingest_time_budget: str | None = None  # MIRROR_TIME_BUDGET of the daily function only (tests: continuations)
 
     def __post_init__(self) -> None:
         if not _ENVIRONMENT.match(self.environment):
@@ -115,7 +116,7 @@ class PipelineConfig:
         """Read the context values (missing ones keep their defaults)."""
         values: dict[str, Any] = {}
         for name in ("environment", "alarm_email", "bls_contact", "report_data_key", "log_level",
-                     "bls_source_url", "population_api_url"):
+                     "bls_source_url", "population_api_url", "ingest_time_budget"):
             value = scope.node.try_get_context(name)
             if value not in (None, ""):
                 values[name] = str(value)
@@ -602,6 +603,9 @@ class PipelineStack(Stack):
         self.functions[LAKE].add_property_override(
             f"Events.{LAKE_SQS_EVENT_ID}.Properties.Queue", self.data.lake.queue.queue_arn)
         self.functions[LAKE].add_property_override("EphemeralStorage", {"Size": LAKE_EPHEMERAL_STORAGE_MB})
+        if config.ingest_time_budget is not None:
+            self.functions[INGEST].add_property_override("Environment.Variables.MIRROR_TIME_BUDGET",
+                                                         config.ingest_time_budget)
         tag(self, config)
         CfnOutput(self, "DataStore", value=self.data.data_store)
         CfnOutput(self, "QueueUrl", value=self.data.queue.queue_url)

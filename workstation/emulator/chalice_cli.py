@@ -76,7 +76,7 @@ def run(args: Sequence[str], project_dir: Path, port: int, stdin: str | None = N
         timeout: float = 900, extra_env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """`chalice --project-dir <project_dir> <args>` against the emulator (with the workaround)."""
     argv = [sys.executable, "-m", "workstation.emulator.chalice_cli", "--project-dir", str(project_dir), *args]
-    return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout, cwd=REPO,
+    return subprocess.run(argv, check=False, input=stdin, capture_output=True, text=True, timeout=timeout, cwd=REPO,
                           env=environment(port) | dict(extra_env or {}))
 
 
