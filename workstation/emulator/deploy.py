@@ -366,8 +366,8 @@ def render(deployment: LocalDeployment) -> str:
     registered = ", ".join(f"{table} {len(values)}" for table, values in d.partitions.items()) or "none"
     stage = d.environment
     lines = [
-        f"Deployed {d.stack} by {how} ({d.stack_action}) on ministack at {endpoint} "
-        f"({started}; {d.seconds:.0f} s)",
+        (f"Deployed {d.stack} by {how} ({d.stack_action}) on ministack at {endpoint} "
+        f"({started}; {d.seconds:.0f} s)"),
         "  functions: " + ", ".join(d.functions.values()),
         f"  bucket:    {d.bucket}",
         f"  record:    {d.record} (chalice logs / chalice invoke --stage {stage})",
@@ -376,14 +376,14 @@ def render(deployment: LocalDeployment) -> str:
         f"  {analysis}",
         f"Reports in s3://{d.bucket}/{REPORTS_PREFIX}:",
         *(f"  {key}" for key in d.report_keys),
-        f"Population mean {d.population_stats['start_year']}-{d.population_stats['end_year']}: "
-        f"{d.population_stats['mean']:,.0f}",
-        f"Silver layer ({d.functions['lake']}, from S3 → EventBridge → lake queue): {len(d.silver_keys)} objects "
-        f"under s3://{d.bucket}/{SILVER_PREFIX}; Glue partitions: {registered}",
+        (f"Population mean {d.population_stats['start_year']}-{d.population_stats['end_year']}: "
+        f"{d.population_stats['mean']:,.0f}"),
+        (f"Silver layer ({d.functions['lake']}, from S3 → EventBridge → lake queue): {len(d.silver_keys)} objects "
+        f"under s3://{d.bucket}/{SILVER_PREFIX}; Glue partitions: {registered}"),
         "",
         "Look further (the emulator keeps running; `make deploy-local-stop` stops it):",
-        f"  export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
-        "AWS_DEFAULT_REGION=us-east-1",
+        (f"  export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
+        "AWS_DEFAULT_REGION=us-east-1"),
         f"  chalice logs -n analyze --stage {stage}        # also -n ingest, ingest_continue, lake, api_handler",
         f"  python -m workstation.emulator event | chalice invoke -n ingest --stage {stage}   # a Scheduled Event",
         f"  aws s3 ls s3://{d.bucket}/{REPORTS_PREFIX}",
