@@ -8,11 +8,24 @@
 - `python -m workstation.emulator.chalice_cli <chalice args>`: Chalice's own CLI with the
   workaround below installed (what `run` starts).
 
-ministack 1.5.x answers `PATCH /restapis/{id}` (UpdateRestApi) with `"minimumCompressionSize": ""`
-when the patch sets it to `""` (which `chalice deploy` sends to mean "no compression"):
-botocore cannot parse the integer (`invalid literal for int() with base 10: ''`). A
-`before-parse` hook on the sessions Chalice makes turns that empty value into null — in this
-process only: the product and its clients never see it. (docs/deploy-local.md, "Emulator quirks".)
+ministack 1.5.x stores the value of `PATCH /restapis/{id}` (UpdateRestApi) `replace
+/minimumCompressionSize ""` (what `chalice deploy` sends to mean "no compression") as the string
+`""`, and from then on every answer describing that API (UpdateRestApi, GetRestApi, GetRestApis)
+carries `"minimumCompressionSize": ""`: botocore cannot parse the integer (`invalid literal for
+int() with base 10: ''`). A `before-parse` hook on API Gateway answers, registered on the
+sessions Chalice makes, turns that empty value into null — in this process only: the product
+and its clients never see it.
+
+ministack 1.5.x has no PutRestApi (`PUT /restapis/{id}`, "Unknown API Gateway v1 path"), which
+`chalice deploy` calls on every redeploy to overwrite the API from its swagger document; and its
+ImportRestApi (`POST /restapis?mode=import`, the first deploy) makes an API without the
+document's paths. So the REST API is not exercised on the emulator; a `before-call` hook answers
+PutRestApi with the API as it is (GetRestApi), so that a redeploy completes.
+(docs/deploy-local.md, "Emulator quirks".)
+
+Not a quirk, a pace: after creating or updating a function Chalice waits on botocore's
+`function_active` / `function_updated` waiters, which poll every 5 s; the emulator is done at
+the second poll, so each of the ~10 waits costs 5 s. Here the waiters poll every 0.2 s.
 """
 
 from __future__ import annotations
@@ -80,33 +93,73 @@ def run(args: Sequence[str], project_dir: Path, port: int, stdin: str | None = N
                           env=environment(port) | dict(extra_env or {}))
 
 
+def _nulled(document: Any) -> bool:
+    """Replace `""` in the integer fields of `document` (and of its `item`/`items`) by None; True if any was."""
+    changed = False
+    for item in [document, *(document.get("items") or document.get("item") or [])] if isinstance(document, dict) else []:
+        for name in _INTEGER_FIELDS:
+            if isinstance(item, dict) and item.get(name) == "":
+                item[name] = None
+                changed = True
+    return changed
+
+
 def fix_empty_integers(response_dict: dict[str, Any] | None = None, **_: Any) -> None:
-    """botocore `before-parse` hook: ministack's `""` in an integer field of UpdateRestApi → null."""
-    if not response_dict or not response_dict.get("body"):
+    """botocore `before-parse` hook on API Gateway answers: ministack's `""` in an integer field → null."""
+    if not response_dict or not response_dict.get("body") or b'""' not in response_dict["body"]:
         return
     try:
         body = json.loads(response_dict["body"])
     except ValueError:
         return
-    if isinstance(body, dict) and any(body.get(name) == "" for name in _INTEGER_FIELDS):
-        for name in _INTEGER_FIELDS:
-            if body.get(name) == "":
-                body[name] = None
+    if _nulled(body):
         response_dict["body"] = json.dumps(body).encode()
 
 
+class _Answer:
+    """The HTTP side of a short-circuited call (botocore reads its status code)."""
+
+    status_code = 200
+    headers: dict[str, str] = {}  # noqa: RUF012 - read only
+
+
+def put_rest_api_unsupported(session: Any) -> Any:
+    """A botocore `before-call` hook for PutRestApi: answer with GetRestApi (the API unchanged)."""
+    def answer(params: dict[str, Any], model: Any = None, **_: Any) -> tuple[_Answer, dict[str, Any]]:
+        api_id = params["url_path"].rstrip("/").rsplit("/", 1)[-1]
+        described = session.create_client("apigateway").get_rest_api(restApiId=api_id)
+        described.pop("ResponseMetadata", None)
+        return _Answer(), described
+
+    return answer
+
+
 def install_workaround() -> None:
-    """Register `fix_empty_integers` on every botocore session the Chalice CLI creates."""
+    """Register the workarounds on every botocore session the Chalice CLI creates."""
     from chalice.cli import factory
 
     original = factory.create_botocore_session
 
     def create_botocore_session(*args: Any, **kwargs: Any) -> Any:
         session = original(*args, **kwargs)
-        session.register("before-parse.api-gateway.UpdateRestApi", fix_empty_integers)
+        session.register("before-parse.api-gateway", fix_empty_integers)  # every API Gateway operation
+        session.register("before-call.api-gateway.PutRestApi", put_rest_api_unsupported(session))
         return session
 
     factory.create_botocore_session = create_botocore_session
+    _fast_waiters()
+
+
+def _fast_waiters(interval: float = 0.2) -> None:
+    """botocore's waiters in this process sleep at most `interval` between polls (the emulator is quick)."""
+    import time as real_time
+    import types
+
+    from botocore import waiter
+
+    waiter.time = types.SimpleNamespace(  # type: ignore[attr-defined]
+        sleep=lambda seconds: real_time.sleep(min(seconds, interval)), time=real_time.time,
+        monotonic=real_time.monotonic)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
