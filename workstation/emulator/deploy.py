@@ -119,6 +119,7 @@ def deploy_local(state_dir: Path = DEFAULT_STATE_DIR, port: int = ministack.DEFA
                           f"(stack {stack_name(environment, 3 - path)}); `make deploy-local-stop` first")
     context = {"environment": environment, "bls_contact": str(settings.bls_contact),
                "bls_source_url": settings.bls_source_urls[0], "population_api_url": str(settings.population_api_url),
+               "http_requests_per_second": str(settings.http_requests_per_second),  # our own server: no pace
                "athena_named_queries": "false"}  # ministack has no AWS::Athena::NamedQuery
     if path == 2:
         context["data_only"] = "true"
@@ -143,6 +144,7 @@ def deploy_local(state_dir: Path = DEFAULT_STATE_DIR, port: int = ministack.DEFA
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(record, target)
             record = target
+    _remember_record(state_dir, record)
     functions = {r["name"]: r["lambda_arn"].rsplit(":", 1)[-1] for r in json.loads(record.read_text())["resources"]
                  if r.get("resource_type") == "lambda_function"}
     bucket = outputs["DataStore"].removeprefix("s3://")
@@ -179,7 +181,8 @@ def chalice_deploy(project: Path, environment: str, port: int, settings: Setting
     def sources(config: dict[str, Any]) -> dict[str, Any]:
         stage = config["stages"][environment]
         stage["environment_variables"].update({"BLS_SOURCE_URL": settings.bls_source_urls[0],
-                                               "POPULATION_API_URL": settings.population_api_url})
+                                               "POPULATION_API_URL": settings.population_api_url,
+                                               "HTTP_REQUESTS_PER_SECOND": str(settings.http_requests_per_second)})
         if ingest_time_budget is not None:
             ingest = stage["lambda_functions"].setdefault("ingest", {})
             ingest.setdefault("environment_variables", {})["MIRROR_TIME_BUDGET"] = str(ingest_time_budget)
@@ -218,8 +221,21 @@ def glue_partitions(glue: Any, database: str) -> dict[str, list[list[str]]]:
     return found
 
 
+def _remember_record(state_dir: Path, record: Path) -> None:
+    """Note a `.chalice/deployed/<stage>.json` this deployment wrote (the stop removes it: its functions go)."""
+    listed = state_dir / "records.txt"
+    known = set(listed.read_text().split("\n")) if listed.exists() else set()
+    listed.write_text("\n".join(sorted((known | {str(record.resolve())}) - {""})) + "\n")
+
+
 def stop_local(state_dir: Path = DEFAULT_STATE_DIR) -> list[processes.Background]:
-    """Stop every process the local deployment started (emulator state is in memory: it is gone)."""
+    """Stop every process the local deployment started (emulator state is in memory: it is gone), and
+    remove the `.chalice/deployed/` records of its functions."""
+    listed = state_dir / "records.txt"
+    for line in (listed.read_text().split("\n") if listed.exists() else []):
+        if line:
+            Path(line).unlink(missing_ok=True)
+    listed.unlink(missing_ok=True)
     state = processes.StateFile(state_dir)
     running = state.load()
     for background in running.values():

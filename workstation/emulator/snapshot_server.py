@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import threading
 
 from workstation.snapshot import snapshot_server
@@ -25,8 +26,12 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stopped.set())
     server = snapshot_server()
 
+    lock = threading.Lock()
+
     def log_request(record: RequestRecord, handler: object) -> bool:
-        print(f"request {record.method} {record.path}", flush=True)
+        with lock:  # one whole line per request (the server answers from several threads)
+            sys.stdout.write(f"request {record.method} {record.path}\n")
+            sys.stdout.flush()
         return False  # served normally
 
     server.fault = log_request  # type: ignore[method-assign]
