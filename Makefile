@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 EMULATOR_VENV := .venv-emulator
 EMULATOR_STAMP := $(EMULATOR_VENV)/.installed
 EMULATOR_PORT ?= 4566
+# make deploy-local DEPLOY_PATH=2: the data stack by CloudFormation, then `chalice deploy` (docs/deploy-local.md).
+DEPLOY_PATH ?= 1
 
 # A Python 3.12+ interpreter: the first of these that is new enough (pyenv's
 # `python3` honours .python-version; elsewhere python3.12/3.13/... on PATH).
@@ -60,9 +62,10 @@ bench: venv
 	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	$(PY) bench/run.py
 
-# The Path 1 stack on the emulator (localhost:$(EMULATOR_PORT)), one ingestion, the reports; keeps running.
+# The stack on the emulator (localhost:$(EMULATOR_PORT)) by deploy path $(DEPLOY_PATH), one ingestion and all
+# that follows (continuations, reports, silver layer); writes .chalice/deployed/local.json; keeps running.
 deploy-local: venv emulator-venv
-	$(PY) -m workstation.emulator deploy --port $(EMULATOR_PORT)
+	$(PY) -m workstation.emulator deploy --port $(EMULATOR_PORT) --path $(DEPLOY_PATH)
 
 deploy-local-stop:
 	@if [ -x $(PY) ]; then $(PY) -m workstation.emulator stop; else echo "nothing was running"; fi

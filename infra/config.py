@@ -40,7 +40,7 @@ API_BURST_LIMIT = 20
 _ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,14}$")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TEXT_CONTEXT = ("environment", "alarm_email", "bls_contact", "report_data_key", "log_level",
-                 "bls_source_url", "population_api_url")
+                 "bls_source_url", "population_api_url", "ingest_time_budget", "http_requests_per_second")
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,8 @@ class PipelineConfig:
     # Other sources than BLS and DataUSA (a mirror; the local snapshot server of `make deploy-local`).
     bls_source_url: str | None = None
     population_api_url: str | None = None
+    ingest_time_budget: str | None = None  # MIRROR_TIME_BUDGET of the daily function only (tests: continuations)
+    http_requests_per_second: str | None = None  # a local source server needs no pace (`make deploy-local`)
 
     def __post_init__(self) -> None:
         if not _ENVIRONMENT.match(self.environment):
@@ -86,7 +88,8 @@ class PipelineConfig:
     def source_variables(self) -> dict[str, str]:
         """The environment variables naming the sources and the contact (only those set)."""
         values = {"BLS_CONTACT": self.bls_contact, "BLS_SOURCE_URL": self.bls_source_url,
-                  "POPULATION_API_URL": self.population_api_url}
+                  "POPULATION_API_URL": self.population_api_url,
+                  "HTTP_REQUESTS_PER_SECOND": self.http_requests_per_second}
         return {name: value for name, value in values.items() if value}
 
     def function_name(self, function: str) -> str:

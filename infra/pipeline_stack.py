@@ -114,6 +114,9 @@ class PipelineStack(Stack):
             self._throttle_api()
         self._subscribe_queues()
         self.functions[LAKE].add_property_override("EphemeralStorage", {"Size": LAKE_EPHEMERAL_STORAGE_MB})
+        if config.ingest_time_budget is not None:
+            self.functions[INGEST].add_property_override("Environment.Variables.MIRROR_TIME_BUDGET",
+                                                         config.ingest_time_budget)
         tag(self, config)
         outputs(self, {
             "DataStore": data.data_store,

@@ -1,10 +1,13 @@
 """The packaged app, deployed: the Path 1 stack on ministack, driven as AWS would drive it.
 
-`workstation.emulator.deploy.deploy_local` (what `make deploy-local` runs) once, on free
-ports with its own state folder; the emulator's environment (`.venv-emulator/`, made by
+`workstation.emulator.deploy.deploy_local` (what `make deploy-local` runs) once, on the
+session's emulator (tests/deploy/conftest.py), with the CDK context value
+`ingest_time_budget` giving the daily function no time to mirror: the mirror goes on in continuations
+through their queue. The emulator's environment (`.venv-emulator/`, made by
 `make emulator-venv`, which `make test` runs) must exist. The tests run in file order on
-that one deployment: the first ingestion, where pandas comes from, a second deployment
-with nothing changed, the dead-letter path, and the stop.
+that one deployment: the first ingestion (continuations, reports, silver layer), where
+pandas comes from, `chalice logs` / `invoke` / `delete` with the stack's record, a second
+deployment with nothing changed, and the dead-letter path.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from typing import Any
 import pytest
 
 from chalicelib.core.settings import Settings
-from workstation import local_run, snapshot
-from workstation.emulator import deploy, ministack, processes
+from workstation import deployed_record, local_run, snapshot
+from workstation.emulator import chalice_cli, deploy, ministack, processes
 
 REPORT_KEYS = [
     "reports/best_years.csv", "reports/best_years.json", "reports/population_stats.json",
@@ -29,14 +32,18 @@ REPORT_KEYS = [
 ]
 FUNCTIONS = {"ingest": "bls-pipeline-local-ingest", "ingest_continue": "bls-pipeline-local-ingest_continue",
              "analyze": "bls-pipeline-local-analyze", "lake": "bls-pipeline-local-lake",
-             "api": "bls-pipeline-local"}
+             "api_handler": "bls-pipeline-local"}
+
+
+TIME_BUDGET = 0.0  # seconds of mirroring for the daily function: the mirror goes on in continuations
 
 
 class Deployed:
     """A running local deployment and clients of its emulator."""
 
-    def __init__(self, state_dir: Path, port: int, first: deploy.LocalDeployment) -> None:
-        self.state_dir, self.port, self.first = state_dir, port, first
+    def __init__(self, emulator: Any, project: Path, first: deploy.LocalDeployment) -> None:
+        self.emulator, self.project, self.first = emulator, project, first
+        self.state_dir, self.port = emulator.state_dir, emulator.port
 
     def client(self, service: str) -> Any:
         return ministack.client(service, self.port)
@@ -44,16 +51,17 @@ class Deployed:
     def running(self) -> dict[str, processes.Background]:
         return processes.StateFile(self.state_dir).load()
 
+    def chalice(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return chalice_cli.run(args, self.project, self.port, stdin=stdin)
+
 
 @pytest.fixture(scope="module")
-def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
-    """`deploy_local` once (emulator, source server, stack, one ingestion); everything stopped after."""
-    state_dir = tmp_path_factory.mktemp("deploy-local")
-    port = processes.free_port()
-    try:
-        yield Deployed(state_dir, port, deploy.deploy_local(state_dir, port))
-    finally:
-        deploy.stop_local(state_dir)
+def deployed(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+    """`deploy_local` once (emulator, source server, stack, one ingestion and all that follows)."""
+    project = chalice_cli.project(tmp_path_factory.mktemp("chalice-project"))
+    first = deploy.deploy_local(emulator.state_dir, emulator.port, project_dir=project,
+                                ingest_time_budget=TIME_BUDGET)
+    yield Deployed(emulator, project, first)
 
 
 def report(s3: Any, bucket: str, key: str) -> Any:
@@ -71,6 +79,12 @@ def invocations(logs: Any, function: str) -> int:
     return count
 
 
+def source_requests(deployed: Deployed) -> list[str]:
+    """The snapshot server's requests so far (`GET /path` ...), from its log."""
+    log = Path(deployed.running()["sources"].log).read_text()
+    return [line.removeprefix("request ") for line in log.splitlines() if line.startswith("request ")]
+
+
 def test_first_ingestion_writes_the_reports_of_the_bundled_snapshot(deployed: Deployed, tmp_path: Path) -> None:
     # GIVEN the stack deployed on a fresh emulator, with the ingestion pointed at the snapshot server
     first = deployed.first
@@ -80,11 +94,13 @@ def test_first_ingestion_writes_the_reports_of_the_bundled_snapshot(deployed: De
     status = deployed.client("cloudformation").describe_stacks(StackName=first.stack)["Stacks"][0]["StackStatus"]
     assert status == "CREATE_COMPLETE"
     # WHEN the ingestion function was invoked once with a Scheduled Event (by deploy_local)
-    # THEN it mirrored every snapshot file and wrote both report inputs, which went S3 → SQS → analyze
-    mirror = first.ingestion["mirror"]
-    assert sorted(mirror["added"]) == sorted(p.name for p in snapshot.SNAPSHOT_DIR.iterdir())
+    # THEN the mirror run completed and both report inputs were written, which went S3 → SQS → analyze
+    assert first.mirror_run["complete"] is True
     assert first.ingestion["population"]["changed"] is True
     assert first.changed_inputs == ["population/population.json", "bls/pr/pr.data.0.Current"]
+    s3 = deployed.client("s3")
+    bronze = [o["Key"] for o in s3.list_objects_v2(Bucket=first.bucket, Prefix="bls/pr/")["Contents"]]
+    assert {key.removeprefix("bls/pr/") for key in bronze} >= {p.name for p in snapshot.SNAPSHOT_DIR.iterdir()}
     # ... and the bucket holds the reports, with the population mean of the snapshot
     assert first.report_keys == REPORT_KEYS
     rows = json.loads(snapshot.SNAPSHOT_POPULATION.read_bytes())["data"]
@@ -94,9 +110,94 @@ def test_first_ingestion_writes_the_reports_of_the_bundled_snapshot(deployed: De
     # ... identical to the reports of a local run on the same snapshot
     local = local_run.run(Settings.from_env({"DATA_STORE": str(tmp_path / "data")}), offline=True)
     assert local.ok
-    s3 = deployed.client("s3")
     for key in ("reports/population_stats.json", "reports/best_years.json", "reports/series_population.json"):
         assert report(s3, first.bucket, key) == json.loads((tmp_path / "data" / key).read_bytes()), key
+
+
+def test_the_time_budget_hands_the_mirror_to_continuations_and_each_file_is_fetched_once(
+        deployed: Deployed) -> None:
+    # GIVEN the daily function deployed with no time to mirror (CDK context ingest_time_budget), the others without
+    lam = deployed.client("lambda")
+    variables = {name: lam.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
+                 for name, function in FUNCTIONS.items()}
+    assert variables["ingest"]["MIRROR_TIME_BUDGET"] == str(TIME_BUDGET)
+    assert not any("MIRROR_TIME_BUDGET" in v for name, v in variables.items() if name != "ingest")
+    # WHEN the daily invocation ran out of its budget
+    first = deployed.first
+    mirror = first.ingestion["mirror"]
+    assert mirror["complete"] is False and mirror["added"] == []
+    # THEN the continuation function (from its queue) carried the run to completion ...
+    assert first.mirror_run["complete"] is True and first.mirror_run["invocations"] >= 2
+    assert invocations(deployed.client("logs"), FUNCTIONS["ingest_continue"]) == first.mirror_run["invocations"] - 1
+    # ... and the source saw each file fetched exactly once over all the invocations
+    fetched = [r.removeprefix("GET ") for r in source_requests(deployed) if r.startswith("GET ")]
+    files = [path for path in fetched if path.startswith(snapshot.SNAPSHOT_BLS_PATH) and not path.endswith("/")]
+    assert sorted(files) == sorted(snapshot.SNAPSHOT_BLS_PATH + p.name for p in snapshot.SNAPSHOT_DIR.iterdir())
+    # ... each stored once (the bucket is versioned: a second write would be a second version)
+    versions = deployed.client("s3").list_object_versions(Bucket=first.bucket, Prefix="bls/pr/")["Versions"]
+    keys = [v["Key"] for v in versions if not v["Key"].endswith(".mirror") and "/.mirror/" not in v["Key"]]
+    assert len(keys) == len(set(keys))
+
+
+def test_the_lake_function_writes_the_silver_layer_from_eventbridge_messages(deployed: Deployed) -> None:
+    # GIVEN the ingestion's writes, which S3 → EventBridge → the lake queue delivered to the lake function
+    first = deployed.first
+    logs = deployed.client("logs")
+    assert invocations(logs, FUNCTIONS["lake"]) >= 1
+    # THEN the silver layer holds Parquet for the BLS data, the series and the population ...
+    assert first.silver_keys and all(key.endswith(".parquet") for key in first.silver_keys)
+    assert {key.split("/")[1] for key in first.silver_keys} == {"bls_data", "bls_series", "population"}
+    # ... and the partitioned tables' partitions are registered in the Glue catalog (population has none)
+    assert first.partitions["bls_data"] == [["pr", key.rsplit("=", 1)[1].split("/")[0]] for key in
+                                            first.silver_keys if key.startswith("silver/bls_data/")]
+    assert first.partitions["bls_series"] == [["pr"]] and first.partitions["population"] == []
+    glue = deployed.client("glue")
+    (partition, *_) = glue.get_partitions(DatabaseName=first.outputs["LakeDatabase"],
+                                          TableName="bls_data")["Partitions"]
+    location = partition["StorageDescriptor"]["Location"]
+    assert location.startswith(f"s3://{first.bucket}/silver/bls_data/")
+    assert any(f"s3://{first.bucket}/{key}".startswith(location.rstrip("/") + "/") for key in first.silver_keys)
+
+
+def test_chalice_logs_shows_the_analysis_run_from_the_stacks_record(deployed: Deployed) -> None:
+    # GIVEN the record deploy_local wrote from the stack's outputs
+    assert deployed.first.record == deployed_record.record_path(deployed.project, "local")
+    # WHEN `chalice logs -n analyze --stage local` runs against the emulator
+    done = deployed.chalice("logs", "-n", "analyze", "--stage", "local")
+    # THEN it prints the analysis run's report_produced lines, one per report
+    assert done.returncode == 0, done.stderr
+    produced = [line for line in done.stdout.splitlines() if '"report_produced"' in line]
+    assert {json.loads(line[line.index("{"):])["report"] for line in produced} >= {
+        "population_stats", "best_years", "series_population"}
+    # ... and every function of the stack has its log under its Chalice name
+    for name in ("ingest", "ingest_continue", "lake"):
+        assert deployed.chalice("logs", "-n", name, "--stage", "local").stdout.strip(), name
+
+
+def test_chalice_invoke_runs_the_ingestion(deployed: Deployed) -> None:
+    # WHEN `chalice invoke -n ingest --stage local` gets a Scheduled Event on stdin
+    event = json.dumps(deploy.scheduled_event(ministack.ACCOUNT, ministack.REGION, deploy.MANUAL_RULE_ARN))
+    done = deployed.chalice("invoke", "-n", "ingest", "--stage", "local", stdin=event)
+    # THEN the deployed function ran the ingestion and printed its result
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["ok"] is True and result["population"]["changed"] is False
+    deploy.wait_until_settled(deployed.client("s3"), deployed.client("sqs"), deployed.first.bucket,
+                              deployed.first.queues, FUNCTIONS, 120)
+
+
+def test_chalice_delete_leaves_the_stacks_functions(deployed: Deployed) -> None:
+    # WHEN `chalice delete --stage local` runs on the stack's record (the stage configured as Path 2 would)
+    chalice_cli.update_config(deployed.project, lambda config: config | {"stages": {"local": {
+        "api_gateway_stage": "api", "iam_role_arn": f"arn:aws:iam::{ministack.ACCOUNT}:role/bls-pipeline-local"}}})
+    done = deployed.chalice("delete", "--stage", "local")
+    # THEN it stops on the record's guard, and every function of the stack is still there
+    assert done.returncode != 0 and "Sweeper encountered an unknown resource" in done.stderr
+    lam = deployed.client("lambda")
+    for function in FUNCTIONS.values():
+        assert lam.get_function(FunctionName=function)["Configuration"]["FunctionName"] == function
+    status = deployed.client("cloudformation").describe_stacks(StackName="BlsPipeline-local")["Stacks"][0]
+    assert status["StackStatus"] == "CREATE_COMPLETE"
 
 
 def test_the_deployed_analysis_imports_pandas_from_the_layer(deployed: Deployed) -> None:
@@ -119,7 +220,7 @@ def test_the_deployed_analysis_imports_pandas_from_the_layer(deployed: Deployed)
     (layer_ref,) = deployed.client("lambda").get_function_configuration(FunctionName=FUNCTIONS["analyze"])["Layers"]
     assert ":layer:bls-pipeline-BlsPipeline-local-managed-layer:" in layer_ref["Arn"]
     emulator_python = ministack.EMULATOR_VENV / "bin" / "python"
-    probe = subprocess.run([str(emulator_python), "-c", "import pandas"], capture_output=True, text=True)
+    probe = subprocess.run([str(emulator_python), "-c", "import pandas"], check=False, capture_output=True, text=True)
     assert probe.returncode == 1 and "No module named 'pandas'" in probe.stderr
 
 
@@ -130,12 +231,12 @@ def test_second_deployment_with_nothing_changed_sends_no_message(deployed: Deplo
     etags = {key: s3.head_object(Bucket=bucket, Key=key)["ETag"] for key in REPORT_KEYS}
     analyses = invocations(logs, FUNCTIONS["analyze"])
     # WHEN `make deploy-local` runs again (same state folder and port)
-    again = deploy.deploy_local(deployed.state_dir, deployed.port)
+    again = deploy.deploy_local(deployed.state_dir, deployed.port, project_dir=deployed.project,
+                                ingest_time_budget=TIME_BUDGET)
     # THEN it reused the running processes, left the stack as it was and ingested again ...
     assert (again.stack_action, again.started) == ("unchanged", [])
     mirror = again.ingestion["mirror"]
     assert (mirror["added"], mirror["updated"], mirror["deleted"]) == ([], [], [])
-    assert len(mirror["unchanged"]) == len(deployed.first.ingestion["mirror"]["added"])
     assert again.ingestion["population"]["changed"] is False
     # ... which wrote no report input: no message, no analysis, the reports untouched
     assert again.changed_inputs == []
@@ -149,7 +250,7 @@ def test_poison_message_ends_in_the_dead_letter_queue_after_the_configured_recei
     # GIVEN the analysis queue as deployed, with the redrive policy of the synthesized template
     sqs, logs = deployed.client("sqs"), deployed.client("logs")
     outputs = deployed.first.outputs
-    template = json.loads((deployed.state_dir / "synth" / "cdk.out" / "BlsPipeline-local.template.json").read_text())
+    template = json.loads((deployed.state_dir / "synth-local" / "cdk.out" / "BlsPipeline-local.template.json").read_text())
     (configured,) = [r["Properties"]["RedrivePolicy"]["maxReceiveCount"] for k, r in template["Resources"].items()
                      if r["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in r["Properties"]
                      and k.startswith("PipelineAnalysis")]  # not the lake's or the mirror continuation's
@@ -181,19 +282,3 @@ def test_poison_message_ends_in_the_dead_letter_queue_after_the_configured_recei
     counts = sqs.get_queue_attributes(QueueUrl=outputs["QueueUrl"], AttributeNames=[
         "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
     assert counts == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
-
-
-def test_stop_ends_every_process_it_started(deployed: Deployed) -> None:
-    # GIVEN the running deployment: emulator (with its Lambda workers) and source server
-    running = deployed.running()
-    assert set(running) == {"ministack", "sources"}
-    assert len(processes.group_members(running["ministack"].pid)) > 1  # workers of the functions
-    # WHEN `make deploy-local-stop`
-    stopped = deploy.stop_local(deployed.state_dir)
-    # THEN no process of either group is left, the ports are closed, the state is gone
-    assert sorted(b.name for b in stopped) == ["ministack", "sources"]
-    for background in running.values():
-        assert processes.group_members(background.pid) == [], background
-        assert not processes.port_open(background.port), background
-    assert deployed.running() == {}
-    assert deploy.stop_local(deployed.state_dir) == []  # a second stop has nothing to do

@@ -1,12 +1,19 @@
-"""`make deploy-local`: the Path 1 stack on ministack, one scheduled ingestion, the reports.
+"""`make deploy-local`: the stack on ministack by either deploy path, one scheduled ingestion, everything after it.
 
 `deploy_local` starts (or finds running) the emulator and a source server with the bundled
-snapshot, synthesizes and deploys the stack (environment `local`) with the ingestion pointed
-at that server, invokes the ingestion function once with a Scheduled Event, and waits until
-the reports in the stack's bucket were computed from the current inputs (S3 → SQS → the
-analysis function) and the analysis queue is empty. Both processes keep running;
-`stop_local` ends them. Running it again updates the stack and ingests again: with nothing
-changed, no report input is written, so no message is sent and nothing is recomputed.
+snapshot, then deploys the environment `local`:
+- Path 1 (`path=1`, the default): the CDK app synthesized and deployed as `cdk deploy` does
+  (`stack`), then `.chalice/deployed/local.json` written from the stack's outputs
+  (`workstation.deployed_record`: `chalice logs` / `chalice invoke` work, `chalice delete` deletes nothing);
+- Path 2 (`path=2`): the data stack (`-c data_only=true`) the same way, `infra/write_chalice_config.py`
+  on a copy of the Chalice project, then `chalice deploy` (`chalice_cli`), whose own record is copied
+  into the project.
+Then it invokes the ingestion function once with a Scheduled Event and waits until everything
+that follows has run from the package — continuations through their queue until the mirror run
+is complete, S3 → SQS → the analysis, S3 → EventBridge → SQS → the lake function — and every
+queue that feeds a function is empty: reports current, `silver/` written, Glue partitions
+registered. Both processes keep running; `stop_local` ends them. Running it again updates the
+stack and ingests again: with nothing changed, nothing is written, so nothing is recomputed.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import base64
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 import uuid
@@ -23,22 +31,39 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from chalicelib.core.errors import PipelineError
-from chalicelib.core.layout import POPULATION_STATS_KEY, REPORTS_PREFIX, SUMMARY_KEY
+from chalicelib.core.errors import ConfigError, PipelineError
+from chalicelib.core.layout import (
+    MIRROR_RUN_KEY,
+    POPULATION_STATS_KEY,
+    REPORTS_PREFIX,
+    SILVER_PREFIX,
+    SUMMARY_KEY,
+)
 from chalicelib.core.settings import Settings
+from chalicelib.lake import tables
 from chalicelib.pipeline import events
-from workstation.emulator import ministack, processes, stack
+from workstation import deployed_record
+from workstation.emulator import chalice_cli, ministack, processes, stack
 from workstation.snapshot import snapshot_settings
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_STATE_DIR = REPO / ".deploy-local"
-ENVIRONMENT = "local"  # stack BlsPipeline-local, functions bls-pipeline-local-*
+ENVIRONMENT = "local"  # stack BlsPipeline-local (Path 2: BlsPipelineData-local), functions bls-pipeline-local-*
 STACK_NAME = f"BlsPipeline-{ENVIRONMENT}"
 INVOKE_TIMEOUT = 960  # the ingestion function's timeout (900 s) and some
+# The functions fed by a queue (Chalice names): each must have an event source mapping, and the
+# run is over when all their queues are empty. A new queue-driven function is one more entry.
+QUEUE_FUNCTIONS = ("ingest_continue", "analyze", "lake")
+MANUAL_RULE_ARN = f"arn:aws:events:{ministack.REGION}:{ministack.ACCOUNT}:rule/invoked-by-hand"
 
 
 class LocalRunFailed(PipelineError):
-    """The deployed ingestion or analysis did not produce current reports."""
+    """The deployed ingestion or what follows it did not complete."""
+
+
+def stack_name(environment: str, path: int) -> str:
+    """The CloudFormation stack of an environment on a deploy path (as in infra/main.py)."""
+    return f"BlsPipeline-{environment}" if path == 1 else f"BlsPipelineData-{environment}"
 
 
 @dataclass
@@ -47,59 +72,173 @@ class LocalDeployment:
 
     endpoint: str
     stack: str
-    stack_action: str  # created / updated / unchanged
+    stack_action: str  # created / updated / unchanged (Path 2: of the data stack)
     outputs: dict[str, str]
     bucket: str
-    ingestion: dict[str, Any]
+    ingestion: dict[str, Any]  # the scheduled invocation's result
     changed_inputs: list[str]
     report_keys: list[str]
     population_stats: dict[str, Any]
     state_dir: Path
     started: list[str] = field(default_factory=list)  # processes started by this run (others were running)
     seconds: float = 0.0
-
-    @property
-    def functions(self) -> dict[str, str]:
-        """Function names by role: ingest, ingest_continue, analyze, lake, api."""
-        keys = {"ingest": "IngestFunctionName", "ingest_continue": "IngestContinueFunctionName",
-                "analyze": "AnalyzeFunctionName", "lake": "LakeFunctionName", "api": "APIHandlerFunctionName"}
-        return {role: self.outputs[key] for role, key in keys.items() if key in self.outputs}
+    path: int = 1
+    environment: str = ENVIRONMENT
+    functions: dict[str, str] = field(default_factory=dict)  # Chalice name -> function name
+    queues: dict[str, str] = field(default_factory=dict)  # Chalice name -> URL of the queue feeding it
+    mirror_run: dict[str, Any] = field(default_factory=dict)  # _state/mirror-run.json at the end
+    silver_keys: list[str] = field(default_factory=list)
+    partitions: dict[str, list[list[str]]] = field(default_factory=dict)  # Glue table -> partition values
+    record: Path | None = None  # .chalice/deployed/<stage>.json
+    chalice_project: Path | None = None  # Path 2: the project copy `chalice deploy` ran in
+    chalice_output: str = ""  # Path 2: what `chalice deploy` printed
 
 
 def deploy_local(state_dir: Path = DEFAULT_STATE_DIR, port: int = ministack.DEFAULT_PORT,
-                 report_timeout: float = 180) -> LocalDeployment:
-    """Emulator + sources + stack + one scheduled ingestion → the reports (see the module docstring)."""
+                 report_timeout: float = 180, *, path: int = 1, environment: str = ENVIRONMENT,
+                 project_dir: Path = REPO, ingest_time_budget: float | None = None) -> LocalDeployment:
+    """Emulator + sources + stack + one scheduled ingestion → everything after it (see the module docstring).
+
+    `project_dir`: where `.chalice/deployed/<environment>.json` is written (the repository: `chalice logs`
+    there works). `ingest_time_budget`: seconds the daily function may mirror (the CDK context value
+    `ingest_time_budget`; Path 2: its stage variable) — the rest goes on in continuations.
+    """
+    if path not in (1, 2):
+        raise ConfigError(f"deploy path must be 1 (cdk deploy) or 2 (chalice deploy), not {path!r}")
     started_at = time.monotonic()
     emulator, sources, started = _ensure_processes(state_dir, port)
     settings = snapshot_settings(Settings(), f"http://127.0.0.1:{sources.port}")
-    context = {"environment": ENVIRONMENT, "bls_contact": settings.bls_contact,
-               "bls_source_url": settings.bls_source_urls[0], "population_api_url": settings.population_api_url,
-               "athena_named_queries": "false"}  # ministack has no AWS::Athena::NamedQuery
-    synthesized = stack.synthesize(STACK_NAME, context, state_dir / "synth")
+    name = stack_name(environment, path)
 
     def client(service: str, **config: Any) -> Any:
         return ministack.client(service, emulator.port, **config)
 
+    other = stack.stack_status(client("cloudformation"), stack_name(environment, 3 - path))
+    if other is not None:
+        raise ConfigError(f"environment {environment!r} is deployed by the other path on this emulator "
+                          f"(stack {stack_name(environment, 3 - path)}); `make deploy-local-stop` first")
+    context = {"environment": environment, "bls_contact": str(settings.bls_contact),
+               "bls_source_url": settings.bls_source_urls[0], "population_api_url": str(settings.population_api_url),
+               "http_requests_per_second": str(settings.http_requests_per_second),  # our own server: no pace
+               "athena_named_queries": "false",  # ministack has no AWS::Athena::NamedQuery
+               # The sign-in (cdk deploy's default, API_AUTH=cognito) is not set up on the emulator yet
+               # (docs/deploy-local.md): the API keeps IAM mode, which ministack does not enforce.
+               "api_auth": "iam"}
+    if path == 2:
+        context["data_only"] = "true"
+    elif ingest_time_budget is not None:
+        context["ingest_time_budget"] = str(ingest_time_budget)
+    synthesized = stack.synthesize(name, context, state_dir / f"synth-{environment}")
     account = client("sts").get_caller_identity()["Account"]
     stack.bootstrap(client("s3"), client("ssm"), account, ministack.REGION)
     published = stack.publish_assets(synthesized, client("s3"), account, ministack.REGION)
-    action = stack.deploy(synthesized, client("cloudformation"), published[f"{STACK_NAME}.template.json"])
-    outputs = stack.outputs(client("cloudformation"), STACK_NAME)
+    action = stack.deploy(synthesized, client("cloudformation"), published[f"{name}.template.json"])
+    outputs = stack.outputs(client("cloudformation"), name)
+    project, chalice_output = None, ""
+    if path == 1:
+        document = deployed_record.from_stack(client("cloudformation"), name)
+        record = deployed_record.write(project_dir, environment, document, force=True)
+    else:
+        project = state_dir / f"chalice-project-{environment}"
+        chalice_output = chalice_deploy(project, environment, emulator.port, settings, ingest_time_budget)
+        record = deployed_record.record_path(project, environment)
+        if project_dir.resolve() != project.resolve():
+            target = deployed_record.record_path(project_dir, environment)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(record, target)
+            record = target
+    _remember_record(state_dir, record)
+    functions = {r["name"]: r["lambda_arn"].rsplit(":", 1)[-1] for r in json.loads(record.read_text())["resources"]
+                 if r.get("resource_type") == "lambda_function"}
     bucket = outputs["DataStore"].removeprefix("s3://")
-    ingestion = invoke_ingestion(client("lambda", read_timeout=INVOKE_TIMEOUT, retries={"max_attempts": 0}),
-                                 client("events"), outputs["IngestFunctionName"], account)
     s3 = client("s3")
-    wait_for_reports(s3, client("sqs"), bucket, outputs["QueueUrl"], outputs["AnalyzeFunctionName"],
-                     report_timeout)
+    queues = function_queues(client("lambda"), client("sqs"), functions)
+    inputs_before = _etags(s3, bucket, events.report_inputs(settings))
+    ingestion = invoke_ingestion(client("lambda", read_timeout=INVOKE_TIMEOUT, retries={"max_attempts": 0}),
+                                 client("events"), functions["ingest"], account)
+    run = wait_until_settled(s3, client("sqs"), bucket, queues, functions, report_timeout)
+    inputs_after = _etags(s3, bucket, events.report_inputs(settings))
+    changed = [key for key in events.report_inputs(settings) if inputs_after.get(key) != inputs_before.get(key)]
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=REPORTS_PREFIX).get("Contents", [])]
     stats = json.loads(s3.get_object(Bucket=bucket, Key=POPULATION_STATS_KEY)["Body"].read())
-    return LocalDeployment(f"http://localhost:{emulator.port}", STACK_NAME, action, outputs, bucket, ingestion,
-                           changed_inputs(ingestion, settings), keys, stats, state_dir, started,
-                           time.monotonic() - started_at)
+    silver = _keys(s3, bucket, SILVER_PREFIX)
+    partitions = glue_partitions(client("glue"), outputs.get("LakeDatabase", ""))
+    return LocalDeployment(f"http://localhost:{emulator.port}", name, action, outputs, bucket, ingestion,
+                           changed, keys, stats, state_dir, started, time.monotonic() - started_at, path,
+                           environment, functions, queues, run, silver, partitions, record, project,
+                           chalice_output)
+
+
+def chalice_deploy(project: Path, environment: str, port: int, settings: Settings,
+                   ingest_time_budget: float | None = None) -> str:
+    """Path 2 after the data stack: the project copy, `infra/write_chalice_config.py`, `chalice deploy`."""
+    chalice_cli.project(project)
+    env = chalice_cli.environment(port)
+    configure = subprocess.run(
+        [sys.executable, str(REPO / "infra" / "write_chalice_config.py"), "--environment", environment,
+         "--config", str(project / ".chalice" / "config.json"), "--contact", settings.bls_contact or ""],
+        check=False, capture_output=True, text=True, env=env, cwd=REPO)
+    if configure.returncode != 0:
+        raise stack.DeployFailed(f"infra/write_chalice_config.py failed:\n{configure.stderr[-2000:]}")
+
+    def sources(config: dict[str, Any]) -> dict[str, Any]:
+        stage = config["stages"][environment]
+        stage["environment_variables"].update({"BLS_SOURCE_URL": settings.bls_source_urls[0],
+                                               "POPULATION_API_URL": settings.population_api_url,
+                                               "HTTP_REQUESTS_PER_SECOND": str(settings.http_requests_per_second)})
+        if ingest_time_budget is not None:
+            ingest = stage["lambda_functions"].setdefault("ingest", {})
+            ingest.setdefault("environment_variables", {})["MIRROR_TIME_BUDGET"] = str(ingest_time_budget)
+        return config
+
+    chalice_cli.update_config(project, sources)
+    done = chalice_cli.run(["deploy", "--stage", environment], project, port)
+    if done.returncode != 0:
+        raise stack.DeployFailed(f"chalice deploy --stage {environment} failed (exit {done.returncode}):\n"
+                                 f"{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def function_queues(lambda_client: Any, sqs: Any, functions: dict[str, str]) -> dict[str, str]:
+    """The URL of the queue feeding each of QUEUE_FUNCTIONS (from its event source mapping)."""
+    queues = {}
+    for name in QUEUE_FUNCTIONS:
+        if name not in functions:
+            raise LocalRunFailed(f"the deployment has no function {name!r}")
+        mappings = lambda_client.list_event_source_mappings(FunctionName=functions[name])["EventSourceMappings"]
+        arns = sorted({m["EventSourceArn"] for m in mappings if ":sqs:" in m["EventSourceArn"]})
+        if len(arns) != 1:
+            raise LocalRunFailed(f"{functions[name]}: expected one SQS event source mapping, found {arns}")
+        queues[name] = sqs.get_queue_url(QueueName=arns[0].rsplit(":", 1)[-1])["QueueUrl"]
+    return queues
+
+
+def glue_partitions(glue: Any, database: str) -> dict[str, list[list[str]]]:
+    """The registered partitions (their values) of each lake table."""
+    if not database:
+        return {}
+    found = {}
+    for table in tables.TABLES:
+        pages = glue.get_paginator("get_partitions").paginate(DatabaseName=database, TableName=table)
+        found[table] = sorted(p["Values"] for page in pages for p in page.get("Partitions", []))
+    return found
+
+
+def _remember_record(state_dir: Path, record: Path) -> None:
+    """Note a `.chalice/deployed/<stage>.json` this deployment wrote (the stop removes it: its functions go)."""
+    listed = state_dir / "records.txt"
+    known = set(listed.read_text().split("\n")) if listed.exists() else set()
+    listed.write_text("\n".join(sorted((known | {str(record.resolve())}) - {""})) + "\n")
 
 
 def stop_local(state_dir: Path = DEFAULT_STATE_DIR) -> list[processes.Background]:
-    """Stop every process the local deployment started (emulator state is in memory: it is gone)."""
+    """Stop every process the local deployment started (emulator state is in memory: it is gone), and
+    remove the `.chalice/deployed/` records of its functions."""
+    listed = state_dir / "records.txt"
+    for line in (listed.read_text().split("\n") if listed.exists() else []):
+        if line:
+            Path(line).unlink(missing_ok=True)
+    listed.unlink(missing_ok=True)
     state = processes.StateFile(state_dir)
     running = state.load()
     for background in running.values():
@@ -168,23 +307,23 @@ def invoke_ingestion(lambda_client: Any, events_client: Any, function: str, acco
     return payload
 
 
-def changed_inputs(ingestion: dict[str, Any], settings: Settings) -> list[str]:
-    """The report inputs the ingestion wrote (each write sends the analysis queue a message)."""
-    mirror = ingestion.get("mirror") or {}
-    written = {survey["prefix"] + name for survey in mirror.get("surveys", [])
-               for name in survey.get("added", []) + survey.get("updated", [])}
-    population = ingestion.get("population") or {}
-    if population.get("changed"):
-        written.add(population.get("key", ""))
-    return [key for key in events.report_inputs(settings) if key in written]
+def wait_until_settled(s3: Any, sqs: Any, bucket: str, queues: dict[str, str], functions: dict[str, str],
+                       timeout: float) -> dict[str, Any]:
+    """Wait until the mirror run is complete, every function's queue is empty (twice in a row) and the
+    reports were computed from the current inputs; returns the mirror run's record."""
+    def queued() -> dict[str, int]:
+        counts = {}
+        for name, url in queues.items():
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+            counts[name] = sum(int(value) for value in attributes.values())
+        return counts
 
-
-def wait_for_reports(s3: Any, sqs: Any, bucket: str, queue_url: str, analysis: str, timeout: float) -> None:
-    """Wait until the analysis queue is empty and the reports were computed from the current inputs."""
-    def queued() -> int:
-        attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=[
-            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-        return sum(int(value) for value in attributes.values())
+    def run() -> dict[str, Any]:
+        try:
+            return dict(json.loads(s3.get_object(Bucket=bucket, Key=MIRROR_RUN_KEY)["Body"].read()))
+        except s3.exceptions.ClientError:
+            return {}
 
     def current() -> bool:
         try:
@@ -194,12 +333,39 @@ def wait_for_reports(s3: Any, sqs: Any, bucket: str, queue_url: str, analysis: s
         except s3.exceptions.ClientError:
             return False
 
-    time.sleep(1.0)  # S3 sends its notifications asynchronously, as on AWS
+    quiet = [0]
+
+    def settled() -> bool:
+        idle = run().get("complete") is True and not any(queued().values()) and current()
+        quiet[0] = quiet[0] + 1 if idle else 0
+        return quiet[0] >= 2  # S3 and EventBridge deliver asynchronously: empty twice, a second apart
+
+    time.sleep(1.0)
     try:
-        processes.wait_until(lambda: queued() == 0 and current(), timeout, "the reports")
+        processes.wait_until(settled, timeout, "the run to settle", interval=1.0)
     except TimeoutError as error:
-        raise LocalRunFailed(f"{error}: {queued()} message(s) still on the analysis queue; the log group "
-                             f"/aws/lambda/{analysis} (and the emulator's log) says why") from None
+        waiting = {name: count for name, count in queued().items() if count}
+        raise LocalRunFailed(
+            f"{error}: mirror run complete: {run().get('complete')}; messages waiting: {waiting or 'none'}; "
+            f"reports current: {current()}. The log groups "
+            + ", ".join(f"/aws/lambda/{functions[name]}" for name in ("ingest", *QUEUE_FUNCTIONS))
+            + " (and the emulator's log) say why") from None
+    return run()
+
+
+def _etags(s3: Any, bucket: str, keys: Any) -> dict[str, str]:
+    found = {}
+    for key in keys:
+        try:
+            found[key] = s3.head_object(Bucket=bucket, Key=key)["ETag"]
+        except s3.exceptions.ClientError:
+            pass
+    return found
+
+
+def _keys(s3: Any, bucket: str, prefix: str) -> list[str]:
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
 
 
 def render(deployment: LocalDeployment) -> str:
@@ -208,29 +374,40 @@ def render(deployment: LocalDeployment) -> str:
     mirror = d.ingestion.get("mirror") or {}
     counts = ", ".join(f"{len(mirror.get(k) or [])} {k}" for k in ("added", "updated", "unchanged", "deleted"))
     population = "changed" if (d.ingestion.get("population") or {}).get("changed") else "unchanged"
+    invocations = int(d.mirror_run.get("invocations") or 0)
+    continued = (f"; {invocations - 1} continuation(s) through the queue to {d.functions['ingest_continue']}"
+                 if invocations > 1 else "")
     analysis = (f"report inputs written: {', '.join(d.changed_inputs)} → S3 → analysis queue → "
                 f"{d.functions['analyze']} computed the reports" if d.changed_inputs else
                 "no report input changed: no message was sent, nothing was recomputed")
     started = f"started: {', '.join(d.started)}" if d.started else "emulator and source server were running"
+    how = "cdk deploy (Path 1)" if d.path == 1 else "data stack + chalice deploy (Path 2)"
+    registered = ", ".join(f"{table} {len(values)}" for table, values in d.partitions.items()) or "none"
+    stage = d.environment
     lines = [
-        f"Deployed stack {d.stack} ({d.stack_action}) on ministack at {endpoint} ({started}; {d.seconds:.0f} s)",
+        (f"Deployed {d.stack} by {how} ({d.stack_action}) on ministack at {endpoint} "
+        f"({started}; {d.seconds:.0f} s)"),
         "  functions: " + ", ".join(d.functions.values()),
         f"  bucket:    {d.bucket}",
+        f"  record:    {d.record} (chalice logs / chalice invoke --stage {stage})",
         f"Ingestion ({d.functions['ingest']}, invoked once with a Scheduled Event; sources: the bundled snapshot)",
-        f"  mirror: {counts}; population: {population}",
+        f"  first invocation's mirror: {counts}; population: {population}{continued}",
         f"  {analysis}",
         f"Reports in s3://{d.bucket}/{REPORTS_PREFIX}:",
         *(f"  {key}" for key in d.report_keys),
-        f"Population mean {d.population_stats['start_year']}-{d.population_stats['end_year']}: "
-        f"{d.population_stats['mean']:,.0f}",
+        (f"Population mean {d.population_stats['start_year']}-{d.population_stats['end_year']}: "
+        f"{d.population_stats['mean']:,.0f}"),
+        (f"Silver layer ({d.functions['lake']}, from S3 → EventBridge → lake queue): {len(d.silver_keys)} objects "
+        f"under s3://{d.bucket}/{SILVER_PREFIX}; Glue partitions: {registered}"),
         "",
         "Look further (the emulator keeps running; `make deploy-local-stop` stops it):",
-        "  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1",
-        f"  aws --endpoint-url {endpoint} s3 ls s3://{d.bucket}/{REPORTS_PREFIX}",
-        f"  aws --endpoint-url {endpoint} s3 cp s3://{d.bucket}/{POPULATION_STATS_KEY} -",
-        f"  aws --endpoint-url {endpoint} cloudformation describe-stacks --stack-name {d.stack}",
-        *(f"  aws --endpoint-url {endpoint} logs filter-log-events --log-group-name /aws/lambda/{name} "
-          "--query 'events[].message' --output text" for name in (d.functions["ingest"], d.functions["analyze"])),
+        (f"  export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
+        "AWS_DEFAULT_REGION=us-east-1"),
+        f"  chalice logs -n analyze --stage {stage}        # also -n ingest, ingest_continue, lake, api_handler",
+        f"  python -m workstation.emulator event | chalice invoke -n ingest --stage {stage}   # a Scheduled Event",
+        f"  aws s3 ls s3://{d.bucket}/{REPORTS_PREFIX}",
+        f"  aws s3 cp s3://{d.bucket}/{POPULATION_STATS_KEY} -",
+        f"  aws cloudformation describe-stacks --stack-name {d.stack}",
         f"  emulator log: {d.state_dir / 'ministack.log'}",
     ]
     return "\n".join(lines)

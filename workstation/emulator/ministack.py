@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 EMULATOR_VENV = REPO / ".venv-emulator"
 DEFAULT_PORT = 4566  # LocalStack's port: `AWS_ENDPOINT_URL=http://localhost:4566` works unchanged
 REGION = "us-east-1"
+ACCOUNT = "000000000000"  # the emulator's account
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}  # accepted, never checked
 HEALTH_PATH = "/_ministack/health"
 LAMBDA_TMP = "lambda-tmp"  # under the state folder: TMPDIR of the emulator

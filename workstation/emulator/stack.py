@@ -62,7 +62,8 @@ def synthesize(stack_name: str, context: dict[str, str], workdir: Path) -> Synth
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
     })
     shutil.rmtree(workdir / "chalice.out", ignore_errors=True)  # a Chalice package per synth: keep the last
-    done = subprocess.run([sys.executable, "-m", CDK_ENTRY], cwd=workdir, env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", CDK_ENTRY], check=False, cwd=workdir, env=env,
+                          capture_output=True, text=True)
     if done.returncode != 0 or not (outdir / f"{stack_name}.template.json").is_file():
         raise DeployFailed(f"CDK synthesis failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
     return Synthesized(stack_name, outdir)
