@@ -30,12 +30,12 @@ IMPLEMENTATIONS = ("project", "pandas", "duckdb")
 
 def run_project(path: str) -> list[tuple[str, int, str]]:
     sys.path.insert(0, str(ROOT))
-    from chalicelib.reports.bls_data import BlsDataReader
-    from chalicelib.reports.compute import scan_data
+    from chalicelib.bls.data_file import BlsDataReader
+    from chalicelib.reports.scan import scan_data
 
     with open(path, "rb") as stream:
         scan = scan_data(BlsDataReader(stream, source=path))
-    return [(row["series_id"], row["year"], repr(row["value"])) for row in scan.best_years]
+    return [(row.series_id, row.year, repr(row.value)) for row in scan.best_years]
 
 
 def run_pandas(path: str) -> list[tuple[str, int, str]]:

@@ -149,8 +149,8 @@ def cmd_population(args: argparse.Namespace, settings: Settings) -> CommandResul
 
 
 def cmd_analyze(args: argparse.Namespace, settings: Settings) -> CommandResult:
-    """`analyze`: compute, store and show the three reports (chalicelib.reports.compute.run_reports)."""
-    from chalicelib.reports.compute import run_reports
+    """`analyze`: compute, store and show the three reports (chalicelib.reports.run.run_reports)."""
+    from chalicelib.reports.run import run_reports
     from workstation.render import reports_text
 
     progress = progress_reporter(args)

@@ -6,7 +6,7 @@ only inside the reports step, so the ingestion path never loads it. See docs/pip
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -20,12 +20,24 @@ from chalicelib.pipeline import events
 STABLE_INPUT_ATTEMPTS = 3  # report runs per message while the inputs change underneath
 
 
+class InputVersion(Protocol):
+    """An input the reports were computed from, as they read it (chalicelib.reports.inputs.ReportInput)."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def etag(self) -> str: ...
+
+
 class ReportsOutcome(Protocol):
-    """What the reports step returns (chalicelib.reports.compute.ReportsResult)."""
+    """What the reports step returns (chalicelib.reports.run.ReportsResult)."""
 
     ok: bool
     written: list[str]
-    inputs: list[dict[str, Any]]  # {"key", "etag", ...} of each input the reports were computed from
+
+    @property
+    def inputs(self) -> Sequence[InputVersion]: ...  # each input the reports were computed from
 
 
 class AnalysisFailed(PipelineError):
@@ -66,10 +78,10 @@ class AnalysisResult:
 
 
 def reports_step(*, include_annual: bool = False) -> Callable[[Settings, Store], ReportsOutcome]:
-    """The reports as the analysis step (chalicelib.reports.compute.run_reports; imports pandas)."""
+    """The reports as the analysis step (chalicelib.reports.run.run_reports; imports pandas)."""
 
     def run(settings: Settings, store: Store) -> ReportsOutcome:
-        from chalicelib.reports.compute import run_reports
+        from chalicelib.reports.run import run_reports
 
         return run_reports(settings, store, include_annual=include_annual)
 
@@ -153,14 +165,14 @@ def _run_reports_once(
     return outcome
 
 
-def _inputs_changed_since(inputs: list[dict[str, Any]], store: Store) -> list[str]:
+def _inputs_changed_since(inputs: Sequence[InputVersion], store: Store) -> list[str]:
     """Input keys whose stored ETag differs from the one the reports were computed from."""
     changed = []
     for item in inputs:
         try:
-            current = store.head(item["key"]).etag
+            current = store.head(item.key).etag
         except NotFound:
             current = None
-        if current != item["etag"]:
-            changed.append(item["key"])
+        if current != item.etag:
+            changed.append(item.key)
     return changed

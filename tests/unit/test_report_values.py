@@ -11,9 +11,9 @@ import pytest
 from chalicelib.core.errors import SourceError
 from chalicelib.core.settings import Settings
 from chalicelib.population.update import PopulationRecord
-from chalicelib.reports import compute as reports
-from chalicelib.reports.bls_data import BlsDataReader
-from chalicelib.reports.compute import BEST_YEARS_JSON_KEY, REPORT_KEYS
+from chalicelib.bls.data_file import BlsDataReader
+from chalicelib.core.layout import BEST_YEARS_JSON_KEY, REPORT_KEYS
+from chalicelib.reports import run as reports
 from chalicelib.reports.documents import BestYear, SeriesPopulationRow
 
 
