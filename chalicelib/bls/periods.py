@@ -1,9 +1,5 @@
-"""BLS periods: their codes as packed integers, and the period kinds with their annual codes.
-
-A period is `<kind letter><two digits>`: months `M01`-`M12` (`M13` = annual average),
-quarters `Q01`-`Q04` (`Q05` = annual average), half-years `S01`-`S02` (`S03` = annual),
-annual `A01`. The reports sum the quarters (`QUARTERS`), optionally with `ANNUAL` (`Q05`).
-"""
+"""BLS periods: the kinds (months M01-M12, quarters Q01-Q04, half-years S01-S02, annual A01),
+each with the code of its annual value (M13, Q05, S03, A01), and periods packed as integers."""
 
 from __future__ import annotations
 
@@ -12,34 +8,21 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class PeriodKind:
-    """One kind of period: its letter, its regular periods and the code of its annual value."""
+    """A kind of period: its letter, its regular periods in order, the period of its annual value."""
 
     letter: str
-    name: str
-    periods: tuple[str, ...]  # the regular periods, in order (no annual value)
-    annual: str  # the period holding the annual value (average or total) of this kind
-
-    @property
-    def codes(self) -> tuple[str, ...]:
-        """Every period of this kind: the regular ones, then the annual one."""
-        return (*self.periods, self.annual) if self.annual not in self.periods else self.periods
+    periods: tuple[str, ...]
+    annual: str
 
 
-MONTHLY = PeriodKind("M", "monthly", tuple(f"M{m:02d}" for m in range(1, 13)), "M13")
-QUARTERLY = PeriodKind("Q", "quarterly", ("Q01", "Q02", "Q03", "Q04"), "Q05")
-SEMIANNUAL = PeriodKind("S", "semiannual", ("S01", "S02"), "S03")
-ANNUAL_KIND = PeriodKind("A", "annual", ("A01",), "A01")
-PERIOD_KINDS = {kind.letter: kind for kind in (MONTHLY, QUARTERLY, SEMIANNUAL, ANNUAL_KIND)}
-
-QUARTERS = QUARTERLY.periods
-ANNUAL = QUARTERLY.annual  # "Q05": the annual average of the quarterly series
-
-
-def period_kind(period: str) -> PeriodKind | None:
-    """The kind of a period text (`Q01` → quarterly); None if it is not a known BLS period."""
-    text = period.strip().upper()
-    kind = PERIOD_KINDS.get(text[:1])
-    return kind if kind is not None and text in kind.codes else None
+PERIOD_KINDS = {kind.letter: kind for kind in (
+    PeriodKind("M", tuple(f"M{m:02d}" for m in range(1, 13)), "M13"),
+    PeriodKind("Q", ("Q01", "Q02", "Q03", "Q04"), "Q05"),
+    PeriodKind("S", ("S01", "S02"), "S03"),
+    PeriodKind("A", ("A01",), "A01"),
+)}
+QUARTERS = PERIOD_KINDS["Q"].periods
+ANNUAL = PERIOD_KINDS["Q"].annual  # the annual average of the quarterly series
 
 
 def period_code(period: str) -> int:

@@ -1,9 +1,6 @@
-"""Reading a survey's series file (`<survey>.series`) and other small tab-separated BLS files.
-
-BLS tab-separated files have a header line, CRLF line ends, cells padded with spaces, and
-quotes that are text (titles contain `"`; fields are never quoted). Columns differ by survey;
-`series_id` is always there.
-"""
+"""A survey's series file (`<survey>.series`) and other BLS tab-separated files: a header line,
+CRLF, cells padded with spaces, quotes that are text (never quoted fields); columns differ by
+survey, `series_id` is always there."""
 
 from __future__ import annotations
 
@@ -26,12 +23,8 @@ def read_table(body: bytes) -> tuple[list[str], list[list[str]]]:
 
 
 def series_chunks(stream: IO[bytes], source: str, *, chunk_rows: int) -> Iterator[tuple[pd.DataFrame, int]]:
-    """The series file as chunks of trimmed text (header names trimmed, every cell trimmed, all
-    columns kept), each with the line number of the line before its first row (the header is 1).
-
-    Yields at least one (possibly empty) chunk; SourceError if the file is not tab-separated
-    text or has no `series_id` column.
-    """
+    """The series file as chunks of trimmed text (all columns), each with the line number before its
+    first row; at least one (maybe empty) chunk; SourceError if unreadable or without `series_id`."""
     import pandas as pd
 
     try:
@@ -66,8 +59,7 @@ def check_series_ids(series_ids: pd.Series, source: str, header_line: int) -> No
 
 
 def four_digit_years(column: pd.Series, source: str, header_line: int) -> pd.Series:
-    """Four-digit years (`begin_year`, `end_year`) as nullable int32; anything else is a
-    SourceError naming its line."""
+    """Four-digit years as nullable int32; anything else is a SourceError naming its line."""
     import pandas as pd
 
     bad = column.notna() & ~column.fillna("").str.fullmatch(r"\d{4}")

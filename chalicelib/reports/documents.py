@@ -57,7 +57,7 @@ class BestYear:
     value: float
 
     def to_dict(self) -> dict[str, Any]:
-        """The row as stored (`asdict`, without its recursive copying: a report has ~10^5 rows)."""
+        """`asdict` without its recursive copy (~10^5 rows)."""
         return {"series_id": self.series_id, "year": self.year, "value": self.value}
 
 
@@ -74,7 +74,7 @@ class BestYears:
     rows_read: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        """The stored `best_years.json` document (the fields in order, as `asdict` gives them)."""
+        """The stored `best_years.json` document (fields in order, as `asdict`)."""
         return {
             "include_annual": self.include_annual,
             "series": [row.to_dict() for row in self.series],

@@ -1,8 +1,4 @@
-"""The reports' inputs in the store: the data file (`settings.report_data_key`) and the population.
-
-`ReportInput` is the version of an input a run read (its JSON form goes into `summary.json`
-and the report files' tags); the readers turn a missing input into a PipelineError with a hint.
-"""
+"""The reports' inputs in the store (the data file and the population): their versions and readers."""
 
 from __future__ import annotations
 

@@ -1,12 +1,10 @@
 """A reports run: read the inputs, compute the three reports, write them under `reports/`.
 
-A run whose inputs and options equal those recorded in `summary.json` writes nothing;
-the same inputs give byte-identical files. pandas and numpy are imported inside the
-functions that compute reports, never at module import (the ingestion Lambda imports this
-package). Every report file carries, in its metadata `inputs`, the digest of the input
-versions and options it was computed from (`inputs_tag` in `summary.json`); the summary is
-written last and only over the version read at the start, so concurrent runs never leave
-reports that disagree with it. Definitions, outputs and choices: see docs/reports.md.
+Inputs and options as recorded in `summary.json` → nothing written; the same inputs give
+byte-identical files. Each report file's metadata `inputs` is the digest of the input versions
+and options it was computed from (`inputs_tag`); the summary is written last, only over the
+version read at the start, so concurrent runs never leave reports that disagree with it.
+pandas/numpy are imported in functions only. See docs/reports.md.
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ import contextlib
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -186,23 +184,13 @@ def compute_reports(
 
 def report_files(reports: ComputedReports) -> dict[str, bytes]:
     """The stored report files (`REPORT_KEYS`) and their bytes."""
-    best, joined = reports.best_years.series, reports.series_population.rows
     return {
         POPULATION_STATS_KEY: _json_bytes(reports.population_stats.to_dict()),
         BEST_YEARS_JSON_KEY: _json_bytes(reports.best_years.to_dict()),
-        BEST_YEARS_CSV_KEY: _csv_bytes({
-            "series_id": [row.series_id for row in best],
-            "year": [row.year for row in best],
-            "value": [row.value for row in best],
-        }),
+        BEST_YEARS_CSV_KEY: _csv_bytes(reports.best_years.series, ["series_id", "year", "value"]),
         SERIES_POPULATION_JSON_KEY: _json_bytes(reports.series_population.to_dict()),
-        SERIES_POPULATION_CSV_KEY: _csv_bytes({
-            "series_id": [row.series_id for row in joined],
-            "year": [row.year for row in joined],
-            "period": [row.period for row in joined],
-            "value": [row.value for row in joined],
-            "population": [row.population for row in joined],
-        }),
+        SERIES_POPULATION_CSV_KEY: _csv_bytes(reports.series_population.rows,
+                                              ["series_id", "year", "period", "value", "population"]),
     }
 
 
@@ -313,10 +301,11 @@ def _json_bytes(document: Any) -> bytes:
     return (json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
 
 
-def _csv_bytes(columns: dict[str, list[Any]]) -> bytes:
+def _csv_bytes(rows: Sequence[Any], columns: list[str]) -> bytes:
+    """The rows (dataclasses) as CSV, built column by column (no dict per row)."""
     import pandas as pd
 
-    frame = pd.DataFrame(columns)
+    frame = pd.DataFrame({name: [getattr(row, name) for row in rows] for name in columns})
     for column in ("year", "population"):
         if column in frame:
             frame[column] = frame[column].astype("Int64")  # ints stay ints, unknown stays empty

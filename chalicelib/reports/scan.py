@@ -1,8 +1,5 @@
-"""The numeric kernel: one pass over a BLS data file gives the best year per series
-(definition 2, exact int64 sums per block combined at the end) and the rows of one series/period.
-
-numpy is imported inside the functions (the ingestion Lambda imports this package).
-"""
+"""The numeric kernel: one pass over a data file gives the best year per series (definition 2,
+exact int64 sums per block, combined at the end) and the rows of one series/period."""
 
 from __future__ import annotations
 

@@ -57,7 +57,7 @@ def read_stored_reports(store: Store) -> StoredReports:
 
 
 def _read[T](store: Store, key: str, parse: Callable[[dict[str, Any]], T], unreadable: list[str]) -> T | None:
-    """The parsed report at `key`; None if absent, or if not valid (then `key` is added to `unreadable`)."""
+    """The parsed report at `key`; None if absent or not valid (then added to `unreadable`)."""
     try:
         return parse(json.loads(store.read(key).body))
     except NotFound:

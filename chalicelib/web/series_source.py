@@ -1,9 +1,5 @@
-"""The web API's on-demand series × population (report definition 3) for any series/period.
-
-The values come from the silver layer when the data file's partition is current
-(`chalicelib.lake.read.silver_selection`), else they are streamed from the stored data file
-(`chalicelib.reports.inputs.data_file_selection`, bounded memory); both give the same rows.
-"""
+"""The web API's on-demand series × population (report 3): values from the silver layer when the
+data file's partition is current (`lake.read`), else streamed from the data file (`reports.inputs`)."""
 
 from __future__ import annotations
 
