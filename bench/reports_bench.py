@@ -26,7 +26,6 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 QUARTERS = ("Q01", "Q02", "Q03", "Q04")
 IMPLEMENTATIONS = ("project", "analyze", "pandas", "duckdb")
-DATA_KEY = "bls/pr/pr.data.0.Current"
 POPULATION = ROOT / "tests" / "fixtures" / "datausa" / "population_acs1_nation_newapi_tejalk14_2025-10.json"
 
 
@@ -49,7 +48,7 @@ def run_analyze(store_root: str) -> list[tuple[str, int, str]]:
     from chalicelib.core.store import LocalStore
     from chalicelib.reports.run import run_reports
 
-    result = run_reports(Settings(report_data_key=DATA_KEY), LocalStore(store_root))
+    result = run_reports(Settings(), LocalStore(store_root))  # the default data key: pr.data.0.Current
     assert result.written, "the reports were not written"
     return [(row.series_id, row.year, repr(row.value)) for row in result.best_years.series]
 
@@ -57,15 +56,16 @@ def run_analyze(store_root: str) -> list[tuple[str, int, str]]:
 def analyze_store(path: Path, folder: Path) -> Path:
     """A local store holding the data file (as the mirror leaves it) and a population (setup: not timed)."""
     sys.path.insert(0, str(ROOT))
+    from chalicelib.core.layout import DEFAULT_REPORT_DATA_KEY, POPULATION_KEY
     from chalicelib.core.store import LocalStore
 
     root = folder / "store"
     store = LocalStore(root)
-    with store.upload(DATA_KEY) as upload, open(path, "rb") as stream:
+    with store.upload(DEFAULT_REPORT_DATA_KEY) as upload, open(path, "rb") as stream:
         while chunk := stream.read(8 * 1024 * 1024):
             upload.write(chunk)
         upload.commit()
-    store.put("population/population.json", POPULATION.read_bytes(), content_type="application/json")
+    store.put(POPULATION_KEY, POPULATION.read_bytes(), content_type="application/json")
     return root
 
 
