@@ -16,18 +16,9 @@ from chalicelib.core.log import log_error, log_event
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import Store
 from chalicelib.pipeline import events
+from chalicelib.reports.inputs import ReportInput
 
 STABLE_INPUT_ATTEMPTS = 3  # report runs per message while the inputs change underneath
-
-
-class InputVersion(Protocol):
-    """An input the reports were computed from, as they read it (chalicelib.reports.inputs.ReportInput)."""
-
-    @property
-    def key(self) -> str: ...
-
-    @property
-    def etag(self) -> str: ...
 
 
 class ReportsOutcome(Protocol):
@@ -37,7 +28,7 @@ class ReportsOutcome(Protocol):
     written: list[str]
 
     @property
-    def inputs(self) -> Sequence[InputVersion]: ...  # each input the reports were computed from
+    def inputs(self) -> Sequence[ReportInput]: ...  # each input the reports were computed from
 
 
 class AnalysisFailed(PipelineError):
@@ -165,7 +156,7 @@ def _run_reports_once(
     return outcome
 
 
-def _inputs_changed_since(inputs: Sequence[InputVersion], store: Store) -> list[str]:
+def _inputs_changed_since(inputs: Sequence[ReportInput], store: Store) -> list[str]:
     """Input keys whose stored ETag differs from the one the reports were computed from."""
     changed = []
     for item in inputs:

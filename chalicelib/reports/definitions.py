@@ -1,6 +1,4 @@
-"""The definitions of the reports computed with pandas: population statistics (1) and
-series × population (3). The best year per series (2) is `scan.scan_data`. See docs/reports.md.
-"""
+"""Reports 1 (population statistics) and 3 (series × population); 2 is `scan`. See docs/reports.md."""
 
 from __future__ import annotations
 

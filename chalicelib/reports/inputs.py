@@ -25,7 +25,7 @@ class ReportInput:
     size: int
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form (in `summary.json` and the inputs tag): key, etag, sha256, size."""
+        """The JSON form (in `summary.json`)."""
         return asdict(self)
 
 

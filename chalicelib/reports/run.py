@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -64,7 +65,6 @@ class ReportOptions:
                    settings.report_period, include_annual)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form (in `summary.json` and the inputs tag)."""
         return asdict(self)
 
 
@@ -186,7 +186,7 @@ def report_files(reports: ComputedReports) -> dict[str, bytes]:
     """The stored report files (`REPORT_KEYS`) and their bytes."""
     return {
         POPULATION_STATS_KEY: _json_bytes(reports.population_stats.to_dict()),
-        BEST_YEARS_JSON_KEY: _json_bytes(reports.best_years.to_dict()),
+        BEST_YEARS_JSON_KEY: _best_years_json(reports.best_years),
         BEST_YEARS_CSV_KEY: _csv_bytes(reports.best_years.series, ["series_id", "year", "value"]),
         SERIES_POPULATION_JSON_KEY: _json_bytes(reports.series_population.to_dict()),
         SERIES_POPULATION_CSV_KEY: _csv_bytes(reports.series_population.rows,
@@ -301,8 +301,24 @@ def _json_bytes(document: Any) -> bytes:
     return (json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
 
 
+def _best_years_json(best: BestYears) -> bytes:
+    """`_json_bytes(best.to_dict())`, ~5x faster: `indent` makes `json` encode in pure Python."""
+    document = _json_bytes(replace(best, series=[]).to_dict()).decode()
+    if not best.series:
+        return document.encode()
+    text = json.encoder.encode_basestring
+    rows = ",\n    ".join(f'{{\n      "series_id": {text(r.series_id)},\n      "year": {int(r.year)},\n      '
+                          f'"value": {_number(r.value)}\n    }}' for r in best.series)
+    return document.replace('"series": []', '"series": [\n    ' + rows + "\n  ]", 1).encode()
+
+
+def _number(value: float) -> str:
+    if type(value) is float and math.isfinite(value):
+        return float.__repr__(value)
+    return json.dumps(value, allow_nan=False)  # an int; or the error json gives NaN and infinities
+
+
 def _csv_bytes(rows: Sequence[Any], columns: list[str]) -> bytes:
-    """The rows (dataclasses) as CSV, built column by column (no dict per row)."""
     import pandas as pd
 
     frame = pd.DataFrame({name: [getattr(row, name) for row in rows] for name in columns})
