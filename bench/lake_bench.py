@@ -13,7 +13,7 @@ process (wall time = process start to result, imports included; CPU time and pea
 - best-year/silver: the report SQL (`chalicelib/lake/queries/best_years.sql`) on DuckDB over
   the silver layer; best-year/tsv: the same SQL on DuckDB over the TSV (a view doing the
   trims and casts); best-year/report: the pandas report's computation
-  (`chalicelib.reports.compute.scan_data`). The three results are compared series by series.
+  (`chalicelib.reports.scan.scan_data`). The three results are compared series by series.
 """
 
 from __future__ import annotations
@@ -76,12 +76,12 @@ def best_years(how: str, store: str, tsv: str) -> list[list[str]]:
 
     sql = report_queries(Settings())["best_years"]
     if how == "report":
-        from chalicelib.reports.bls_data import BlsDataReader
-        from chalicelib.reports.compute import scan_data
+        from chalicelib.bls.data_file import BlsDataReader
+        from chalicelib.reports.scan import scan_data
 
         with open(tsv, "rb") as stream:
             scan = scan_data(BlsDataReader(stream, source=tsv))
-        return [[r["series_id"], r["year"], repr(r["value"])] for r in scan.best_years]
+        return [[r.series_id, r.year, repr(r.value)] for r in scan.best_years]
     if how == "silver":
         from workstation.query import run_query
 

@@ -1,5 +1,8 @@
 """Benchmark the best-year computation on a large BLS file: this project vs plain pandas vs DuckDB.
 
+`project` is the best-year pass alone (`scan_data`); `analyze` is `bls-pipeline analyze`'s work
+(`run_reports`: the three reports computed and written to a local store holding the file).
+
     python bench/reports_bench.py [--mb 520] [--data FILE] [--keep]
 
 Method, implementations and the measured table: bench/README.md ("Reports").
@@ -22,7 +25,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 QUARTERS = ("Q01", "Q02", "Q03", "Q04")
-IMPLEMENTATIONS = ("project", "pandas", "duckdb")
+IMPLEMENTATIONS = ("project", "analyze", "pandas", "duckdb")
+POPULATION = ROOT / "tests" / "fixtures" / "datausa" / "population_acs1_nation_newapi_tejalk14_2025-10.json"
 
 
 # ---------------------------------------------------------------------- the implementations
@@ -30,12 +34,39 @@ IMPLEMENTATIONS = ("project", "pandas", "duckdb")
 
 def run_project(path: str) -> list[tuple[str, int, str]]:
     sys.path.insert(0, str(ROOT))
-    from chalicelib.reports.bls_data import BlsDataReader
-    from chalicelib.reports.compute import scan_data
+    from chalicelib.bls.data_file import BlsDataReader
+    from chalicelib.reports.scan import scan_data
 
     with open(path, "rb") as stream:
         scan = scan_data(BlsDataReader(stream, source=path))
-    return [(row["series_id"], row["year"], repr(row["value"])) for row in scan.best_years]
+    return [(row.series_id, row.year, repr(row.value)) for row in scan.best_years]
+
+
+def run_analyze(store_root: str) -> list[tuple[str, int, str]]:
+    sys.path.insert(0, str(ROOT))
+    from chalicelib.core.settings import Settings
+    from chalicelib.core.store import LocalStore
+    from chalicelib.reports.run import run_reports
+
+    result = run_reports(Settings(), LocalStore(store_root))  # the default data key: pr.data.0.Current
+    assert result.written, "the reports were not written"
+    return [(row.series_id, row.year, repr(row.value)) for row in result.best_years.series]
+
+
+def analyze_store(path: Path, folder: Path) -> Path:
+    """A local store holding the data file (as the mirror leaves it) and a population (setup: not timed)."""
+    sys.path.insert(0, str(ROOT))
+    from chalicelib.core.layout import DEFAULT_REPORT_DATA_KEY, POPULATION_KEY
+    from chalicelib.core.store import LocalStore
+
+    root = folder / "store"
+    store = LocalStore(root)
+    with store.upload(DEFAULT_REPORT_DATA_KEY) as upload, open(path, "rb") as stream:
+        while chunk := stream.read(8 * 1024 * 1024):
+            upload.write(chunk)
+        upload.commit()
+    store.put(POPULATION_KEY, POPULATION.read_bytes(), content_type="application/json")
+    return root
 
 
 def run_pandas(path: str) -> list[tuple[str, int, str]]:
@@ -74,7 +105,8 @@ def run_duckdb(path: str) -> list[tuple[str, int, str]]:
 
 def worker(implementation: str, path: str, out: str) -> None:
     """Run one implementation (in its own process) and save its result."""
-    rows = {"project": run_project, "pandas": run_pandas, "duckdb": run_duckdb}[implementation](path)
+    run = {"project": run_project, "analyze": run_analyze, "pandas": run_pandas, "duckdb": run_duckdb}[implementation]
+    rows = run(path)
     Path(out).write_text(json.dumps(rows))
 
 
@@ -130,7 +162,8 @@ def main() -> int:
         results = {}
         for implementation in IMPLEMENTATIONS:
             print(f"running {implementation} ...", file=sys.stderr)
-            results[implementation] = measure(implementation, path, folder)
+            source = analyze_store(path, folder) if implementation == "analyze" else path
+            results[implementation] = measure(implementation, source, folder)
         reference = results["project"]["rows"]
         print(f"\nBest year per series on a {size_mib:.0f} MiB BLS file ({len(reference):,} series; "
               f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f})\n")

@@ -198,8 +198,8 @@ def _offline(args: argparse.Namespace, document: dict[str, Any], text: str, ok: 
 
 
 def cmd_analyze(args: argparse.Namespace, settings: Settings) -> CommandResult:
-    """`analyze`: compute, store and show the three reports (chalicelib.reports.compute.run_reports)."""
-    from chalicelib.reports.compute import run_reports
+    """`analyze`: compute, store and show the three reports (chalicelib.reports.run.run_reports)."""
+    from chalicelib.reports.run import run_reports
     from workstation.render import reports_text
 
     progress = progress_reporter(args)

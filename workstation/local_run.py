@@ -27,7 +27,7 @@ from chalicelib.lake.sync import reconcile
 from chalicelib.pipeline import events
 from chalicelib.pipeline.analysis import AnalysisResult, analyze, reports_step
 from chalicelib.pipeline.ingestion import IngestionResult, Progress, Step, ingest
-from chalicelib.reports.compute import StoredReports, read_stored_reports
+from chalicelib.reports.stored import StoredReports, read_stored_reports
 from workstation.handoff import MessageOutcome, NotifyingStore, QueueHandOff, emulator_endpoints, handle_message
 from workstation.snapshot import SNAPSHOT_CONTACT, offline_sources
 

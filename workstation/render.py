@@ -11,7 +11,7 @@ from typing import Any
 from chalicelib.core.layout import REPORTS_PREFIX
 from chalicelib.mirror.results import MirrorResult
 from chalicelib.population.update import TESSERACT, PopulationResult
-from chalicelib.reports.compute import ReportsResult
+from chalicelib.reports.run import ReportsResult
 from workstation.local_run import RunResult
 
 

@@ -1,6 +1,6 @@
 """Bronze → silver row groups: a BLS data file, a series file, the population (see docs/lake.md).
 
-- Data files stream through `chalicelib.reports.bls_data.BlsDataReader` (the reports' parser,
+- Data files stream through `chalicelib.bls.data_file.BlsDataReader` (the reports' parser,
   with footnotes kept) and come out as row groups of about `ROW_GROUP_ROWS` rows: memory is a
   few parser blocks plus one row group, whatever the file size.
 - A file must parse completely: a malformed line, a value that is not a number or one with
@@ -18,10 +18,12 @@ import json
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any
 
+from chalicelib.bls.data_file import BlsDataReader
+from chalicelib.bls.periods import period_name
+from chalicelib.bls.series_file import check_series_ids, four_digit_years, series_chunks
 from chalicelib.core.errors import SourceError
 from chalicelib.lake.parquet import Decimal
 from chalicelib.lake.tables import BLS_SERIES, COLUMNS, VALUE_PRECISION, VALUE_SCALE
-from chalicelib.reports.bls_data import BlsDataReader, period_name
 
 if TYPE_CHECKING:
     import numpy as np
@@ -143,9 +145,8 @@ def _footnotes(blocks: list[Any]) -> pd.Categorical:
     texts = np.concatenate([np.pad(b.footnotes, ((0, 0), (0, words - b.footnotes.shape[1]))) for b in blocks])
     keys = np.ascontiguousarray(texts).view("<u8")[:, 0] if words == 8 else texts.view(f"S{words}")[:, 0]
     codes, unique = pd.factorize(keys, sort=True)
-    if words == 8:
-        unique = [int(u).to_bytes(8, "little") for u in unique.tolist()]
-    names = [bytes(u).rstrip(b"\0").decode("utf-8", "replace").strip() for u in unique]
+    texts_found = [int(u).to_bytes(8, "little") for u in unique.tolist()] if words == 8 else list(unique)
+    names = [bytes(u).rstrip(b"\0").decode("utf-8", "replace").strip() for u in texts_found]
     kept = sorted({n for n in names if n})
     position = {n: i for i, n in enumerate(kept)}
     mapping = np.array([position.get(n, -1) for n in names] or [-1], dtype=np.int32)
@@ -158,43 +159,28 @@ def _footnotes(blocks: list[Any]) -> pd.Categorical:
 def series_row_groups(stream: IO[bytes], source: str, *, row_group_rows: int = 200_000) -> Iterator[pd.DataFrame]:
     """The series file as DataFrames with `SERIES_COLUMNS` + `codes` (JSON text of the other columns).
 
-    Quotes are text (csv.QUOTE_NONE = 3): BLS titles contain `"` and are never quoted fields.
+    Read by `chalicelib.bls.series_file` (quotes are text: BLS titles contain `"`).
     """
-    import pandas as pd
-
     try:
-        chunks = pd.read_csv(stream, sep="\t", dtype=str, keep_default_na=False, na_filter=False, quoting=3,
-                             chunksize=row_group_rows, encoding="utf-8", encoding_errors="replace")
-        header_line = 1
-        produced = False
-        for chunk in chunks:
+        for chunk, header_line in series_chunks(stream, source, chunk_rows=row_group_rows):
             yield _series_frame(chunk, source, header_line)
-            produced = True
-            header_line += len(chunk)
-    except (ValueError, pd.errors.ParserError) as error:
-        raise ConversionError(f"{source}: {error}") from None
-    if not produced:
-        yield _series_frame(pd.DataFrame({"series_id": []}, dtype=object), source, 1)
+    except ConversionError:
+        raise
+    except SourceError as error:
+        raise ConversionError(str(error)) from None
 
 
 def _series_frame(chunk: pd.DataFrame, source: str, header_line: int) -> pd.DataFrame:
     import pandas as pd
 
-    chunk.columns = [str(c).strip() for c in chunk.columns]
-    if "series_id" not in chunk.columns:
-        raise ConversionError(f"{source}: no series_id column in the header {list(chunk.columns)}")
-    chunk = chunk.apply(lambda column: column.str.strip())
     others = [c for c in chunk.columns if c not in SERIES_COLUMNS]
     out = pd.DataFrame({name: _text_or_null(chunk, name) for name in SERIES_COLUMNS})
     for name in SERIES_YEARS:
-        out[name] = _years(out[name], source, header_line)
+        out[name] = four_digit_years(out[name], source, header_line)
     codes = chunk[others].to_dict("records") if others else [{}] * len(chunk)
     out["codes"] = pd.Series([json.dumps(row, ensure_ascii=False, separators=(",", ":")) for row in codes],
                              dtype=object, index=chunk.index)
-    blank = out["series_id"].isna()
-    if blank.any():
-        line = header_line + 1 + int(blank.to_numpy().nonzero()[0][0])
-        raise ConversionError(f"{source}: line {line}: empty series_id")
+    check_series_ids(out["series_id"], source, header_line)
     return out.reset_index(drop=True)
 
 
@@ -205,15 +191,3 @@ def _text_or_null(chunk: pd.DataFrame, name: str) -> pd.Series:
         return pd.Series([None] * len(chunk), dtype=object, index=chunk.index)
     column = chunk[name].astype(object)
     return column.where(column != "", None)
-
-
-def _years(column: pd.Series, source: str, header_line: int) -> pd.Series:
-    """Four-digit years as nullable int32; anything else is a ConversionError with its line."""
-    import pandas as pd
-
-    bad = column.notna() & ~column.fillna("").str.fullmatch(r"\d{4}")
-    if bad.any():
-        row = int(bad.to_numpy().nonzero()[0][0])
-        raise ConversionError(f"{source}: line {header_line + 1 + row}: {column.name} {column.iloc[row]!r} "
-                              "is not a four-digit year")
-    return pd.to_numeric(column, errors="raise").astype("Int32")

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from chalicelib.bls.decimals import exact_floats
 from chalicelib.core.errors import NotFound, PipelineError
 from chalicelib.core.log import log_error
 from chalicelib.core.store import Store
@@ -61,8 +62,6 @@ def _select(path: Path, series_id: str, period: str) -> list[tuple[int, float]]:
     import numpy as np
     from fastparquet import ParquetFile
 
-    from chalicelib.reports.compute import _exact_floats
-
     # The filter skips row groups by their statistics; the rows are then picked here.
     frame = ParquetFile(str(path)).to_pandas(columns=["series_id", "year", "period", "value"],
                                              filters=[("series_id", "==", series_id)])
@@ -70,4 +69,4 @@ def _select(path: Path, series_id: str, period: str) -> list[tuple[int, float]]:
     # fastparquet turns DECIMAL into value * 10**-scale; rint recovers the stored integer exactly
     # (|value| < 2**53 / 10**scale), and the correctly rounded division gives the exact decimal's float.
     scaled = np.rint(frame["value"].to_numpy(dtype=np.float64) * 10**tables.VALUE_SCALE).astype(np.int64)
-    return list(zip(frame["year"].astype(int).tolist(), _exact_floats(scaled, tables.VALUE_SCALE)))
+    return list(zip(frame["year"].astype(int).tolist(), exact_floats(scaled, tables.VALUE_SCALE)))

@@ -6,7 +6,7 @@ only inside the reports step, so the ingestion path never loads it. See docs/pip
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -17,17 +17,20 @@ from chalicelib.core.s3_events import S3Record, is_test_event, store_location
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import Store
 from chalicelib.pipeline import events
-from chalicelib.reports.compute import run_reports
+from chalicelib.reports.inputs import ReportInput
+from chalicelib.reports.run import run_reports
 
 STABLE_INPUT_ATTEMPTS = 3  # report runs per message while the inputs change underneath
 
 
 class ReportsOutcome(Protocol):
-    """What the reports step returns (chalicelib.reports.compute.ReportsResult)."""
+    """What the reports step returns (chalicelib.reports.run.ReportsResult)."""
 
     ok: bool
     written: list[str]
-    inputs: list[dict[str, Any]]  # {"key", "etag", ...} of each input the reports were computed from
+
+    @property
+    def inputs(self) -> Sequence[ReportInput]: ...  # each input the reports were computed from
 
 
 class AnalysisFailed(PipelineError):
@@ -68,7 +71,7 @@ class AnalysisResult:
 
 
 def reports_step(*, include_annual: bool = False) -> Callable[[Settings, Store], ReportsOutcome]:
-    """The reports as the analysis step (chalicelib.reports.compute.run_reports; imports pandas)."""
+    """The reports as the analysis step (chalicelib.reports.run.run_reports; imports pandas)."""
 
     def run(settings: Settings, store: Store) -> ReportsOutcome:
         return run_reports(settings, store, include_annual=include_annual)
@@ -153,14 +156,14 @@ def _run_reports_once(
     return outcome
 
 
-def _inputs_changed_since(inputs: list[dict[str, Any]], store: Store) -> list[str]:
+def _inputs_changed_since(inputs: Sequence[ReportInput], store: Store) -> list[str]:
     """Input keys whose stored ETag differs from the one the reports were computed from."""
     changed = []
     for item in inputs:
         try:
-            current = store.head(item["key"]).etag
+            current = store.head(item.key).etag
         except NotFound:
             current = None
-        if current != item["etag"]:
-            changed.append(item["key"])
+        if current != item.etag:
+            changed.append(item.key)
     return changed

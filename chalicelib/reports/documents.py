@@ -1,12 +1,14 @@
 """The three reports as typed values; `to_dict()` is the stored JSON document, `from_dict` reads it back.
 
-Keys and file names: chalicelib.core.layout. Definitions: chalicelib.reports.compute.
+Keys and file names: chalicelib.core.layout. Definitions: chalicelib.reports.definitions and
+chalicelib.reports.scan.
 A document that does not have the documented shape raises KeyError/TypeError/ValueError
 in `from_dict` (callers treat it as absent or unreadable).
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -54,6 +56,10 @@ class BestYear:
     year: int
     value: float
 
+    def to_dict(self) -> dict[str, Any]:
+        """`asdict` without its recursive copy (~10^5 rows)."""
+        return {"series_id": self.series_id, "year": self.year, "value": self.value}
+
 
 @dataclass(frozen=True)
 class BestYears:
@@ -68,8 +74,16 @@ class BestYears:
     rows_read: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        """The stored `best_years.json` document."""
-        return asdict(self)
+        """The stored `best_years.json` document (fields in order, as `asdict`)."""
+        return {
+            "include_annual": self.include_annual,
+            "series": [row.to_dict() for row in self.series],
+            "no_quarterly_series": list(self.no_quarterly_series),
+            "invalid_values": self.invalid_values,
+            "invalid_value_samples": copy.deepcopy(self.invalid_value_samples),
+            "malformed_lines": self.malformed_lines,
+            "rows_read": self.rows_read,
+        }
 
     @classmethod
     def from_dict(cls, document: dict[str, Any]) -> BestYears:
@@ -92,6 +106,11 @@ class SeriesPopulationRow:
     period: str
     value: float | None
     population: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row as stored and served."""
+        return {"series_id": self.series_id, "year": self.year, "period": self.period, "value": self.value,
+                "population": self.population}
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,9 @@ from chalicelib.core.log import log_error, log_event
 from chalicelib.core.layout import (
     BEST_YEARS_JSON_KEY, POPULATION_KEY, POPULATION_STATS_KEY, REPORTS_PREFIX,
 )
-from chalicelib.reports.compute import series_population_for
+from chalicelib.web.series_source import series_population_for
 from chalicelib.reports.documents import BestYears, PopulationStats
-from chalicelib.reports.series_titles import series_titles
+from chalicelib.bls.mappings import series_titles
 from chalicelib.core import series_ids
 from chalicelib.core.settings import Settings, api_auth_from_env, client_environment
 from chalicelib.core.store import Store, open_store
@@ -237,7 +237,7 @@ def series_join(ctx: RequestContext, series_id: str, period: str) -> list[dict[s
     """The on-demand join; 404 when its inputs are missing or the series has no values."""
     settings = ctx.settings
     try:
-        rows = series_population_for(ctx.store, settings, series_id, period)
+        rows = [row.to_dict() for row in series_population_for(ctx.store, settings, series_id, period)]
     except PipelineError:
         # A missing input is the caller's 404; checked only once the join failed (no HEADs per request).
         for key in (settings.report_data_key, POPULATION_KEY):

@@ -14,7 +14,7 @@ from chalicelib.core import s3_events
 from chalicelib.pipeline import events
 from chalicelib.pipeline.analysis import analyze
 from chalicelib.population.update import POPULATION_KEY
-from chalicelib.reports.compute import POPULATION_STATS_KEY, REPORT_KEYS, SUMMARY_KEY
+from chalicelib.core.layout import POPULATION_STATS_KEY, REPORT_KEYS, SUMMARY_KEY
 from support.paths import FIXTURES
 
 DATA_KEY = "bls/pr/pr.data.0.Current"

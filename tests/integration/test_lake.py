@@ -292,7 +292,7 @@ def test_glue_partitions_follow_the_silver_partitions(s3_store):
 def test_series_endpoint_reads_the_silver_layer_when_it_is_current(store, monkeypatch, tmp_path):
     from chalicelib.core.settings import Settings
     from chalicelib.lake import read
-    from chalicelib.reports.compute import series_population_for
+    from chalicelib.web.series_source import series_population_for
 
     monkeypatch.setattr(read, "CACHE_DIR", tmp_path / "cache")
     body = (PR / "pr.data.0.Current").read_bytes()
@@ -306,7 +306,7 @@ def test_series_endpoint_reads_the_silver_layer_when_it_is_current(store, monkey
     # THEN the endpoint's join is computed from the silver layer, identical to the TSV's
     from_silver = series_population_for(store, Settings(), "PRS30006032", "Q01")
     assert from_silver == from_tsv and len(from_tsv) > 25
-    assert [row["value"] for row in from_silver][:3] == [0.0, -4.2, 2.8]
+    assert [row.value for row in from_silver][:3] == [0.0, -4.2, 2.8]
     # AND once the source changes (a new version, not yet converted) it reads the TSV again
     mirror_put(store, DATA_KEY, b"not a data file")
     with pytest.raises(Exception, match="required column"):

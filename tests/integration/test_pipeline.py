@@ -36,6 +36,7 @@ from workstation import snapshot
 from chalicelib.core.errors import ConfigError, SourceError
 from chalicelib.mirror.results import MirrorResult, SurveyResult
 from chalicelib.core.settings import Settings
+from chalicelib.reports.inputs import ReportInput
 from chalicelib.core.store import LocalStore, S3Store
 
 
@@ -52,8 +53,8 @@ class FakeResult:
         return self.summary["changed"]
 
     @property
-    def inputs(self) -> list[dict[str, Any]]:
-        return self.summary.get("inputs", [])
+    def inputs(self) -> list[ReportInput]:
+        return [ReportInput(i["key"], i["etag"], None, 0) for i in self.summary.get("inputs", [])]
 
     def failure(self) -> str:
         return "fake failure"
@@ -405,8 +406,8 @@ def test_analysis_recomputes_when_an_input_changed_during_the_run(local_store: L
                               reports=reports)
     # THEN the reports were computed again from the new inputs (no stale reports left behind)
     assert reports.calls == 2
-    assert result.reports.inputs[0] == {"key": "population/population.json",
-                                           "etag": local_store.head("population/population.json").etag}
+    assert result.reports.inputs[0] == ReportInput("population/population.json",
+                                                   local_store.head("population/population.json").etag, None, 0)
     assert (result.action, result.written) == ("written", ["reports/summary.json"])
 
 

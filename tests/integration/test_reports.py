@@ -15,27 +15,25 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.reports import compute as reports
-from chalicelib.reports.bls_data import BlsDataReader
+from chalicelib.bls.data_file import BlsDataReader
+from chalicelib.reports import run as reports
 from workstation.cli import main
 from chalicelib.core.errors import PipelineError, SourceError
 from chalicelib.population.update import PopulationRecord
-from chalicelib.reports.compute import (
-    BEST_YEARS_JSON_KEY,
-    REPORT_KEYS,
-    SERIES_POPULATION_JSON_KEY,
-    SUMMARY_KEY,
-    population_stats,
-    run_reports,
-    scan_data,
-    series_population_for,
-)
+from chalicelib.core.layout import BEST_YEARS_JSON_KEY, REPORT_KEYS, SERIES_POPULATION_JSON_KEY, SUMMARY_KEY
+from chalicelib.reports.definitions import population_stats
+from chalicelib.reports.documents import BestYear
+from chalicelib.reports.run import run_reports
+from chalicelib.reports.scan import DataScan, scan_data
+from chalicelib.reports.stored import read_stored_reports
+from chalicelib.web.series_source import series_population_for
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import LocalStore
 from support.paths import FIXTURES, REPO
 
 PR = FIXTURES / "bls" / "pr"
 CURRENT = {v: PR / v / "pr.data.0.Current" for v in ("2025-09-04", "2026-08-06")}
+QUARTERS = ("Q01", "Q02", "Q03", "Q04")
 TESSERACT = FIXTURES / "datausa" / "population_acs1_nation_newapi_tejalk14_2025-10.json"
 RETIRED = FIXTURES / "datausa" / "population_acs5_nation_oldapi_ashwinsahay_2025-05.json"
 HEADER = "series_id        \tyear\tperiod\t       value\tfootnote_codes\r\n"
@@ -47,7 +45,7 @@ def bls(rows: list[tuple[str, int, str, str]]) -> bytes:
     return (HEADER + "".join(lines)).encode()
 
 
-def scan(body: bytes, **options) -> reports.DataScan:
+def scan(body: bytes, **options) -> DataScan:
     return scan_data(BlsDataReader(io.BytesIO(body), source="test.data", block_size=64), **options)
 
 
@@ -118,20 +116,20 @@ HAND_MADE = bls(
 def test_best_years_by_hand() -> None:
     result = scan(HAND_MADE)
     assert result.best_years == [
-        {"series_id": "BAD", "year": 2001, "value": 5.0},
-        {"series_id": "FLOAT", "year": 2000, "value": 0.3},
-        {"series_id": "NEG", "year": 2002, "value": -0.125},
-        {"series_id": "Q5", "year": 2001, "value": 4.5},
-        {"series_id": "TIE", "year": 2000, "value": 4.0},
+        BestYear("BAD", 2001, 5.0),
+        BestYear("FLOAT", 2000, 0.3),
+        BestYear("NEG", 2002, -0.125),
+        BestYear("Q5", 2001, 4.5),
+        BestYear("TIE", 2000, 4.0),
     ]
     assert result.no_quarterly_series == ["ANNUAL"]
-    assert result.stats["invalid_values"] == 1
-    assert result.stats["invalid_value_samples"][0]["series_id"] == "BAD"
+    assert result.stats.invalid_values == 1
+    assert result.stats.invalid_value_samples[0]["series_id"] == "BAD"
 
 
 def test_best_years_include_annual() -> None:
     result = scan(HAND_MADE, include_annual=True)
-    best = {row["series_id"]: (row["year"], row["value"]) for row in result.best_years}
+    best = {row.series_id: (row.year, row.value) for row in result.best_years}
     assert best["Q5"] == (2000, 14.0)
     assert best["ANNUAL"] == (2001, 60.0)
     assert result.no_quarterly_series == []
@@ -139,11 +137,11 @@ def test_best_years_include_annual() -> None:
 
 def test_a_series_whose_quarterly_values_are_all_invalid_is_listed() -> None:
     result = scan(bls([("X", 2000, "Q01", "n/a"), ("Y", 2000, "Q02", "1")]))
-    assert result.best_years == [{"series_id": "Y", "year": 2000, "value": 1.0}]
+    assert result.best_years == [BestYear("Y", 2000, 1.0)]
     assert result.no_quarterly_series == ["X"]
 
 
-def expected_best_years(path: Path, periods: tuple[str, ...]) -> tuple[list[dict], list[str]]:
+def expected_best_years(path: Path, periods: tuple[str, ...]) -> tuple[list[BestYear], list[str]]:
     """The definition, computed the simple way: csv rows, Decimal sums, max by (sum, -year)."""
     sums: dict[str, dict[int, Decimal]] = {}
     seen: set[str] = set()
@@ -159,7 +157,7 @@ def expected_best_years(path: Path, periods: tuple[str, ...]) -> tuple[list[dict
     best = []
     for series_id in sorted(sums):
         year, total = max(sums[series_id].items(), key=lambda item: (item[1], -item[0]))
-        best.append({"series_id": series_id, "year": year, "value": float(total)})
+        best.append(BestYear(series_id, year, float(total)))
     return best, sorted(seen - set(sums))
 
 
@@ -202,7 +200,7 @@ def put_inputs(store, data: Path = CURRENT["2025-09-04"], population: Path = TES
 
 def test_series_population_for_real_data(store) -> None:
     put_inputs(store)
-    rows = series_population_for(store, Settings(), "prs30006032 ", "q01")
+    rows = [row.to_dict() for row in series_population_for(store, Settings(), "prs30006032 ", "q01")]
     expected = expected_series_population(CURRENT["2025-09-04"], "PRS30006032", "Q01", TESSERACT)
     assert rows == expected
     by_year = {row["year"]: row["population"] for row in rows}
@@ -228,7 +226,7 @@ def test_run_reports_writes_the_reports_once_and_deterministically(store, monkey
     assert stats["years"] == list(range(2013, 2019))
     best = json.loads(store.read("reports/best_years.json").body)
     assert best["include_annual"] is False and best["invalid_values"] == 0
-    assert best["series"] == expected_best_years(CURRENT["2025-09-04"], ("Q01", "Q02", "Q03", "Q04"))[0]
+    assert best["series"] == [row.to_dict() for row in expected_best_years(CURRENT["2025-09-04"], QUARTERS)[0]]
     assert len(best["no_quarterly_series"]) == 45
     joined = json.loads(store.read("reports/series_population.json").body)
     assert joined["series_id"] == "PRS30006032" and joined["period"] == "Q01"
@@ -262,7 +260,7 @@ def test_run_reports_writes_the_reports_once_and_deterministically(store, monkey
     again = run_reports(settings, store)
     monkeypatch.setattr(reports, "scan_data", scan_data_function)
     assert again.written == [] and again.unchanged is True
-    assert ("reports_unchanged", {"inputs": first.inputs, "options": json.loads(
+    assert ("reports_unchanged", {"inputs": [item.to_dict() for item in first.inputs], "options": json.loads(
         store.read(SUMMARY_KEY).body)["options"]}) in logged
     assert again.to_dict()["best_years"] == first.to_dict()["best_years"]
 
@@ -276,8 +274,8 @@ def test_run_reports_writes_the_reports_once_and_deterministically(store, monkey
     changed = run_reports(settings, store)
     assert changed.written == [*REPORT_KEYS, SUMMARY_KEY]
     assert json.loads(store.read(SUMMARY_KEY).body)["inputs"][0]["size"] == 1613575
-    assert json.loads(store.read("reports/best_years.json").body)["series"] == expected_best_years(
-        CURRENT["2026-08-06"], ("Q01", "Q02", "Q03", "Q04"))[0]
+    assert json.loads(store.read("reports/best_years.json").body)["series"] == [
+        row.to_dict() for row in expected_best_years(CURRENT["2026-08-06"], QUARTERS)[0]]
 
 
 def test_changed_options_rewrite_the_reports(local_store: LocalStore) -> None:
@@ -361,7 +359,7 @@ def test_cli_missing_years_exit_1_naming_them(tmp_path: Path, capsys: pytest.Cap
 
 def test_importing_the_package_paths_does_not_import_pandas() -> None:
     code = (
-        "import sys, workstation.cli, chalicelib.reports.compute, chalicelib.reports.bls_data, chalicelib.population.update, app\n"
+        "import sys, workstation.cli, chalicelib.reports.run, chalicelib.bls.data_file, chalicelib.web.series_source, chalicelib.population.update, app\n"
         "print(sorted(m for m in ('pandas', 'numpy') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
@@ -373,17 +371,17 @@ def test_stored_reports_are_parsed_back_into_the_typed_reports(store, tmp_path) 
     put_inputs(store)
     first = run_reports(Settings(), store)
     # WHEN they are read back from the store
-    stored = reports.read_stored_reports(store)
+    stored = read_stored_reports(store)
     # THEN they are the same typed reports
     assert (stored.population_stats, stored.best_years, stored.series_population) == (
         first.population_stats, first.best_years, first.series_population)
     assert not stored.empty and stored.unreadable == ()
     # WHEN one of them is damaged THEN it is named as unreadable, the others still read
     store.put(BEST_YEARS_JSON_KEY, b'{"series": "not a list"}')
-    damaged = reports.read_stored_reports(store)
+    damaged = read_stored_reports(store)
     assert damaged.best_years is None and damaged.unreadable == (BEST_YEARS_JSON_KEY,)
     assert damaged.population_stats == first.population_stats
     assert damaged.to_dict()["best_years"] == {"error": "reports/best_years.json is not valid JSON"}
     # AND an empty store has none
-    empty = reports.read_stored_reports(LocalStore(tmp_path / "empty"))
+    empty = read_stored_reports(LocalStore(tmp_path / "empty"))
     assert empty.empty and empty.to_dict() is None

@@ -33,7 +33,7 @@ from chalicelib.web import chart, dashboard  # noqa: E402
 from chalicelib.web.format import format_time  # noqa: E402
 from chalicelib.web import routes as web
 from chalicelib.mirror.status import mirror_status  # noqa: E402
-from chalicelib.reports.compute import series_population_for  # noqa: E402
+from chalicelib.web.series_source import series_population_for  # noqa: E402
 from chalicelib.core.settings import Settings  # noqa: E402
 from chalicelib.core.store import LocalStore, Store  # noqa: E402
 
@@ -318,7 +318,7 @@ def test_series_join_for_any_series_and_period(client, store, filled):
     assert response.status_code == 200
     body = json.loads(response.body)
     assert (body["series_id"], body["period"]) == ("PRS85006092", "Q05")
-    assert body["rows"] == series_population_for(store, settings, "PRS85006092", "Q05")
+    assert body["rows"] == [row.to_dict() for row in series_population_for(store, settings, "PRS85006092", "Q05")]
     assert {r["year"]: r["value"] for r in body["rows"]} == fixture_values("PRS85006092", "Q05")
 
 
@@ -646,7 +646,7 @@ def test_data_store_is_not_fixed_by_the_chalice_config():
 
 
 def test_series_titles_come_from_the_survey_mapping_files(store):
-    from chalicelib.reports.series_titles import series_titles
+    from chalicelib.bls.mappings import series_titles
 
     # GIVEN the mirrored pr files WHEN titles are built
     titles = series_titles(store, "pr")
@@ -666,7 +666,7 @@ def test_series_titles_come_from_the_survey_mapping_files(store):
 
 
 def test_series_titles_read_only_mapping_files_that_exist(store):
-    from chalicelib.reports.series_titles import series_titles
+    from chalicelib.bls.mappings import series_titles
 
     # GIVEN a store that counts its requests
     calls: list[str] = []
@@ -693,7 +693,7 @@ def test_series_titles_read_only_mapping_files_that_exist(store):
 
 
 def test_dashboard_shows_series_titles(client, store):
-    from chalicelib.reports.series_titles import series_titles
+    from chalicelib.bls.mappings import series_titles
 
     titles = series_titles(store, "pr")
     page = Page(client.http.get("/?series=PRS85006092").body.decode())

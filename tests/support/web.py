@@ -9,7 +9,7 @@ from chalicelib.core.settings import Settings
 from chalicelib.core.store import Store
 from chalicelib.mirror.sync import run_mirror
 from chalicelib.population.update import run_population
-from chalicelib.reports.compute import run_reports
+from chalicelib.reports.run import run_reports
 from workstation.sourceserver import SourceServer
 
 from support.paths import FIXTURES

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chalicelib.reports.bls_data import BlsDataReader, period_code, period_name
+from chalicelib.bls.data_file import BlsDataReader
+from chalicelib.bls.periods import period_code, period_name
 from chalicelib.core.errors import SourceError
 from support.paths import FIXTURES
 

@@ -8,25 +8,25 @@ import json
 
 import pytest
 
+from chalicelib.bls.data_file import BlsDataReader
 from chalicelib.core.errors import SourceError
+from chalicelib.core.layout import BEST_YEARS_JSON_KEY, REPORT_KEYS
 from chalicelib.core.settings import Settings
 from chalicelib.population.update import PopulationRecord
-from chalicelib.reports import compute as reports
-from chalicelib.reports.bls_data import BlsDataReader
-from chalicelib.reports.compute import BEST_YEARS_JSON_KEY, REPORT_KEYS
-from chalicelib.reports.documents import BestYear, SeriesPopulationRow
+from chalicelib.reports import run as reports
+from chalicelib.reports.documents import BestYear, BestYears, SeriesPopulationRow
 
 
 def test_compute_reports_from_values_alone() -> None:
     # GIVEN a population for 2013-2014 and a data file in memory (no store)
     population = [PopulationRecord(2013, 100), PopulationRecord(2014, 300)]
     body = (
-        "series_id        \tyear\tperiod\t       value\tfootnote_codes\r\n"
-        "PRS30006011      \t2014\tQ05\t           9\t\r\n"
-        "PRS30006032      \t2013\tQ01\t         1.5\t\r\n"
-        "PRS30006032      \t2013\tQ02\t           2\t\r\n"
-        "PRS30006032      \t2014\tQ01\t           4\t\r\n"
-    ).encode()
+        b"series_id        \tyear\tperiod\t       value\tfootnote_codes\r\n"
+        b"PRS30006011      \t2014\tQ05\t           9\t\r\n"
+        b"PRS30006032      \t2013\tQ01\t         1.5\t\r\n"
+        b"PRS30006032      \t2013\tQ02\t           2\t\r\n"
+        b"PRS30006032      \t2014\tQ01\t           4\t\r\n"
+    )
     settings = Settings(report_start_year=2013, report_end_year=2014)
     opened: list[str] = []
 
@@ -68,3 +68,18 @@ def test_compute_reports_checks_the_years_before_opening_the_data_file() -> None
     # THEN the missing year is the error
     with pytest.raises(SourceError, match=r"no value for year\(s\) 2014"):
         reports.compute_reports(settings, [PopulationRecord(2013, 1)], open_data)
+
+
+@pytest.mark.parametrize("values", [[], [4.0, -0.125, 1e16, 3, 0.30000000000000004], [float("nan")]])
+def test_best_years_file_is_the_json_of_the_document(values) -> None:
+    # GIVEN best years with odd ids and values, and skipped-input samples after them
+    rows = [BestYear(f'PR"é\\{i}\t', 2000 + i, value) for i, value in enumerate(values)]
+    best = BestYears(False, rows, ["X"], 1, [{"line": 2, "series": [], "value": "-"}], 3, 9)
+    # WHEN the file is written THEN it is exactly what json.dumps makes of the document
+    try:
+        expected = reports._json_bytes(best.to_dict())
+    except ValueError:
+        with pytest.raises(ValueError):
+            reports._best_years_json(best)
+        return
+    assert reports._best_years_json(best) == expected

@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from string import Template
 
+from chalicelib.bls.periods import ANNUAL, QUARTERS
 from chalicelib.core.settings import Settings
-from chalicelib.reports.compute import ANNUAL, QUARTERS
 
 QUERY_DIR = Path(__file__).parent
 REPORT_QUERIES = ("population_stats", "best_years", "series_population")

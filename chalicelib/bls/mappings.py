@@ -9,6 +9,7 @@ joined in the order of the series file's columns. The files are small (tens of K
 
 from __future__ import annotations
 
+from chalicelib.bls.series_file import read_table
 from chalicelib.core.errors import NotFound
 from chalicelib.core.layout import data_key, survey_prefix
 from chalicelib.core.store import Store
@@ -17,13 +18,10 @@ MAX_FILE_BYTES = 8 * 1024 * 1024  # the series file of the largest surveys is a 
 SEPARATOR = " · "
 
 
-def _table(body: bytes) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of a BLS tab-separated file (CRLF, space padding stripped)."""
-    lines = body.decode("utf-8", errors="replace").splitlines()
-    if not lines:
-        return [], []
-    header = [name.strip().lower() for name in lines[0].split("\t")]
-    return header, [[cell.strip() for cell in line.split("\t")] for line in lines[1:] if line.strip()]
+def mapping(body: bytes) -> dict[str, str]:
+    """code -> text of a mapping file (its first two columns; rows without a text left out)."""
+    _, rows = read_table(body)
+    return {row[0]: row[1] for row in rows if len(row) >= 2 and row[1]}
 
 
 def series_titles(store: Store, survey: str) -> dict[str, str]:
@@ -44,7 +42,7 @@ def series_titles(store: Store, survey: str) -> dict[str, str]:
     body = read_small("series")
     if body is None:
         return {}
-    header, rows = _table(body)
+    header, rows = read_table(body)
     if "series_id" not in header:
         return {}
     mappings: list[tuple[int, dict[str, str]]] = []
@@ -55,16 +53,15 @@ def series_titles(store: Store, survey: str) -> dict[str, str]:
         mapping_body = read_small(name)
         if mapping_body is None:
             continue
-        _, mapping_rows = _table(mapping_body)
-        mapping = {row[0]: row[1] for row in mapping_rows if len(row) >= 2 and row[1]}
-        if mapping:
-            mappings.append((index, mapping))
+        texts = mapping(mapping_body)
+        if texts:
+            mappings.append((index, texts))
     id_index = header.index("series_id")
     titles = {}
     for row in rows:
         if len(row) != len(header):
             continue
-        parts = [mapping.get(row[index], "") for index, mapping in mappings]
+        parts = [texts.get(row[index], "") for index, texts in mappings]
         title = SEPARATOR.join(part for part in parts if part)
         if title:
             titles[row[id_index]] = title

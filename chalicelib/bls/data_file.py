@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import IO, TYPE_CHECKING
 
+from chalicelib.bls.periods import period_name
 from chalicelib.core.errors import SourceError
 
 if TYPE_CHECKING:  # numpy is imported lazily: only code that parses data files needs it
@@ -31,26 +32,13 @@ SAMPLES = 5  # examples kept of each kind of bad input
 MAX_FIELD = 4096  # bytes; a longer field is not BLS data
 
 
-def period_code(period: str) -> int:
-    """The integer a period (`Q01`, `M13`, ...) is packed into in `Block.period`."""
-    raw = period.strip().encode("ascii")
-    if not 0 < len(raw) <= 8:
-        raise ValueError(f"period {period!r}: 1 to 8 ASCII characters expected")
-    return int.from_bytes(raw.ljust(8, b"\0"), "little")
-
-
-def period_name(code: int) -> str:
-    """The period text of a code from `period_code`."""
-    return int(code).to_bytes(8, "little").rstrip(b"\0").decode("ascii", "replace")
-
-
 @dataclass
 class Block:
     """One block of parsed rows: parallel numpy arrays, one element per data line."""
 
     series: np.ndarray  # int32: index into `BlsDataReader.series_names`
     year: np.ndarray  # int32
-    period: np.ndarray  # uint64: `period_code` of the trimmed period
+    period: np.ndarray  # uint64: `periods.period_code` of the trimmed period
     value: np.ndarray  # int64: value * 10**scale (0 where not value_ok)
     value_ok: np.ndarray  # bool: the value is a number
     scale: int  # decimals of `value`
@@ -108,7 +96,7 @@ class BlsDataReader:
             return
         from concurrent.futures import ThreadPoolExecutor
 
-        in_flight: deque[Future[_Parsed]] = deque()
+        in_flight: deque[Future[_Parsed | None]] = deque()
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="bls-parse") as pool:
             try:
                 for raw in self._raw_blocks():
@@ -567,7 +555,7 @@ def _years(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _periods(matrix: np.ndarray) -> np.ndarray:
-    """Trimmed periods packed as `period_code` (0 for an empty or over-long period)."""
+    """Trimmed periods packed as `periods.period_code` (0 for an empty or over-long period)."""
     import numpy as np
 
     n, width = matrix.shape
