@@ -1003,7 +1003,7 @@ def test_vpc_variants_are_nag_clean(request: pytest.FixtureRequest, variant: str
 
 
 def test_vpc_context_is_validated() -> None:
-    from vpc import NetworkOptions
+    from infra.vpc import NetworkOptions
 
     class Scope:
         def __init__(self, context: dict[str, str]) -> None:

@@ -137,13 +137,14 @@ def test_log_config_is_read_without_ever_failing(env, expected):
     assert log_config_from_env(env) == expected
 
 
-@pytest.mark.parametrize(("value", "expected"), [(None, "iam"), ("", "iam"), (" IAM ", "iam"), ("none", "none")])
-def test_api_auth_is_iam_or_none(value, expected):
+@pytest.mark.parametrize(("value", "expected"),
+                         [(None, "iam"), ("", "iam"), (" IAM ", "iam"), ("none", "none"), ("Cognito", "cognito")])
+def test_api_auth_is_iam_cognito_or_none(value, expected):
     assert api_auth_from_env({} if value is None else {"API_AUTH": value}) == expected
 
 
 def test_an_unknown_api_auth_is_a_config_error_naming_the_choices():
-    with pytest.raises(ConfigError, match=r"^API_AUTH: 'public' is not one of iam, none \(iam = "):
+    with pytest.raises(ConfigError, match=r"^API_AUTH: 'public' is not one of iam, cognito, none \(iam = "):
         api_auth_from_env({"API_AUTH": "Public"})
 
 
