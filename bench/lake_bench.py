@@ -34,6 +34,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 from chalicelib.core.layout import DEFAULT_REPORT_DATA_KEY as KEY  # noqa: E402  the report's data file
+
 STEPS = ("convert/project", "convert/duckdb", "best-year/silver", "best-year/tsv", "best-year/report")
 TSV_VIEW = """
     CREATE VIEW bls_data AS

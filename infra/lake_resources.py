@@ -27,13 +27,13 @@ from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from chalicelib import APP_NAME
-from chalicelib.core.s3_events import EVENTBRIDGE_TYPES
 from chalicelib.core.layout import (
     ATHENA_RESULTS_PREFIX,
     BLS_PREFIX,
     POPULATION_KEY,
     SILVER_PREFIX,
 )
+from chalicelib.core.s3_events import EVENTBRIDGE_TYPES
 from chalicelib.lake import tables
 from chalicelib.lake.queries import report_queries
 from chalicelib.pipeline import events

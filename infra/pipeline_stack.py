@@ -23,6 +23,7 @@ from chalice.cdk import Chalice
 from constructs import Construct
 
 from chalicelib import APP_NAME
+from infra import people  # issue 22: sign-in, operations dashboard, VPC option
 from infra.config import (
     ANALYZE,
     API_BURST_LIMIT,
@@ -37,7 +38,6 @@ from infra.config import (
     SQS_EVENT_IDS,
     PipelineConfig,
 )
-from infra import people  # issue 22: sign-in, operations dashboard, VPC option
 from infra.resources import PipelineData
 
 

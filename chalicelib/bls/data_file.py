@@ -453,7 +453,7 @@ def _gather(buf: np.ndarray, lo: np.ndarray, hi: np.ndarray, width: int) -> np.n
     windows = np.ndarray(
         shape=(len(base) - width + 1,), dtype=np.dtype((np.void, width)), buffer=base, strides=(1,)
     )
-    matrix = windows[lo].view(np.uint8).reshape(len(lo), width)
+    matrix: np.ndarray = windows[lo].view(np.uint8).reshape(len(lo), width)
     length = hi - lo
     if not (length == width).all():
         matrix *= np.arange(width, dtype=np.int64) < length[:, None]

@@ -47,7 +47,8 @@ def _trimmed(chunk: pd.DataFrame, source: str) -> pd.DataFrame:
     chunk.columns = [str(c).strip() for c in chunk.columns]
     if "series_id" not in chunk.columns:
         raise SourceError(f"{source}: no series_id column in the header {list(chunk.columns)}")
-    return chunk.apply(lambda column: column.str.strip())
+    trimmed: pd.DataFrame = chunk.apply(lambda column: column.str.strip())
+    return trimmed
 
 
 def check_series_ids(series_ids: pd.Series, source: str, header_line: int) -> None:

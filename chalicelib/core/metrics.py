@@ -11,11 +11,12 @@ result is mapped (`chalicelib/pipeline/metrics.py`).
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TextIO
+
+from chalicelib.core.settings import running_in_lambda
 
 NAMESPACE = "BlsPipeline"
 SERVICE = "bls-pipeline"
@@ -54,7 +55,7 @@ BY_NAME = {spec.name: spec for spec in CATALOG}
 
 def in_lambda(env: Mapping[str, str] | None = None) -> bool:
     """True inside a Lambda invocation (the runtime sets AWS_LAMBDA_FUNCTION_NAME)."""
-    return bool((os.environ if env is None else env).get("AWS_LAMBDA_FUNCTION_NAME"))
+    return running_in_lambda(env)
 
 
 def emf_document(values: Mapping[str, float]) -> dict[str, Any] | None:

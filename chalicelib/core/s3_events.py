@@ -27,6 +27,7 @@ from aws_lambda_powertools.utilities.data_classes.s3_event import (
 )
 
 from chalicelib.core.errors import PipelineError
+from chalicelib.core.store import Store
 
 LOCAL_BUCKET = "local-store"  # the bucket name in messages made for a local-folder store
 TEST_EVENT = "s3:TestEvent"

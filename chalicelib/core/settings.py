@@ -323,6 +323,11 @@ def log_config_from_env(env: Mapping[str, str] | None = None) -> LogConfig:
 API_AUTH_MODES = ("iam", "cognito", "none")
 
 
+def running_in_lambda(env: Mapping[str, str] | None = None) -> bool:
+    """True inside a Lambda invocation (the runtime sets AWS_LAMBDA_FUNCTION_NAME)."""
+    return bool((os.environ if env is None else env).get("AWS_LAMBDA_FUNCTION_NAME"))
+
+
 def api_auth_from_env(env: Mapping[str, str] | None = None) -> str:
     """`iam` (default), `cognito` or `none`, from API_AUTH; anything else is a ConfigError."""
     value = (os.environ if env is None else env).get("API_AUTH", "").strip().lower() or "iam"

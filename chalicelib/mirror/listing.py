@@ -156,9 +156,7 @@ def _entry(found: tuple[str, str], base_url: str, before: str, after: str) -> Li
     """The file's entry, with the size and time printed beside its link; None for a `<dir>` row."""
     name, encoded = found
     size_text = time_text = None
-    if match := _IIS_BEFORE.search(before):
-        size_text, time_text = match["size"], match["time"]
-    elif match := _AFTER.match(after):
+    if (match := _IIS_BEFORE.search(before)) or (match := _AFTER.match(after)):
         size_text, time_text = match["size"], match["time"]
     if size_text is not None and size_text.lower() == "<dir>":
         return None

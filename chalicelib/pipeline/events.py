@@ -21,7 +21,6 @@ from urllib.parse import quote_plus
 from chalicelib.core.layout import LAKE_SOURCE_PREFIXES, POPULATION_KEY
 from chalicelib.core.s3_events import S3Record, in_store, key_base, parse_event
 from chalicelib.core.settings import Settings
-from chalicelib.core.store import Store
 
 OBJECT_CREATED = "s3:ObjectCreated:*"
 

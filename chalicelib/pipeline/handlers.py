@@ -19,8 +19,10 @@ from chalicelib.lake.catalog import catalog_for
 from chalicelib.lake.messages import handle_lake_message as handle_lake
 from chalicelib.mirror.budget import Deadlines
 from chalicelib.mirror.results import MirrorResult
-from chalicelib.pipeline import continuation
-from chalicelib.pipeline import metrics  # issue 22: EMF lines in Lambda only
+from chalicelib.pipeline import (
+    continuation,
+    metrics,  # issue 22: EMF lines in Lambda only
+)
 from chalicelib.pipeline.analysis import analyze
 from chalicelib.pipeline.ingestion import (
     IngestionFailed,

@@ -22,6 +22,7 @@ from chalicelib.core.layout import INGESTION_RECORD_KEY
 from chalicelib.core.log import log_error, log_event
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import Store
+from chalicelib.mirror.results import MirrorResult
 from chalicelib.mirror.sync import run_mirror
 from chalicelib.population.update import run_population
 
@@ -226,7 +227,7 @@ def record_ingestion(store: Store, result: IngestionResult, started_at: str,
         finished_at=_now(),
         ok=result.ok,
         errors=result.errors(),
-        mirror=_mirror_counts(mirror.result) if mirror and mirror.result else None,
+        mirror=_mirror_counts(mirror.result) if mirror and isinstance(mirror.result, MirrorResult) else None,
         population={"changed": getattr(population.result, "changed", False)} if population and population.result
         else None,
         last_deep_check=last_deep_check,
@@ -238,10 +239,9 @@ def record_ingestion(store: Store, result: IngestionResult, started_at: str,
         log_error("ingestion_record_failed", error, key=INGESTION_RECORD_KEY)
 
 
-def _mirror_counts(result: Any) -> dict[str, int]:
+def _mirror_counts(result: MirrorResult) -> dict[str, int]:
     """Files per kind of change, and what a run stopped by its time budget left for the next one."""
-    summary = result.to_dict()
-    return result.counts() | {"pending": summary.get("pending", 0), "not_reached": len(summary.get("not_reached", []))}
+    return result.counts() | {"pending": result.pending_files(), "not_reached": len(result.not_reached())}
 
 
 def last_ingestion(store: Store) -> IngestionRecord | None:

@@ -12,12 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from chalicelib.core.errors import NotFound, PreconditionFailed, SourceError, StoreError
+from chalicelib.core.http_client import PoliteClient
 from chalicelib.core.layout import POPULATION_KEY
 from chalicelib.core.log import log_event
 from chalicelib.core.settings import Settings
@@ -322,8 +324,6 @@ def _refuse_unless(url: str, check: Callable[[], Any]) -> Any:
 
 
 def _fetch_once(settings: Settings, url: str, client: Any) -> tuple[bytes, str, str]:
-    from chalicelib.core.http_client import PoliteClient
-
     if client is not None:
         return _fetch(client, url)
     with PoliteClient.from_settings(settings) as own:

@@ -17,22 +17,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chalice import Blueprint, IAMAuthorizer, Response
+from chalice.app import Blueprint, IAMAuthorizer, Response
 
-from chalicelib.web import dashboard
-from chalicelib.web.auth import session as sign_in  # issue 22: API_AUTH=cognito
-from chalicelib.web.status import REPORT_FILE_PATTERN, RUN_HINT, store_status
-from chalicelib.core.errors import NotFound, PipelineError
-from chalicelib.core.log import log_error, log_event
-from chalicelib.core.layout import (
-    BEST_YEARS_JSON_KEY, POPULATION_KEY, POPULATION_STATS_KEY, REPORTS_PREFIX,
-)
-from chalicelib.web.series_source import series_population_for
-from chalicelib.reports.documents import BestYears, PopulationStats
 from chalicelib.bls.mappings import series_titles
 from chalicelib.core import series_ids
+from chalicelib.core.errors import NotFound, PipelineError
+from chalicelib.core.layout import (
+    BEST_YEARS_JSON_KEY,
+    POPULATION_KEY,
+    POPULATION_STATS_KEY,
+    REPORTS_PREFIX,
+)
+from chalicelib.core.log import log_error, log_event
 from chalicelib.core.settings import Settings, api_auth_from_env, client_environment
 from chalicelib.core.store import Store, open_store
+from chalicelib.reports.documents import BestYears, PopulationStats
+from chalicelib.web import dashboard
+from chalicelib.web.auth import session as sign_in  # issue 22: API_AUTH=cognito
+from chalicelib.web.series_source import series_population_for
+from chalicelib.web.status import REPORT_FILE_PATTERN, RUN_HINT, store_status
 
 MAX_LIMIT = 10_000
 MAX_SERIES_FILTER = 100
@@ -139,13 +142,15 @@ def _store(data_store: str, environment: tuple[str | None, ...]) -> Store:
 
 def query_params(allowed: tuple[str, ...]) -> dict[str, str]:
     """The request's query parameters; 400 for unknown or repeated ones."""
-    params = api.current_request.query_params or {}
+    params = api.current_request.query_params
+    if not params:
+        return {}
     unknown = sorted(set(params) - set(allowed))
     if unknown:
         raise ApiError(400, "bad_request",
                        f"unknown query parameter(s): {', '.join(unknown)}",
                        f"accepted: {', '.join(allowed) or 'none'}")
-    values = {}
+    values: dict[str, str] = {}
     for name in params:
         given = params.getlist(name)
         if len(given) > 1:
@@ -198,9 +203,12 @@ def read_report(store: Store, key: str) -> dict[str, Any]:
     except NotFound:
         raise ApiError(404, "report_not_found", f"the report {key} does not exist yet", RUN_HINT) from None
     try:
-        return json.loads(body)
+        document = json.loads(body)
     except ValueError as error:
         raise RuntimeError(f"{key} is not valid JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise RuntimeError(f"{key} is not a JSON object")
+    return document
 
 
 def best_years(store: Store, series: list[str] | None, limit: int | None) -> dict[str, Any]:
@@ -267,7 +275,7 @@ def titles_for(ctx: RequestContext) -> dict[str, str]:
 def dashboard_page() -> Response:
     """The HTML dashboard; `?series=&period=` choose the chart."""
     ctx = _context()
-    params = api.current_request.query_params or {}
+    params: dict[str, str] = dict(api.current_request.query_params or {})
     view, status = _dashboard_view(ctx, params.get("series"), params.get("period"))
     policy = dashboard.CONTENT_SECURITY_POLICY
     if AUTH_MODE == "cognito":  # issue 22: the sign-in origin in form-action only

@@ -9,16 +9,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from chalicelib.core.errors import NotFound, PipelineError
 from chalicelib.core.layout import POPULATION_KEY, REPORTS_PREFIX, SUMMARY_KEY
 from chalicelib.core.store import ObjectInfo, Store
 from chalicelib.mirror.status import SurveyStatus, mirror_status
-
-if TYPE_CHECKING:
-    from chalicelib.pipeline.continuation import MirrorRun
-    from chalicelib.pipeline.ingestion import IngestionRecord
+from chalicelib.pipeline.continuation import MirrorRun, read_run
+from chalicelib.pipeline.ingestion import IngestionRecord, last_ingestion
 
 RUN_HINT = "Run the pipeline to create it: `make run` (or `bls-pipeline run`)."
 REPORT_FILE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}\.(json|csv)$")
@@ -85,9 +83,6 @@ def report_files(store: Store) -> list[ReportFile]:
 def store_status(store: Store, files_of: str = "all") -> StoreStatus:
     """Mirror summary per survey (file lists for `files_of`: "all", "none" or comma-separated
     surveys), the mirror run, ingestion record, population file and report files."""
-    from chalicelib.pipeline.continuation import read_run
-    from chalicelib.pipeline.ingestion import last_ingestion
-
     surveys = mirror_status(store, files_of if files_of == "all" else [s for s in files_of.split(",") if s])
     try:
         head = store.head(POPULATION_KEY)

@@ -26,11 +26,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from chalicelib.web.dashboard import POPULATION_COLOR, VALUE_COLOR
-from chalicelib.mirror.status import mirror_status
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import LocalStore
-from support.paths import ARTIFACTS, REPO as PROJECT
+from chalicelib.mirror.status import mirror_status
+from chalicelib.web.dashboard import POPULATION_COLOR, VALUE_COLOR
+from support.paths import ARTIFACTS
+from support.paths import REPO as PROJECT
 from support.web import STAGE, Page, fill_store_from_pr
 
 CHROMIUM = "/usr/bin/chromium"

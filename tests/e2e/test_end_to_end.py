@@ -16,16 +16,11 @@ import pytest
 from chalice.test import Client
 from moto.server import ThreadedMotoServer
 
-from workstation import cli
-
-from chalicelib.pipeline import events
-
-from workstation import handoff
-
-from chalicelib.pipeline import ingestion as pipeline
 from chalicelib.core.settings import Settings
+from chalicelib.pipeline import events
 from support.chalice_project import project_with, scheduled_event
 from support.pipeline_sources import expected_population_stats, publish_population, publish_vintage, source_env
+from workstation import cli, handoff
 
 REPORT_KEYS = [
     "reports/best_years.csv", "reports/best_years.json", "reports/population_stats.json",

@@ -9,12 +9,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from chalicelib.core.settings import Settings
 from chalicelib.core import s3_events
+from chalicelib.core.layout import POPULATION_STATS_KEY, REPORT_KEYS, SUMMARY_KEY
+from chalicelib.core.settings import Settings
 from chalicelib.pipeline import events
 from chalicelib.pipeline.analysis import analyze
 from chalicelib.population.update import POPULATION_KEY
-from chalicelib.core.layout import POPULATION_STATS_KEY, REPORT_KEYS, SUMMARY_KEY
 from support.paths import FIXTURES
 
 DATA_KEY = "bls/pr/pr.data.0.Current"

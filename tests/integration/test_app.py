@@ -15,10 +15,9 @@ from chalice.test import Client
 from moto import mock_aws
 
 from chalicelib.core import s3_events
-from chalicelib.pipeline import events
-
-from chalicelib.pipeline import ingestion as pipeline
 from chalicelib.core.settings import Settings
+from chalicelib.pipeline import events
+from chalicelib.pipeline import ingestion as pipeline
 from support.chalice_project import project_with, scheduled_event
 from support.paths import REPO
 from support.pipeline_sources import publish_population, publish_vintage, source_env

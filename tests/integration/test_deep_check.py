@@ -7,11 +7,11 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from support.faultserver import FaultServer
-from support.pipeline_sources import publish_population, source_settings
 
 from chalicelib.core.layout import INGESTION_RECORD_KEY
 from chalicelib.pipeline.ingestion import deep_check_due, ingest, last_ingestion
+from support.faultserver import FaultServer
+from support.pipeline_sources import publish_population, source_settings
 
 DIR = "/pub/time.series/pr/"
 NAMES = ["pr.class", "pr.series", "pr.txt"]

@@ -9,14 +9,12 @@ from __future__ import annotations
 import errno
 import hashlib
 import itertools
-import time
 import json
 import os
+import time
 from datetime import UTC, datetime
 
 import pytest
-from support.paths import BUCKET, FIXTURES
-from support.faultserver import FaultServer
 
 from chalicelib.core.http_client import PoliteClient
 from chalicelib.core.settings import Settings
@@ -24,6 +22,8 @@ from chalicelib.core.store import S3Store, Store
 from chalicelib.mirror.budget import Deadlines
 from chalicelib.mirror.state import load_state
 from chalicelib.mirror.sync import run_mirror
+from support.faultserver import FaultServer
+from support.paths import BUCKET, FIXTURES
 
 ROOT = "/pub/time.series/"
 OLD = FIXTURES / "bls" / "pr" / "2025-09-04"

@@ -10,11 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from support.faultserver import FaultServer
-
 from chalicelib.core.errors import SourceError
 from chalicelib.core.http_client import HostRateLimiter, HTTPStatusError, PoliteClient, Validators, user_agent
 from chalicelib.core.settings import Settings
+from support.faultserver import FaultServer
 from workstation.sourceserver import SourceServer
 
 PATH = "/pub/time.series/pr/pr.class"
@@ -66,9 +65,8 @@ def test_retries_5xx_and_429_then_succeeds_honouring_retry_after():
 def test_gives_up_after_the_retries_with_the_status_in_the_message():
     server = ScriptedServer([(502, {})] * 10)
     sleeps: list[float] = []
-    with server, make_client(sleeps, retries=2) as client:
-        with pytest.raises(HTTPStatusError) as error:
-            client.get(server.base_url + PATH)
+    with server, make_client(sleeps, retries=2) as client, pytest.raises(HTTPStatusError) as error:
+        client.get(server.base_url + PATH)
     assert error.value.status == 502
     assert "502" in str(error.value) and "after 3 attempts" in str(error.value)
     assert len(sleeps) == 2
@@ -95,9 +93,8 @@ def test_403_explains_the_contact_requirement(source_server):
 
 def test_connection_refused_is_retried_then_a_source_error():
     sleeps: list[float] = []
-    with make_client(sleeps, retries=1) as client:
-        with pytest.raises(SourceError, match="failed after 2 attempts"):
-            client.get("http://127.0.0.1:9/nothing")
+    with make_client(sleeps, retries=1) as client, pytest.raises(SourceError, match="failed after 2 attempts"):
+        client.get("http://127.0.0.1:9/nothing")
     assert len(sleeps) == 1
 
 

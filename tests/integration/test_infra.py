@@ -21,13 +21,12 @@ from typing import Any
 import pytest
 
 from chalicelib.core.errors import ConfigError
-from chalicelib.pipeline import events
 from chalicelib.core.settings import Settings
-from support.paths import REPO
-
+from chalicelib.pipeline import events
 from infra import write_chalice_config
 from infra.config import PipelineConfig
 from infra.main import build_app
+from support.paths import REPO
 
 ALARM_EMAIL = "ops@example.org"
 # Not part of a clone (or rebuilt by tools): left out of the project copy.

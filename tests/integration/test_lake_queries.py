@@ -52,14 +52,14 @@ def test_best_year_query_equals_the_pandas_report_for_every_series(offline_store
 
 
 def test_best_year_query_breaks_ties_with_the_earliest_year(tmp_path):
-    from chalicelib.lake.sync import sync_source
     from chalicelib.core.store import LocalStore
+    from chalicelib.lake.sync import sync_source
 
     store = LocalStore(tmp_path / "data")
     store.put("bls/pr/pr.data.0.Current", (
-        "series_id\tyear\tperiod\tvalue\tfootnote_codes\n"
-        "PRS1\t2001\tQ01\t0.1\t\nPRS1\t2001\tQ02\t0.2\t\nPRS1\t2000\tQ01\t0.3\t\nPRS1\t2002\tQ05\t9\t\n"
-    ).encode())
+        b"series_id\tyear\tperiod\tvalue\tfootnote_codes\n"
+        b"PRS1\t2001\tQ01\t0.1\t\nPRS1\t2001\tQ02\t0.2\t\nPRS1\t2000\tQ01\t0.3\t\nPRS1\t2002\tQ05\t9\t\n"
+    ))
     sync_source(store, "bls/pr/pr.data.0.Current")
     # 0.1 + 0.2 == 0.3 exactly in DECIMAL: a tie, so 2000 wins; Q05 is not a quarter
     assert run_query(tmp_path / "data", report_queries(Settings())["best_years"]).rows == [

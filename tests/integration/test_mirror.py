@@ -15,18 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from support.faultserver import FaultServer
-from support.paths import FIXTURES
-
 from chalicelib.core.errors import ConfigError, PreconditionFailed
 from chalicelib.core.http_client import PoliteClient
-from chalicelib.mirror.status import mirror_status
-from chalicelib.mirror.sync import run_mirror
-from workstation.cli import cmd_mirror
 from chalicelib.core.layout import mirror_state_key
-from chalicelib.mirror.state import load_state
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import S3Store, Store
+from chalicelib.mirror.state import load_state
+from chalicelib.mirror.status import mirror_status
+from chalicelib.mirror.sync import run_mirror
+from support.faultserver import FaultServer
+from support.paths import FIXTURES
+from workstation.cli import cmd_mirror
 
 DIR = "/pub/time.series/pr/"
 OLD = FIXTURES / "bls" / "pr" / "2025-09-04"

@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from support.faultserver import FaultServer
 
 from chalicelib.core.http_client import PoliteClient
 from chalicelib.core.settings import Settings
 from chalicelib.mirror.state import load_state
 from chalicelib.mirror.sync import run_mirror
+from support.faultserver import FaultServer
 from workstation.sourceserver import entity_tag
 
 DIR = "/pub/time.series/pr/"

@@ -8,6 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from chalicelib.core import s3_events
+from chalicelib.core.errors import ConfigError, SourceError
+from chalicelib.core.settings import Settings
+from chalicelib.core.store import LocalStore, S3Store
+from chalicelib.mirror.results import MirrorResult, SurveyResult
+from chalicelib.pipeline import analysis, events
+from chalicelib.pipeline import ingestion as pipeline
+from chalicelib.reports.inputs import ReportInput
 from support.pipeline_sources import (
     changed_files,
     expected_population_stats,
@@ -16,28 +25,7 @@ from support.pipeline_sources import (
     source_env,
     source_settings,
 )
-
-from workstation import cli
-
-from chalicelib.core import s3_events
-from chalicelib.pipeline import events
-
-from workstation import handoff
-
-from chalicelib.pipeline import ingestion as pipeline
-
-from chalicelib.pipeline import analysis
-
-from workstation import local_run
-
-from workstation import render
-
-from workstation import snapshot
-from chalicelib.core.errors import ConfigError, SourceError
-from chalicelib.mirror.results import MirrorResult, SurveyResult
-from chalicelib.core.settings import Settings
-from chalicelib.reports.inputs import ReportInput
-from chalicelib.core.store import LocalStore, S3Store
+from workstation import cli, handoff, local_run, render, snapshot
 
 
 @dataclass

@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 
-from chalicelib.population import update as population
-from workstation.cli import main
 from chalicelib.core.errors import ConfigError, SourceError, StoreError
 from chalicelib.core.http_client import PoliteClient
+from chalicelib.core.settings import Settings
+from chalicelib.core.store import Store
+from chalicelib.population import update as population
 from chalicelib.population.update import (
     POPULATION_KEY,
     PopulationRecord,
@@ -28,10 +29,9 @@ from chalicelib.population.update import (
     parse_response,
     run_population,
 )
-from chalicelib.core.settings import Settings
-from workstation.sourceserver import RequestRecord, SourceServer
-from chalicelib.core.store import Store
 from support.paths import FIXTURES
+from workstation.cli import main
+from workstation.sourceserver import RequestRecord, SourceServer
 
 DATAUSA = FIXTURES / "datausa"
 TESSERACT_FILES = [

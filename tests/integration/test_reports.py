@@ -16,20 +16,20 @@ from pathlib import Path
 import pytest
 
 from chalicelib.bls.data_file import BlsDataReader
-from chalicelib.reports import run as reports
-from workstation.cli import main
 from chalicelib.core.errors import PipelineError, SourceError
-from chalicelib.population.update import PopulationRecord
 from chalicelib.core.layout import BEST_YEARS_JSON_KEY, REPORT_KEYS, SERIES_POPULATION_JSON_KEY, SUMMARY_KEY
+from chalicelib.core.settings import Settings
+from chalicelib.core.store import LocalStore
+from chalicelib.population.update import PopulationRecord
+from chalicelib.reports import run as reports
 from chalicelib.reports.definitions import population_stats
 from chalicelib.reports.documents import BestYear
 from chalicelib.reports.run import run_reports
 from chalicelib.reports.scan import DataScan, scan_data
 from chalicelib.reports.stored import read_stored_reports
 from chalicelib.web.series_source import series_population_for
-from chalicelib.core.settings import Settings
-from chalicelib.core.store import LocalStore
 from support.paths import FIXTURES, REPO
+from workstation.cli import main
 
 PR = FIXTURES / "bls" / "pr"
 CURRENT = {v: PR / v / "pr.data.0.Current" for v in ("2025-09-04", "2026-08-06")}

@@ -20,6 +20,13 @@ from typing import Any
 
 import pytest
 from chalice.test import Client
+
+from app import app
+from chalicelib.core.settings import Settings
+from chalicelib.core.store import LocalStore
+from chalicelib.web import routes as web
+from chalicelib.web.auth import gateway, session
+from chalicelib.web.auth.tokens import KeySet, TokenVerifier
 from support.cognito import (
     CLIENT_ID,
     DOMAIN,
@@ -31,13 +38,6 @@ from support.cognito import (
 )
 from support.paths import REPO as PROJECT
 from support.web import STAGE, fill_store_from_pr
-
-from app import app
-from chalicelib.core.settings import Settings
-from chalicelib.core.store import LocalStore
-from chalicelib.web import routes as web
-from chalicelib.web.auth import gateway, session
-from chalicelib.web.auth.tokens import KeySet, TokenVerifier
 
 pytestmark = pytest.mark.filterwarnings("ignore:IAMAuthorizer is not a supported in local mode")
 

@@ -99,9 +99,8 @@ def test_missing_object_is_not_found(store):
         store.head("nope")
     with pytest.raises(NotFound):
         store.read("nope")
-    with pytest.raises(NotFound):
-        with store.open("nope"):
-            pass
+    with pytest.raises(NotFound), store.open("nope"):
+        pass
     assert store.exists("nope") is False
 
 

@@ -29,13 +29,13 @@ if str(PROJECT) not in sys.path:
 from chalice.test import Client  # noqa: E402
 
 from app import app  # noqa: E402
-from chalicelib.web import chart, dashboard  # noqa: E402
-from chalicelib.web.format import format_time  # noqa: E402
-from chalicelib.web import routes as web
-from chalicelib.mirror.status import mirror_status  # noqa: E402
-from chalicelib.web.series_source import series_population_for  # noqa: E402
 from chalicelib.core.settings import Settings  # noqa: E402
 from chalicelib.core.store import LocalStore, Store  # noqa: E402
+from chalicelib.mirror.status import mirror_status  # noqa: E402
+from chalicelib.web import chart, dashboard  # noqa: E402
+from chalicelib.web import routes as web
+from chalicelib.web.format import format_time  # noqa: E402
+from chalicelib.web.series_source import series_population_for  # noqa: E402
 
 RUN_HINTS = ("make run", "bls-pipeline run")
 JSON_TYPE = "application/json"
@@ -141,9 +141,8 @@ def test_status_reports_the_mirror_population_and_report_files(client, store):
 
 def test_status_and_dashboard_show_the_last_ingestion(client, store):
     # GIVEN the last ingestion failed in its population step
-    from chalicelib.pipeline import ingestion as pipeline
-
     from chalicelib.mirror.results import MirrorResult, SurveyResult
+    from chalicelib.pipeline import ingestion as pipeline
 
     mirrored = MirrorResult([SurveyResult("pr", "https://download.bls.gov/pub/time.series/pr/", "bls/pr/",
                                           updated=["pr.series"], unchanged=["pr.class"])])

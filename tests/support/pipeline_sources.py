@@ -7,9 +7,8 @@ import statistics
 from datetime import UTC, datetime
 
 from chalicelib.core.settings import Settings
-from workstation.sourceserver import SourceServer
-
 from support.paths import FIXTURES
+from workstation.sourceserver import SourceServer
 
 VINTAGES = {
     "2025-09-04": datetime(2025, 9, 4, 12, 30, tzinfo=UTC),

@@ -10,9 +10,8 @@ from chalicelib.core.store import Store
 from chalicelib.mirror.sync import run_mirror
 from chalicelib.population.update import run_population
 from chalicelib.reports.run import run_reports
-from workstation.sourceserver import SourceServer
-
 from support.paths import FIXTURES
+from workstation.sourceserver import SourceServer
 
 PR_FILES = FIXTURES / "bls" / "pr" / "2026-08-06"
 POPULATION_FILE = FIXTURES / "datausa" / "population_acs1_nation_newapi_hk2719_2025-10.json"

@@ -8,9 +8,9 @@ import json
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from support.cognito import CLIENT_ID, ISSUER, POOL_ID, REGION, FakePool, unsigned_token
 
 from chalicelib.web.auth.tokens import InvalidToken, KeySet, TokenVerifier, issuer_url
+from support.cognito import CLIENT_ID, ISSUER, POOL_ID, REGION, FakePool, unsigned_token
 
 NOW = 1_760_000_000.0
 

@@ -72,7 +72,6 @@ def test_help_exits_0(argv, capsys):
 def test_structured_logs_survive_the_chalice_app(capsys):
     # GIVEN the Chalice app is imported (Chalice configures a logger named after the app)
     import app  # noqa: F401
-
     from chalicelib.core.log import log_event
 
     # WHEN an INFO event is logged

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from chalicelib.core import s3_events
-from chalicelib.pipeline import events
 from chalicelib.core.settings import Settings
+from chalicelib.pipeline import events
 
 # A real S3 → SQS message body (shape as S3 sends it; key URL-encoded with '+' for spaces).
 REAL_S3_MESSAGE = {

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from support.paths import FIXTURES
-
 from chalicelib.core.errors import SourceError
 from chalicelib.mirror.listing import ListingEntry, parse_listing
+from support.paths import FIXTURES
 
 BASE = "https://download.bls.gov/pub/time.series/pr/"
 LISTINGS = FIXTURES / "bls" / "listings"

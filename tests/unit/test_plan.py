@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 
 from chalicelib.core.http_client import Validators
+from chalicelib.core.store import ObjectInfo
 from chalicelib.mirror.listing import ListingEntry
-from chalicelib.mirror.state import FileRecord, sync_fingerprint
 from chalicelib.mirror.plan import (
     ALTERED,
     MISSING,
@@ -19,7 +19,7 @@ from chalicelib.mirror.plan import (
     VERIFY,
     make_plan,
 )
-from chalicelib.core.store import ObjectInfo
+from chalicelib.mirror.state import FileRecord, sync_fingerprint
 
 PREFIX = "bls/pr/"
 URL = "http://src/pub/time.series/pr/"

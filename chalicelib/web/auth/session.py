@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalice import Response
+from chalice.app import Response
 
 from chalicelib.core.errors import ConfigError
 from chalicelib.core.log import log_event
@@ -221,7 +221,10 @@ def exchange_code(token_url: str, form: Mapping[str, str], timeout: float = TOKE
         body = response.read(MAX_TOKEN_RESPONSE + 1)
     if len(body) > MAX_TOKEN_RESPONSE:
         raise ValueError("the token response is too large")
-    return json.loads(body)
+    document = json.loads(body)
+    if not isinstance(document, dict):
+        raise ValueError("the token response is not a JSON object")
+    return document
 
 
 def _sign_in_failed(request: Any, reason: str) -> Response:

@@ -46,7 +46,10 @@ def fetch_jwks(url: str, timeout: float = JWKS_TIMEOUT) -> dict[str, Any]:
         body = response.read(MAX_JWKS_BYTES + 1)
     if len(body) > MAX_JWKS_BYTES:
         raise InvalidToken("the JWKS document is too large")
-    return json.loads(body)
+    document = json.loads(body)
+    if not isinstance(document, dict):
+        raise InvalidToken("the JWKS document is not a JSON object")
+    return document
 
 
 @dataclass
