@@ -25,7 +25,7 @@ endif
 venv: $(STAMP)
 
 # Two pip calls: the Lambda dependencies from the lock file (hash-checking mode covers the whole
-# call, so only that file), then the workstation/test tools, constrained to the same pins.
+# call, so only that file), then the workstation/test tools, constrained to the same versions.
 $(STAMP): requirements.txt requirements.in requirements-dev.txt pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "error: Python 3.12 or newer is required (none found on PATH)" >&2; exit 2; fi
 	@if [ -x $(PY) ] && ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
@@ -34,7 +34,9 @@ $(STAMP): requirements.txt requirements.in requirements-dev.txt pyproject.toml
 	@# pip below 26.3: chalice 1.34 requires it (a newer pip makes the resolver complain).
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade "pip<26.3"
 	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c requirements.txt
+	@# The pins without their hashes: a file with hashes would put this whole call in hash-checking mode.
+	sed -n 's/^\([A-Za-z0-9._-]*==[^ ]*\).*/\1/p' requirements.txt > $(VENV)/lambda-pins.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c $(VENV)/lambda-pins.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
