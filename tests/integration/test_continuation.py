@@ -15,12 +15,12 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from support.pipeline_sources import BLS_PATH, publish_population, publish_vintage, source_env
 
 from chalicelib.core.layout import MIRROR_RUN_KEY, POPULATION_KEY
 from chalicelib.core.store import LocalStore
 from chalicelib.pipeline import continuation, handlers
 from chalicelib.pipeline.continuation import read_run
+from support.pipeline_sources import BLS_PATH, publish_population, publish_vintage, source_env
 
 
 class Context:

@@ -9,15 +9,13 @@ from __future__ import annotations
 import errno
 import hashlib
 import itertools
-import time
 import json
 import os
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
-from support.paths import BUCKET, FIXTURES
-from support.faultserver import FaultServer
 
 from chalicelib.core.http_client import PoliteClient
 from chalicelib.core.settings import Settings
@@ -25,6 +23,8 @@ from chalicelib.core.store import S3Store, Store
 from chalicelib.mirror.budget import Deadlines
 from chalicelib.mirror.state import load_state
 from chalicelib.mirror.sync import run_mirror
+from support.faultserver import FaultServer
+from support.paths import BUCKET, FIXTURES
 
 ROOT = "/pub/time.series/"
 OLD = FIXTURES / "bls" / "pr" / "2025-09-04"
@@ -466,36 +466,3 @@ def test_a_transfer_still_running_at_the_runs_deadline_is_abandoned_as_pending(s
     assert result["ok"] and not result["complete"] and result["surveys"][0]["pending_files"] == ["pr.slow"]
     assert result["added"] == NAMES and not store.exists("bls/pr/pr.slow")
     assert not [i for i in store.list("bls/pr.mirror/") if "in-sync" in i.key]
-
-
-def test_progress_is_logged_at_least_every_interval(capsys):
-    from chalicelib.mirror.progress import Meter
-
-    def progress_lines() -> list[dict]:
-        return [json.loads(line) for line in capsys.readouterr().err.splitlines() if '"mirror_progress"' in line]
-
-    meter = Meter()
-    meter.plan("pr", 3, 3000)
-    beats: list[dict] = []
-    with meter.heartbeat(interval=0.05):
-        meter.add_bytes(1000)
-        meter.file_done()
-        # WHEN the block lasts: lines keep coming (waited for, not timed: a busy machine only delays them)
-        give_up = time.monotonic() + 60
-        while len(beats) < 2 and time.monotonic() < give_up:
-            beats += progress_lines()
-            time.sleep(0.01)
-    lines = beats + progress_lines()
-    assert len(beats) >= 2 and len(lines) >= 3  # while the block ran, and one more at its end
-    assert {k: lines[-1][k] for k in ("survey", "files_done", "files_planned", "bytes_received", "bytes_planned")} \
-        == {"survey": "pr", "files_done": 1, "files_planned": 3, "bytes_received": 1000, "bytes_planned": 3000}
-
-
-def test_the_terminal_progress_bar_shows_files_bytes_and_rate(capsys):
-    from chalicelib.mirror.progress import ProgressSnapshot
-    from workstation.progress_bar import ProgressBar
-
-    with ProgressBar() as bar:
-        bar.update(ProgressSnapshot("cu", 10, 10, 2 * 1024 * 1024, 2 * 1024 * 1024, 1.0))
-    shown = capsys.readouterr().err
-    assert "cu 10/10 files" in shown and "2.00M/2.00M" in shown and "B/s" in shown

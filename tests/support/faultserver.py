@@ -95,7 +95,7 @@ class FaultServer(SourceServer):
                 return self._queued[path].pop(0)
             return self._always.get(path)
 
-    def fault(self, record: RequestRecord, handler) -> bool:  # noqa: ANN001 - the server's handler
+    def fault(self, record: RequestRecord, handler) -> bool:
         with self._fault_lock:
             location = self._redirects.get(record.path)
         if location is not None:
@@ -170,7 +170,7 @@ class FaultServer(SourceServer):
             return True
         raise ValueError(f"unknown fault {name!r}")
 
-    def _stream_fault(self, name: str, path: str, body: bytes, handler) -> None:  # noqa: ANN001
+    def _stream_fault(self, name: str, path: str, body: bytes, handler) -> None:
         handler.send_response(200)
         handler.send_header("Content-Type", "text/plain")
         if name == "trickle":
@@ -198,7 +198,7 @@ class FaultServer(SourceServer):
         return resource.body if resource is not None else b"x" * 1000
 
 
-def _reset(handler) -> None:  # noqa: ANN001
+def _reset(handler) -> None:
     """Close the connection with an RST instead of a FIN."""
     handler.wfile.flush()
     handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
