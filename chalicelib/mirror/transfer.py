@@ -11,7 +11,6 @@ The result is a value (`FileResult`); nothing is mutated on the way.
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -95,7 +94,7 @@ class Transfer:
         # (429, 5xx, connection errors): here only a body that did not add up is retried, and a
         # SourceError from `get` (it has retried already) ends the file at once.
         budget = self.client.retry_budget()
-        deadline, is_run_end = self.deadlines.file_deadline(time.monotonic())
+        deadline, is_run_end = self.deadlines.file_deadline(self.deadlines.clock())
         validators = fetch.validators
         while True:
             headers = {"Accept-Encoding": "identity"}  # Content-Length must be the body's length
@@ -169,7 +168,7 @@ class Transfer:
             self.count_bytes(len(chunk))
             if limit is not None and size > limit:
                 raise _IncompleteBody(f"more than the {limit} bytes announced arrived; stopped reading")
-            _check_deadline(fetch, size, deadline)
+            _check_deadline(fetch, size, deadline, self.deadlines.clock())
             digest.update(chunk)
             upload.write(chunk)
         announced = response.headers.get("Content-Length")
@@ -201,9 +200,9 @@ def allowed_size(content_length: str | None, listed: int | None) -> int | None:
     return min(limits) if limits else None
 
 
-def _check_deadline(fetch: Fetch, size: int, deadline: tuple[float, bool]) -> None:
+def _check_deadline(fetch: Fetch, size: int, deadline: tuple[float, bool], now: float) -> None:
     when, is_run_end = deadline
-    if time.monotonic() <= when:
+    if now <= when:
         return
     if is_run_end:
         raise _OutOfTime()

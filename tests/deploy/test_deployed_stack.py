@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import statistics
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -83,6 +82,13 @@ def source_requests(deployed: Deployed) -> list[str]:
     """The snapshot server's requests so far (`GET /path` ...), from its log."""
     log = Path(deployed.running()["sources"].log).read_text()
     return [line.removeprefix("request ") for line in log.splitlines() if line.startswith("request ")]
+
+
+def queue_counts(sqs: Any, url: str) -> tuple[int, int]:
+    """(messages waiting, messages received and not yet deleted) in a queue."""
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
 def test_first_ingestion_writes_the_reports_of_the_bundled_snapshot(deployed: Deployed, tmp_path: Path) -> None:
@@ -230,6 +236,12 @@ def test_second_deployment_with_nothing_changed_sends_no_message(deployed: Deplo
     bucket = deployed.first.bucket
     etags = {key: s3.head_object(Bucket=bucket, Key=key)["ETag"] for key in REPORT_KEYS}
     analyses = invocations(logs, FUNCTIONS["analyze"])
+
+    def inputs_as_stored() -> dict[str, tuple[str, Any]]:  # a rewrite changes LastModified, even with the same bytes
+        heads = {key: s3.head_object(Bucket=bucket, Key=key) for key in deployed.first.changed_inputs}
+        return {key: (head["ETag"], head["LastModified"]) for key, head in heads.items()}
+
+    inputs = inputs_as_stored()
     # WHEN `make deploy-local` runs again (same state folder and port)
     again = deploy.deploy_local(deployed.state_dir, deployed.port, project_dir=deployed.project,
                                 ingest_time_budget=TIME_BUDGET)
@@ -240,7 +252,10 @@ def test_second_deployment_with_nothing_changed_sends_no_message(deployed: Deplo
     assert again.ingestion["population"]["changed"] is False
     # ... which wrote no report input: no message, no analysis, the reports untouched
     assert again.changed_inputs == []
-    time.sleep(2)  # room for a notification S3 would send asynchronously
+    # (read from the store and the queue, not waited for: no input object was rewritten, so S3 had no
+    # ObjectCreated event to send, and the analysis queue holds nothing)
+    assert inputs_as_stored() == inputs
+    assert queue_counts(deployed.client("sqs"), deployed.first.outputs["QueueUrl"]) == (0, 0)
     assert invocations(logs, FUNCTIONS["analyze"]) == analyses
     assert {key: s3.head_object(Bucket=bucket, Key=key)["ETag"] for key in REPORT_KEYS} == etags
     assert again.population_stats["mean"] == 322069808
@@ -274,10 +289,11 @@ def test_poison_message_ends_in_the_dead_letter_queue_after_the_configured_recei
 
     processes.wait_until(dead_lettered, 90, "the message in the dead-letter queue")
     assert [m["Body"] for m in dead] == [body]
+    # ... and the analysis queue is empty: with the message dead-lettered, no further receive can happen
+    assert queue_counts(sqs, outputs["QueueUrl"]) == (0, 0)
     # (a failed worker is replaced, so the last invocations can still be running: wait for their logs)
     processes.wait_until(lambda: invocations(logs, FUNCTIONS["analyze"]) - analyses >= configured, 90,
                          f"{configured} invocations of the analysis")
-    time.sleep(2)
     assert invocations(logs, FUNCTIONS["analyze"]) - analyses == configured
     counts = sqs.get_queue_attributes(QueueUrl=outputs["QueueUrl"], AttributeNames=[
         "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]

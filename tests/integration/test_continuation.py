@@ -120,12 +120,16 @@ def test_the_daily_run_does_not_mirror_while_a_continuation_holds_the_lease(sour
 
 
 def test_two_daily_runs_at_once_never_both_mirror(source_server, env, queue, tmp_path):
-    # GIVEN a slow listing, and two daily invocations started together
-    source_server.inject(BLS_PATH, "slow")
+    # GIVEN two daily invocations started together, the listing held until one of them has returned
+    # (so the other is still mirroring then, however slowly either thread starts on a busy machine)
+    source_server.inject(BLS_PATH, "hold")
     results: list[dict] = []
 
     def one() -> None:
-        results.append(handlers.scheduled_ingestion(env, Context()))
+        try:
+            results.append(handlers.scheduled_ingestion(env, Context()))
+        finally:
+            source_server.release()
 
     threads = [threading.Thread(target=one) for _ in range(2)]
     for thread in threads:

@@ -12,6 +12,7 @@ import itertools
 import json
 import os
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -280,17 +281,33 @@ def test_an_endless_body_is_cut_at_the_listed_size(server, store, client):
     assert list(store.list("bls/pr/")) == []
 
 
+SLOW = ROOT + "pr/pr.slow"
+
+
+def publish_trickling(server: FaultServer) -> None:
+    """The pr files, and pr.slow: 20 bytes (the smallest file, so fetched last), a byte every 0.2 s."""
+    publish_pr(server)
+    server.publish(SLOW, b"y" * 20, WHEN)
+    server.always(SLOW, "trickle")
+
+
+def late_clock(server: FaultServer) -> Callable[[], float]:
+    """The monotonic clock, 1000 s late once pr.slow has been requested: every deadline has passed for
+    it, and for no other file (one transfer at a time, the largest first: the others are done by then).
+    No test waits for a real deadline, so a busy machine cannot fail one."""
+    return lambda: time.monotonic() + (1000.0 if server.count("GET", SLOW) else 0.0)
+
+
 def test_a_trickling_source_is_abandoned_at_the_per_file_deadline(server, store, client):
     # GIVEN one file that trickles a byte every 0.2 s, beside the real files
-    publish_pr(server)
-    server.publish(ROOT + "pr/pr.slow", b"y" * 1000, WHEN)
-    server.always(ROOT + "pr/pr.slow", "trickle")
-    # WHEN the mirror runs with a per-file deadline of 1 s
-    result = run_mirror(settings_for(server, mirror_file_deadline=1.0), store, client=client).to_dict()
+    publish_trickling(server)
+    # WHEN the mirror runs (one transfer at a time) and pr.slow's per-file deadline passes while it trickles
+    deadlines = Deadlines(per_file=60.0, clock=late_clock(server))
+    result = run_mirror(settings_for(server, http_concurrency=1), store, client=client, deadlines=deadlines).to_dict()
     # THEN that file failed on its deadline (not retried), and every other file was mirrored
     assert result["failed"] == ["pr.slow"] and result["added"] == NAMES
-    assert server.count("GET", ROOT + "pr/pr.slow") == 1
-    assert server.sent[ROOT + "pr/pr.slow"] < 20
+    assert server.count("GET", SLOW) == 1
+    assert server.sent[SLOW] < 20  # abandoned before the end
 
 
 # --------------------------------------------------------------------------- root discovery
@@ -355,8 +372,13 @@ def test_the_comma_separated_list_still_works_beside_the_root(server, store, cli
 
 def counting_clock(starts: int) -> Deadlines:
     """Deadlines that allow exactly `starts` checks to pass (one per survey and one per file)."""
-    ticks = itertools.count()
-    return Deadlines(start_until=starts, clock=lambda: next(ticks))
+    checks = itertools.count()
+
+    class Counting(Deadlines):
+        def can_start(self) -> bool:
+            return next(checks) < starts
+
+    return Counting()
 
 
 def test_a_budget_stop_is_clean_and_the_next_run_finishes_without_downloading_again(server, store, client):
@@ -434,39 +456,13 @@ def test_the_status_of_65_surveys_stays_small_and_shows_pending_work(local_store
 
 def test_a_transfer_still_running_at_the_runs_deadline_is_abandoned_as_pending(server, store, client):
     # GIVEN a file that trickles (a byte every 0.2 s) beside the real files, and a run whose
-    # in-flight transfers are abandoned 4 s in (as in Lambda, before the timeout)
-    publish_pr(server)
-    server.publish(ROOT + "pr/pr.slow", b"y" * 1000, WHEN)
-    server.always(ROOT + "pr/pr.slow", "trickle")
-    deadlines = Deadlines(abandon_at=time.monotonic() + 4)
-    # WHEN the mirror runs
-    result = run_mirror(settings_for(server), store, client=client, deadlines=deadlines).to_dict()
+    # in-flight transfers are abandoned at a deadline (as in Lambda, before the timeout)
+    publish_trickling(server)
+    clock = late_clock(server)
+    deadlines = Deadlines(abandon_at=clock() + 600, clock=clock)
+    # WHEN the mirror runs (one transfer at a time) and the run's deadline passes while pr.slow trickles
+    result = run_mirror(settings_for(server, http_concurrency=1), store, client=client, deadlines=deadlines).to_dict()
     # THEN the trickling file is pending (not failed), nothing of it is stored, the rest is mirrored
     assert result["ok"] and not result["complete"] and result["surveys"][0]["pending_files"] == ["pr.slow"]
     assert result["added"] == NAMES and not store.exists("bls/pr/pr.slow")
     assert not [i for i in store.list("bls/pr.mirror/") if "in-sync" in i.key]
-
-
-def test_progress_is_logged_at_least_every_interval(capsys):
-    from chalicelib.mirror.progress import Meter
-
-    meter = Meter()
-    meter.plan("pr", 3, 3000)
-    with meter.heartbeat(interval=0.05):
-        meter.add_bytes(1000)
-        meter.file_done()
-        time.sleep(0.28)
-    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if '"mirror_progress"' in line]
-    assert len(lines) >= 3  # every 0.05 s (at least twice in 0.28 s, however busy the machine), and at the end
-    assert {k: lines[-1][k] for k in ("survey", "files_done", "files_planned", "bytes_received", "bytes_planned")} \
-        == {"survey": "pr", "files_done": 1, "files_planned": 3, "bytes_received": 1000, "bytes_planned": 3000}
-
-
-def test_the_terminal_progress_bar_shows_files_bytes_and_rate(capsys):
-    from chalicelib.mirror.progress import ProgressSnapshot
-    from workstation.progress_bar import ProgressBar
-
-    with ProgressBar() as bar:
-        bar.update(ProgressSnapshot("cu", 10, 10, 2 * 1024 * 1024, 2 * 1024 * 1024, 1.0))
-    shown = capsys.readouterr().err
-    assert "cu 10/10 files" in shown and "2.00M/2.00M" in shown and "B/s" in shown

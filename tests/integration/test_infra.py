@@ -659,6 +659,26 @@ def test_lambda_package_is_under_the_250_mb_limit(path2_package: Path, pipeline_
         assert any(n.startswith("python/lib/python3.12/site-packages/numpy/") for n in names)
 
 
+def _normalized(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def test_the_layer_holds_exactly_the_locked_versions(path2_package: Path, pipeline_stack: Synthesized) -> None:
+    # GIVEN the lock file: every Lambda dependency pinned with its hashes (`make lock`)
+    lines = (REPO / "requirements.txt").read_text().splitlines()
+    pins = dict(line.split(" ")[0].split("==") for line in lines if "==" in line and not line.startswith(" "))
+    assert all(f"{name}=={version} \\" in lines for name, version in pins.items())  # each one with --hash lines
+    assert {"pandas", "numpy", "fastparquet", "boto3"} <= pins.keys()
+    # THEN the layer of both paths holds those distributions at those versions, and nothing else
+    path1_dirs = [d for d in (pipeline_stack.workdir / "chalice.out").iterdir() if d.is_dir()]
+    for folder in (path2_package, path1_dirs[0]):
+        with zipfile.ZipFile(folder / "layer-deployment.zip") as archive:
+            installed = {n.split("/")[4].removesuffix(".dist-info") for n in archive.namelist()
+                         if n.split("/")[4:5] and n.split("/")[4].endswith(".dist-info")}
+        assert {_normalized(d.rsplit("-", 1)[0]): d.rsplit("-", 1)[1] for d in installed} == {
+            _normalized(name): version for name, version in pins.items()}, folder
+
+
 def test_lambda_package_holds_app_and_chalicelib_only(path2_package: Path, project_copy: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     # GIVEN a project copy that holds the workstation-only code, the tests, the benchmarks and the CDK app

@@ -31,14 +31,3 @@ def test_no_module_but_the_layout_spells_a_store_prefix() -> None:
                if text.startswith(PREFIXES) or layout.BOOKKEEPING_SUFFIX + "/" in text]
     # THEN none starts with a store prefix: they import chalicelib.core.layout
     assert spelled == []
-
-
-def test_layout_keys() -> None:
-    assert layout.survey_prefix("pr") == "bls/pr/"
-    assert layout.mirror_state_key("pr") == "bls/pr.mirror/state.json"
-    assert layout.marker_key("pr", "abc") == "bls/pr.mirror/in-sync-abc"
-    assert layout.survey_of_state_key("bls/pr.mirror/state.json") == "pr"
-    assert layout.survey_of_state_key("bls/pr/state.json") is None
-    assert layout.survey_of_state_key("bls/pr.mirror/in-sync-abc") is None
-    assert layout.DEFAULT_REPORT_DATA_KEY == "bls/pr/pr.data.0.Current"
-    assert all(key.startswith(layout.REPORTS_PREFIX) for key in (*layout.REPORT_KEYS, layout.SUMMARY_KEY))

@@ -12,6 +12,8 @@ Faults:
 - `"reset"`: the connection is reset (RST) before any response.
 - `"reset_mid"`: headers and half the body, then a reset.
 - `"slow"`: waits `slow_seconds` before answering normally.
+- `"hold"`: waits until `server.release()` (at most `hold_seconds`), then answers normally: a
+  request kept in flight for as long as the test needs, without guessing a duration.
 - `"garbage"`: 200 with bytes that are not an HTML listing.
 - `"cut"`: no Content-Length, the first half of the body (or listing page), then the
   connection closes: a body cut short that HTTP alone cannot tell from a complete one.
@@ -51,8 +53,10 @@ class FaultServer(SourceServer):
     """SourceServer with per-path fault queues."""
 
     def __init__(self, *, retry_after: str = "1", slow_seconds: float = 1.0, endless_bytes: int = 64 << 20,
-                 trickle_seconds: float = 0.2, **kwargs: object) -> None:
+                 trickle_seconds: float = 0.2, hold_seconds: float = 120.0, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.hold_seconds = hold_seconds
+        self.released = threading.Event()
         self.endless_bytes = endless_bytes
         self.trickle_seconds = trickle_seconds
         self.sent: dict[str, int] = defaultdict(int)  # bytes sent by the endless and trickle faults
@@ -81,13 +85,17 @@ class FaultServer(SourceServer):
         with self._fault_lock:
             self._redirects[path] = location
 
+    def release(self) -> None:
+        """Let the requests held by the `"hold"` fault (and any later ones) be answered."""
+        self.released.set()
+
     def _next_fault(self, path: str) -> str | None:
         with self._fault_lock:
             if self._queued.get(path):
                 return self._queued[path].pop(0)
             return self._always.get(path)
 
-    def fault(self, record: RequestRecord, handler) -> bool:  # noqa: ANN001 - the server's handler
+    def fault(self, record: RequestRecord, handler) -> bool:
         with self._fault_lock:
             location = self._redirects.get(record.path)
         if location is not None:
@@ -100,6 +108,9 @@ class FaultServer(SourceServer):
         record.status = -1  # marks a faulted request in the log
         if name == "slow":
             time.sleep(self.slow_seconds)
+            return False
+        if name == "hold":
+            self.released.wait(self.hold_seconds)
             return False
         if name.isdigit():
             headers = {"Content-Type": "text/plain"}
@@ -159,7 +170,7 @@ class FaultServer(SourceServer):
             return True
         raise ValueError(f"unknown fault {name!r}")
 
-    def _stream_fault(self, name: str, path: str, body: bytes, handler) -> None:  # noqa: ANN001
+    def _stream_fault(self, name: str, path: str, body: bytes, handler) -> None:
         handler.send_response(200)
         handler.send_header("Content-Type", "text/plain")
         if name == "trickle":
@@ -187,7 +198,7 @@ class FaultServer(SourceServer):
         return resource.body if resource is not None else b"x" * 1000
 
 
-def _reset(handler) -> None:  # noqa: ANN001
+def _reset(handler) -> None:
     """Close the connection with an RST instead of a FIN."""
     handler.wfile.flush()
     handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

@@ -44,7 +44,7 @@ def fill_store_from_pr(store: Store, store_url: str) -> Settings:
 class Page(HTMLParser):
     """A parsed HTML page: every element with its attributes and the text inside it."""
 
-    VOID = {"meta", "input", "br", "img", "link", "hr", "source", "wbr", "col", "area", "base"}
+    VOID = frozenset({"meta", "input", "br", "img", "link", "hr", "source", "wbr", "col", "area", "base"})
 
     def __init__(self, html: str) -> None:
         super().__init__(convert_charrefs=True)
