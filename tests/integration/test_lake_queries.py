@@ -299,14 +299,14 @@ def test_lake_command_reconciles_and_reports_nothing_to_do_after_a_run(offline_s
         "bls/pr/pr.series": "unchanged", "population/population.json": "unchanged"}
 
 
-def test_the_readme_sql_examples_run(offline_store, capsys):
+def test_the_documented_sql_examples_run(offline_store, capsys):
     import re
     import shlex
 
     from tests.support.paths import REPO
 
-    readme = (REPO / "README.md").read_text()
-    block = readme.split("## SQL", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    doc = (REPO / "docs" / "lake.md").read_text()
+    block = doc.split("## SQL", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
     commands = [shlex.split(c) for c in re.findall(r'^bls-pipeline query ".*?"(?: --\w+)?$', block, re.MULTILINE | re.DOTALL)]
     assert len(commands) == 3
     root, _, _ = offline_store
