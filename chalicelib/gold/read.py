@@ -301,8 +301,8 @@ def _column(frame: pd.DataFrame, name: str) -> list[Any]:
     """A column as Python values, None for missing ones (or all None when the file lacks the column)."""
     if name not in frame.columns:
         return [None] * len(frame)
-    column = frame[name]
-    return [None if _missing(v) else v for v in column.astype(object).tolist()]
+    column = frame[name].astype(object)
+    return column.where(column.notna(), None).tolist()
 
 
 def _missing(value: Any) -> bool:
@@ -422,7 +422,10 @@ def _load_catalog(store: Store, key: str, survey: str) -> _CatalogIndex:
     ids = [str(v) for v in frame["series_id"].astype(object).tolist()]
     titles = [t or i for t, i in zip(_column(frame, "title"), ids)]  # never an empty title
     periodicity = [p or "" for p in _column(frame, "periodicity")]
-    haystack = [" " + " ".join(query_words(f"{i} {t}")) + " " for i, t in zip(ids, titles)]
+    import pandas as pd
+
+    words = (pd.Series(ids, dtype=object) + " " + pd.Series(titles, dtype=object)).str.upper()
+    haystack = (" " + words.str.replace(_NON_WORD.pattern, " ", regex=True).str.strip() + " ").tolist()
     rows = {name: _column(frame, name) for name in names if name not in ("series_id", "title", "periodicity")}
     return _CatalogIndex(survey, ids, titles, periodicity, haystack, {s: i for i, s in enumerate(ids)}, rows)
 
@@ -438,31 +441,45 @@ def _matches(haystack: list[str], words: list[str]) -> list[int]:
 # ---- the other tables ---------------------------------------------------------------------------
 
 
-def _latest(store: Store, survey: str) -> dict[str, Latest]:
+class _LatestIndex:
+    """A survey's latest values by series id, made into `Latest` only when asked for (a search shows 50)."""
+
+    def __init__(self, columns: dict[str, list[Any]], scales: dict[str, int]) -> None:
+        self.columns = columns
+        self.scales = scales
+        self.position = {str(series_id): i for i, series_id in enumerate(columns["series_id"])}
+
+    def get(self, series_id: str) -> Latest | None:
+        i = self.position.get(series_id)
+        if i is None:
+            return None
+        columns = self.columns
+
+        def text(name: str) -> str | None:
+            return _decimal_text(columns[name][i], self.scales.get(name, silver.VALUE_SCALE))
+
+        value, year, pct = text("value"), columns["year"][i], columns["pct_change"][i]
+        if value is None or year is None:
+            return None
+        return Latest(int(year), str(columns["period"][i]), value, text("year_ago_value"), text("change"),
+                      None if pct is None else float(pct))
+
+
+_NO_LATEST = _LatestIndex({"series_id": []}, {})
+
+
+def _latest(store: Store, survey: str) -> _LatestIndex:
     try:
         return _current(store, tables.SERIES_LATEST, survey, "latest", _load_latest)
     except NotFound:
-        return {}
+        return _NO_LATEST
 
 
-def _load_latest(store: Store, key: str) -> dict[str, Latest]:
+def _load_latest(store: Store, key: str) -> _LatestIndex:
     names = [name for name, _ in tables.COLUMNS[tables.SERIES_LATEST]]
     with store.open(key) as stream:
         frame, scales = _read_parquet(_seekable(stream), names)
-    columns = {name: _column(frame, name) for name in names}
-    latest = {}
-    for i, series_id in enumerate(columns["series_id"]):
-        value = _decimal_text(columns["value"][i], scales.get("value", silver.VALUE_SCALE))
-        if value is None or columns["year"][i] is None:
-            continue
-        pct = columns["pct_change"][i]
-        latest[str(series_id)] = Latest(
-            int(columns["year"][i]), str(columns["period"][i]), value,
-            _decimal_text(columns["year_ago_value"][i], scales.get("year_ago_value", silver.VALUE_SCALE)),
-            _decimal_text(columns["change"][i], scales.get("change", silver.VALUE_SCALE)),
-            None if pct is None else float(pct),
-        )
-    return latest
+    return _LatestIndex({name: _column(frame, name) for name in names}, scales)
 
 
 def _series_rows(store: Store, key: str, series_id: str, table: str) -> tuple[dict[str, list[Any]], dict[str, int]]:
