@@ -36,6 +36,8 @@ REPORT_KEYS = (
 # ---- the silver layer (written by the lake function; chalicelib/lake/tables.py says which
 # bronze key feeds which table and partition: silver/<table>/<partition folders>/data.parquet)
 SILVER_PREFIX = "silver/"
+# ---- the gold layer (issue 20; chalicelib/gold/tables.py: gold/<table>/survey=<survey>/data.parquet)
+GOLD_PREFIX = "gold/"
 ATHENA_RESULTS_PREFIX = "athena-results/"  # query results of the Athena workgroup (AWS only)
 
 # ---- run bookkeeping
@@ -45,7 +47,8 @@ MIRROR_RUN_KEY = f"{STATE_PREFIX}mirror-run.json"  # a mirror run across invocat
 
 # ---- who may touch what (infra/ builds its IAM statements from these)
 INGESTION_PREFIXES = (BLS_PREFIX, POPULATION_PREFIX, STATE_PREFIX)
-READABLE_PREFIXES = (BLS_PREFIX, POPULATION_PREFIX, REPORTS_PREFIX, STATE_PREFIX, SILVER_PREFIX)  # the web API
+READABLE_PREFIXES = (BLS_PREFIX, POPULATION_PREFIX, REPORTS_PREFIX, STATE_PREFIX, SILVER_PREFIX,
+                     GOLD_PREFIX)  # the web API
 LAKE_SOURCE_PREFIXES = (BLS_PREFIX, POPULATION_KEY)  # what a change of the silver layer can come from
 
 

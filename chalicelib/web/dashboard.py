@@ -28,6 +28,7 @@ from chalicelib.web.rendering import render
 if TYPE_CHECKING:
     from chalicelib.mirror.status import SurveyStatus
     from chalicelib.reports.documents import BestYears
+    from chalicelib.web.explorer import ExplorerView
     from chalicelib.web.status import StoreStatus
 
 TITLE = "BLS pipeline dashboard"
@@ -79,6 +80,7 @@ class DashboardView:
     data_key: str
     auth_mode: str
     titles: dict[str, str] = field(default_factory=dict)
+    explorer: ExplorerView | None = None  # issue 20: every survey's series (explorer.py)
 
 
 def render_dashboard(view: DashboardView) -> str:
@@ -100,6 +102,7 @@ def render_dashboard(view: DashboardView) -> str:
         api_links=_api_links(view),
         **_series_context(view),
         **_best_years_context(view.best_years.data),
+        explorer=view.explorer,
     )
 
 
@@ -169,10 +172,14 @@ def _pending_texts(status: StoreStatus | None) -> dict[str, str]:
 
 
 def _api_links(view: DashboardView) -> list[tuple[str, str]]:
+    survey = (view.explorer.survey if view.explorer else None) or view.data_key.split("/")[1]
     return [
         ("api/status", "GET /api/status"),
         ("api/reports/population", "GET /api/reports/population"),
         ("api/reports/best-years?limit=20", "GET /api/reports/best-years?series=&limit="),
         (f"api/reports/series/{view.series_id}?period={view.period}",
          f"GET /api/reports/series/{view.series_id}?period={view.period}"),
+        ("api/surveys", "GET /api/surveys"),
+        (f"api/surveys/{survey}/series?q=&limit=20", "GET /api/surveys/{survey}/series?q=&limit="),
+        (f"api/series/{view.series_id}", "GET /api/series/{series_id}"),
     ]

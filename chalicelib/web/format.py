@@ -54,3 +54,17 @@ def format_time(stamp: str | None) -> str:
 def raw_number(value: float) -> str:
     """A number for a data attribute: integers without '.0', others as Python prints them."""
     return str(int(value)) if float(value).is_integer() else repr(value)
+
+
+def format_decimal(text: str | None, signed: bool = False) -> str:
+    """Exact decimal text with thousands separators, digits untouched ('1234567.25' -> '1,234,567.25');
+    `signed` adds '+' to positive values; None -> '—'."""
+    if text is None or text == "":
+        return NOTHING
+    sign, digits = ("-", text[1:]) if text.startswith("-") else ("", text)
+    whole, dot, fraction = digits.partition(".")
+    if not whole.isdigit():
+        return text
+    if signed and not sign and (whole.strip("0") or fraction.strip("0")):
+        sign = "+"
+    return f"{sign}{int(whole):,}{dot}{fraction}"

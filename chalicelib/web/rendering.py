@@ -13,7 +13,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
-from chalicelib.web.format import format_bytes, format_number, format_time
+from chalicelib.web.format import format_bytes, format_decimal, format_number, format_time
 
 _CODE = re.compile(r"`([^`<>]+)`")
 
@@ -37,7 +37,7 @@ ENVIRONMENT = Environment(
     keep_trailing_newline=False,
 )
 ENVIRONMENT.filters.update(
-    format_bytes=format_bytes, format_number=format_number, format_time=format_time, with_code=with_code,
+    format_bytes=format_bytes, format_decimal=format_decimal, format_number=format_number, format_time=format_time, with_code=with_code,
 )
 
 

@@ -9,6 +9,7 @@ the session itself (chalicelib.web.auth). See docs/web.md.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -31,8 +32,9 @@ from chalicelib.core.layout import (
 from chalicelib.core.log import log_error, log_event
 from chalicelib.core.settings import Settings, api_auth_from_env, client_environment
 from chalicelib.core.store import Store, open_store
+from chalicelib.gold import read as gold
 from chalicelib.reports.documents import BestYears, PopulationStats
-from chalicelib.web import dashboard
+from chalicelib.web import dashboard, explorer
 from chalicelib.web.auth import session as sign_in  # issue 22: API_AUTH=cognito
 from chalicelib.web.series_source import series_population_for
 from chalicelib.web.status import REPORT_FILE_PATTERN, RUN_HINT, store_status
@@ -175,12 +177,33 @@ def parse_period(value: str) -> str:
         raise ApiError(400, "bad_request", error.message, error.hint) from None
 
 
-def parse_limit(value: str) -> int:
-    """A positive integer up to MAX_LIMIT; 400 otherwise."""
+def parse_int(value: str, name: str, low: int, high: int) -> int:
+    """The one numeric parser of query parameters: a decimal integer from `low` to `high`; 400 otherwise."""
     text = value.strip()
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-        raise ApiError(400, "bad_request", f"limit {value[:20]!r} is not an integer from 1 to {MAX_LIMIT}")
+    if not text.isascii() or not text.isdigit() or len(text) > 12 or not low <= int(text) <= high:
+        raise ApiError(400, "bad_request", f"{name} {value[:20]!r} is not an integer from {low} to {high}")
     return int(text)
+
+
+def parse_limit(value: str, high: int = MAX_LIMIT) -> int:
+    """A positive integer up to `high` (MAX_LIMIT); 400 otherwise."""
+    return parse_int(value, "limit", 1, high)
+
+
+def parse_survey(value: str) -> str:
+    """A survey name as the mirror stores it (`pr`, `cu`: lower-case letters, digits, '-', '_'); 400 otherwise."""
+    survey = value.strip().lower()
+    if not gold.SURVEY_PATTERN.match(survey):
+        raise ApiError(400, "bad_request", f"{value[:40]!r} is not a survey name",
+                       "survey names are the BLS directory names, e.g. pr or cu (GET /api/surveys lists them)")
+    return survey
+
+
+def parse_query(value: str) -> str:
+    """Search words (any text up to explorer.MAX_QUERY_CHARS characters); 400 if longer."""
+    if len(value) > explorer.MAX_QUERY_CHARS:
+        raise ApiError(400, "bad_request", f"q is longer than {explorer.MAX_QUERY_CHARS} characters")
+    return value.strip()
 
 
 def parse_series_filter(value: str) -> list[str]:
@@ -277,6 +300,9 @@ def dashboard_page() -> Response:
     ctx = _context()
     params: dict[str, str] = dict(api.current_request.query_params or {})
     view, status = _dashboard_view(ctx, params.get("series"), params.get("period"))
+    explored = _explorer_section(ctx, params)
+    view = dataclasses.replace(view, explorer=explored)
+    status = max(status, explored.status)
     policy = dashboard.CONTENT_SECURITY_POLICY
     if AUTH_MODE == "cognito":  # issue 22: the sign-in origin in form-action only
         policy = sign_in.content_security_policy(policy, sign_in.SignInConfig.from_settings(ctx.settings))
@@ -342,6 +368,56 @@ def report_file(name: str) -> Response:
                              "X-Content-Type-Options": "nosniff", "ETag": f'"{obj.etag}"'})
 
 
+# ---- the explorer (issue 20): the gold layer of every mirrored survey ---------------------------
+
+
+@api.route("/api/surveys", methods=["GET"], authorizer=AUTHORIZER)
+@_guarded
+def surveys() -> Response:
+    """Every mirrored survey: series count (None until its gold catalog exists), files, bytes, last change."""
+    query_params(())
+    return json_response(explorer.surveys_document(gold.surveys(_context().store)))
+
+
+@api.route("/api/surveys/{survey}/series", methods=["GET"], authorizer=AUTHORIZER)
+@_guarded
+def survey_series(survey: str) -> Response:
+    """`?q=words&limit=N`: the survey's series whose id or title holds every word, best matches first."""
+    params = query_params(("q", "limit"))
+    survey = parse_survey(survey)
+    query = parse_query(params.get("q", ""))
+    limit = parse_limit(params["limit"], gold.MAX_LIMIT) if "limit" in params else explorer.DEFAULT_LIMIT
+    try:
+        result = gold.search(_context().store, survey, [query], limit)
+    except NotFound:
+        raise ApiError(404, "survey_not_found", f"the survey {survey} has no gold tables",
+                       f"GET /api/surveys lists the surveys. {explorer.GOLD_HINT}") from None
+    return json_response(explorer.search_document(result, query, limit))
+
+
+@api.route("/api/series/{series_id}", methods=["GET"], authorizer=AUTHORIZER)
+@_guarded
+def series(series_id: str) -> Response:
+    """The series' catalog entry, every observation (exact), annual values, best year and latest change;
+    `?format=csv` for its observations as CSV, `?survey=` where the id's first two letters are not its survey."""
+    params = query_params(("format", "survey"))
+    series_id = parse_series_id(series_id)
+    survey = parse_survey(params["survey"]) if "survey" in params else None
+    form = params.get("format", "json")
+    if form not in ("json", "csv"):
+        raise ApiError(400, "bad_request", f"format {form[:20]!r} is not json or csv")
+    detail = gold.series_detail(_context().store, series_id, survey)
+    if detail is None:
+        raise ApiError(404, "series_not_found",
+                       f"no series {series_id} in the gold catalog of {survey or gold.survey_of_series(series_id)}",
+                       "GET /api/surveys/{survey}/series?q=words finds series")
+    if form == "csv":
+        return Response(body=explorer.series_csv(detail), status_code=200, headers={
+            "Content-Type": CONTENT_TYPES["csv"], "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
+            "Content-Disposition": f'attachment; filename="{series_id}.csv"'})
+    return json_response(detail.to_dict())
+
+
 # ---- dashboard assembly -------------------------------------------------------------------
 
 
@@ -354,6 +430,25 @@ def _section(name: str, load: Callable[[], Any]) -> dashboard.Section:
     except Exception as error:  # noqa: BLE001 - one broken section must not break the page
         log_error("dashboard_section_failed", error, section=name, traceback=traceback.format_exc())
         return dashboard.Section(failed="This section could not be loaded; the error was logged.")
+
+
+def _explorer_section(ctx: RequestContext, params: dict[str, str]) -> explorer.ExplorerView:
+    """The explorer section for `?survey=&q=&explore=`; a malformed value is a notice and a 400."""
+    keep = {name: params[name] for name in ("series", "period") if params.get(name)}
+    try:
+        survey = parse_survey(params["survey"]) if params.get("survey") else None
+        query = parse_query(params.get("q", ""))
+        series_id = parse_series_id(params["explore"]) if params.get("explore") else None
+    except ApiError as error:
+        return explorer.ExplorerView([], None, "", notice=f"{error.message}. {error.hint or ''}".strip(),
+                                     status=error.status, keep=keep)
+    report_survey = ctx.settings.report_data_key.split("/")[1]
+    try:
+        return explorer.explorer_view(ctx.store, survey, query, series_id, report_survey, keep)
+    except Exception as error:  # noqa: BLE001 - the rest of the page still renders
+        log_error("dashboard_section_failed", error, section="explorer", traceback=traceback.format_exc())
+        return explorer.ExplorerView([], survey, query, failed=True,
+                                     notice="The explorer could not be loaded; the error was logged.", keep=keep)
 
 
 def _dashboard_view(ctx: RequestContext, series: str | None, period: str | None

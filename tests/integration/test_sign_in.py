@@ -24,6 +24,7 @@ from chalice.test import Client
 from app import app
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import LocalStore
+from chalicelib.lake.sync import reconcile
 from chalicelib.web import routes as web
 from chalicelib.web.auth import gateway, session
 from chalicelib.web.auth.tokens import KeySet, TokenVerifier
@@ -36,6 +37,7 @@ from support.cognito import (
     FakePool,
     unsigned_token,
 )
+from support.gold import series_from_tsv, write_gold
 from support.paths import REPO as PROJECT
 from support.web import STAGE, fill_store_from_pr
 
@@ -44,7 +46,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:IAMAuthorizer is not a supported
 SIGN_IN_ENV = {"COGNITO_REGION": REGION, "COGNITO_USER_POOL_ID": POOL_ID, "COGNITO_CLIENT_ID": CLIENT_ID,
                "COGNITO_DOMAIN": DOMAIN}
 DATA_ROUTES = ["/api/status", "/api/reports/population", "/api/reports/best-years",
-               "/api/reports/series/PRS30006032", "/reports/best_years.json"]
+               "/api/reports/series/PRS30006032", "/reports/best_years.json",
+               "/api/surveys", "/api/surveys/pr/series?q=output", "/api/series/PRS30006032"]  # issue 20
 API_HOST = "abc123.execute-api.us-east-1.amazonaws.com"
 
 
@@ -56,7 +59,10 @@ def pool() -> FakePool:
 @pytest.fixture(scope="module")
 def filled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("sign-in") / "data"
-    fill_store_from_pr(LocalStore(root), str(root))
+    store = LocalStore(root)
+    fill_store_from_pr(store, str(root))
+    reconcile(store)  # issue 20: silver and gold for the explorer's routes
+    write_gold(store, "pr", series_from_tsv(store, "pr"))
     return root
 
 

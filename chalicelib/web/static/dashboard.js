@@ -1,3 +1,9 @@
+(function(){
+  // The explorer (issue 20): choosing a survey submits the search form (the state is the URL's query).
+  var survey=document.getElementById('ex-survey');
+  if(survey){survey.addEventListener('change',function(){
+    var q=document.getElementById('ex-q'); if(q)q.value=''; survey.form.submit();});}
+})();
 
 (function(){
   var table=document.getElementById('best-years');
