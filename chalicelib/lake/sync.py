@@ -152,12 +152,13 @@ def _delete(store: Store, partition: Partition, catalog: Catalog | None) -> Lake
 def _convert(store: Store, partition: Partition, out: IO[bytes]) -> int:
     """Write the partition's Parquet to `out`; return its row count."""
     if partition.table == tables.POPULATION:
-        return write_parquet(out, [_population_frame(store.read(POPULATION_KEY).body)])
+        return write_parquet(out, [_population_frame(store.read(POPULATION_KEY).body)], statistics=("year",))
     with store.open(partition.source_key) as stream:
         if partition.table == tables.BLS_DATA:
             groups = convert.data_row_groups(stream, partition.source_key)
-            return write_parquet(out, groups, convert.DATA_DECIMALS)
-        return write_parquet(out, convert.series_row_groups(stream, partition.source_key))
+            return write_parquet(out, groups, convert.DATA_DECIMALS, convert.DATA_STATISTICS)
+        return write_parquet(out, convert.series_row_groups(stream, partition.source_key),
+                             statistics=convert.SERIES_STATISTICS)
 
 
 def _population_frame(body: bytes) -> Any:
