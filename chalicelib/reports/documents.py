@@ -8,6 +8,8 @@ in `from_dict` (callers treat it as absent or unreadable).
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import copy
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -104,7 +106,7 @@ class SeriesPopulationRow:
     series_id: str
     year: int
     period: str
-    value: float | None
+    value: float | Decimal | None  # Decimal: an exact value a float cannot carry (> 15 digits, from silver)
     population: int | None
 
     def to_dict(self) -> dict[str, Any]:
