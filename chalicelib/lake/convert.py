@@ -24,9 +24,9 @@ import json
 import queue
 import threading
 from collections.abc import Iterable, Iterator
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any
 
-from chalicelib.bls.data_file import BlsDataReader, Block
+from chalicelib.bls.data_file import Block, BlsDataReader
 from chalicelib.bls.periods import period_name
 from chalicelib.bls.series_file import SeriesChunk, four_digit_years, series_chunks
 from chalicelib.core.errors import SourceError
@@ -42,7 +42,6 @@ DATA_DECIMALS = {"value": VALUE_DECIMAL}
 DATA_STATISTICS = ("series_id", "year", "period")  # min/max per row group: what readers filter on
 SERIES_STATISTICS = ("series_id", "begin_year", "end_year")
 MAX_CODES_JSON = 400_000  # bytes of one `codes` text: below fastparquet's fixed 500 kB buffers
-T = TypeVar("T")
 ROW_GROUP_ROWS = 1_000_000
 # Typed columns of bls_series; every other column of a series file goes into `codes`.
 SERIES_COLUMNS = tuple(name for name, _ in COLUMNS[BLS_SERIES] if name != "codes")
@@ -53,21 +52,27 @@ class ConversionError(SourceError):
     """The source file did not parse completely; nothing of it may be published."""
 
 
+class OutOfOrder(Exception):  # noqa: N818 - a signal, not an error: convert again with keep_keys=True
+    """A data file's series are not in (year, period) order: its keys must all be kept to find duplicates."""
+
+
 def data_row_groups(stream: IO[bytes], source: str, *, row_group_rows: int = ROW_GROUP_ROWS,
-                    block_size: int | None = None) -> Iterator[pd.DataFrame]:
+                    block_size: int | None = None, keep_keys: bool = False) -> Iterator[pd.DataFrame]:
     """The data file as DataFrames (series_id, year, period, value, footnote_codes); see module doc.
 
     `value` holds `parquet.decimal_bytes` (FIXED_LEN_BYTE_ARRAY cells of DECIMAL(VALUE_PRECISION,
     VALUE_SCALE)). Yields at least one (possibly empty) frame; raises ConversionError at the first
     bad block. The frames are made in a thread one ahead of the consumer (see `_prefetched`).
+    Duplicate keys: see `_UniqueKeys`; `OutOfOrder` means "convert again with keep_keys=True".
     """
-    return _prefetched(_data_frames(stream, source, row_group_rows, block_size))
+    return _prefetched(_data_frames(stream, source, row_group_rows, block_size, keep_keys))
 
 
-def _data_frames(stream: IO[bytes], source: str, row_group_rows: int, block_size: int | None) -> Iterator[pd.DataFrame]:
+def _data_frames(stream: IO[bytes], source: str, row_group_rows: int, block_size: int | None,
+                 keep_keys: bool) -> Iterator[pd.DataFrame]:
     options = {"block_size": block_size} if block_size else {}
     reader = BlsDataReader(stream, source=source, footnotes=True, exact=True, **options)
-    keys = _UniqueKeys(source, reader.series_names)
+    keys = _UniqueKeys(source, reader.series_names, keep_keys)
     pending: list[Block] = []
     rows = 0
     produced = False
@@ -80,11 +85,12 @@ def _data_frames(stream: IO[bytes], source: str, row_group_rows: int, block_size
             yield _frame(reader, pending)
             produced, pending, rows = True, [], 0
     _check(reader, source)
+    keys.finish()
     if pending or not produced:
         yield _frame(reader, pending)
 
 
-def _prefetched(items: Iterable[T]) -> Iterator[T]:
+def _prefetched[T](items: Iterable[T]) -> Iterator[T]:
     """`items`, produced in a thread one item ahead of the consumer (parse while the writer compresses).
 
     Memory: one item more. An exception in the producer is raised here; closing this iterator
@@ -155,22 +161,57 @@ class _UniqueKeys:
 
     BLS data files list each series' lines in increasing (year, period) order (periods compared
     as text: M01 < M02 < ... < M13). Each series' last key is kept (12 bytes a series); a line
-    whose key is not greater than its series' previous one is refused: equal is a duplicate,
-    smaller is out of order (either way the file is not converted, so a duplicate cannot hide).
+    whose key equals its series' previous one is a duplicate. A smaller one (a file out of that
+    order) raises `OutOfOrder`: the file is then converted again with `keep_keys`, keeping every
+    row's key (8 bytes a row) and sorting them at the end.
     """
 
-    def __init__(self, source: str, names: list[str]) -> None:
+    def __init__(self, source: str, names: list[str], keep_keys: bool = False) -> None:
         import numpy as np
 
         self.source = source
         self.names = names  # the reader's series names, filled as it reads
         self.last_year = np.empty(0, np.int64)
         self.last_period = np.empty(0, np.uint64)
+        self.kept: list[Any] | None = [] if keep_keys else None
+        self.periods: dict[int, int] = {}
+
+    def _duplicate(self, key: str, where: str) -> ConversionError:
+        return ConversionError(f"{self.source}: duplicate (series_id, year, period) key {key}{where}; "
+                               "each key may appear once")
+
+    def finish(self) -> None:
+        """With keep_keys: ConversionError naming a key seen twice."""
+        import numpy as np
+
+        if self.kept is None or not self.kept:
+            return
+        keys = np.sort(np.concatenate(self.kept))
+        twice = np.flatnonzero(keys[1:] == keys[:-1])
+        if len(twice):
+            key = int(keys[twice[0]])
+            names = {v: k for k, v in self.periods.items()}
+            raise self._duplicate(f"({self.names[key >> 30]}, {(key >> 16) & 0x3FFF}, "
+                                  f"{period_name(names[key & 0xFFFF])})", f" ({len(twice)} in all)")
+
+    def _packed(self, block: Block) -> Any:
+        """Each row's key as one int64: series number, year (14 bits), period number (16 bits)."""
+        import numpy as np
+
+        unique, inverse = np.unique(block.period, return_inverse=True)
+        ids = np.array([self.periods.setdefault(int(code), len(self.periods)) for code in unique.tolist()], np.int64)
+        if len(self.periods) >= 1 << 16:
+            raise ConversionError(f"{self.source}: more than 65,535 distinct periods: not a BLS data file")
+        series = block.series.astype(np.int64)
+        return (series << 30) | (block.year.astype(np.int64) << 16) | ids[inverse.reshape(-1)]
 
     def add(self, block: Block) -> None:
         import numpy as np
 
         if not len(block):
+            return
+        if self.kept is not None:
+            self.kept.append(self._packed(block))
             return
         grow = len(self.names) - len(self.last_year)
         if grow > 0:
@@ -192,12 +233,9 @@ class _UniqueKeys:
             i = int(np.flatnonzero(~later)[0])
             key = (f"({self.names[int(series[i])]}, {int(year[i])}, "
                    f"{period_name(int(np.uint64(period[i]).byteswap()))})")
-            where = f"near line {block.first_line + int(rows[i])}"
             if year[i] == previous_year[i] and period[i] == previous_period[i]:
-                raise ConversionError(f"{self.source}: duplicate (series_id, year, period) key {key} {where}; "
-                                      "each key may appear once")
-            raise ConversionError(f"{self.source}: {key} {where} comes after a later year/period of the same "
-                                  "series; a data file lists each series' lines in (year, period) order")
+                raise self._duplicate(key, f" near line {block.first_line + int(rows[i])}")
+            raise OutOfOrder(key)
         last = np.ones(len(series), dtype=bool)
         last[:-1] = series[1:] != series[:-1]
         self.last_year[series[last]] = year[last]

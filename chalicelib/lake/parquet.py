@@ -128,7 +128,8 @@ class _RowGroup:
 
         column = self.frame[name]
         if column.dtype.kind == "V":
-            return pd.Series(column.to_numpy().view(f"S{column.dtype.itemsize}"), name=name)
+            cells = column.to_numpy()
+            return pd.Series(cells.view(f"S{cells.dtype.itemsize}"), name=name)
         return column
 
 

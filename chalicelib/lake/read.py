@@ -56,6 +56,7 @@ class DataRow:
 
 def read_rows(path: Path, series_id: str | None = None, period: str | None = None) -> list[DataRow]:
     """The rows of a `bls_data` Parquet file (of `series_id` / `period` only if given), in file order."""
+    import numpy as np
     from fastparquet import ParquetFile
 
     parquet = ParquetFile(str(path))
@@ -67,14 +68,20 @@ def read_rows(path: Path, series_id: str | None = None, period: str | None = Non
     filters = [("series_id", "==", series_id)] if series_id is not None else None
     frame = parquet.to_pandas(columns=["series_id", "year", "period", "value"], filters=filters,
                               dtypes={**parquet.dtypes, "value": f"V{VALUE_TYPE.width}"})
-    # The filter skips row groups by their statistics; the rows are then picked here.
+    # The filter skips row groups by their statistics; the rows are then picked here (numpy masks:
+    # pandas cannot take rows of a column of byte cells).
+    series = frame["series_id"].to_numpy(dtype=object)
+    periods = frame["period"].to_numpy(dtype=object)
+    years = frame["year"].to_numpy()
+    cells = frame["value"].to_numpy()
+    keep = np.ones(len(frame), dtype=bool)
     if series_id is not None:
-        frame = frame[frame["series_id"] == series_id]
+        keep &= series == series_id
     if period is not None:
-        frame = frame[frame["period"] == period]
-    values = decimal_ints(frame["value"].to_numpy())
+        keep &= periods == period
+    values = decimal_ints(cells[keep])
     return [DataRow(str(s), int(y), str(p), v)
-            for s, y, p, v in zip(frame["series_id"].tolist(), frame["year"].tolist(), frame["period"].tolist(), values)]
+            for s, y, p, v in zip(series[keep].tolist(), years[keep].tolist(), periods[keep].tolist(), values)]
 
 
 def silver_selection(store: Store, data_key: str, series_id: str, period: str) -> list[tuple[int, Decimal]] | None:

@@ -164,12 +164,22 @@ def _convert(store: Store, partition: Partition, out: IO[bytes]) -> int:
     """Write the partition's Parquet to `out`; return its row count."""
     if partition.table == tables.POPULATION:
         return write_parquet(out, [_population_frame(store.read(POPULATION_KEY).body)], statistics=("year",))
+    if partition.table == tables.BLS_DATA:
+        try:
+            return _convert_data(store, partition, out, keep_keys=False)
+        except convert.OutOfOrder:  # not sorted: convert again keeping every key (see convert._UniqueKeys)
+            out.seek(0)
+            out.truncate()
+            return _convert_data(store, partition, out, keep_keys=True)
     with store.open(partition.source_key) as stream:
-        if partition.table == tables.BLS_DATA:
-            groups = convert.data_row_groups(stream, partition.source_key)
-            return write_parquet(out, groups, convert.DATA_DECIMALS, convert.DATA_STATISTICS)
         return write_parquet(out, convert.series_row_groups(stream, partition.source_key),
                              statistics=convert.SERIES_STATISTICS)
+
+
+def _convert_data(store: Store, partition: Partition, out: IO[bytes], *, keep_keys: bool) -> int:
+    with store.open(partition.source_key) as stream:
+        groups = convert.data_row_groups(stream, partition.source_key, keep_keys=keep_keys)
+        return write_parquet(out, groups, convert.DATA_DECIMALS, convert.DATA_STATISTICS)
 
 
 def _population_frame(body: bytes) -> Any:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from collections.abc import Iterable
+from decimal import Decimal
 
 from chalicelib.core.errors import SourceError
 from chalicelib.population.update import PopulationRecord

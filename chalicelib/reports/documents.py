@@ -8,10 +8,9 @@ in `from_dict` (callers treat it as absent or unreadable).
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import copy
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from typing import Any
 
 

@@ -291,10 +291,8 @@ def test_glue_partitions_follow_the_silver_partitions(s3_store):
 
 def test_series_endpoint_reads_the_silver_layer_when_it_is_current(store, monkeypatch, tmp_path):
     from chalicelib.core.settings import Settings
-    from chalicelib.lake import read
     from chalicelib.web.series_source import series_population_for
 
-    monkeypatch.setattr(read, "CACHE_DIR", tmp_path / "cache")
     body = (PR / "pr.data.0.Current").read_bytes()
     mirror_put(store, DATA_KEY, body)
     store.put("population/population.json",

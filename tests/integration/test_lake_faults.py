@@ -159,9 +159,14 @@ def test_duplicate_keys_are_refused(store):
     sync_source(store, DATA_KEY)
     refused(store, DATA_KEY, good + b"XXS1\t2020\tQ02\t2\t\r\n", DATA_PART,
             "duplicate (series_id, year, period) key (XXS1, 2020, Q02) near line 4")
-    # AND across blocks and with interleaved series
+    # AND with interleaved series (each in order), and in a file out of order (every key kept)
     many = HEADER + b"".join(b"XXS%d\t%d\tM01\t1\t\r\n" % (i % 7, 1900 + i // 7) for i in range(5000))
     refused(store, DATA_KEY, many + b"XXS3\t1950\tM01\t1\t\r\n", DATA_PART, "(XXS3, 1950, M01)")
+    unsorted = HEADER + b"XXS1\t2021\tQ01\t1\t\r\nXXS1\t2020\tQ01\t1\t\r\nXXS2\t2020\tQ01\t1\t\r\n"
+    mirror_put(store, DATA_KEY, unsorted)
+    assert sync_source(store, DATA_KEY).rows == 3  # out of order alone is fine
+    refused(store, DATA_KEY, unsorted + b"XXS1\t2021\tQ01\t2\t\r\n", DATA_PART,
+            "duplicate (series_id, year, period) key (XXS1, 2021, Q01)")
 
 
 def test_every_api_answer_is_bounded():
