@@ -42,7 +42,7 @@ DATA_DECIMALS = {"value": VALUE_DECIMAL}
 DATA_STATISTICS = ("series_id", "year", "period")  # min/max per row group: what readers filter on
 SERIES_STATISTICS = ("series_id", "begin_year", "end_year")
 MAX_CODES_JSON = 400_000  # bytes of one `codes` text: below fastparquet's fixed 500 kB buffers
-ROW_GROUP_ROWS = 1_000_000
+ROW_GROUP_ROWS = 500_000
 # Typed columns of bls_series; every other column of a series file goes into `codes`.
 SERIES_COLUMNS = tuple(name for name, _ in COLUMNS[BLS_SERIES] if name != "codes")
 SERIES_YEARS = ("begin_year", "end_year")

@@ -767,7 +767,7 @@ def test_glue_tables_describe_the_silver_layout_without_a_crawler(stack: Synthes
         assert descriptor["Location"] == {
             "Fn::Sub": f"s3://bls-pipeline-dev-${{AWS::AccountId}}-${{AWS::Region}}/silver/{name}/"}
         assert descriptor["SerdeInfo"]["SerializationLibrary"] == "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-    assert dict(tables.COLUMNS["bls_data"])["value"] == "decimal(18,6)"
+    assert dict(tables.COLUMNS["bls_data"])["value"] == "decimal(24,6)"
     assert stack.resources("AWS::Glue::Crawler") == {}
 
 

@@ -220,3 +220,16 @@ def test_numeric_parameters_are_ascii_integers_in_range(text):
         routes.parse_limit(text)
     assert error.value.status == 400
     assert routes.parse_limit(" 20 ") == 20
+
+
+@pytest.mark.parametrize("name", ["pr.data.0.Current", "pr.data.1.AllData"])
+def test_real_pr_files_read_back_exactly_with_pyarrow(local_store, tmp_path, name):
+    pyarrow_parquet = pytest.importorskip("pyarrow.parquet")
+    body = (FIXTURES / "bls" / "pr" / "2026-08-06" / name).read_bytes()
+    mirror_put(local_store, f"bls/pr/{name}", body)
+    partition = sync_source(local_store, f"bls/pr/{name}").partition
+    path = tmp_path / "pr.parquet"
+    path.write_bytes(local_store.read(partition).body)
+    expected = [Decimal(line.split("\t")[3].strip()) for line in body.decode().splitlines()[1:] if line.strip()]
+    assert pyarrow_parquet.read_table(path).column("value").to_pylist() == expected
+    assert [row.decimal for row in read.read_rows(path)] == expected
