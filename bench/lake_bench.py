@@ -9,7 +9,7 @@ process (wall time = process start to result, imports included; CPU time and pea
 - convert/project: `chalicelib.lake.sync.sync_source` on a local store (parse, write the
   Parquet to a temp file, store it) — what the lake Lambda runs;
 - convert/duckdb: DuckDB's `COPY (SELECT … FROM read_csv(…)) TO '….parquet'` with the same
-  columns and types (trimmed texts, INTEGER year, DECIMAL(18,6) value, ZSTD);
+  columns and types (trimmed texts, INTEGER year, DECIMAL(24,6) value, ZSTD);
 - best-year/silver: the report SQL (`chalicelib/lake/queries/best_years.sql`) on DuckDB over
   the silver layer; best-year/tsv: the same SQL on DuckDB over the TSV (a view doing the
   trims and casts); best-year/report: the pandas report's computation
@@ -39,7 +39,7 @@ STEPS = ("convert/project", "convert/duckdb", "best-year/silver", "best-year/tsv
 TSV_VIEW = """
     CREATE VIEW bls_data AS
     SELECT trim(series_id) AS series_id, CAST(trim("year") AS INTEGER) AS "year", trim(period) AS period,
-           CAST(trim(value) AS DECIMAL(18, 6)) AS value, nullif(trim(footnote_codes), '') AS footnote_codes,
+           CAST(trim(value) AS DECIMAL(24, 6)) AS value, nullif(trim(footnote_codes), '') AS footnote_codes,
            'pr' AS survey, 'pr.data.0.Current' AS file
     FROM read_csv('{path}', delim = '\t', header = true, all_varchar = true, auto_detect = false,
                   columns = {{'series_id': 'VARCHAR', 'year': 'VARCHAR', 'period': 'VARCHAR',

@@ -1,7 +1,12 @@
 """Streaming parser of BLS time-series data files (`<survey>.data.*`), any survey, any size.
 
 `BlsDataReader` yields blocks parsed with numpy from raw bytes (memory: a few blocks);
-`value` becomes an exact fixed-point int64 at one scale per block. Non-numeric values are
+`value` becomes an exact fixed-point int64 at one scale per block (the reports: at most
+`MAX_DIGITS` digits at that scale). With `exact=True` (the silver layer) each value is instead
+kept exactly per row as `Block.whole` + `Block.fraction` (up to `EXACT_WHOLE_DIGITS` digits
+before the point and `EXACT_DECIMALS` after, no block-level scale).
+A line holding a NUL byte or bytes that are not UTF-8, or an empty or over-long (> 8 bytes)
+period, is malformed (counted, sampled with its line number, left out), never altered. Non-numeric values are
 counted in `invalid_values` and their rows kept with `value_ok == False`; malformed lines are
 counted and left out; a missing required column is a `SourceError`. `footnote_codes` is
 skipped unless `footnotes=True` (the silver layer, `chalicelib.lake`, keeps it as raw bytes in
@@ -30,6 +35,8 @@ MAX_DIGITS = 15  # exact in int64 sums and in a float64 shown with repr()
 BLOCK_SIZE = 4 * 1024 * 1024
 SAMPLES = 5  # examples kept of each kind of bad input
 MAX_FIELD = 4096  # bytes; a longer field is not BLS data
+EXACT_WHOLE_DIGITS = 18  # exact mode: digits before the decimal point ...
+EXACT_DECIMALS = 6  # ... and after it
 
 
 @dataclass
@@ -44,6 +51,8 @@ class Block:
     scale: int  # decimals of `value`
     first_line: int  # 1-based line number in the file of the block's first line
     footnotes: np.ndarray | None = None  # (rows, width) uint8 of footnote_codes, 0-padded (footnotes=True)
+    whole: np.ndarray | None = None  # exact=True: int64 digits before the point (signed) ...
+    fraction: np.ndarray | None = None  # ... and int64 millionths (same sign): value = whole + fraction / 10**6
 
     def __len__(self) -> int:
         return len(self.year)
@@ -72,7 +81,7 @@ class BlsDataReader:
 
     def __init__(
         self, stream: IO[bytes], *, source: str = "data file", block_size: int = BLOCK_SIZE, workers: int | None = None,
-        footnotes: bool = False,
+        footnotes: bool = False, exact: bool = False,
     ) -> None:
         self.stream = stream
         self.source = source
@@ -86,6 +95,7 @@ class BlsDataReader:
         self._positions: dict[str, int] = {}
         self._footnotes = footnotes
         self._footnote_position: int | None = None
+        self._exact = exact
         self._next_line = 2  # line 1 is the header
 
     # ------------------------------------------------------------------ reading
@@ -195,7 +205,7 @@ class BlsDataReader:
             codes[k] = code
         series = np.repeat(codes, parsed.run_lengths)
         yield Block(series, parsed.year, parsed.period, parsed.value, parsed.value_ok, parsed.scale, first_line,
-                    parsed.footnotes)
+                    parsed.footnotes, parsed.whole, parsed.fraction)
 
     # ------------------------------------------------------------------ parsing (thread-safe: no shared state)
     def _parse(self, data: bytes, cut: int) -> _Parsed | None:
@@ -215,10 +225,11 @@ class BlsDataReader:
             fields, starts, ends, line_numbers = self._split_fields(buf, starts, ends, newlines, line_numbers, stats)
         if fields is not None and self._footnote_position is not None:
             fields["footnote_codes"] = _column(data, cut, starts, ends, self._footnote_position, len(self.columns))
-        rows = None if fields is None else _well_formed_rows(buf, starts, ends, fields, line_numbers, stats)
+        bad_text = _bad_text_lines(buf, starts, ends, newlines)
+        rows = None if fields is None else _well_formed_rows(buf, starts, ends, fields, line_numbers, stats, bad_text)
         if rows is None:
             return _Parsed.empty(stats, n_lines)
-        return _parsed_rows(rows, n_lines, stats)
+        return _parsed_rows(rows, n_lines, stats, self._exact)
 
     def _fixed_layout_fields(
         self, data: bytes, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray
@@ -304,13 +315,16 @@ class _Parsed:
     run_lengths: np.ndarray
     stats: ParseStats
     footnotes: np.ndarray | None = None
+    whole: np.ndarray | None = None
+    fraction: np.ndarray | None = None
 
     @classmethod
     def empty(cls, stats: ParseStats, n_lines: int) -> _Parsed:
         import numpy as np
 
         nothing = np.empty(0, dtype=np.int64)
-        return cls(nothing, nothing, nothing, nothing.astype(bool), 0, n_lines, [], nothing, stats)
+        return cls(nothing, nothing, nothing, nothing.astype(bool), 0, n_lines, [], nothing, stats, None,
+                   nothing, nothing)
 
 
 def _line_bounds(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -333,6 +347,7 @@ class _Rows:
 
     fields: dict[str, np.ndarray]
     year: np.ndarray
+    period: np.ndarray  # `_periods` of the period field (never 0 here)
     line_numbers: np.ndarray
     series_words: list[np.ndarray]  # `_words` of the series_id field
 
@@ -344,29 +359,69 @@ def _well_formed_rows(
     fields: dict[str, np.ndarray],
     line_numbers: np.ndarray,
     stats: ParseStats,
+    bad_text: dict[int, str] | None = None,
 ) -> _Rows | None:
-    """The rows with a four-digit year and a series id (the others counted and sampled); None if none."""
+    """The rows with a four-digit year, a series id, a period of 1-8 bytes and clean text (UTF-8, no
+    NUL; `bad_text`: line index in the block -> reason); the others counted and sampled; None if none."""
     import numpy as np
 
     year, year_ok = _years(fields["year"])
     series_words = _words(fields["series_id"])
-    keep = year_ok & _any_of((words & _NOT_BLANK) != 0 for words in series_words)
+    period = _periods(fields["period"])
+    series_ok = _any_of((words & _NOT_BLANK) != 0 for words in series_words)
+    keep = year_ok & series_ok & (period != 0)
+    if bad_text:
+        keep &= ~np.isin(line_numbers, np.fromiter(bad_text, dtype=np.int64))
     if keep.all():
-        return _Rows(fields, year, line_numbers, series_words)
+        return _Rows(fields, year, period, line_numbers, series_words)
     stats.malformed_lines += int((~keep).sum())
     for i in np.flatnonzero(~keep)[:SAMPLES].tolist():
+        line = int(line_numbers[i])
+        if bad_text and line in bad_text:
+            reason = bad_text[line]
+        elif not year_ok[i]:
+            reason = "year is not four digits"
+        elif not series_ok[i]:
+            reason = "series_id is empty"
+        else:
+            reason = "period is empty or longer than 8 bytes"
         _sample(stats.malformed_line_samples, {
-            "line": int(line_numbers[i]),
-            "reason": "year is not four digits or series_id is empty",
-            "text": bytes(buf[starts[i] : ends[i]])[:200].decode("utf-8", "replace"),
+            "line": line, "reason": reason,
+            "text": bytes(buf[starts[i] : ends[i]])[:200].decode("utf-8", "backslashreplace"),
         })
     if not keep.any():
         return None
-    return _Rows({name: matrix[keep] for name, matrix in fields.items()}, year[keep], line_numbers[keep],
-                 [words[keep] for words in series_words])
+    return _Rows({name: matrix[keep] for name, matrix in fields.items()}, year[keep], period[keep],
+                 line_numbers[keep], [words[keep] for words in series_words])
 
 
-def _parsed_rows(rows: _Rows, n_lines: int, stats: ParseStats) -> _Parsed:
+def _bad_text_lines(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, newlines: np.ndarray) -> dict[int, str]:
+    """Lines (index in the block) holding a NUL byte or bytes that are not UTF-8, with the reason.
+
+    One pass finds bytes that are 0 or >= 0x80 (none in the usual ASCII file); only lines with
+    such bytes are decoded.
+    """
+    import numpy as np
+
+    suspect = np.flatnonzero((buf - np.uint8(1)) >= 0x7F)  # uint8: 0 wraps to 255; 0x80.. stay >= 0x7F
+    if not len(suspect):
+        return {}
+    bad: dict[int, str] = {}
+    for i in np.unique(np.searchsorted(newlines, suspect)).tolist():
+        if i >= len(starts):
+            continue
+        text = bytes(buf[starts[i] : ends[i]])
+        if b"\0" in text:
+            bad[i] = "NUL byte in the line"
+            continue
+        try:
+            text.decode("utf-8")
+        except UnicodeDecodeError as error:
+            bad[i] = f"not UTF-8 (byte {text[error.start]:#04x} at column {error.start + 1})"
+    return bad
+
+
+def _parsed_rows(rows: _Rows, n_lines: int, stats: ParseStats, exact: bool = False) -> _Parsed:
     """Series runs, periods and exact values of the rows (invalid values counted and sampled)."""
     import numpy as np
 
@@ -379,8 +434,13 @@ def _parsed_rows(rows: _Rows, n_lines: int, stats: ParseStats) -> _Parsed:
     heads = np.flatnonzero(change)
     run_names = [_text(series_matrix[h]) for h in heads.tolist()]
     run_lengths = np.diff(np.append(heads, n))
-    period = _periods(rows.fields["period"])
-    value, value_ok, scale = _values(rows.fields["value"])
+    period = rows.period
+    whole = fraction = None
+    if exact:
+        whole, fraction, value_ok = _exact_values(rows.fields["value"])
+        value, scale = fraction, EXACT_DECIMALS
+    else:
+        value, value_ok, scale = _values(rows.fields["value"])
     if not value_ok.all():
         bad = np.flatnonzero(~value_ok)
         stats.invalid_values += len(bad)
@@ -394,7 +454,7 @@ def _parsed_rows(rows: _Rows, n_lines: int, stats: ParseStats) -> _Parsed:
             })
     stats.rows += n
     return _Parsed(rows.year, period, value, value_ok, scale, n_lines, run_names, run_lengths, stats,
-                   rows.fields.get("footnote_codes"))
+                   rows.fields.get("footnote_codes"), whole, fraction)
 
 
 def _column(data: bytes, cut: int, starts: np.ndarray, ends: np.ndarray, j: int, n_fields: int) -> np.ndarray:
@@ -488,7 +548,7 @@ def _text(row: np.ndarray) -> str:
     return bytes(row).rstrip(b"\0").decode("utf-8", "replace").strip()
 
 
-def _numbers(matrix: np.ndarray) -> dict[str, np.ndarray]:
+def _numbers(matrix: np.ndarray, max_digits: int = MAX_DIGITS) -> dict[str, np.ndarray]:
     """Read a decimal number in every row of a (rows, width) byte matrix, column by column.
 
     A small state machine runs over all rows at once (Horner's rule for the digits):
@@ -528,7 +588,7 @@ def _numbers(matrix: np.ndarray) -> dict[str, np.ndarray]:
         n_digits += digit
         decimals += digit & (dots > 0)
         dots += dot
-    bad |= (dots > 1) | (n_digits == 0) | (n_digits > MAX_DIGITS)
+    bad |= (dots > 1) | (n_digits == 0) | (n_digits > max_digits)
     return {
         "digits": np.where(negative, -digits, digits),
         "decimals": decimals,
@@ -595,6 +655,40 @@ def _values(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         value[too_precise] = 0
         shift[too_precise] = 0
     return value * _powers_of_ten()[shift], ok, scale
+
+
+def _exact_values(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's number exactly: (whole, fraction in millionths, ok), no common scale.
+
+    ok: a number with at most EXACT_WHOLE_DIGITS digits before the point and EXACT_DECIMALS after.
+    Up to 18 digits in all (every BLS value seen) the int64 digits are split by the row's own
+    scale; longer numbers (rare) are split from their text.
+    """
+    import numpy as np
+
+    parsed = _numbers(matrix, EXACT_WHOLE_DIGITS + EXACT_DECIMALS)
+    ok, digits, decimals = parsed["ok"], parsed["digits"], parsed["decimals"]
+    ok &= decimals <= EXACT_DECIMALS
+    ok &= parsed["n_digits"] - decimals <= EXACT_WHOLE_DIGITS
+    long = ok & (parsed["n_digits"] > 18)  # their int64 digits overflowed
+    short = ok & ~long
+    powers = _powers_of_ten()
+    divisor = powers[np.where(short, decimals, 0)]
+    magnitude = np.abs(np.where(short, digits, 0))
+    whole = magnitude // divisor
+    fraction = (magnitude - whole * divisor) * powers[EXACT_DECIMALS - np.where(short, decimals, 0)]
+    negative = digits < 0
+    whole = np.where(negative, -whole, whole)
+    fraction = np.where(negative, -fraction, fraction)
+    for i in np.flatnonzero(long).tolist():
+        text = bytes(matrix[i]).replace(b"\0", b"").strip().decode("ascii")
+        sign = -1 if text.startswith("-") else 1
+        head, _, tail = text.lstrip("+-").partition(".")
+        whole[i] = sign * int(head or "0")
+        fraction[i] = sign * int(tail.ljust(EXACT_DECIMALS, "0") or "0")
+    whole[~ok] = 0
+    fraction[~ok] = 0
+    return whole, fraction, ok
 
 
 @functools.cache

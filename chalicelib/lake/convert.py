@@ -3,34 +3,46 @@
 - Data files stream through `chalicelib.bls.data_file.BlsDataReader` (the reports' parser,
   with footnotes kept) and come out as row groups of about `ROW_GROUP_ROWS` rows: memory is a
   few parser blocks plus one row group, whatever the file size.
-- A file must parse completely: a malformed line, a value that is not a number or one with
-  more than `VALUE_SCALE` decimals raises `ConversionError` naming the first lines (the
+- A file must parse completely: a malformed line (wrong field count, NUL or non-UTF-8 bytes,
+  empty or over-long period, ...), a value that is not a number, one with more than
+  `VALUE_SCALE` decimals or more than `VALUE_PRECISION - VALUE_SCALE` digits before the point,
+  or a (series_id, year, period) key seen twice raises `ConversionError` naming the lines (the
   caller then publishes nothing, so the previous partition stays).
-- `value` is exact: the parser's fixed-point int64 is brought to scale `VALUE_SCALE`
-  (DECIMAL(`VALUE_PRECISION`, `VALUE_SCALE`) in Parquet); no float is ever involved.
+- `value` is exact: the parser keeps each row's own digits (no block-level scale) and they are
+  written as DECIMAL(`VALUE_PRECISION`, `VALUE_SCALE`) in Parquet (a FIXED_LEN_BYTE_ARRAY of
+  big-endian two's complement, `parquet.decimal_bytes`); no float is ever involved.
+- Parsing (threads) and writing run side by side: the next row group is parsed while the
+  previous one is encoded and compressed (`_prefetched`).
 - Series files (columns differ by survey) become typed common columns + the others as a
-  JSON object in `codes`; nothing is dropped, every text is trimmed.
+  JSON object in `codes`; nothing is dropped, every text is trimmed; read strictly by
+  `chalicelib.bls.series_file.series_chunks` (field counts, headers, lengths, UTF-8).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Iterable, Iterator
 from typing import IO, TYPE_CHECKING, Any
 
-from chalicelib.bls.data_file import BlsDataReader
+from chalicelib.bls.data_file import Block, BlsDataReader
 from chalicelib.bls.periods import period_name
-from chalicelib.bls.series_file import check_series_ids, four_digit_years, series_chunks
+from chalicelib.bls.series_file import SeriesChunk, four_digit_years, series_chunks
 from chalicelib.core.errors import SourceError
-from chalicelib.lake.parquet import Decimal
+from chalicelib.lake.parquet import Decimal, decimal_bytes
 from chalicelib.lake.tables import BLS_SERIES, COLUMNS, VALUE_PRECISION, VALUE_SCALE
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-DATA_DECIMALS = {"value": Decimal(VALUE_PRECISION, VALUE_SCALE)}
-ROW_GROUP_ROWS = 1_000_000
+VALUE_DECIMAL = Decimal(VALUE_PRECISION, VALUE_SCALE)
+DATA_DECIMALS = {"value": VALUE_DECIMAL}
+DATA_STATISTICS = ("series_id", "year", "period")  # min/max per row group: what readers filter on
+SERIES_STATISTICS = ("series_id", "begin_year", "end_year")
+MAX_CODES_JSON = 400_000  # bytes of one `codes` text: below fastparquet's fixed 500 kB buffers
+ROW_GROUP_ROWS = 500_000
 # Typed columns of bls_series; every other column of a series file goes into `codes`.
 SERIES_COLUMNS = tuple(name for name, _ in COLUMNS[BLS_SERIES] if name != "codes")
 SERIES_YEARS = ("begin_year", "end_year")
@@ -40,72 +52,210 @@ class ConversionError(SourceError):
     """The source file did not parse completely; nothing of it may be published."""
 
 
+class OutOfOrder(Exception):  # noqa: N818 - a signal, not an error: convert again with keep_keys=True
+    """A data file's series are not in (year, period) order: its keys must all be kept to find duplicates."""
+
+
 def data_row_groups(stream: IO[bytes], source: str, *, row_group_rows: int = ROW_GROUP_ROWS,
-                    block_size: int | None = None) -> Iterator[pd.DataFrame]:
+                    block_size: int | None = None, keep_keys: bool = False) -> Iterator[pd.DataFrame]:
     """The data file as DataFrames (series_id, year, period, value, footnote_codes); see module doc.
 
-    Yields at least one (possibly empty) frame; raises ConversionError at the first bad block.
+    `value` holds `parquet.decimal_bytes` (FIXED_LEN_BYTE_ARRAY cells of DECIMAL(VALUE_PRECISION,
+    VALUE_SCALE)). Yields at least one (possibly empty) frame; raises ConversionError at the first
+    bad block. The frames are made in a thread one ahead of the consumer (see `_prefetched`).
+    Duplicate keys: see `_UniqueKeys`; `OutOfOrder` means "convert again with keep_keys=True".
     """
+    return _prefetched(_data_frames(stream, source, row_group_rows, block_size, keep_keys))
+
+
+def _data_frames(stream: IO[bytes], source: str, row_group_rows: int, block_size: int | None,
+                 keep_keys: bool) -> Iterator[pd.DataFrame]:
     options = {"block_size": block_size} if block_size else {}
-    reader = BlsDataReader(stream, source=source, footnotes=True, **options)
-    pending: list[Any] = []
+    reader = BlsDataReader(stream, source=source, footnotes=True, exact=True, **options)
+    keys = _UniqueKeys(source, reader.series_names, keep_keys)
+    pending: list[Block] = []
     rows = 0
     produced = False
     for block in reader:
-        _check(reader, block, source)
+        _check(reader, source)
+        keys.add(block)
         pending.append(block)
         rows += len(block)
         if rows >= row_group_rows:
             yield _frame(reader, pending)
             produced, pending, rows = True, [], 0
-    _check(reader, None, source)
+    _check(reader, source)
+    keys.finish()
     if pending or not produced:
         yield _frame(reader, pending)
 
 
-def _check(reader: BlsDataReader, block: Any, source: str) -> None:
-    """Raise ConversionError if the reader met bad lines so far, or the block is too precise."""
+def _prefetched[T](items: Iterable[T]) -> Iterator[T]:
+    """`items`, produced in a thread one item ahead of the consumer (parse while the writer compresses).
+
+    Memory: one item more. An exception in the producer is raised here; closing this iterator
+    (the consumer failed) stops the producer after its current item.
+    """
+    handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        handoff.put(("item", item), timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            handoff.put(("end", None))
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer, raised there
+            handoff.put(("error", error))
+
+    worker = threading.Thread(target=produce, name="lake-rows", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = handoff.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting to hand over
+            try:
+                handoff.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        worker.join()
+
+
+def _check(reader: BlsDataReader, source: str) -> None:
+    """Raise ConversionError if the reader met bad lines or values so far."""
     stats = reader.stats
     problems = []
     if stats.malformed_lines:
         problems += [f"line {s['line']}: {s['reason']}: {s['text']!r}" for s in stats.malformed_line_samples]
     if stats.invalid_values:
-        problems += [f"line {s['line']}: value {s['value']!r} is not a number of at most 15 digits"
+        problems += [f"line {s['line']}: value {s['value']!r} {_value_problem(str(s['value']))}"
                      for s in stats.invalid_value_samples]
     if problems:
         count = stats.malformed_lines + stats.invalid_values
         raise ConversionError(f"{source}: {count} bad line(s) so far, e.g. " + "; ".join(problems))
-    if block is not None and block.scale > VALUE_SCALE:
-        raise ConversionError(f"{source}: lines {block.first_line}-{block.first_line + len(block) - 1} have "
-                              f"values with {block.scale} decimals; the silver layer keeps at most {VALUE_SCALE}")
 
 
-def _frame(reader: BlsDataReader, blocks: list[Any]) -> pd.DataFrame:
+def _value_problem(text: str) -> str:
+    whole, dot, decimals = text.strip().lstrip("+-").partition(".")
+    if dot and decimals.isdigit() and len(decimals) > VALUE_SCALE and (not whole or whole.isdigit()):
+        return f"has {len(decimals)} decimals; the silver layer keeps at most {VALUE_SCALE}"
+    return (f"is not a decimal number of at most {VALUE_PRECISION - VALUE_SCALE} digits before the point "
+            f"and {VALUE_SCALE} after")
+
+
+class _UniqueKeys:
+    """Refuses a (series_id, year, period) key seen twice in a data file, in small memory.
+
+    BLS data files list each series' lines in increasing (year, period) order (periods compared
+    as text: M01 < M02 < ... < M13). Each series' last key is kept (12 bytes a series); a line
+    whose key equals its series' previous one is a duplicate. A smaller one (a file out of that
+    order) raises `OutOfOrder`: the file is then converted again with `keep_keys`, keeping every
+    row's key (8 bytes a row) and sorting them at the end.
+    """
+
+    def __init__(self, source: str, names: list[str], keep_keys: bool = False) -> None:
+        import numpy as np
+
+        self.source = source
+        self.names = names  # the reader's series names, filled as it reads
+        self.last_year = np.empty(0, np.int64)
+        self.last_period = np.empty(0, np.uint64)
+        self.kept: list[Any] | None = [] if keep_keys else None
+        self.periods: dict[int, int] = {}
+
+    def _duplicate(self, key: str, where: str) -> ConversionError:
+        return ConversionError(f"{self.source}: duplicate (series_id, year, period) key {key}{where}; "
+                               "each key may appear once")
+
+    def finish(self) -> None:
+        """With keep_keys: ConversionError naming a key seen twice."""
+        import numpy as np
+
+        if self.kept is None or not self.kept:
+            return
+        keys = np.sort(np.concatenate(self.kept))
+        twice = np.flatnonzero(keys[1:] == keys[:-1])
+        if len(twice):
+            key = int(keys[twice[0]])
+            names = {v: k for k, v in self.periods.items()}
+            raise self._duplicate(f"({self.names[key >> 30]}, {(key >> 16) & 0x3FFF}, "
+                                  f"{period_name(names[key & 0xFFFF])})", f" ({len(twice)} in all)")
+
+    def _packed(self, block: Block) -> Any:
+        """Each row's key as one int64: series number, year (14 bits), period number (16 bits)."""
+        import numpy as np
+
+        unique, inverse = np.unique(block.period, return_inverse=True)
+        ids = np.array([self.periods.setdefault(int(code), len(self.periods)) for code in unique.tolist()], np.int64)
+        if len(self.periods) >= 1 << 16:
+            raise ConversionError(f"{self.source}: more than 65,535 distinct periods: not a BLS data file")
+        series = block.series.astype(np.int64)
+        return (series << 30) | (block.year.astype(np.int64) << 16) | ids[inverse.reshape(-1)]
+
+    def add(self, block: Block) -> None:
+        import numpy as np
+
+        if not len(block):
+            return
+        if self.kept is not None:
+            self.kept.append(self._packed(block))
+            return
+        grow = len(self.names) - len(self.last_year)
+        if grow > 0:
+            self.last_year = np.concatenate([self.last_year, np.full(grow, -1, np.int64)])
+            self.last_period = np.concatenate([self.last_period, np.zeros(grow, np.uint64)])
+        series, year, period = block.series, block.year.astype(np.int64), block.period.byteswap()
+        rows = np.arange(len(series))
+        if (series[1:] < series[:-1]).any():  # series interleaved in this block: group them, keeping order
+            rows = np.argsort(series, kind="stable")
+            series, year, period = series[rows], year[rows], period[rows]
+        first = np.ones(len(series), dtype=bool)
+        first[1:] = series[1:] != series[:-1]
+        previous_year = np.concatenate([[0], year[:-1]])
+        previous_period = np.concatenate([np.zeros(1, np.uint64), period[:-1]])
+        previous_year[first] = self.last_year[series[first]]
+        previous_period[first] = self.last_period[series[first]]
+        later = (year > previous_year) | ((year == previous_year) & (period > previous_period))
+        if not later.all():
+            i = int(np.flatnonzero(~later)[0])
+            key = (f"({self.names[int(series[i])]}, {int(year[i])}, "
+                   f"{period_name(int(np.uint64(period[i]).byteswap()))})")
+            if year[i] == previous_year[i] and period[i] == previous_period[i]:
+                raise self._duplicate(key, f" near line {block.first_line + int(rows[i])}")
+            raise OutOfOrder(key)
+        last = np.ones(len(series), dtype=bool)
+        last[:-1] = series[1:] != series[:-1]
+        self.last_year[series[last]] = year[last]
+        self.last_period[series[last]] = period[last]
+
+
+def _frame(reader: BlsDataReader, blocks: list[Block]) -> pd.DataFrame:
     import numpy as np
     import pandas as pd
 
     def joined(name: str, dtype: Any) -> np.ndarray:
         return np.concatenate([getattr(b, name) for b in blocks]) if blocks else np.empty(0, dtype)
 
-    values = [_rescale(b.value, b.scale, reader.source, b.first_line) for b in blocks]
     return pd.DataFrame({
         "series_id": _series(joined("series", np.int32), reader.series_names),
         "year": joined("year", np.int32),
         "period": _categorical(joined("period", np.uint64), period_name),
-        "value": np.concatenate(values) if values else np.empty(0, np.int64),
+        "value": decimal_bytes(joined("whole", np.int64), joined("fraction", np.int64), VALUE_DECIMAL),
         "footnote_codes": _footnotes(blocks),
     })
-
-
-def _rescale(value: np.ndarray, scale: int, source: str, first_line: int) -> np.ndarray:
-    import numpy as np
-
-    factor = 10 ** (VALUE_SCALE - scale)
-    limit = 10**VALUE_PRECISION // factor
-    if len(value) and int(np.abs(value).max()) >= limit:
-        raise ConversionError(f"{source}: a value near line {first_line} has more than "
-                              f"{VALUE_PRECISION - VALUE_SCALE} digits before the decimal point")
-    return value * np.int64(factor)
 
 
 def _series(codes: np.ndarray, names: list[str]) -> pd.Categorical:
@@ -159,35 +309,39 @@ def _footnotes(blocks: list[Any]) -> pd.Categorical:
 def series_row_groups(stream: IO[bytes], source: str, *, row_group_rows: int = 200_000) -> Iterator[pd.DataFrame]:
     """The series file as DataFrames with `SERIES_COLUMNS` + `codes` (JSON text of the other columns).
 
-    Read by `chalicelib.bls.series_file` (quotes are text: BLS titles contain `"`).
+    Read strictly by `chalicelib.bls.series_file.series_chunks` (quotes are text: BLS titles contain `"`).
     """
     try:
-        for chunk, header_line in series_chunks(stream, source, chunk_rows=row_group_rows):
-            yield _series_frame(chunk, source, header_line)
+        for chunk in series_chunks(stream, source, chunk_rows=row_group_rows):
+            yield _series_frame(chunk, source)
     except ConversionError:
         raise
     except SourceError as error:
         raise ConversionError(str(error)) from None
 
 
-def _series_frame(chunk: pd.DataFrame, source: str, header_line: int) -> pd.DataFrame:
+def _series_frame(chunk: SeriesChunk, source: str) -> pd.DataFrame:
     import pandas as pd
 
-    others = [c for c in chunk.columns if c not in SERIES_COLUMNS]
-    out = pd.DataFrame({name: _text_or_null(chunk, name) for name in SERIES_COLUMNS})
+    lowered = [name.lower() for name in chunk.columns]
+    position = {name: lowered.index(name) for name in SERIES_COLUMNS if name in lowered}
+    others = [(name, i) for i, name in enumerate(chunk.columns) if lowered[i] not in SERIES_COLUMNS]
+    out: dict[str, Any] = {}
+    for name in SERIES_COLUMNS:
+        j = position.get(name)
+        out[name] = [None] * len(chunk.rows) if j is None else [row[j] or None for row in chunk.rows]
     for name in SERIES_YEARS:
-        out[name] = four_digit_years(out[name], source, header_line)
-    codes = chunk[others].to_dict("records") if others else [{}] * len(chunk)
-    out["codes"] = pd.Series([json.dumps(row, ensure_ascii=False, separators=(",", ":")) for row in codes],
-                             dtype=object, index=chunk.index)
-    check_series_ids(out["series_id"], source, header_line)
-    return out.reset_index(drop=True)
-
-
-def _text_or_null(chunk: pd.DataFrame, name: str) -> pd.Series:
-    import pandas as pd
-
-    if name not in chunk.columns:
-        return pd.Series([None] * len(chunk), dtype=object, index=chunk.index)
-    column = chunk[name].astype(object)
-    return column.where(column != "", None)
+        out[name] = pd.array(four_digit_years(out[name], name, chunk.lines, source), dtype="Int32")
+    codes = []
+    for row, line in zip(chunk.rows, chunk.lines):
+        text = json.dumps({name: row[i] for name, i in others}, ensure_ascii=False, separators=(",", ":"))
+        if len(text) > MAX_CODES_JSON:
+            raise ConversionError(f"{source}: line {line}: the other columns make {len(text)} characters of codes; "
+                                  f"at most {MAX_CODES_JSON}")
+        codes.append(text)
+    out["codes"] = codes
+    frame = pd.DataFrame(out)
+    for name in (*SERIES_COLUMNS, "codes"):
+        if name not in SERIES_YEARS:
+            frame[name] = frame[name].astype(object)
+    return frame

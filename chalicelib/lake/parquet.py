@@ -4,9 +4,13 @@ fastparquet (+ cramjam for the codecs) is the writer because it fits the Lambda 
 beside pandas and numpy (~13 MiB; pyarrow is ~164 MiB and does not). It writes flat
 schemas only; the types used here are the ones Athena/Hive, DuckDB and pyarrow all read:
 string (UTF8 BYTE_ARRAY, dictionary-encoded from pandas categoricals), int32, int64, and
-exact decimals as INT64 with the DECIMAL(precision, scale) annotation — fastparquet has no
-decimal writer of its own (its "decimal" is a double), so the schema element of such a
-column is annotated here and the column is given as int64 already scaled.
+exact decimals as FIXED_LEN_BYTE_ARRAY cells of big-endian two's complement (the unscaled
+integer) with the DECIMAL(precision, scale) annotation — fastparquet has no decimal writer of
+its own (its "decimal" is a double), so `decimal_bytes` makes the cells and the schema element
+is annotated here. Column statistics (min/max) are written only for the columns named in
+`statistics`: fastparquet serialises them into a fixed 500 kB buffer without a bounds check
+(a long text there aborts the process), and its min/max of byte cells would compare them
+unsigned.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 COMPRESSION = "ZSTD"
@@ -23,34 +28,109 @@ COMPRESSION = "ZSTD"
 
 @dataclass(frozen=True)
 class Decimal:
-    """An int64 column holding value * 10**scale, declared DECIMAL(precision, scale)."""
+    """A DECIMAL(precision, scale) column of `width` byte cells (`decimal_bytes`)."""
 
     precision: int
     scale: int
 
+    @property
+    def width(self) -> int:
+        """Bytes per cell: the fewest whose two's complement holds every value of the precision."""
+        return next(n for n in range(1, 17) if 2 ** (8 * n - 1) > 10**self.precision)
 
-def write_parquet(out: IO[bytes], groups: Iterable[pd.DataFrame], decimals: dict[str, Decimal] | None = None) -> int:
+
+def decimal_bytes(whole: np.ndarray, fraction: np.ndarray, decimal: Decimal) -> np.ndarray:
+    """The cells of `whole + fraction / 10**scale` (int64 arrays, same signs; |whole| < 10**18,
+    |fraction| < 10**scale): big-endian two's complement of the unscaled integer, as an `S<width>`
+    array (a FIXED_LEN_BYTE_ARRAY column). 128-bit arithmetic on two uint64 limbs, vectorised."""
+    import numpy as np
+
+    if decimal.width > 16 or decimal.scale > 18:
+        raise ValueError(f"{decimal}: at most 16 bytes and 18 decimals")
+    n = len(whole)
+    negative = (whole < 0) | (fraction < 0)
+    magnitude = np.abs(whole).astype(np.uint64)
+    small = np.abs(fraction).astype(np.uint64)
+    low32 = np.uint64(0xFFFFFFFF)
+    factor = np.uint64(10**decimal.scale)
+    # |whole| * 10**scale + |fraction| = high * 2**32 + low, each product below 2**64
+    low = (magnitude & low32) * factor + small
+    high = (magnitude >> np.uint64(32)) * factor
+    shifted = (high & low32) << np.uint64(32)
+    lo = shifted + low
+    hi = (high >> np.uint64(32)) + (lo < shifted).astype(np.uint64)
+    # two's complement of the negatives: invert both limbs, add one with its carry
+    lo_neg = ~lo + np.uint64(1)
+    hi_neg = ~hi + (lo_neg == 0).astype(np.uint64)
+    lo = np.where(negative, lo_neg, lo)
+    hi = np.where(negative, hi_neg, hi)
+    cells = np.empty((n, 16), dtype=np.uint8)
+    cells[:, :8] = hi.astype(">u8").view(np.uint8).reshape(n, 8)
+    cells[:, 8:] = lo.astype(">u8").view(np.uint8).reshape(n, 8)
+    # void cells: a DataFrame keeps `V<width>` (it would turn `S<width>` into Python objects)
+    return np.ascontiguousarray(cells[:, 16 - decimal.width :]).view(f"V{decimal.width}").reshape(n)
+
+
+def decimal_ints(cells: np.ndarray) -> list[int]:
+    """The unscaled integers of FIXED_LEN_BYTE_ARRAY decimal cells (a (rows, width) uint8 array or an
+    `S<width>`/`V<width>` array), exactly."""
+    import numpy as np
+
+    matrix = cells if cells.dtype == np.uint8 else cells.view(np.uint8).reshape(len(cells), -1)
+    return [int.from_bytes(row, "big", signed=True) for row in map(bytes, matrix)]
+
+
+def write_parquet(out: IO[bytes], groups: Iterable[pd.DataFrame], decimals: dict[str, Decimal] | None = None,
+                  statistics: Iterable[str] = ()) -> int:
     """Write the row groups (equal columns and dtypes) to `out` as one Parquet file; return the row count.
 
-    The first group fixes the schema; at least one group (possibly empty) must come.
+    The first group fixes the schema; at least one group (possibly empty) must come. Decimal
+    columns hold `decimal_bytes`; min/max statistics are written for `statistics` only.
     """
     from fastparquet import writer
 
     groups = iter(groups)
     first = next(groups)
-    metadata = writer.make_metadata(first, object_encoding="utf8")
-    for name, decimal in (decimals or {}).items():
+    decimals = decimals or {}
+    # fastparquet does not know byte cells: the schema is made with a stand-in, then annotated
+    metadata = writer.make_metadata(first.assign(**{name: 0 for name in decimals}), object_encoding="utf8")
+    for name, decimal in decimals.items():
         _annotate_decimal(metadata, name, decimal)
-    writer.write_simple(out, _non_empty(first, groups), metadata, compression=COMPRESSION)
+    writer.write_simple(out, _non_empty(first, groups), metadata, compression=COMPRESSION,
+                        stats=list(statistics))
     return int(metadata.num_rows)
 
 
-def _non_empty(first: pd.DataFrame, rest: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+def _non_empty(first: pd.DataFrame, rest: Iterator[pd.DataFrame]) -> Iterator[_RowGroup]:
     if len(first):
-        yield first
+        yield _RowGroup(first)
     for group in rest:
         if len(group):
-            yield group
+            yield _RowGroup(group)
+
+
+class _RowGroup:
+    """A DataFrame as fastparquet's writer reads it, byte-cell (`V<n>`) columns given as `S<n>`
+    Series (PLAIN-encoded as they are: the cells' bytes, one after the other)."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self.columns = frame.columns
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.frame.columns)
+
+    def __getitem__(self, name: str) -> pd.Series:
+        import pandas as pd
+
+        column = self.frame[name]
+        if column.dtype.kind == "V":
+            cells = column.to_numpy()
+            return pd.Series(cells.view(f"S{cells.dtype.itemsize}"), name=name)
+        return column
 
 
 def _annotate_decimal(metadata: object, name: str, decimal: Decimal) -> None:
@@ -59,11 +139,14 @@ def _annotate_decimal(metadata: object, name: str, decimal: Decimal) -> None:
     schema = metadata.schema  # type: ignore[attr-defined]
     index = next(i for i, e in enumerate(schema) if e.name == name)
     element = schema[index]
-    if element.type != thrift.Type.INT64 or not 0 < decimal.precision <= 18:
-        raise ValueError(f"column {name}: an int64 column and a precision of 1-18 digits are needed for DECIMAL")
+    if not 0 < decimal.width <= 16:
+        raise ValueError(f"column {name}: DECIMAL({decimal.precision},{decimal.scale}) is too wide")
     schema[index] = thrift.SchemaElement(
-        name=element.name, type=element.type, repetition_type=element.repetition_type,
+        name=element.name, type=thrift.Type.FIXED_LEN_BYTE_ARRAY, type_length=decimal.width,
+        repetition_type=thrift.FieldRepetitionType.REQUIRED,
         converted_type=thrift.ConvertedType.DECIMAL, scale=decimal.scale, precision=decimal.precision,
+        logicalType=thrift.LogicalType(DECIMAL=thrift.DecimalType(scale=decimal.scale, precision=decimal.precision,
+                                                                   i32=True), i32=True),
         i32=True,
     )
     metadata.schema = schema  # type: ignore[attr-defined]

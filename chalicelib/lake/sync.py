@@ -15,6 +15,7 @@ could not convert is a `LakeFailure` in its answer, not an exception.
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
@@ -129,14 +130,24 @@ def _sync_once(store: Store, partition: Partition, catalog: Catalog | None,
         except PipelineError as error:
             log_error("lake_failed", error, source=key)
             raise LakeFailed(f"{key}: not converted, the silver layer keeps its previous state: {error}") from error
-        spool.seek(0)
+        digest = _sha256(spool)  # lets readers check a downloaded copy (lake.read's cache)
         store.put(partition.key, spool, content_type=PARQUET_CONTENT_TYPE,
-                  metadata={"source-key": key, "source-version": version, "rows": str(rows)})
+                  metadata={"source-key": key, "source-version": version, "rows": str(rows), "sha256": digest})
     if catalog is not None:
         catalog.add(partition)
     seconds = round(time.monotonic() - started, 3)
     log_event("lake_written", source=key, partition=partition.key, rows=rows, seconds=seconds)
     return LakeResult("written", key, partition.key, rows, seconds), version
+
+
+def _sha256(spool: IO[bytes]) -> str:
+    """The SHA-256 of the spooled file; leaves it at its start."""
+    spool.seek(0)
+    digest = hashlib.sha256()
+    while chunk := spool.read(1024 * 1024):
+        digest.update(chunk)
+    spool.seek(0)
+    return digest.hexdigest()
 
 
 def _delete(store: Store, partition: Partition, catalog: Catalog | None) -> LakeResult:
@@ -152,12 +163,23 @@ def _delete(store: Store, partition: Partition, catalog: Catalog | None) -> Lake
 def _convert(store: Store, partition: Partition, out: IO[bytes]) -> int:
     """Write the partition's Parquet to `out`; return its row count."""
     if partition.table == tables.POPULATION:
-        return write_parquet(out, [_population_frame(store.read(POPULATION_KEY).body)])
+        return write_parquet(out, [_population_frame(store.read(POPULATION_KEY).body)], statistics=("year",))
+    if partition.table == tables.BLS_DATA:
+        try:
+            return _convert_data(store, partition, out, keep_keys=False)
+        except convert.OutOfOrder:  # not sorted: convert again keeping every key (see convert._UniqueKeys)
+            out.seek(0)
+            out.truncate()
+            return _convert_data(store, partition, out, keep_keys=True)
     with store.open(partition.source_key) as stream:
-        if partition.table == tables.BLS_DATA:
-            groups = convert.data_row_groups(stream, partition.source_key)
-            return write_parquet(out, groups, convert.DATA_DECIMALS)
-        return write_parquet(out, convert.series_row_groups(stream, partition.source_key))
+        return write_parquet(out, convert.series_row_groups(stream, partition.source_key),
+                             statistics=convert.SERIES_STATISTICS)
+
+
+def _convert_data(store: Store, partition: Partition, out: IO[bytes], *, keep_keys: bool) -> int:
+    with store.open(partition.source_key) as stream:
+        groups = convert.data_row_groups(stream, partition.source_key, keep_keys=keep_keys)
+        return write_parquet(out, groups, convert.DATA_DECIMALS, convert.DATA_STATISTICS)
 
 
 def _population_frame(body: bytes) -> Any:

@@ -18,7 +18,8 @@ from chalicelib.core.layout import BLS_PREFIX, POPULATION_KEY, SILVER_PREFIX, da
 BLS_DATA, BLS_SERIES, POPULATION = "bls_data", "bls_series", "population"
 TABLES = (BLS_DATA, BLS_SERIES, POPULATION)
 PART_NAME = "data.parquet"
-VALUE_PRECISION, VALUE_SCALE = 18, 6  # bls_data.value: DECIMAL(18, 6), exact
+# bls_data.value: DECIMAL(24, 6), exact: 18 digits before the point, 6 after (11-byte cells)
+VALUE_PRECISION, VALUE_SCALE = 24, 6
 
 # Each table's columns with their Hive/Glue types (the Parquet files hold these), then its
 # partition columns (folder names, strings). The Glue tables and the DuckDB views use these.

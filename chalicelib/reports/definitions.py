@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 
 from chalicelib.core.errors import SourceError
 from chalicelib.population.update import PopulationRecord
@@ -43,7 +44,7 @@ def population_stats(records: Iterable[PopulationRecord], start_year: int, end_y
 def series_population_rows(
     series_id: str,
     period: str,
-    selected: Iterable[tuple[int, float | None]],
+    selected: Iterable[tuple[int, float | Decimal | None]],
     population: Iterable[PopulationRecord],
 ) -> list[SeriesPopulationRow]:
     """Definition 3: every year's value of the series/period with that year's population (None if unknown)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from typing import Any
 
 
@@ -104,7 +105,7 @@ class SeriesPopulationRow:
     series_id: str
     year: int
     period: str
-    value: float | None
+    value: float | Decimal | None  # Decimal: an exact value a float cannot carry (> 15 digits, from silver)
     population: int | None
 
     def to_dict(self) -> dict[str, Any]:

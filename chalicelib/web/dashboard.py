@@ -139,9 +139,10 @@ def _series_context(view: DashboardView) -> dict[str, Any]:
     choices = list(PERIOD_CHOICES)
     if view.period not in dict(choices):
         choices.append((view.period, view.period))
-    rows = None if view.chart.data is None else sorted(view.chart.data, key=lambda r: int(r["year"]))
+    rows = None if view.chart.data is None else sorted(view.chart.data, key=lambda r: int(r["year"]))[:MAX_TABLE_ROWS]
     return {
-        "series_ids": sorted({r.series_id for r in best.series} | set(best.no_quarterly_series)) if best else [],
+        "series_ids": sorted({r.series_id for r in best.series} | set(best.no_quarterly_series))[:MAX_TABLE_ROWS]
+        if best else [],
         "period_choices": choices,
         "series_title": view.titles.get(view.series_id),
         "chart_rows": rows,
@@ -151,13 +152,20 @@ def _series_context(view: DashboardView) -> dict[str, Any]:
     }
 
 
+MAX_TABLE_ROWS = 2_000  # best-year rows and series choices in the page: it stays well under API Gateway's 6 MB
+
+
 def _best_years_context(best: BestYears | None) -> dict[str, Any]:
     notes = []
+    rows = best.series[:MAX_TABLE_ROWS] if best is not None else []
+    if best is not None and len(best.series) > MAX_TABLE_ROWS:
+        notes.append(f"The first {MAX_TABLE_ROWS:,} of {len(best.series):,} series are shown; "
+                     "GET /api/reports/best-years?series=&limit= answers for any of them.")
     if best is not None and best.include_annual:
         notes.append("Sums include the Q05 annual average.")
     if best is not None and best.invalid_values:
         notes.append(f"{best.invalid_values} values could not be read and were skipped.")
-    return {"best": best, "notes": notes}
+    return {"best": best, "best_rows": rows, "notes": notes}
 
 
 def _pending_texts(status: StoreStatus | None) -> dict[str, str]:

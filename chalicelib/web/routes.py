@@ -13,9 +13,12 @@ import dataclasses
 import functools
 import json
 import logging
+import re
+import secrets
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from chalice.app import Blueprint, IAMAuthorizer, Response
@@ -41,6 +44,12 @@ from chalicelib.web.status import REPORT_FILE_PATTERN, RUN_HINT, store_status
 
 MAX_LIMIT = 10_000
 MAX_SERIES_FILTER = 100
+# API Gateway answers at most 6 MB (10 MB for HTML here would still be too slow): every body is
+# checked against this, and the endpoints that can grow page (`limit`) or cap their rows.
+MAX_BODY_BYTES = 5 * 1024 * 1024
+MAX_SERIES_ROWS = 20_000  # one row per year and period: far above any real series
+_NUMBER_MARK = secrets.token_hex(8)  # stands for an exact number inside json.dumps' output
+_NUMBER = re.compile(r'"\\u0000' + _NUMBER_MARK + r':(-?[0-9]+(?:\.[0-9]+)?)"')
 
 
 CONTENT_TYPES = {
@@ -75,13 +84,31 @@ class ApiError(Exception):
 
 
 def json_response(body: Any, status: int = 200) -> Response:
-    """A JSON response with an explicit content type and no caching of stale reports."""
+    """A JSON response with an explicit content type and no caching of stale reports.
+
+    `Decimal` values are written as JSON numbers to the last digit (exact silver values a float
+    cannot carry). A body over MAX_BODY_BYTES is refused with a 413 naming the way to ask less.
+    """
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=_exact_number)
+    if "\\u0000" + _NUMBER_MARK in text:
+        text = _NUMBER.sub(r"\1", text)
+    if len(text) > MAX_BODY_BYTES // 4 and len(text.encode("utf-8")) > MAX_BODY_BYTES:
+        raise ApiError(413, "response_too_large",
+                       f"the answer would be {len(text.encode('utf-8')):,} bytes; at most {MAX_BODY_BYTES:,} are sent",
+                       "ask for less: ?limit= and ?series= on /api/reports/best-years, "
+                       "?files=<survey> on /api/status; /reports/<name> serves the whole file")
     return Response(
-        body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        body=text,
         status_code=status,
         headers={"Content-Type": CONTENT_TYPES["json"], "Cache-Control": "no-cache",
                  "X-Content-Type-Options": "nosniff"},
     )
+
+
+def _exact_number(value: Any) -> str:
+    if isinstance(value, Decimal) and value.is_finite():
+        return f"\0{_NUMBER_MARK}:{value:f}"
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _request_id() -> str | None:
@@ -177,10 +204,13 @@ def parse_period(value: str) -> str:
         raise ApiError(400, "bad_request", error.message, error.hint) from None
 
 
+_DECIMAL_DIGITS = re.compile(r"[0-9]{1,9}")  # ASCII digits only: `isdigit()` also accepts '²', which int() refuses
+
+
 def parse_int(value: str, name: str, low: int, high: int) -> int:
-    """The one numeric parser of query parameters: a decimal integer from `low` to `high`; 400 otherwise."""
+    """The one parser of numeric query parameters: ASCII digits (spaces around allowed) from low to high; 400 otherwise."""
     text = value.strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 12 or not low <= int(text) <= high:
+    if not _DECIMAL_DIGITS.fullmatch(text) or not low <= int(text) <= high:
         raise ApiError(400, "bad_request", f"{name} {value[:20]!r} is not an integer from {low} to {high}")
     return int(text)
 
@@ -275,6 +305,11 @@ def series_join(ctx: RequestContext, series_id: str, period: str) -> list[dict[s
             if not ctx.store.exists(key):
                 raise ApiError(404, "data_not_found", f"{key} is not in the store yet", RUN_HINT) from None
         raise
+    if len(rows) > MAX_SERIES_ROWS:
+        raise ApiError(422, "too_many_rows",
+                       f"series {series_id}, period {period} has {len(rows):,} rows in {settings.report_data_key}; "
+                       f"at most {MAX_SERIES_ROWS:,} are served",
+                       "the data file repeats keys: `bls-pipeline lake` refuses such a file (duplicate keys)")
     if not rows:
         raise ApiError(404, "series_not_found",
                        f"no values for series {series_id}, period {period} in {settings.report_data_key}",
@@ -306,7 +341,10 @@ def dashboard_page() -> Response:
     policy = dashboard.CONTENT_SECURITY_POLICY
     if AUTH_MODE == "cognito":  # issue 22: the sign-in origin in form-action only
         policy = sign_in.content_security_policy(policy, sign_in.SignInConfig.from_settings(ctx.settings))
-    return Response(body=dashboard.render_dashboard(view), status_code=status, headers={
+    page = dashboard.render_dashboard(view)
+    if len(page.encode("utf-8")) > MAX_BODY_BYTES:  # the sections are capped; this is the last guard
+        raise ApiError(413, "response_too_large", "the dashboard page is too large", "use the JSON API")
+    return Response(body=page, status_code=status, headers={
         "Content-Type": CONTENT_TYPES["html"], "Cache-Control": "no-cache",
         "Content-Security-Policy": policy,
         "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
@@ -363,6 +401,9 @@ def report_file(name: str) -> Response:
     except NotFound:
         raise ApiError(404, "report_not_found", f"the report {REPORTS_PREFIX}{name} does not exist", RUN_HINT) from None
     extension = name.rsplit(".", 1)[1]
+    if len(obj.body) > MAX_BODY_BYTES:
+        raise ApiError(413, "response_too_large", f"{REPORTS_PREFIX}{name} is {len(obj.body):,} bytes; at most "
+                       f"{MAX_BODY_BYTES:,} are sent", "use /api/reports/best-years?limit= (paged rows)")
     return Response(body=obj.body.decode("utf-8"), status_code=200,
                     headers={"Content-Type": CONTENT_TYPES[extension], "Cache-Control": "no-cache",
                              "X-Content-Type-Options": "nosniff", "ETag": f'"{obj.etag}"'})

@@ -38,9 +38,10 @@ PROJECT_COPY_SKIPS = (".git", ".venv", "__pycache__", ".pytest_cache", "*.egg-in
 # redirect policy, per-host pace, population plausibility, report tags), ~41 KiB more with the
 # every-survey mirror (streamed transfers, time budget, continuation, progress), ~9 KiB more when
 # core.store became a package and settings took over the environment reads (issue 18), ~34 KiB
-# more with the sign-in (chalicelib/web/auth) and metrics (issue 22); it must not grow past that
-# by more than a little.
-CODE_ZIP_BUDGET = 500 * 1024
+# more with the sign-in (chalicelib/web/auth) and metrics (issue 22), ~27 KiB more with the lake's
+# checks of issue 19 (DECIMAL(24,6) cells, strict series files, duplicate keys, the private read
+# cache, bounded answers); it must not grow past that by more than a little.
+CODE_ZIP_BUDGET = 540 * 1024
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 UNTAGGABLE = {
     "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy", "AWS::SNS::Subscription",
@@ -787,7 +788,7 @@ def test_glue_tables_describe_the_silver_layout_without_a_crawler(stack: Synthes
         assert descriptor["Location"] == {
             "Fn::Sub": f"s3://bls-pipeline-dev-${{AWS::AccountId}}-${{AWS::Region}}/silver/{name}/"}
         assert descriptor["SerdeInfo"]["SerializationLibrary"] == "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-    assert dict(tables.COLUMNS["bls_data"])["value"] == "decimal(18,6)"
+    assert dict(tables.COLUMNS["bls_data"])["value"] == "decimal(24,6)"
     assert stack.resources("AWS::Glue::Crawler") == {}
 
 

@@ -81,9 +81,9 @@ def test_values_are_exact_decimals_and_texts_trimmed(store, tmp_path):
     mirror_put(store, "bls/xx/xx.data.0.Current", SMALL)
     sync_source(store, "bls/xx/xx.data.0.Current")
     key = "silver/bls_data/survey=xx/file=xx.data.0.Current/data.parquet"
-    # THEN the value column is DECIMAL(18,6): 0.5 is exactly 0.5, never a binary float
+    # THEN the value column is DECIMAL(24,6): 0.5 is exactly 0.5, never a binary float
     _, types = read_silver(store, key, tmp_path, "typeof(value), typeof(year), typeof(series_id)")
-    assert set(types) == {("DECIMAL(18,6)", "INTEGER", "VARCHAR")}
+    assert set(types) == {("DECIMAL(24,6)", "INTEGER", "VARCHAR")}
     _, rows = read_silver(store, key, tmp_path, "value = 0.5, value::VARCHAR, footnote_codes")
     assert rows == [(True, "0.500000", None), (False, "-1.250000", "R"), (False, "123456.700000", "P"),
                     (False, "0.000000", None)]
@@ -141,7 +141,7 @@ def test_a_file_that_fails_to_parse_keeps_the_old_partition_and_names_the_lines(
 
 def test_too_many_decimals_is_an_error_not_a_rounding(local_store):
     mirror_put(local_store, "bls/xx/xx.data.0.Current", SMALL.replace(b"    123456.7", b"  1.23456789"))
-    with pytest.raises(LakeFailed, match=r"lines 2-5 have values with 8 decimals; the silver layer keeps at most 6"):
+    with pytest.raises(LakeFailed, match=r"line 4: value '1.23456789' has 8 decimals; the silver layer keeps at most 6"):
         sync_source(local_store, "bls/xx/xx.data.0.Current")
     assert not local_store.exists("silver/bls_data/survey=xx/file=xx.data.0.Current/data.parquet")
     # AND a reconcile pass reports it as a failure (typed), without raising
@@ -291,10 +291,8 @@ def test_glue_partitions_follow_the_silver_partitions(s3_store):
 
 def test_series_endpoint_reads_the_silver_layer_when_it_is_current(store, monkeypatch, tmp_path):
     from chalicelib.core.settings import Settings
-    from chalicelib.lake import read
     from chalicelib.web.series_source import series_population_for
 
-    monkeypatch.setattr(read, "CACHE_DIR", tmp_path / "cache")
     body = (PR / "pr.data.0.Current").read_bytes()
     mirror_put(store, DATA_KEY, body)
     store.put("population/population.json",
@@ -343,6 +341,7 @@ def test_lines_with_tabs_at_different_places_read_back_the_same(local_store, tmp
     # GIVEN a data file without padding (every line has its tabs elsewhere), LF only, footnotes
     body = (b"series_id\tyear\tperiod\tvalue\tfootnote_codes\n"
             b"XXS1\t2020\tQ01\t1\tR\nXXS12345\t2020\tQ1\t-10.25\t\nXXS1\t2021\tM13\t0.5\tP,R\n\nXXS9\t2022\tA01\t7\t\n")
+    # (series may interleave: each one's keys still increase)
     mirror_put(local_store, "bls/xx/xx.data.1.AllData", body)
     result = sync_source(local_store, "bls/xx/xx.data.1.AllData")
     # THEN every value and footnote is where it belongs (the blank line is skipped)

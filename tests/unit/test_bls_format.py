@@ -17,7 +17,7 @@ from chalicelib.bls.periods import (
     period_name,
 )
 from chalicelib.bls.series_file import (
-    check_series_ids,
+    MAX_FIELD,
     four_digit_years,
     read_table,
     series_chunks,
@@ -49,16 +49,36 @@ def test_small_tables_and_mapping_files() -> None:
 
 
 def test_series_file_chunks_are_trimmed_text_with_their_lines() -> None:
-    body = b'series_id  \tbegin_year\tseries_title\r\nPRS1   \t1995\tA "quoted" title \r\nPRS2\t\tB\r\nPRS3\t2001\tC\r\n'
+    body = b'series_id  \tbegin_year\tseries_title\r\nPRS1   \t1995\tA "quoted" title \r\n\r\nPRS2\t\tB\r\nPRS3\t2001\tC\r\n'
     chunks = list(series_chunks(io.BytesIO(body), "pr.series", chunk_rows=2))
-    assert [line for _, line in chunks] == [1, 3]
-    first = chunks[0][0]
-    assert list(first.columns) == ["series_id", "begin_year", "series_title"]
-    assert first["series_title"].tolist() == ['A "quoted" title', "B"]
-    assert four_digit_years(first["begin_year"].where(first["begin_year"] != "", None), "s", 1).tolist()[0] == 1995
-    with pytest.raises(SourceError, match="line 3: begin_year 'x' is not a four-digit year"):
-        four_digit_years(first["begin_year"].replace("", "x"), "s", 1)
-    with pytest.raises(SourceError, match="line 2: empty series_id"):
-        check_series_ids(first["series_id"].where(first["series_id"] == "", None), "s", 1)
+    assert [chunk.lines for chunk in chunks] == [[2, 4], [5]]  # the blank line 3 is skipped
+    first = chunks[0]
+    assert first.columns == ("series_id", "begin_year", "series_title")
+    assert [row[2] for row in first.rows] == ['A "quoted" title', "B"]
+    assert four_digit_years(["1995", None], "begin_year", [2, 4], "s") == [1995, None]
+    with pytest.raises(SourceError, match="line 4: begin_year 'x' is not a four-digit year"):
+        four_digit_years(["1995", "x"], "begin_year", [2, 4], "s")
     with pytest.raises(SourceError, match="no series_id column"):
         list(series_chunks(io.BytesIO(b"id\tx\n1\t2\n"), "bad.series", chunk_rows=10))
+
+
+HEADER = b"series_id\tseasonal\tseries_title\r\n"
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    # issue 19.2: a trailing extra field on every line must not shift the columns
+    (HEADER + b"S1\tS\tT\t\r\nS2\tU\tT\t\r\n", r"line 2: 4 fields, expected 3"),
+    (HEADER + b"S1\tS\tT\r\nS2\tU\r\n", r"line 3: 2 fields, expected 3"),  # short rows are not padded
+    (b"series_id\tseasonal\tseries_id\r\nS1\tS\tS2\r\n", r"line 1: column series_id appears twice"),
+    (b"series_id\t \tseries_title\r\nS1\tS\tT\r\n", r"line 1: header cell 2 is blank"),
+    (HEADER + b"\tS\tT\r\n", r"line 2: empty series_id"),
+    # issue 19.1: a long field is refused, naming line and field
+    (HEADER + b"S1\tS\t" + b"x" * (MAX_FIELD + 1) + b"\r\n", rf"line 2: field series_title is {MAX_FIELD + 1} bytes"),
+    (HEADER + b"S1\tS\t" + b"x" * 200_000 + b"\r\n", r"line 2 is longer than 65536 bytes"),
+    # issue 19.5: text is never altered
+    (HEADER + b"ZZ\xff1\tS\tT\r\n", r"line 2: not UTF-8 \(byte 0xff at column 3\)"),
+    (HEADER + b"S1\tS\tT\r\nZZ\x001\tS\tT\r\n", r"line 3: NUL byte at column 3"),
+])
+def test_series_files_are_read_strictly(body: bytes, message: str) -> None:
+    with pytest.raises(SourceError, match=message):
+        list(series_chunks(io.BytesIO(body), "xx.series", chunk_rows=10))
