@@ -33,6 +33,7 @@ from chalicelib.core.layout import SILVER_PREFIX
 from chalicelib.core.store import Store
 from chalicelib.gold import tables
 from chalicelib.lake import tables as silver
+from chalicelib.lake.parquet import decimal_ints
 from chalicelib.mirror.status import mirror_status
 
 if TYPE_CHECKING:
@@ -274,15 +275,20 @@ def _read_parquet(source: str | IO[bytes], columns: list[str], series_id: str | 
     fastparquet would turn an INT64 DECIMAL into a float (and an optional one into truncated integers):
     the annotation is dropped from the schema before reading, so the stored integers come back exact.
     """
+    import pandas as pd
     from fastparquet import ParquetFile
     from fastparquet import parquet_thrift as thrift
 
     parquet = ParquetFile(source)
-    scales = {}
+    scales, cells, widths = {}, [], {}
     for element in parquet.fmd.schema:
         if element.converted_type == thrift.ConvertedType.DECIMAL:
-            if element.type != thrift.Type.INT64:
-                raise ValueError(f"column {element.name}: only INT64 decimals are read here")
+            if element.type not in (thrift.Type.INT64, thrift.Type.FIXED_LEN_BYTE_ARRAY):
+                raise ValueError(f"column {element.name}: only INT64 and FIXED_LEN_BYTE_ARRAY decimals are read here")
+            if element.type == thrift.Type.FIXED_LEN_BYTE_ARRAY:
+                cells.append(element.name)
+                if element.repetition_type == thrift.FieldRepetitionType.REQUIRED:
+                    widths[element.name] = int(element.type_length)
             scales[element.name] = int(element.scale)
             element.converted_type = None
             element.logicalType = None
@@ -291,10 +297,23 @@ def _read_parquet(source: str | IO[bytes], columns: list[str], series_id: str | 
         parquet._set_attrs()
     present = [c for c in columns if c in parquet.columns]
     filters = [("series_id", "==", series_id)] if series_id is not None else None
-    frame = parquet.to_pandas(columns=present, filters=filters)  # row groups chosen by their statistics
+    # Required cells as void bytes: numpy's `S` type would drop their trailing zero bytes.
+    dtypes = {**parquet.dtypes, **{name: f"V{width}" for name, width in widths.items()}}
+    frame = parquet.to_pandas(columns=present, filters=filters, dtypes=dtypes)  # row groups by their statistics
+    for name in (c for c in widths if c in frame.columns):
+        frame[name] = decimal_ints(frame[name].to_numpy())
     if series_id is not None:
         frame = frame[frame["series_id"] == series_id]
+    for name in (c for c in cells if c in frame.columns and c not in widths):  # optional cells: bytes or None
+        width = parquet.schema.root.children[name].type_length
+        frame[name] = pd.Series([None if _missing(v) else _cell_int(bytes(v), width) for v in frame[name]],
+                                index=frame.index, dtype=object)
     return frame, scales
+
+
+def _cell_int(cell: bytes, width: int) -> int:
+    """A big-endian two's complement cell as read back (fastparquet drops its trailing zero bytes)."""
+    return int.from_bytes(cell.ljust(width, b"\0"), "big", signed=True)
 
 
 def _column(frame: pd.DataFrame, name: str) -> list[Any]:

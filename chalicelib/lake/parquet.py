@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 COMPRESSION = "ZSTD"
+_DECIMAL_CONVERTED_TYPE = 5  # parquet_thrift.ConvertedType.DECIMAL (the format's fixed number)
 
 
 @dataclass(frozen=True)
@@ -85,37 +86,59 @@ def write_parquet(out: IO[bytes], groups: Iterable[pd.DataFrame], decimals: dict
     """Write the row groups (equal columns and dtypes) to `out` as one Parquet file; return the row count.
 
     The first group fixes the schema; at least one group (possibly empty) must come. Decimal
-    columns hold `decimal_bytes`; min/max statistics are written for `statistics` only.
+    columns hold `decimal_bytes` cells (REQUIRED), or unscaled Python ints / a nullable integer
+    array with missing values (OPTIONAL: NULL where missing); min/max statistics are written for
+    `statistics` only.
     """
     from fastparquet import writer
 
     groups = iter(groups)
     first = next(groups)
     decimals = decimals or {}
+    nullable = {name for name in decimals if first[name].dtype.kind != "V"}
     # fastparquet does not know byte cells: the schema is made with a stand-in, then annotated
     metadata = writer.make_metadata(first.assign(**{name: 0 for name in decimals}), object_encoding="utf8")
     for name, decimal in decimals.items():
-        _annotate_decimal(metadata, name, decimal)
-    writer.write_simple(out, _non_empty(first, groups), metadata, compression=COMPRESSION,
-                        stats=list(statistics))
+        _annotate_decimal(metadata, name, decimal, optional=name in nullable)
+    writer.write_simple(out, _plain_cells(metadata, decimals, _non_empty(first, groups, decimals, nullable)),
+                        metadata, compression=COMPRESSION, stats=list(statistics))
     return int(metadata.num_rows)
 
 
-def _non_empty(first: pd.DataFrame, rest: Iterator[pd.DataFrame]) -> Iterator[_RowGroup]:
-    if len(first):
-        yield _RowGroup(first)
-    for group in rest:
+def _plain_cells(metadata: object, decimals: dict[str, Decimal], groups: Iterator[_RowGroup]) -> Iterator[_RowGroup]:
+    """The row groups, written while the decimal columns' schema elements carry no converted type
+    (fastparquet would turn such cells into floats); the annotation is back before the footer is."""
+    elements = [e for e in metadata.schema if e.name in decimals]  # type: ignore[attr-defined]
+    for element in elements:
+        element.converted_type = None
+    try:
+        yield from groups
+    finally:
+        for element in elements:
+            element.converted_type = _DECIMAL_CONVERTED_TYPE
+
+
+def _non_empty(first: pd.DataFrame, rest: Iterator[pd.DataFrame], decimals: dict[str, Decimal],
+               nullable: set[str]) -> Iterator[_RowGroup]:
+    for group in _chain(first, rest):
         if len(group):
-            yield _RowGroup(group)
+            yield _RowGroup(group, {name: decimals[name] for name in nullable})
+
+
+def _chain(first: pd.DataFrame, rest: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    yield first
+    yield from rest
 
 
 class _RowGroup:
-    """A DataFrame as fastparquet's writer reads it, byte-cell (`V<n>`) columns given as `S<n>`
-    Series (PLAIN-encoded as they are: the cells' bytes, one after the other)."""
+    """A DataFrame as fastparquet's writer reads it: byte-cell (`V<n>`) columns given as `S<n>`
+    Series (PLAIN-encoded as they are: the cells' bytes, one after the other); nullable decimal
+    columns as objects, the cells' bytes or None."""
 
-    def __init__(self, frame: pd.DataFrame) -> None:
+    def __init__(self, frame: pd.DataFrame, nullable: dict[str, Decimal] | None = None) -> None:
         self.frame = frame
         self.columns = frame.columns
+        self.nullable = nullable or {}
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -127,13 +150,17 @@ class _RowGroup:
         import pandas as pd
 
         column = self.frame[name]
+        if name in self.nullable:
+            width = self.nullable[name].width
+            optional = [None if pd.isna(v) else int(v).to_bytes(width, "big", signed=True) for v in column]
+            return pd.Series(optional, name=name, dtype=object)
         if column.dtype.kind == "V":
             cells = column.to_numpy()
             return pd.Series(cells.view(f"S{cells.dtype.itemsize}"), name=name)
         return column
 
 
-def _annotate_decimal(metadata: object, name: str, decimal: Decimal) -> None:
+def _annotate_decimal(metadata: object, name: str, decimal: Decimal, *, optional: bool = False) -> None:
     from fastparquet import parquet_thrift as thrift
 
     schema = metadata.schema  # type: ignore[attr-defined]
@@ -143,8 +170,8 @@ def _annotate_decimal(metadata: object, name: str, decimal: Decimal) -> None:
         raise ValueError(f"column {name}: DECIMAL({decimal.precision},{decimal.scale}) is too wide")
     schema[index] = thrift.SchemaElement(
         name=element.name, type=thrift.Type.FIXED_LEN_BYTE_ARRAY, type_length=decimal.width,
-        repetition_type=thrift.FieldRepetitionType.REQUIRED,
-        converted_type=thrift.ConvertedType.DECIMAL, scale=decimal.scale, precision=decimal.precision,
+        repetition_type=thrift.FieldRepetitionType.OPTIONAL if optional else thrift.FieldRepetitionType.REQUIRED,
+        converted_type=_DECIMAL_CONVERTED_TYPE, scale=decimal.scale, precision=decimal.precision,
         logicalType=thrift.LogicalType(DECIMAL=thrift.DecimalType(scale=decimal.scale, precision=decimal.precision,
                                                                    i32=True), i32=True),
         i32=True,
