@@ -28,7 +28,8 @@ class Deadlines:
     start_until: float | None = None
     abandon_at: float | None = None
     per_file: float = DEFAULT_FILE_DEADLINE
-    clock: Callable[[], float] = time.monotonic
+    clock: Callable[[], float] = time.monotonic  # read once per transfer start (`can_start`)
+    transfer_clock: Callable[[], float] = time.monotonic  # read as a transfer's bytes arrive (its deadline)
 
     @classmethod
     def from_budget(cls, seconds: float | None, per_file: float = DEFAULT_FILE_DEADLINE) -> Deadlines:

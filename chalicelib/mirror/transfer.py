@@ -42,6 +42,7 @@ class FileResult:
     uploaded: bool = False
     not_modified: bool = False
     pending: bool = False
+    abandoned: bool = False  # pending because the run's end came mid-transfer (started, not finished)
     error: str | None = None
 
 
@@ -80,7 +81,7 @@ class Transfer:
         try:
             return self._transfer(fetch, self._known(fetch))
         except _OutOfTime:
-            return FileResult(fetch, pending=True)
+            return FileResult(fetch, pending=True, abandoned=True)
         except PipelineError as error:
             return FileResult(fetch, error=str(error))
 
@@ -95,7 +96,7 @@ class Transfer:
         # (429, 5xx, connection errors): here only a body that did not add up is retried, and a
         # SourceError from `get` (it has retried already) ends the file at once.
         budget = self.client.retry_budget()
-        deadline, is_run_end = self.deadlines.file_deadline(time.monotonic())
+        deadline, is_run_end = self.deadlines.file_deadline(self.deadlines.transfer_clock())
         validators = fetch.validators
         while True:
             headers = {"Accept-Encoding": "identity"}  # Content-Length must be the body's length
@@ -169,7 +170,7 @@ class Transfer:
             self.count_bytes(len(chunk))
             if limit is not None and size > limit:
                 raise _IncompleteBody(f"more than the {limit} bytes announced arrived; stopped reading")
-            _check_deadline(fetch, size, deadline)
+            _check_deadline(fetch, size, deadline, self.deadlines.transfer_clock)
             digest.update(chunk)
             upload.write(chunk)
         announced = response.headers.get("Content-Length")
@@ -201,9 +202,10 @@ def allowed_size(content_length: str | None, listed: int | None) -> int | None:
     return min(limits) if limits else None
 
 
-def _check_deadline(fetch: Fetch, size: int, deadline: tuple[float, bool]) -> None:
+def _check_deadline(fetch: Fetch, size: int, deadline: tuple[float, bool],
+                    clock: Callable[[], float] = time.monotonic) -> None:
     when, is_run_end = deadline
-    if time.monotonic() <= when:
+    if clock() <= when:
         return
     if is_run_end:
         raise _OutOfTime()

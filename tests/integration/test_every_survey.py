@@ -415,7 +415,7 @@ def test_the_status_of_65_surveys_stays_small_and_shows_pending_work(local_store
                                                "e" * 32) for i in range(25)}
         save_state(local_store, SurveyState(survey, f"https://x/{survey}/", files, "2026-12-01T00:00:00Z",
                                             "2026-12-01T00:00:00Z"), None)
-    write_run(local_store, MirrorRun("r1", 0.0, 1e12, pending=7, pending_by_survey={"aa": 7, "ab": None},
+    write_run(local_store, MirrorRun("r1", 0.0, time.time() + 60, pending=7, pending_by_survey={"aa": 7, "ab": None},
                                      invocations=2), None)
     # WHEN the status is read as /api/status serves it (no file lists unless asked)
     status = store_status(local_store, "none").to_dict()
@@ -428,7 +428,8 @@ def test_the_status_of_65_surveys_stays_small_and_shows_pending_work(local_store
     assert len(json.dumps(store_status(local_store, "all").to_dict())) > 10 * len(json.dumps(status))
     assert status["mirror_run"] == {"run_id": "r1", "complete": False, "pending": 7,
                                     "pending_by_survey": {"aa": 7, "ab": None}, "surveys_not_reached": 0,
-                                    "invocations": 2}
+                                    "invocations": 2, "abandoned": {}, "failed_surveys": {}, "stopped": None,
+                                    "problems": []}
     assert [s.survey for s in store_status(local_store, "ab,ac").surveys if s.files is not None] == ["ab", "ac"]
 
 
