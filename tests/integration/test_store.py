@@ -57,7 +57,7 @@ def test_list_with_a_partial_name_prefix_and_start_after(store):
 
 
 def test_local_list_skips_a_file_deleted_while_listing(local_store, monkeypatch):
-    import chalicelib.core.store.local as local
+    from chalicelib.core.store import local
 
     # GIVEN two objects, one deleted by another process between the scan of its folder and its metadata read
     local_store.put("bls/pr/a", b"1")
@@ -102,9 +102,8 @@ def test_missing_object_is_not_found(store):
         store.head("nope")
     with pytest.raises(NotFound):
         store.read("nope")
-    with pytest.raises(NotFound):
-        with store.open("nope"):
-            pass
+    with pytest.raises(NotFound), store.open("nope"):
+        pass
     assert store.exists("nope") is False
 
 
@@ -278,7 +277,7 @@ def test_local_disk_full_is_a_store_error_and_leaves_no_temp_file(tmp_path, monk
 
 
 def test_local_delete_refused_by_the_os_is_a_store_error_naming_the_key(tmp_path, monkeypatch):
-    import chalicelib.core.store.local as local
+    from chalicelib.core.store import local
 
     # GIVEN a stored object the operating system refuses to delete
     store = LocalStore(tmp_path / "data")
