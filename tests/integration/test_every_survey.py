@@ -471,3 +471,16 @@ def test_the_terminal_progress_bar_shows_files_bytes_and_rate(capsys):
         bar.update(ProgressSnapshot("cu", 10, 10, 2 * 1024 * 1024, 2 * 1024 * 1024, 1.0))
     shown = capsys.readouterr().err
     assert "cu 10/10 files" in shown and "2.00M/2.00M" in shown and "B/s" in shown
+
+
+def test_a_root_and_one_of_its_surveys_together_is_an_error_naming_the_root(server, store, client):
+    # issue 19 point 14: `mirror --source <root>,<root>pr/` names the root, not the survey URL twice
+    from chalicelib.core.errors import ConfigError
+
+    publish_root(server)
+    root_url = server.base_url + ROOT
+    with pytest.raises(ConfigError) as error:
+        run_mirror(settings_for(server, ROOT, ROOT + "pr/"), store, client=client)
+    message = str(error.value)
+    assert f"{root_url!r} (whose listing names" in message and "would both mirror to bls/pr/" in message
+    assert "give the root alone" in message
