@@ -40,10 +40,10 @@ LEASE_SECONDS = 2 * 900 + 300
 # A file abandoned at this many invocation ends (it does not finish within one invocation)
 # fails its survey for the rest of the run.
 MAX_ABANDONS = 3
-# A run stops after this many invocations (15 min each: 12 h of Lambda time at most). A first
-# sync of the whole of time.series takes ~40 (docs/every-survey.md); a larger one goes on in
-# the next daily run, which starts from what is stored.
-MAX_INVOCATIONS = 96
+# A run stops after this many invocations (15 min each: 6 h of Lambda time at most). A first
+# sync of the whole of time.series takes ~4-8 (docs/every-survey.md); what a stopped run left
+# is done by the next daily run, which starts from what is stored.
+MAX_INVOCATIONS = 24
 _MAX_COUNT = 10**9
 _RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
