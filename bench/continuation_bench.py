@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import boto3
 from moto import mock_aws
 
+from chalicelib.core.layout import survey_prefix
 from chalicelib.core.store import LocalStore
 from chalicelib.mirror.budget import Deadlines
 from chalicelib.pipeline import continuation, handlers
@@ -115,8 +116,9 @@ def scenario(name: str, size: int, rate: float, invocation_s: float, stop_after:
             ended_by = "failed: " + str(error).split("mirror: ", 1)[-1].split(" (")[0]
         seconds = time.monotonic() - started
         run, _ = continuation.read_run(LocalStore(folder))
-        stored = LocalStore(folder).exists("bls/pr/pr.data.1.AllData")
-        received = max(server.sent, LocalStore(folder).head("bls/pr/pr.data.1.AllData").size if stored else 0)
+        big_key = survey_prefix("pr") + BIG.rsplit("/", 1)[-1]
+        stored = LocalStore(folder).exists(big_key)
+        received = max(server.sent, LocalStore(folder).head(big_key).size if stored else 0)
         return {"scenario": name, "size_mb": round(size / 1e6, 1), "rate_kbs": round(rate / 1024) if rate < 1e9 else "full",
                 "invocation_s": invocation_s, "invocations": invocations,
                 "record_invocations": run.invocations if run else None,

@@ -45,6 +45,7 @@ MAX_ABANDONS = 3
 # is done by the next daily run, which starts from what is stored.
 MAX_INVOCATIONS = 24
 _MAX_COUNT = 10**9
+MIRROR_STEP_FAILED = "mirror: the mirror step failed (see its error)"
 _RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -320,7 +321,7 @@ def conclude(store: Store, run: MirrorRun, etag: str, mirror: MirrorResult | Non
     failed_surveys = dict(run.failed_surveys)
     errors: list[str] = []
     if mirror is None:
-        errors.append("the mirror step crashed (see the logs)")
+        errors.append(MIRROR_STEP_FAILED)
         transient = True
     else:
         for survey in mirror.surveys:

@@ -63,7 +63,8 @@ def scheduled_ingestion(env: dict[str, str] | None = None, context: Any = None, 
     if started is not None:
         run_errors = _end_invocation(store, *started, result, settings.continuation_queue_url, redelivered=False)
     log_event("ingestion_end", **result.to_dict())
-    errors = _unique([*result.to_dict()["errors"].values(), *run_errors, *([lease_error] if lease_error else [])])
+    step_errors = list(result.errors().values())
+    errors = [*step_errors, *(e for e in run_errors if e not in step_errors), *([lease_error] if lease_error else [])]
     if errors:
         raise IngestionFailed("ingestion failed: " + "; ".join(errors))
     return result.to_dict()
@@ -95,14 +96,10 @@ def continue_ingestion(body: str, env: dict[str, str] | None = None, context: An
     result = ingest(settings, store, steps=[("mirror", step)], record=False)  # the daily record keeps its population
     metrics.record_ingestion(result.to_dict(), continuation=True)
     run_errors = _end_invocation(store, run, etag, result, settings.continuation_queue_url, redelivered=True)
-    errors = _unique([*run_errors, *([damage] if damage else [])])
+    errors = [*run_errors, *([damage] if damage else [])]
     if errors:
         raise IngestionFailed("mirror continuation failed: " + "; ".join(errors))
     return result.to_dict()
-
-
-def _unique(errors: list[str]) -> list[str]:
-    return list(dict.fromkeys(errors))
 
 
 def lambda_deadlines(settings: Settings, context: Any) -> Deadlines:
@@ -131,7 +128,9 @@ def _end_invocation(store: Store, run: continuation.MirrorRun, etag: str, result
         except Exception as error:  # the lease expires, and the next daily run starts afresh
             log_error("mirror_continuation_failed", error, run_id=outcome.run.run_id)
             raise
-    return outcome.errors
+    failed_step = step.error if step is not None and step.error else None  # the step's own words, when it has them
+    return tuple(failed_step if error == continuation.MIRROR_STEP_FAILED and failed_step else error
+                 for error in outcome.errors)
 
 
 def handle_analysis_message(body: str, env: dict[str, str] | None = None) -> dict[str, Any]:

@@ -40,8 +40,9 @@ PROJECT_COPY_SKIPS = (".git", ".venv", "__pycache__", ".pytest_cache", "*.egg-in
 # every-survey mirror (streamed transfers, time budget, continuation, progress), ~9 KiB more when
 # core.store became a package and settings took over the environment reads (issue 18), ~34 KiB
 # more with the sign-in (chalicelib/web/auth) and metrics (issue 22); it must not grow past that
-# by more than a little.
-CODE_ZIP_BUDGET = 500 * 1024
+# by more than a little. Issue 19 (the run record's validation and bounds, the local store's
+# no-follow walk, ~28 KiB): 540 KiB.
+CODE_ZIP_BUDGET = 540 * 1024
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 UNTAGGABLE = {
     "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy", "AWS::SNS::Subscription",
