@@ -351,7 +351,8 @@ def test_a_last_request_in_the_future_never_makes_a_continuation_wait_more_than_
     waits: list[float] = []
     with pytest.raises(IngestionFailed, match="last_request_at"):
         handlers.continue_ingestion(message, env, Context(), sleep=waits.append)
-    assert waits and max(waits) <= 1 / float(env["HTTP_REQUESTS_PER_SECOND"])
+    # (the clamped record says "a request just now": at most one interval, or none if it has passed already)
+    assert all(wait <= 1 / float(env["HTTP_REQUESTS_PER_SECOND"]) for wait in waits)
     assert read_run(store)[0].complete  # the work was done; the damage was reported
 
 
@@ -373,3 +374,10 @@ def test_status_and_dashboard_show_a_damaged_run_record_instead_of_failing(tmp_p
         assert problems and ("damaged" in problems[0] or "cannot be read" in problems[0])
         page = client.http.get("/").body.decode()
     assert "mirror-problem" in page and "damaged" in page
+
+
+def test_wait_for_rate_never_waits_more_than_one_interval():
+    run = continuation.MirrorRun("r", 0.0, 0.0, last_request_at=4e9)
+    waits: list[float] = []
+    waited = continuation.wait_for_rate(run, 2.0, now=lambda: 1_000.0, sleep=waits.append)
+    assert waits == [0.5] and waited == 0.5
