@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHMARKS = ["mirror_bench.py", "reports_bench.py", "lake_bench.py"]
+BENCHMARKS = ["mirror_bench.py", "reports_bench.py", "lake_bench.py", "continuation_bench.py"]
 
 
 def main() -> int:

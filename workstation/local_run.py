@@ -25,7 +25,7 @@ from chalicelib.core.store import S3Store, Store, open_store
 from chalicelib.lake.messages import changed_keys, handle_lake_message
 from chalicelib.lake.sync import reconcile
 from chalicelib.pipeline import events
-from chalicelib.pipeline.analysis import AnalysisResult, analyze, reports_step
+from chalicelib.pipeline.analysis import AnalysisResult, analyze, catch_up, reports_step
 from chalicelib.pipeline.ingestion import IngestionResult, Progress, Step, ingest
 from chalicelib.reports.stored import StoredReports, read_stored_reports
 from workstation.handoff import MessageOutcome, NotifyingStore, QueueHandOff, emulator_endpoints, handle_message
@@ -111,6 +111,8 @@ def run(
     ingestion = ingest(settings, notifying, steps=steps, progress=progress, record=analyze_messages)
     handled = [handle_message(handle, f"local-{number}", body)
                for number, body in enumerate(messages if analyze_messages else [], 1)]
+    if analyze_messages:
+        handled += catch_up_step(settings, store, reports)
     result = RunResult("local", store.url, ingestion, handled)
     if analyze_messages:
         result.lake = lake_step(store, lake_messages)
@@ -138,6 +140,8 @@ def _run_with_queue(settings: Settings, store: S3Store, queue_name: str, steps: 
         raise PipelineError(f"could not set up the notification queue {queue_name!r}: {error}") from None
     ingestion = ingest(settings, store, steps=steps, progress=progress, record=analyze_messages)
     handled = hand_off.drain(handle, wait_seconds=wait_seconds) if analyze_messages else []
+    if analyze_messages:
+        handled += catch_up_step(settings, store, None)
     result = RunResult("queue", store.url, ingestion, handled, queue=hand_off.queue_arn)
     if analyze_messages:
         result.lake = lake_step(store, [])
@@ -145,6 +149,16 @@ def _run_with_queue(settings: Settings, store: S3Store, queue_name: str, steps: 
         result.notes.append(f"configured S3 notifications of {store.bucket} → {hand_off.queue_arn}")
     result.reports = read_stored_reports(store)
     return result
+
+
+def catch_up_step(settings: Settings, store: Store,
+                  reports: Callable[[Settings, Store], Any] | None) -> list[MessageOutcome]:
+    """Reports missing from the store are rebuilt by the run (no event comes for them: issue 19)."""
+    try:
+        rebuilt = catch_up(settings, store, reports=reports)
+    except PipelineError as error:
+        return [MessageOutcome("catch-up", error=str(error))]
+    return [MessageOutcome("catch-up", rebuilt)] if rebuilt is not None else []
 
 
 def lake_step(store: Store, bodies: list[str]) -> list[dict[str, Any]]:

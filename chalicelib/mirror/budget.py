@@ -28,7 +28,8 @@ class Deadlines:
     start_until: float | None = None
     abandon_at: float | None = None
     per_file: float = DEFAULT_FILE_DEADLINE
-    clock: Callable[[], float] = time.monotonic
+    clock: Callable[[], float] = time.monotonic  # read at each transfer start (`can_start`) and as its bytes arrive
+    transfer_clock: Callable[[], float] | None = None  # the deadline's own clock, if not `clock` (tests)
 
     @classmethod
     def from_budget(cls, seconds: float | None, per_file: float = DEFAULT_FILE_DEADLINE) -> Deadlines:
@@ -42,6 +43,10 @@ class Deadlines:
         now, remaining = time.monotonic(), remaining_ms / 1000
         return cls(start_until=now + remaining - LAMBDA_START_RESERVE,
                    abandon_at=now + remaining - LAMBDA_FINISH_RESERVE, per_file=per_file)
+
+    def transfer_now(self) -> float:
+        """The time a transfer's deadline is checked against."""
+        return (self.transfer_clock or self.clock)()
 
     def can_start(self) -> bool:
         """True while a new transfer may start."""

@@ -26,6 +26,7 @@ class SurveyResult:
     failed: list[str] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)  # left for the next run (time budget)
+    abandoned: list[str] = field(default_factory=list)  # of `pending`: started, then abandoned at the run's end
     skipped: list[str] = field(default_factory=list)  # sub-directories, never mirrored
     reached: bool = True  # False: the run's budget was used up before this survey's turn
     not_modified: int = 0
@@ -60,6 +61,7 @@ class SurveyResult:
             "complete": self.complete,
             "pending": self.pending_count,
             "pending_files": self.pending,
+            "abandoned": self.abandoned,
             "skipped": self.skipped,
             "added": self.added,
             "updated": self.updated,

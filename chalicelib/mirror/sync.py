@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from typing import Any
@@ -62,6 +62,7 @@ def run_mirror(
     progress: Progress = None,
     deadlines: Deadlines | None = None,
     listener: Listener | None = None,
+    give_up: Mapping[str, str] | None = None,
 ) -> MirrorResult:
     """Mirror every directory of `settings.bls_source_urls`; one survey failing does not stop the others.
 
@@ -81,7 +82,9 @@ def run_mirror(
         targets = discover(settings, store, client)
         with meter.heartbeat():
             reports = [
-                SurveyMirror(settings, store, client, survey, url, **options).run()
+                SurveyResult(survey, url, survey_prefix(survey), errors=[give_up[survey]])
+                if give_up and survey in give_up
+                else SurveyMirror(settings, store, client, survey, url, **options).run()
                 if deadlines.can_start() else SurveyResult(survey, url, survey_prefix(survey), reached=False)
                 for survey, url in targets.surveys
             ]
@@ -261,6 +264,9 @@ class SurveyMirror:
             log_error("file_failed", result.error, **fields)
         elif result.pending:
             report.pending.append(fetch.name)
+            if result.abandoned:
+                report.abandoned.append(fetch.name)
+                log_event("file_abandoned", **fields)
         elif result.uploaded:
             assert result.record is not None
             report.bytes_uploaded += result.record.size

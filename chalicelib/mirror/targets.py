@@ -7,6 +7,7 @@ See docs/every-survey.md.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -27,27 +28,35 @@ def is_root(url: str) -> bool:
     return urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1] == ROOT_SEGMENT
 
 
-def survey_targets(urls: tuple[str, ...]) -> list[tuple[str, str]]:
-    """`(survey, url)` for each source directory: the survey is the URL's last path segment."""
+def survey_targets(urls: tuple[str, ...], roots: Sequence[str | None] | None = None) -> list[tuple[str, str]]:
+    """`(survey, url)` for each source directory: the survey is the URL's last path segment.
+
+    `roots[i]` is the root URL whose listing named `urls[i]` (None: given as it is); errors name it."""
     targets: list[tuple[str, str]] = []
-    seen: dict[str, str] = {}
-    for url in urls:
+    seen: dict[str, tuple[str, bool]] = {}  # survey -> (how its URL is named in errors, from a root)
+    for index, url in enumerate(urls):
         url = url if url.endswith("/") else url + "/"
+        root = roots[index] if roots is not None and index < len(roots) else None
+        if root is not None:
+            url_text = f"{root!r} (whose listing names {url!r})"
+        else:
+            url_text = repr(url)
         survey = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
         try:
             validate_key(survey_prefix(survey).rstrip("/"))
         except StoreError:
-            raise ConfigError(f"BLS_SOURCE_URL: {url!r} does not end in a usable directory name") from None
+            raise ConfigError(f"BLS_SOURCE_URL: {url_text} does not end in a usable directory name") from None
         if survey.endswith(BOOKKEEPING_SUFFIX):
             raise ConfigError(
-                f"BLS_SOURCE_URL: {url!r} would mirror to {survey_prefix(survey)}, where the mirror keeps the "
+                f"BLS_SOURCE_URL: {url_text} would mirror to {survey_prefix(survey)}, where the mirror keeps the "
                 f"bookkeeping of survey {survey[: -len(BOOKKEEPING_SUFFIX)]!r}"
             )
         if survey in seen:
+            first, first_from_root = seen[survey]
+            hint = " (give the root alone, or the survey URLs without it)" if root or first_from_root else ""
             raise ConfigError(
-                f"BLS_SOURCE_URL: {seen[survey]!r} and {url!r} would both mirror to {survey_prefix(survey)}"
-            )
-        seen[survey] = url
+                f"BLS_SOURCE_URL: {first} and {url_text} would both mirror to {survey_prefix(survey)}{hint}")
+        seen[survey] = url_text, root is not None
         targets.append((survey, url))
     return targets
 
@@ -64,18 +73,21 @@ class Targets:
 def discover(settings: Settings, store: Store, client: PoliteClient) -> Targets:
     """Expand root URLs into their surveys (1 request each); plain survey URLs stay as they are."""
     urls: list[str] = []
+    origins: list[str | None] = []  # the root each URL came from (None: given as it is)
     skipped: list[str] = []
     roots = [url for url in settings.bls_source_urls if is_root(url)]
     for url in settings.bls_source_urls:
         if url not in roots:
             urls.append(url)
+            origins.append(None)
             continue
         response = client.get(url)
         root = parse_root_listing(response.content, url, response.headers.get("Content-Type"))
         urls.extend(survey_url for _, survey_url in root.surveys)
+        origins.extend(url for _ in root.surveys)
         skipped.extend(root.skipped)
         log_event("mirror_root_listing", source_url=url, surveys=len(root.surveys), skipped=list(root.skipped))
-    targets = survey_targets(tuple(urls))
+    targets = survey_targets(tuple(urls), origins)
     vanished: tuple[str, ...] = ()
     if roots:
         listed = {survey for survey, _ in targets}

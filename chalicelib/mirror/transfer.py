@@ -41,6 +41,7 @@ class FileResult:
     uploaded: bool = False
     not_modified: bool = False
     pending: bool = False
+    abandoned: bool = False  # pending because the run's end came mid-transfer (started, not finished)
     error: str | None = None
 
 
@@ -79,7 +80,7 @@ class Transfer:
         try:
             return self._transfer(fetch, self._known(fetch))
         except _OutOfTime:
-            return FileResult(fetch, pending=True)
+            return FileResult(fetch, pending=True, abandoned=True)
         except PipelineError as error:
             return FileResult(fetch, error=str(error))
 
@@ -94,7 +95,7 @@ class Transfer:
         # (429, 5xx, connection errors): here only a body that did not add up is retried, and a
         # SourceError from `get` (it has retried already) ends the file at once.
         budget = self.client.retry_budget()
-        deadline, is_run_end = self.deadlines.file_deadline(self.deadlines.clock())
+        deadline, is_run_end = self.deadlines.file_deadline(self.deadlines.transfer_now())
         validators = fetch.validators
         while True:
             headers = {"Accept-Encoding": "identity"}  # Content-Length must be the body's length
@@ -168,7 +169,7 @@ class Transfer:
             self.count_bytes(len(chunk))
             if limit is not None and size > limit:
                 raise _IncompleteBody(f"more than the {limit} bytes announced arrived; stopped reading")
-            _check_deadline(fetch, size, deadline, self.deadlines.clock())
+            _check_deadline(fetch, size, deadline, self.deadlines.transfer_now())
             digest.update(chunk)
             upload.write(chunk)
         announced = response.headers.get("Content-Length")

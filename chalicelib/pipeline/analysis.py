@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chalicelib.core.errors import NotFound, PipelineError, PreconditionFailed
-from chalicelib.core.layout import SUMMARY_KEY
+from chalicelib.core.layout import REPORT_KEYS, SUMMARY_KEY
 from chalicelib.core.log import log_error, log_event
 from chalicelib.core.s3_events import S3Record, is_test_event, store_location
 from chalicelib.core.settings import Settings
@@ -115,6 +115,30 @@ def analyze(
     action = "written" if written else "unchanged"
     log_event("analysis_done", action=action, keys=keys, written=written)
     return AnalysisResult(action, records, written=written, reports=outcome)
+
+
+def missing_reports(store: Store) -> list[str]:
+    """The report files (and summary) that are not in the store."""
+    return [key for key in (*REPORT_KEYS, SUMMARY_KEY) if not store.exists(key)]
+
+
+def catch_up(
+    settings: Settings,
+    store: Store,
+    *,
+    reports: Callable[[Settings, Store], ReportsOutcome] | None = None,
+) -> AnalysisResult | None:
+    """Rebuild the reports when one is missing from the store though both inputs are there (deleted by
+    hand, say: no input was written, so no event comes for them). None when none is missing, or an input
+    is (then the input's own write triggers the analysis). Raises AnalysisFailed like `analyze`."""
+    missing = missing_reports(store)
+    inputs = list(events.report_inputs(settings))
+    if not missing or not all(store.exists(key) for key in inputs):
+        return None
+    log_event("analysis_catch_up", missing=missing)
+    written, outcome = _run_until_inputs_stable(reports or reports_step(), settings, store, inputs)
+    return AnalysisResult("written" if written else "unchanged", written=written, reports=outcome,
+                          note=f"missing from the store ({', '.join(missing)}): rebuilt")
 
 
 def _run_until_inputs_stable(

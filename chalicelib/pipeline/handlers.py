@@ -34,53 +34,71 @@ from chalicelib.pipeline.ingestion import (
 )
 
 
-def scheduled_ingestion(env: dict[str, str] | None = None, context: Any = None) -> dict[str, Any]:
+def scheduled_ingestion(env: dict[str, str] | None = None, context: Any = None, *,
+                        deadlines: Deadlines | None = None) -> dict[str, Any]:
     """The daily Lambda run: mirror (unless a continuation holds the lease) and population; raise if
-    a step failed (so the error metric sees it). An incomplete mirror sends a continuation message."""
+    a step failed (so the error metric sees it). An incomplete mirror sends a continuation message.
+    `deadlines` replace those of the invocation's remaining time (tests, the bench)."""
     settings = Settings.from_env(env)
     store = open_store(settings.data_store)
     log_event("ingestion_start", store=store.url, sources=list(settings.bls_source_urls))
+    lease_error = None
     try:
         started = continuation.start_run(store, time.time())
-        lease_error = None
+    except continuation.RunRecordDamaged as damaged:  # replaced; the invocation fails afterwards (alarm)
+        started, lease_error = damaged.replaced, f"mirror: {damaged}"
     except PipelineError as error:  # the population still runs; the invocation fails afterwards
         log_error("mirror_lease_failed", error)
         started, lease_error = None, f"mirror: the run record could not be read or written ({error})"
     steps = [("population", population_step())]
     deep_check = started is not None and deep_check_is_due(store, settings)
     if started is not None:
-        steps.insert(0, ("mirror", mirror_step(verify=deep_check, deadlines=lambda_deadlines(settings, context))))
+        steps.insert(0, ("mirror", mirror_step(verify=deep_check, deadlines=deadlines or lambda_deadlines(
+            settings, context))))
     elif lease_error is None:
         log_event("ingestion_mirror_skipped", reason="a mirror run holds the lease (a continuation is due)")
     result = ingest(settings, store, steps=steps, deep_check=deep_check)
     metrics.record_ingestion(result.to_dict())
+    run_errors: tuple[str, ...] = ()
     if started is not None:
-        _end_invocation(store, *started, result, settings.continuation_queue_url)
+        run_errors = _end_invocation(store, *started, result, settings.continuation_queue_url, redelivered=False)
     log_event("ingestion_end", **result.to_dict())
-    errors = [*result.to_dict()["errors"].values(), *([lease_error] if lease_error else [])]
+    step_errors = list(result.errors().values())
+    errors = [*step_errors, *(e for e in run_errors if e not in step_errors), *([lease_error] if lease_error else [])]
     if errors:
         raise IngestionFailed("ingestion failed: " + "; ".join(errors))
     return result.to_dict()
 
 
 def continue_ingestion(body: str, env: dict[str, str] | None = None, context: Any = None,
-                       sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
-    """One continuation message: go on with the mirror run it names (a stale or duplicate one is dropped)."""
+                       sleep: Callable[[float], None] = time.sleep, *,
+                       deadlines: Deadlines | None = None) -> dict[str, Any]:
+    """One continuation message: go on with the mirror run it names (a stale or duplicate one is dropped).
+
+    Raises when the invocation failed (SQS then delivers the same message again, and the run goes
+    on from where it is) or when the run hit one of its bounds (the ingestion alarm)."""
     settings = Settings.from_env(env)
     store = open_store(settings.data_store)
-    run_id = continuation.message_run_id(body)
-    resumed = continuation.resume_run(store, run_id, time.time()) if run_id else None
+    run_id, number = continuation.parse_message(body)
+    damage = None
+    try:
+        resumed = continuation.resume_run(store, run_id, time.time(), number) if run_id else None
+    except continuation.RunRecordDamaged as damaged:
+        resumed, damage = damaged.replaced, f"mirror: {damaged}"
+        if resumed is None:
+            raise IngestionFailed(f"mirror continuation dropped: {damaged}") from None
     if resumed is None:
         return {"dropped": True, "run_id": run_id}
     run, etag = resumed
     waited = continuation.wait_for_rate(run, settings.http_requests_per_second, sleep=sleep)
     log_event("ingestion_continue", run_id=run.run_id, invocation=run.invocations + 1, waited=round(waited, 3))
-    result = ingest(settings, store, steps=[("mirror", mirror_step(deadlines=lambda_deadlines(settings, context)))],
-                    record=False)  # the daily record keeps its population outcome
+    step = mirror_step(deadlines=deadlines or lambda_deadlines(settings, context), give_up=run.failed_surveys)
+    result = ingest(settings, store, steps=[("mirror", step)], record=False)  # the daily record keeps its population
     metrics.record_ingestion(result.to_dict(), continuation=True)
-    _end_invocation(store, run, etag, result, settings.continuation_queue_url)
-    if not result.ok:
-        raise IngestionFailed("mirror continuation failed: " + "; ".join(result.to_dict()["errors"].values()))
+    run_errors = _end_invocation(store, run, etag, result, settings.continuation_queue_url, redelivered=True)
+    errors = [*run_errors, *([damage] if damage else [])]
+    if errors:
+        raise IngestionFailed("mirror continuation failed: " + "; ".join(errors))
     return result.to_dict()
 
 
@@ -97,17 +115,22 @@ def lambda_deadlines(settings: Settings, context: Any) -> Deadlines:
 
 
 def _end_invocation(store: Store, run: continuation.MirrorRun, etag: str, result: IngestionResult,
-                    queue_url: str | None) -> None:
-    """Record the invocation; send the next continuation (to `queue_url`) if the mirror is not complete."""
+                    queue_url: str | None, *, redelivered: bool) -> tuple[str, ...]:
+    """Record the invocation; send the next continuation (to `queue_url`) when one is due; the run's
+    errors, for the handler to raise (`continuation.conclude`)."""
     step = result.step("mirror")
     mirrored = step.result if step is not None and isinstance(step.result, MirrorResult) else None  # None: a crash
-    done = continuation.finish_invocation(store, run, etag, mirrored, time.time())
-    if not done.complete:
+    outcome = continuation.conclude(store, run, etag, mirrored, time.time(), redelivered=redelivered)
+    metrics.record_run(outcome.run.summary(), failed=bool(outcome.errors))
+    if outcome.send:
         try:
-            continuation.send_continuation(done, queue_url)
+            continuation.send_continuation(outcome.run, queue_url)
         except Exception as error:  # the lease expires, and the next daily run starts afresh
-            log_error("mirror_continuation_failed", error, run_id=done.run_id)
+            log_error("mirror_continuation_failed", error, run_id=outcome.run.run_id)
             raise
+    failed_step = step.error if step is not None and step.error else None  # the step's own words, when it has them
+    return tuple(failed_step if error == continuation.MIRROR_STEP_FAILED and failed_step else error
+                 for error in outcome.errors)
 
 
 def handle_analysis_message(body: str, env: dict[str, str] | None = None) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -121,14 +121,15 @@ class IngestionRecord:
 
 
 def mirror_step(*, dry_run: bool = False, verify: bool = False, allow_mass_delete: bool = False,
-                deadlines: Any = None) -> Step:
+                deadlines: Any = None, give_up: Mapping[str, str] | None = None) -> Step:
     """The mirror as an ingestion step (chalicelib.mirror.sync.run_mirror); `deadlines` default to
-    the settings' time budget. A run stopped by its budget is ok (and `complete: false`)."""
+    the settings' time budget. A run stopped by its budget is ok (and `complete: false`). `give_up`:
+    surveys failed for the rest of a continued run (survey -> why), not visited."""
 
     def run(settings: Settings, store: Store, progress: Progress) -> StepResult:
         return run_mirror(
             settings, store, dry_run=dry_run, verify=verify, allow_mass_delete=allow_mass_delete, progress=progress,
-            deadlines=deadlines,
+            deadlines=deadlines, give_up=give_up,
         )
 
     return run

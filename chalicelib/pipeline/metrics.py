@@ -47,6 +47,16 @@ def record_ingestion(summary: Mapping[str, Any], *, continuation: bool = False,
     return values
 
 
+def record_run(summary: Mapping[str, Any], *, failed: bool, enabled: bool | None = None) -> dict[str, float]:
+    """A mirror run after one invocation (`MirrorRun.summary()`): its invocations so far, the files abandoned
+    at an invocation's end (the cost of a slow source), and whether it failed or stopped at a bound."""
+    values: dict[str, float] = {"MirrorRunInvocations": _count(summary.get("invocations")),
+                                "FilesAbandoned": sum(_count(v) for v in (summary.get("abandoned") or {}).values()),
+                                "MirrorRunFailures": 1 if failed else 0}
+    emit(values, enabled=enabled)
+    return values
+
+
 def record_analysis(result: Mapping[str, Any], *, enabled: bool | None = None) -> dict[str, float]:
     """An analysis (`AnalysisResult.to_dict()`): reports written, or skipped because nothing changed."""
     action = result.get("action")

@@ -236,6 +236,21 @@ def parse_query(value: str) -> str:
     return value.strip()
 
 
+SURVEY_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+def parse_files(value: str) -> str:
+    """`all`, `none` or comma-separated survey names (each once); 400 otherwise."""
+    text = value.strip()
+    if text in ("all", "none"):
+        return text
+    names = [part.strip() for part in text.split(",")]
+    if not names or not all(SURVEY_NAME.match(name) for name in names) or len(names) > 100:
+        raise ApiError(400, "bad_request", f"files {value[:40]!r} is not all, none or survey names",
+                       "e.g. files=pr or files=pr,la")
+    return ",".join(dict.fromkeys(names))
+
+
 def parse_series_filter(value: str) -> list[str]:
     """A comma-separated list of series ids (at least one, at most MAX_SERIES_FILTER)."""
     ids = [parse_series_id(part) for part in value.split(",") if part.strip()]
@@ -289,7 +304,9 @@ def best_years(store: Store, series: list[str] | None, limit: int | None) -> dic
         "count": len(rows),
         # Built directly: dataclasses.asdict costs ~10x more on 60,000 rows.
         "series": [{"series_id": row.series_id, "year": row.year, "value": row.value} for row in rows],
-        "no_quarterly_series": report.no_quarterly_series,
+        # filtered like the rows (a series asked for without quarterly values is a 404 above)
+        "no_quarterly_series": [s for s in report.no_quarterly_series if s in series] if series
+        else report.no_quarterly_series,
         "invalid_values": report.invalid_values,
     }
 
@@ -354,9 +371,16 @@ def dashboard_page() -> Response:
 @api.route("/api/status", methods=["GET"], authorizer=AUTHORIZER)
 @_guarded
 def status() -> Response:
-    """`?files=all|none|pr,la`: whose file lists to include (default none: a summary per survey)."""
-    files = query_params(("files",)).get("files", "none")
-    return json_response(store_status(_context().store, files).to_dict())
+    """`?files=all|none|pr,la`: whose file lists to include (default none: a summary per survey); a survey
+    that is not mirrored, or a malformed value, is a 400 like every other bad parameter."""
+    files = parse_files(query_params(("files",)).get("files", "none"))
+    status = store_status(_context().store, files)
+    if files not in ("all", "none"):
+        mirrored = {survey.survey for survey in status.surveys}
+        if unknown := [name for name in files.split(",") if name not in mirrored]:
+            raise ApiError(400, "bad_request", f"files: not a mirrored survey: {', '.join(unknown)}",
+                           f"mirrored surveys: {', '.join(sorted(mirrored)) or 'none yet'}; or all, none")
+    return json_response(status.to_dict())
 
 
 @api.route("/api/reports/population", methods=["GET"], authorizer=AUTHORIZER)

@@ -47,6 +47,20 @@ class StoreStatus:
     generated_at: str | None  # of the reports (summary.json)
     files: list[ReportFile]
     mirror_run: MirrorRun | None = None  # the current (or last) mirror run: pending work, invocations
+    mirror_run_error: str | None = None  # the run record could not be read (damaged): why
+
+    @property
+    def mirror_problems(self) -> list[str]:
+        """What is wrong with the mirror run: a damaged record, surveys given up, a run stopped at a bound."""
+        problems = [self.mirror_run_error] if self.mirror_run_error else []
+        run = self.mirror_run
+        if run is not None:
+            if run.problems:
+                problems.append(f"the run record is damaged ({'; '.join(run.problems)}); the next run replaces it")
+            problems.extend(f"{survey}: {reason}" for survey, reason in sorted(run.failed_surveys.items()))
+            if run.stopped:
+                problems.append(run.stopped)
+        return problems
 
     @property
     def ready(self) -> bool:
@@ -63,6 +77,7 @@ class StoreStatus:
         document: dict[str, Any] = {
             "surveys": [survey.to_dict() for survey in self.surveys],
             "mirror_run": self.mirror_run and self.mirror_run.summary(),
+            "mirror_problems": self.mirror_problems,
             "ingestion": self.ingestion and self.ingestion.to_dict(),
             "population": self.population and asdict(self.population),
             "reports": {"generated_at": self.generated_at,
@@ -96,4 +111,8 @@ def store_status(store: Store, files_of: str = "all") -> StoreStatus:
             generated_at = json.loads(store.read(SUMMARY_KEY).body)["generated_at"]
         except (PipelineError, ValueError, KeyError, TypeError):
             generated_at = None
-    return StoreStatus(surveys, last_ingestion(store), population, generated_at, files, read_run(store)[0])
+    try:
+        run, run_error = read_run(store)[0], None
+    except PipelineError as error:  # a damaged record is shown, not a 500
+        run, run_error = None, f"the mirror run record cannot be read: {error}"
+    return StoreStatus(surveys, last_ingestion(store), population, generated_at, files, run, run_error)

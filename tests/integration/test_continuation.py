@@ -76,7 +76,7 @@ def test_an_incomplete_daily_run_continues_by_itself_until_complete(source_serve
     assert first["ok"] and first["mirror"]["complete"] is False and first["population"]["changed"] is True
     (message,) = queue()
     run, _ = read_run(store)
-    assert json.loads(message) == {"run_id": run.run_id} and not run.complete and run.invocations == 1
+    assert json.loads(message) == {"run_id": run.run_id, "invocation": 1} and not run.complete and run.invocations == 1
     end_of_first = max(r.at for r in source_server.requests)
     # WHEN the continuation arrives (right away)
     second = handlers.continue_ingestion(message, env, Context())
@@ -151,7 +151,7 @@ def test_the_lease_expires_if_a_continuation_chain_dies(tmp_path):
     assert store.exists(MIRROR_RUN_KEY)
 
 
-def test_the_record_reads_the_typed_mirror_result_and_a_crashed_step_frees_the_lease(tmp_path):
+def test_the_record_reads_the_typed_mirror_result_and_a_crashed_step_keeps_the_run_incomplete(tmp_path):
     from chalicelib.mirror.results import MirrorResult, SurveyResult
 
     store = LocalStore(tmp_path / "data")
@@ -164,19 +164,224 @@ def test_the_record_reads_the_typed_mirror_result_and_a_crashed_step_frees_the_l
     assert (done.complete, done.pending, done.not_reached) == (False, 2, 1)
     assert done.pending_by_survey == {"la": 2, "ce": None}
     assert done.lease_until == 2000.0 + continuation.LEASE_SECONDS and read_run(store)[0] == done
-    # AND a mirror step that crashed (no result) ends the run and frees the lease
-    crashed = continuation.finish_invocation(store, done, read_run(store)[1], None, 3000.0)
-    assert crashed.complete and crashed.lease_until == 3000.0 and crashed.invocations == 2
+    # AND a mirror step that crashed (no result) leaves the run incomplete, with its lease, to be tried again
+    crashed = continuation.conclude(store, done, read_run(store)[1], None, 3000.0, redelivered=True)
+    assert not crashed.run.complete and crashed.run.holds_lease(3000.0) and crashed.run.invocations == 2
+    assert crashed.errors and not crashed.send  # the continuation raises; SQS delivers the same message again
+    assert crashed.run.next_message == done.next_message
 
 
-def test_a_damaged_run_record_fails_the_invocation_after_the_population(source_server, env, queue, tmp_path):
+# --------------------------------------------------------------------------- issue 19, point 8
+
+
+def test_a_failed_continuation_leaves_the_run_incomplete_and_the_sqs_retry_continues_it(
+        source_server, env, queue, tmp_path):
     from chalicelib.pipeline.ingestion import IngestionFailed
 
-    # GIVEN a run record that is not JSON
-    LocalStore(tmp_path / "data").put(MIRROR_RUN_KEY, b"{not json")
+    env = env | {"HTTP_RETRIES": "0"}
+    store = LocalStore(tmp_path / "data")
+    handlers.scheduled_ingestion(env | {"MIRROR_TIME_BUDGET": "0"}, Context())
+    (message,) = queue()
+    # GIVEN a continuation whose listing answers 503
+    source_server.always(BLS_PATH, "503")
+    with pytest.raises(IngestionFailed, match="503"):
+        handlers.continue_ingestion(message, env, Context(), sleep=lambda _: None)
+    # THEN the run is not complete: it keeps its lease and the failed survey as pending work,
+    # and no second message was sent (SQS delivers the same one again)
+    run, _ = read_run(store)
+    assert not run.complete and run.holds_lease(time.time()) and run.summary()["complete"] is False
+    assert "pr" in run.pending_by_survey and run.invocations == 2
+    assert queue() == []
+    # WHEN SQS redelivers the message and the source answers again
+    source_server.always(BLS_PATH, None)
+    result = handlers.continue_ingestion(message, env, Context(), sleep=lambda _: None)
+    # THEN the run goes on and completes
+    assert result["mirror"]["complete"] and len(result["mirror"]["added"]) == 12
+    assert read_run(store)[0].complete and queue() == []
+
+
+def test_a_daily_run_whose_survey_failed_is_not_complete_and_sends_a_continuation(source_server, env, queue, tmp_path):
+    from chalicelib.pipeline.ingestion import IngestionFailed
+
+    source_server.always(BLS_PATH, "503")
+    with pytest.raises(IngestionFailed, match="503"):
+        handlers.scheduled_ingestion(env | {"HTTP_RETRIES": "0"}, Context())
+    run, _ = read_run(LocalStore(tmp_path / "data"))
+    assert not run.complete and run.holds_lease(time.time())
+    (message,) = queue()
+    assert json.loads(message) == {"run_id": run.run_id, "invocation": 1}
+
+
+# --------------------------------------------------------------------------- issue 19, point 7
+
+
+class TickingClock:
+    """A monotonic clock that advances one second each time it is read (no real time passes)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            self.now += 1.0
+            return self.now
+
+
+def ticking_deadlines(abandon_after: float = 100.0) -> Any:
+    from chalicelib.mirror.budget import Deadlines
+
+    return Deadlines(start_until=1e9, abandon_at=abandon_after, per_file=1e9, transfer_clock=TickingClock())
+
+
+@pytest.fixture
+def trickled(source_server, env):
+    """A survey of two files: a small one, and one the source trickles (one byte per read)."""
+    from support.pipeline_sources import VINTAGES
+
+    source_server.trickle_seconds = 0.0005
+    source_server.clear_directory(BLS_PATH)
+    when = VINTAGES["2025-09-04"]
+    source_server.publish(BLS_PATH + "pr.small", b"small\n", when)
+    source_server.publish(BLS_PATH + "pr.big", b"b" * 20_000, when)
+    source_server.always(BLS_PATH + "pr.big", "trickle")
+    return env
+
+
+def test_a_file_abandoned_three_times_fails_its_survey_and_the_run_ends(source_server, trickled, queue, tmp_path):
+    from chalicelib.pipeline.ingestion import IngestionFailed
+
+    store = LocalStore(tmp_path / "data")
+    # GIVEN a source too slow to send pr.big within one invocation (every invocation ends mid-transfer)
+    first = handlers.scheduled_ingestion(trickled, Context(), deadlines=ticking_deadlines())
+    assert first["mirror"]["surveys"][0]["abandoned"] == ["pr.big"] and not first["mirror"]["complete"]
+    invocations = 1
+    # WHEN the continuations follow one another
+    with pytest.raises(IngestionFailed, match="pr.big was abandoned unfinished at the end of 3 invocations"):
+        while messages := queue():
+            (message,) = messages
+            invocations += 1
+            handlers.continue_ingestion(message, trickled, Context(), sleep=lambda _: None,
+                                        deadlines=ticking_deadlines())
+    # THEN the third abandon fails the survey and ends the run: 3 invocations, no further message
+    assert invocations == continuation.MAX_ABANDONS == 3 and queue() == []
+    run, _ = read_run(store)
+    assert run.ended and not run.holds_lease(time.time()) and run.summary()["complete"] is False
+    assert "pr" in run.failed_surveys and run.abandoned == {"pr/pr.big": 3}
+    # AND the small file was stored, the big one never (no partial object)
+    assert store.exists("bls/pr/pr.small") and not store.exists("bls/pr/pr.big")
+
+
+def test_a_run_stops_at_its_invocation_cap(source_server, env, queue, tmp_path, monkeypatch):
+    from chalicelib.pipeline.ingestion import IngestionFailed
+
+    monkeypatch.setattr(continuation, "MAX_INVOCATIONS", 2)
+    store = LocalStore(tmp_path / "data")
+    # GIVEN invocations that never get to transfer anything (budget 0)
+    budget0 = env | {"MIRROR_TIME_BUDGET": "0"}
+    handlers.scheduled_ingestion(budget0, Context())
+    (message,) = queue()
+    # WHEN the run reaches its cap
+    with pytest.raises(IngestionFailed, match="cap of 2 invocations"):
+        handlers.continue_ingestion(message, budget0, Context(), sleep=lambda _: None)
+    # THEN it is stopped, the lease is free, no message follows, and a redelivery is dropped
+    run, _ = read_run(store)
+    assert run.stopped and not run.holds_lease(time.time()) and queue() == []
+    assert handlers.continue_ingestion(message, budget0, Context())["dropped"] is True
+    # AND the next daily run starts a new run
+    assert handlers.scheduled_ingestion(env, Context())["mirror"]["complete"]
+    assert read_run(store)[0].run_id != run.run_id
+
+
+def test_a_message_delivered_twice_runs_once(source_server, env, queue, tmp_path):
+    handlers.scheduled_ingestion(env | {"MIRROR_TIME_BUDGET": "0"}, Context())
+    (message,) = queue()
+    handlers.continue_ingestion(message, env | {"MIRROR_TIME_BUDGET": "0"}, Context(), sleep=lambda _: None)
+    (second,) = queue()
+    # the first message delivered again (after the second was sent) is stale
+    assert handlers.continue_ingestion(message, env, Context())["dropped"] is True
+    assert handlers.continue_ingestion(second, env, Context(), sleep=lambda _: None)["mirror"]["complete"]
+
+
+# --------------------------------------------------------------------------- issue 19, point 9
+
+
+@pytest.mark.parametrize("damage", [
+    {"lease_until": "soon"}, {"lease_until": 1e300}, {"last_request_at": 4e9}, {"invocations": -3},
+    {"complete": "yes"}, {"pending_by_survey": [1]}, {"started_at": float("nan")},
+])
+def test_a_damaged_run_record_is_reported_and_replaced(source_server, env, queue, tmp_path, damage):
+    from chalicelib.pipeline.ingestion import IngestionFailed
+
+    store = LocalStore(tmp_path / "data")
+    now = time.time()
+    record = {"run_id": "old", "started_at": now - 100, "lease_until": now - 10, "complete": True,
+              "invocations": 1, "last_request_at": now - 50} | damage
+    store.put(MIRROR_RUN_KEY, json.dumps(record).encode())
     # WHEN the daily run fires
-    with pytest.raises(IngestionFailed, match="the run record could not be read"):
+    with pytest.raises(IngestionFailed, match="is damaged"):
         handlers.scheduled_ingestion(env, Context())
-    # THEN the population was still fetched, and nothing was mirrored
-    assert LocalStore(tmp_path / "data").exists(POPULATION_KEY)
-    assert [r.path for r in source_server.requests if r.path.startswith(BLS_PATH)] == []
+    # THEN the population still ran, and the record was replaced by a valid one
+    assert store.exists(POPULATION_KEY)
+    body = store.read(MIRROR_RUN_KEY).body
+    replaced = continuation.parse_run(body, time.time())
+    assert replaced is not None and replaced.problems == ()
+    assert replaced.lease_until <= time.time() + continuation.LEASE_SECONDS
+    assert replaced.last_request_at <= time.time()
+    # AND no lease is held beyond one lease length: a run starts after that at the latest
+    assert continuation.start_run(store, time.time() + continuation.LEASE_SECONDS + 1) is not None
+
+
+def test_a_damaged_record_that_is_not_json_is_replaced_and_the_mirror_runs(source_server, env, queue, tmp_path):
+    from chalicelib.pipeline.ingestion import IngestionFailed
+
+    LocalStore(tmp_path / "data").put(MIRROR_RUN_KEY, b"{not json")
+    with pytest.raises(IngestionFailed, match="is damaged"):
+        handlers.scheduled_ingestion(env, Context())
+    store = LocalStore(tmp_path / "data")
+    assert store.exists(POPULATION_KEY) and store.exists("bls/pr/pr.series")
+    assert read_run(store)[0].complete
+
+
+def test_a_last_request_in_the_future_never_makes_a_continuation_wait_more_than_one_interval(
+        source_server, env, queue, tmp_path):
+    from chalicelib.pipeline.ingestion import IngestionFailed
+
+    store = LocalStore(tmp_path / "data")
+    handlers.scheduled_ingestion(env | {"MIRROR_TIME_BUDGET": "0"}, Context())
+    (message,) = queue()
+    document = json.loads(store.read(MIRROR_RUN_KEY).body) | {"last_request_at": 4e9}
+    store.put(MIRROR_RUN_KEY, json.dumps(document).encode())
+    waits: list[float] = []
+    with pytest.raises(IngestionFailed, match="last_request_at"):
+        handlers.continue_ingestion(message, env, Context(), sleep=waits.append)
+    # (the clamped record says "a request just now": at most one interval, or none if it has passed already)
+    assert all(wait <= 1 / float(env["HTTP_REQUESTS_PER_SECOND"]) for wait in waits)
+    assert read_run(store)[0].complete  # the work was done; the damage was reported
+
+
+@pytest.mark.parametrize("body", [b"{not json", b'{"run_id": "x", "started_at": 1, "lease_until": "soon"}'])
+def test_status_and_dashboard_show_a_damaged_run_record_instead_of_failing(tmp_path, monkeypatch, body):
+    from chalice.test import Client
+
+    from app import app
+    from support.paths import REPO
+    from support.web import STAGE
+
+    store = LocalStore(tmp_path / "data")
+    store.put(MIRROR_RUN_KEY, body)
+    monkeypatch.setenv("DATA_STORE", str(tmp_path / "data"))
+    with Client(app, stage_name=STAGE, project_dir=str(REPO)) as client:
+        response = client.http.get("/api/status")
+        assert response.status_code == 200
+        problems = json.loads(response.body)["mirror_problems"]
+        assert problems and ("damaged" in problems[0] or "cannot be read" in problems[0])
+        page = client.http.get("/").body.decode()
+    assert "mirror-problem" in page and "damaged" in page
+
+
+def test_wait_for_rate_never_waits_more_than_one_interval():
+    run = continuation.MirrorRun("r", 0.0, 0.0, last_request_at=4e9)
+    waits: list[float] = []
+    waited = continuation.wait_for_rate(run, 2.0, now=lambda: 1_000.0, sleep=waits.append)
+    assert waits == [0.5] and waited == 0.5

@@ -437,7 +437,7 @@ def test_the_status_of_65_surveys_stays_small_and_shows_pending_work(local_store
                                                "e" * 32) for i in range(25)}
         save_state(local_store, SurveyState(survey, f"https://x/{survey}/", files, "2026-12-01T00:00:00Z",
                                             "2026-12-01T00:00:00Z"), None)
-    write_run(local_store, MirrorRun("r1", 0.0, 1e12, pending=7, pending_by_survey={"aa": 7, "ab": None},
+    write_run(local_store, MirrorRun("r1", 0.0, time.time() + 60, pending=7, pending_by_survey={"aa": 7, "ab": None},
                                      invocations=2), None)
     # WHEN the status is read as /api/status serves it (no file lists unless asked)
     status = store_status(local_store, "none").to_dict()
@@ -450,7 +450,8 @@ def test_the_status_of_65_surveys_stays_small_and_shows_pending_work(local_store
     assert len(json.dumps(store_status(local_store, "all").to_dict())) > 10 * len(json.dumps(status))
     assert status["mirror_run"] == {"run_id": "r1", "complete": False, "pending": 7,
                                     "pending_by_survey": {"aa": 7, "ab": None}, "surveys_not_reached": 0,
-                                    "invocations": 2}
+                                    "invocations": 2, "abandoned": {}, "failed_surveys": {}, "stopped": None,
+                                    "problems": []}
     assert [s.survey for s in store_status(local_store, "ab,ac").surveys if s.files is not None] == ["ab", "ac"]
 
 
@@ -466,3 +467,16 @@ def test_a_transfer_still_running_at_the_runs_deadline_is_abandoned_as_pending(s
     assert result["ok"] and not result["complete"] and result["surveys"][0]["pending_files"] == ["pr.slow"]
     assert result["added"] == NAMES and not store.exists("bls/pr/pr.slow")
     assert not [i for i in store.list("bls/pr.mirror/") if "in-sync" in i.key]
+
+
+def test_a_root_and_one_of_its_surveys_together_is_an_error_naming_the_root(server, store, client):
+    # issue 19 point 14: `mirror --source <root>,<root>pr/` names the root, not the survey URL twice
+    from chalicelib.core.errors import ConfigError
+
+    publish_root(server)
+    root_url = server.base_url + ROOT
+    with pytest.raises(ConfigError) as error:
+        run_mirror(settings_for(server, ROOT, ROOT + "pr/"), store, client=client)
+    message = str(error.value)
+    assert f"{root_url!r} (whose listing names" in message and "would both mirror to bls/pr/" in message
+    assert "give the root alone" in message

@@ -11,6 +11,7 @@ import pytest
 
 from chalicelib.core import s3_events
 from chalicelib.core.errors import ConfigError, SourceError
+from chalicelib.core.layout import REPORT_KEYS
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import LocalStore, S3Store
 from chalicelib.mirror.results import MirrorResult, SurveyResult
@@ -283,6 +284,28 @@ def test_local_run_hands_each_input_write_to_the_analysis(source_server: Any, tm
     new_summary = json.loads(store.read("reports/summary.json").body)
     assert {i["key"]: i["etag"] for i in new_summary["inputs"]}["bls/pr/pr.data.0.Current"] == store.head(
         "bls/pr/pr.data.0.Current").etag != {i["key"]: i["etag"] for i in summary["inputs"]}["bls/pr/pr.data.0.Current"]
+
+
+def test_reports_missing_from_the_store_are_rebuilt_by_the_next_run(source_server: Any, tmp_path: Path) -> None:
+    import shutil
+
+    # GIVEN a store the pipeline filled, whose reports folder was then removed by hand (`rm -rf data/reports`)
+    publish_vintage(source_server, "2025-09-04")
+    publish_population(source_server)
+    settings = source_settings(source_server, str(tmp_path / "data"))
+    store = LocalStore(tmp_path / "data")
+    assert local_run.run(settings).ok
+    expected = {key: store.read(key).body for key in REPORT_KEYS}
+    shutil.rmtree(tmp_path / "data" / "reports")
+    # WHEN the pipeline runs again with nothing changed at the sources (no input written: no event)
+    again = local_run.run(settings)
+    # THEN the missing reports were rebuilt, the same bytes as before, and the run says why
+    assert again.ok and [m.action for m in again.messages] == ["written"]
+    assert "missing from the store" in again.messages[0].analysis.note
+    assert {key: store.read(key).body for key in REPORT_KEYS} == expected
+    assert again.reports is not None and again.reports.best_years is not None
+    # AND a run after that has nothing to rebuild
+    assert local_run.run(settings).messages == []
 
 
 def test_cli_run_offline_uses_the_bundled_snapshot(tmp_path: Path, capsys: pytest.CaptureFixture[str],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -56,18 +57,20 @@ def test_list_with_a_partial_name_prefix_and_start_after(store):
 
 
 def test_local_list_skips_a_file_deleted_while_listing(local_store, monkeypatch):
-    # GIVEN two objects, one deleted by another process between the walk and its metadata read
+    from chalicelib.core.store import local
+
+    # GIVEN two objects, one deleted by another process between the scan of its folder and its metadata read
     local_store.put("bls/pr/a", b"1")
     local_store.put("bls/pr/b", b"2")
-    real_walk = os.walk
+    real_scandir = os.scandir
 
-    def racing_walk(top, *args, **kwargs):
-        for dirpath, dirnames, filenames in real_walk(top, *args, **kwargs):
-            if "b" in filenames and dirpath.endswith("/bls/pr"):
-                os.unlink(os.path.join(dirpath, "b"))
-            yield dirpath, dirnames, filenames
+    def racing_scandir(fd):
+        entries = list(real_scandir(fd))
+        if "b" in [entry.name for entry in entries] and "a" in [entry.name for entry in entries]:
+            os.unlink(local_store.root / "bls" / "pr" / "b")
+        return contextlib.nullcontext(iter(entries))
 
-    monkeypatch.setattr(os, "walk", racing_walk)
+    monkeypatch.setattr(local.os, "scandir", racing_scandir)
     # THEN the listing holds the other one, as S3's would, instead of failing
     assert [o.key for o in local_store.list("bls/")] == ["bls/pr/a"]
 
@@ -274,19 +277,19 @@ def test_local_disk_full_is_a_store_error_and_leaves_no_temp_file(tmp_path, monk
 
 
 def test_local_delete_refused_by_the_os_is_a_store_error_naming_the_key(tmp_path, monkeypatch):
-    from pathlib import Path
+    from chalicelib.core.store import local
 
     # GIVEN a stored object the operating system refuses to delete
     store = LocalStore(tmp_path / "data")
     store.put("bls/pr/pr.txt", b"txt")
-    real_unlink = Path.unlink
+    real_unlink = os.unlink
 
-    def refuse(self, missing_ok=False):
-        if self.name == "pr.txt":
+    def refuse(path, *args, **kwargs):
+        if path == "pr.txt":
             raise PermissionError(13, "Permission denied")
-        return real_unlink(self, missing_ok=missing_ok)
+        return real_unlink(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "unlink", refuse)
+    monkeypatch.setattr(local.os, "unlink", refuse)
     # WHEN it is deleted
     with pytest.raises(StoreError, match="'bls/pr/pr.txt'.*Permission denied"):
         store.delete_many(["bls/pr/pr.txt"])
@@ -364,3 +367,103 @@ def test_local_concurrent_writers_of_one_key_never_fail(tmp_path):
     assert obj.body in bodies
     assert obj.metadata["sha256"] == hashlib.sha256(obj.body).hexdigest()
     assert not any((tmp_path / "data" / ".store" / "tmp").iterdir())
+
+
+# --------------------------------------------------------------------------- issue 19, point 11: never outside the folder
+
+
+@pytest.fixture
+def outside(tmp_path):
+    """A folder beside the store, with a file a sidecar or an object could be mistaken for."""
+    folder = tmp_path / "outside"
+    folder.mkdir()
+    (folder / "x.json").write_text('{"keep": true}')
+    (folder / "secret").write_bytes(b"outside bytes")
+    return folder
+
+
+def _tree(folder):
+    return sorted((str(p.relative_to(folder)), p.read_bytes() if p.is_file() else None) for p in folder.rglob("*"))
+
+
+def test_local_a_symlinked_sidecar_folder_is_never_written_or_deleted_through(tmp_path, outside):
+    # GIVEN a store whose sidecar folder .store/meta/bls is a link to a folder outside
+    store = LocalStore(tmp_path / "data")
+    store.put("population/p.json", b"{}")  # makes .store/meta
+    (tmp_path / "data" / ".store" / "meta" / "bls").symlink_to(outside)
+    before = _tree(outside)
+    # WHEN an object of bls/ is written, and deleted
+    with pytest.raises(InvalidKey, match="symbolic link"):
+        store.put("bls/x", b"data")
+    (tmp_path / "data" / "bls").mkdir(exist_ok=True)
+    (tmp_path / "data" / "bls" / "x").write_bytes(b"by hand")
+    with pytest.raises(InvalidKey, match="symbolic link"):
+        store.delete_many(["bls/x"])
+    # THEN nothing outside changed (no sidecar written there, x.json not deleted)
+    assert _tree(outside) == before
+    # AND the object's own metadata is not read from outside either
+    assert store.head("bls/x").metadata == {}
+
+
+def test_local_a_folder_swapped_for_a_link_during_an_upload_is_refused_at_commit(tmp_path, outside):
+    # GIVEN an upload started under bls/pr/
+    store = LocalStore(tmp_path / "data")
+    store.put("bls/pr/old", b"old")
+    upload = store.begin_upload("bls/pr/new")
+    upload.write(b"new bytes")
+    # WHEN the folder is swapped for a link to a folder outside before the commit
+    (tmp_path / "data" / "bls" / "pr").rename(tmp_path / "moved")
+    (tmp_path / "data" / "bls" / "pr").symlink_to(outside)
+    before = _tree(outside)
+    with pytest.raises(InvalidKey, match="symbolic link"):
+        upload.commit()
+    upload.abort()
+    # THEN the object did not land outside, and no temp file is left
+    assert _tree(outside) == before
+    assert not any((tmp_path / "data" / ".store" / "tmp").iterdir())
+
+
+def test_local_a_file_link_is_not_an_object(tmp_path, outside):
+    # GIVEN a link inside the store to a file outside, beside a real object
+    store = LocalStore(tmp_path / "data")
+    store.put("bls/pr/real", b"real")
+    (tmp_path / "data" / "bls" / "pr" / "link").symlink_to(outside / "secret")
+    (tmp_path / "data" / "bls" / "dirlink").symlink_to(outside)
+    # THEN the listing does not show it (no outside size or MD5), head and open answer NotFound
+    assert [o.key for o in store.list("bls/")] == ["bls/pr/real"]
+    assert [o.key for o in store.list()] == ["bls/pr/real"]
+    with pytest.raises(NotFound):
+        store.head("bls/pr/link")
+    with pytest.raises(NotFound), store.open("bls/pr/link"):
+        pass
+    with pytest.raises(InvalidKey):
+        store.head("bls/dirlink/secret")
+    # AND writing over the link replaces the link itself, never the outside file
+    store.put("bls/pr/link", b"mine")
+    assert (outside / "secret").read_bytes() == b"outside bytes"
+    assert store.read("bls/pr/link").body == b"mine"
+
+
+def test_local_a_symlinked_temp_folder_is_never_written_through(tmp_path, outside):
+    store = LocalStore(tmp_path / "data")
+    store.put("a", b"1")
+    tmp = tmp_path / "data" / ".store" / "tmp"
+    tmp.rmdir()
+    tmp.symlink_to(outside)
+    before = _tree(outside)
+    with pytest.raises(InvalidKey):
+        store.put("b", b"2")
+    assert _tree(outside) == before
+
+
+def test_local_files_follow_the_umask(tmp_path):
+    # issue 19 point 14: like every other tool (not 0600 whatever the umask)
+    old = os.umask(0o022)
+    try:
+        store = LocalStore(tmp_path / "data")
+        store.put("bls/pr/pr.class", b"x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "data" / "bls" / "pr" / "pr.class").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "data" / ".store" / "meta" / "bls" / "pr" / "pr.class.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "data" / "bls" / "pr").stat().st_mode & 0o777 == 0o755

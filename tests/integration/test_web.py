@@ -270,6 +270,33 @@ def test_best_years_explains_a_series_without_quarterly_values(client, store):
     assert f"{first} (has no quarterly values)" in body["message"]
 
 
+def test_best_years_filters_no_quarterly_series_by_the_series_asked_for(client, store):
+    # issue 19 point 14: the list of series without quarterly values follows the filter like the rows
+    full = report(store, "best_years.json")
+    assert full["no_quarterly_series"]  # the real pr data has some
+    first = full["series"][0]["series_id"]
+    body = json.loads(client.http.get(f"/api/reports/best-years?series={first}").body)
+    assert [row["series_id"] for row in body["series"]] == [first]
+    assert body["no_quarterly_series"] == []
+    unfiltered = json.loads(client.http.get("/api/reports/best-years?limit=1").body)
+    assert unfiltered["no_quarterly_series"] == full["no_quarterly_series"]
+
+
+@pytest.mark.parametrize("files", ["bogus", "cu", "pr,bogus", "PR", "pr;la", "", ",", "../x"])
+def test_status_files_of_a_survey_not_mirrored_or_malformed_is_400(client, files):
+    # issue 19 point 14: like every other bad parameter (never a silent omission)
+    response = client.http.get(f"/api/status?files={files}")
+    assert response.status_code == 400
+    body = error_of(response)
+    assert body["error"] == "bad_request" and ("pr" in body["hint"] or "files" in body["message"])
+
+
+def test_status_files_of_mirrored_surveys_all_and_none(client):
+    for files, listed in (("pr", True), ("pr,pr", True), ("all", True), ("none", False)):
+        [survey] = json.loads(client.http.get(f"/api/status?files={files}").body)["surveys"]
+        assert ("files" in survey) is listed
+
+
 @pytest.mark.parametrize(
     "query",
     [
