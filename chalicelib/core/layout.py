@@ -38,6 +38,10 @@ REPORT_KEYS = (
 SILVER_PREFIX = "silver/"
 ATHENA_RESULTS_PREFIX = "athena-results/"  # query results of the Athena workgroup (AWS only)
 
+# ---- the gold layer (written after the silver layer; chalicelib/gold/tables.py:
+# gold/<table>/survey=<survey>/data.parquet, one partition per survey)
+GOLD_PREFIX = "gold/"
+
 # ---- run bookkeeping
 STATE_PREFIX = "_state/"
 INGESTION_RECORD_KEY = f"{STATE_PREFIX}ingestion.json"
@@ -45,7 +49,7 @@ MIRROR_RUN_KEY = f"{STATE_PREFIX}mirror-run.json"  # a mirror run across invocat
 
 # ---- who may touch what (infra/ builds its IAM statements from these)
 INGESTION_PREFIXES = (BLS_PREFIX, POPULATION_PREFIX, STATE_PREFIX)
-READABLE_PREFIXES = (BLS_PREFIX, POPULATION_PREFIX, REPORTS_PREFIX, STATE_PREFIX, SILVER_PREFIX)  # the web API
+READABLE_PREFIXES = (BLS_PREFIX, POPULATION_PREFIX, REPORTS_PREFIX, STATE_PREFIX, SILVER_PREFIX, GOLD_PREFIX)  # the web API
 LAKE_SOURCE_PREFIXES = (BLS_PREFIX, POPULATION_KEY)  # what a change of the silver layer can come from
 
 
