@@ -141,8 +141,8 @@ def _plan(files: list[tuple[DataFile, Any]], pass_rows: int) -> list[tuple[_Keep
     if total <= pass_rows:
         return [(_Keep(), every)]
     stats = [_series_bounds(parquet) for _, parquet in files]
+    count = -(-total // pass_rows)
     if any(s is None for s in stats):
-        count = -(-total // pass_rows)
         return [(_Keep(bucket=(k, count)), every) for k in range(count)]
     bounds: list[tuple[str, str, int]] = sorted(
         (low, high, parquet.row_groups[i].num_rows)
@@ -155,6 +155,8 @@ def _plan(files: list[tuple[DataFile, Any]], pass_rows: int) -> list[tuple[_Keep
             held = 0
         held += rows
     ranges = list(zip([None, *edges], [*edges, None]))
+    if len(ranges) < count // 2:  # row groups much larger than a pass: ranges cannot bound the memory
+        return [(_Keep(bucket=(k, count)), every) for k in range(count)]
     plan = []
     for start, stop in ranges:
         chosen = [[i for i, (lo, hi) in enumerate(file_stats or [])
