@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-PASS_ROWS = 6_000_000  # observations held at once (~60 bytes each while a pass is computed)
+PASS_ROWS = 2_000_000  # observations held at once (a pass's arrays take ~250 bytes per observation)
 UNKNOWN = 255
 
 # Period codes as small integers: kind index and role of each.

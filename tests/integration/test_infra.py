@@ -40,9 +40,10 @@ PROJECT_COPY_SKIPS = (".git", ".venv", "__pycache__", ".pytest_cache", "*.egg-in
 # redirect policy, per-host pace, population plausibility, report tags), ~41 KiB more with the
 # every-survey mirror (streamed transfers, time budget, continuation, progress), ~9 KiB more when
 # core.store became a package and settings took over the environment reads (issue 18), ~34 KiB
-# more with the sign-in (chalicelib/web/auth) and metrics (issue 22); it must not grow past that
-# by more than a little.
-CODE_ZIP_BUDGET = 500 * 1024
+# more with the sign-in (chalicelib/web/auth) and metrics (issue 22), ~60 KiB more with the gold
+# layer (chalicelib/gold: build, sync, exact values, tables, named-query SQL; issue 20: 548 KiB);
+# it must not grow past that by more than a little.
+CODE_ZIP_BUDGET = 600 * 1024
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 UNTAGGABLE = {
     "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy", "AWS::SNS::Subscription",
