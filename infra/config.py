@@ -40,7 +40,10 @@ API_BURST_LIMIT = 20
 _ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,14}$")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TEXT_CONTEXT = ("environment", "alarm_email", "bls_contact", "report_data_key", "log_level",
-                 "bls_source_url", "population_api_url", "ingest_time_budget", "http_requests_per_second")
+                 "bls_source_url", "population_api_url", "ingest_time_budget", "http_requests_per_second",
+                 "quicksight_principal")
+# A QuickSight user (issue 20, docs/quicksight.md): arn:aws:quicksight:<identity region>:<account>:user/<namespace>/<name>
+_QUICKSIGHT_USER = re.compile(r"^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:\d{12}:user/[A-Za-z0-9._-]+/[^\s]+$")
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class PipelineConfig:
     population_api_url: str | None = None
     ingest_time_budget: str | None = None  # MIRROR_TIME_BUDGET of the daily function only (tests: continuations)
     http_requests_per_second: str | None = None  # a local source server needs no pace (`make deploy-local`)
+    quicksight_principal: str | None = None  # opt-in QuickSight data source, datasets, dashboard (infra/quicksight.py)
 
     def __post_init__(self) -> None:
         if not _ENVIRONMENT.match(self.environment):
@@ -68,6 +72,9 @@ class PipelineConfig:
             )
         if self.alarm_email is not None and not _EMAIL.fullmatch(self.alarm_email):
             raise ValueError(f"context 'alarm_email': {self.alarm_email!r} is not an e-mail address")
+        if self.quicksight_principal is not None and not _QUICKSIGHT_USER.match(self.quicksight_principal):
+            raise ValueError(f"context 'quicksight_principal': {self.quicksight_principal!r} is not a QuickSight user "
+                             "ARN (arn:aws:quicksight:<region>:<account>:user/default/<name>)")
         # Same validation as the Lambda will apply at run time, but at synth time.
         Settings.from_env(self.source_variables() | {"REPORT_DATA_KEY": self.report_data_key})
 

@@ -5,12 +5,15 @@
   EventBridge, not a bucket notification: S3 rejects notification configurations whose
   key filters overlap, and the report inputs already have one under `bls/`.
 - Glue database + tables `bls_data`, `bls_series`, `population` (columns from
-  `chalicelib.lake.tables.COLUMNS`); partitions are registered by the lake function as it
-  writes them (`chalicelib.lake.catalog`): no crawler, no MSCK REPAIR.
+  `chalicelib.lake.tables.COLUMNS`) and the gold tables `series_catalog`, `series_annual`,
+  `series_best_year`, `series_latest` (`chalicelib.gold.tables.COLUMNS`); partitions are
+  registered by the lake function as it writes them (`chalicelib.lake.catalog`; the gold step
+  of the same function, docs/gold.md): no crawler, no MSCK REPAIR.
 - An Athena workgroup (results under their own prefix, SSE-S3, configuration enforced,
-  a bytes-scanned cutoff per query) with the three reports as named queries.
+  a bytes-scanned cutoff per query) with the three reports and the three gold questions as
+  named queries.
 - `AnalystPolicy`: a managed policy for read-only SQL (Athena in this workgroup, the Glue
-  tables, the silver prefix; results under the results prefix).
+  tables, the silver and gold prefixes; results under the results prefix).
 """
 
 from __future__ import annotations
@@ -30,10 +33,13 @@ from chalicelib import APP_NAME
 from chalicelib.core.layout import (
     ATHENA_RESULTS_PREFIX,
     BLS_PREFIX,
+    GOLD_PREFIX,
     POPULATION_KEY,
     SILVER_PREFIX,
 )
 from chalicelib.core.s3_events import EVENTBRIDGE_TYPES
+from chalicelib.gold import tables as gold_tables
+from chalicelib.gold.queries import gold_queries
 from chalicelib.lake import tables
 from chalicelib.lake.queries import report_queries
 from chalicelib.pipeline import events
@@ -80,14 +86,18 @@ class LakeResources(Construct):
             "name": self.database_name,
             "description": f"{APP_NAME} {environment}: the silver layer (typed Parquet of the BLS mirror)",
         })
-        self.tables = {table: self._table(table) for table in tables.TABLES}
+        self.tables = {table: self._table(table, tables.COLUMNS[table], tables.PARTITION_KEYS[table],
+                                          tables.table_prefix(table)) for table in tables.TABLES}
+        self.gold_tables = {table: self._table(table, gold_tables.COLUMNS[table], gold_tables.PARTITION_KEYS[table],
+                                               gold_tables.table_prefix(table)) for table in gold_tables.TABLES}
         self.workgroup = self._workgroup(bytes_scanned_cutoff)
         self.named_queries = self._named_queries() if named_queries else {}
         self.analyst_policy = self._analyst_policy()
 
     # ----------------------------------------------------------------------- catalog
 
-    def _table(self, table: str) -> glue.CfnTable:
+    def _table(self, table: str, columns: tuple[tuple[str, str], ...], keys: tuple[str, ...],
+               prefix: str) -> glue.CfnTable:
         resource = glue.CfnTable(
             self, f"Table{table.title().replace('_', '')}",
             catalog_id=Aws.ACCOUNT_ID,
@@ -96,10 +106,10 @@ class LakeResources(Construct):
                 "name": table,
                 "tableType": "EXTERNAL_TABLE",
                 "parameters": {"classification": "parquet", "EXTERNAL": "TRUE"},
-                "partitionKeys": [{"name": key, "type": "string"} for key in tables.PARTITION_KEYS[table]],
+                "partitionKeys": [{"name": key, "type": "string"} for key in keys],
                 "storageDescriptor": {
-                    "columns": [{"name": name, "type": kind} for name, kind in tables.COLUMNS[table]],
-                    "location": Fn.sub(f"s3://{self.data.bucket_name_pattern}/{tables.table_prefix(table)}"),
+                    "columns": [{"name": name, "type": kind} for name, kind in columns],
+                    "location": Fn.sub(f"s3://{self.data.bucket_name_pattern}/{prefix}"),
                     "inputFormat": _PARQUET["InputFormat"],
                     "outputFormat": _PARQUET["OutputFormat"],
                     "serdeInfo": {"serializationLibrary": _PARQUET["SerdeInfo"]},
@@ -116,7 +126,7 @@ class LakeResources(Construct):
     def catalog_arns(self) -> list[str]:
         """The catalog, the database and its tables (what Glue checks for table and partition calls)."""
         return [self.glue_arn("catalog"), self.glue_arn(f"database/{self.database_name}")] + [
-            self.glue_arn(f"table/{self.database_name}/{table}") for table in tables.TABLES]
+            self.glue_arn(f"table/{self.database_name}/{table}") for table in (*tables.TABLES, *gold_tables.TABLES)]
 
     # ----------------------------------------------------------------------- Athena
 
@@ -143,7 +153,7 @@ class LakeResources(Construct):
         )
 
     def _named_queries(self) -> dict[str, athena.CfnNamedQuery]:
-        """The three reports as named queries (the same SQL as the local DuckDB tests)."""
+        """The three reports and the three gold questions as named queries (the same SQL as the local DuckDB tests)."""
         environment = self.data.config.environment
         queries = {
             name: athena.CfnNamedQuery(
@@ -155,6 +165,17 @@ class LakeResources(Construct):
                 query_string=sql,
             )
             for name, sql in report_queries(self.data.config.settings()).items()
+        }
+        queries |= {
+            f"gold_{name}": athena.CfnNamedQuery(
+                self, f"QueryGold{name.title().replace('_', '')}",
+                name=f"{APP_NAME}-{environment}-gold-{name.replace('_', '-')}",
+                description=f"Gold: {name.replace('_', ' ')} (docs/gold.md; same SQL as the local DuckDB tests)",
+                database=self.database_name,
+                work_group=self.workgroup.ref,
+                query_string=sql,
+            )
+            for name, sql in gold_queries().items()
         }
         for query in queries.values():
             query.add_resource_dependency(self.database)
@@ -171,6 +192,9 @@ class LakeResources(Construct):
             iam.PolicyStatement(sid="ReadWriteDeleteSilver",
                                 actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
                                 resources=[data.objects(SILVER_PREFIX)]),
+            iam.PolicyStatement(sid="ReadWriteDeleteGold",  # the gold step (chalicelib.gold.sync)
+                                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                                resources=[data.objects(GOLD_PREFIX)]),
             iam.PolicyStatement(sid="KeepGluePartitions",
                                 actions=["glue:GetTable", "glue:CreatePartition", "glue:DeletePartition"],
                                 resources=self.catalog_arns()),
@@ -183,7 +207,7 @@ class LakeResources(Construct):
             f"arn:${{AWS::Partition}}:athena:${{AWS::Region}}:${{AWS::AccountId}}:workgroup/{self.workgroup.name}")
         policy = iam.ManagedPolicy(
             self, "AnalystPolicy",
-            description=f"{APP_NAME} {data.config.environment}: read-only SQL on the silver layer (Athena)",
+            description=f"{APP_NAME} {data.config.environment}: read-only SQL on the silver and gold layers (Athena)",
             statements=[
                 iam.PolicyStatement(sid="QueryInTheWorkgroup", resources=[workgroup_arn], actions=[
                     "athena:StartQueryExecution", "athena:StopQueryExecution", "athena:GetQueryExecution",
@@ -195,9 +219,11 @@ class LakeResources(Construct):
                     "glue:GetPartitions", "glue:BatchGetPartition"]),
                 iam.PolicyStatement(sid="ListSilverAndResults", actions=["s3:ListBucket", "s3:GetBucketLocation"],
                                     resources=[data.bucket_arn], conditions={"StringLike": {"s3:prefix": [
-                                        f"{SILVER_PREFIX}*", f"{ATHENA_RESULTS_PREFIX}*"]}}),
+                                        f"{SILVER_PREFIX}*", f"{GOLD_PREFIX}*", f"{ATHENA_RESULTS_PREFIX}*"]}}),
                 iam.PolicyStatement(sid="ReadSilver", actions=["s3:GetObject"],
                                     resources=[data.objects(SILVER_PREFIX)]),
+                iam.PolicyStatement(sid="ReadGold", actions=["s3:GetObject"],
+                                    resources=[data.objects(GOLD_PREFIX)]),
                 iam.PolicyStatement(sid="WriteOwnQueryResults",
                                     actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
                                     resources=[data.objects(ATHENA_RESULTS_PREFIX)]),
@@ -205,7 +231,7 @@ class LakeResources(Construct):
         )
         NagSuppressions.add_resource_suppressions(policy, [{
             "id": "AwsSolutions-IAM5",
-            "reason": "Wildcards only at the end of the silver and query-result prefixes of the data bucket "
+            "reason": "Wildcards only at the end of the silver, gold and query-result prefixes of the data bucket "
                       "(object names are not known in advance) and in the s3:prefix condition for them.",
             "appliesTo": [{"regex": r"/^Resource::arn:<AWS::Partition>:s3:::[^*]+\/[a-z_-]+\/\*$/g"}],
         }])

@@ -23,7 +23,10 @@ from chalice.cdk import Chalice
 from constructs import Construct
 
 from chalicelib import APP_NAME
-from infra import people  # issue 22: sign-in, operations dashboard, VPC option
+from infra import (
+    people,  # issue 22: sign-in, operations dashboard, VPC option
+    quicksight,  # issue 20: opt-in QuickSight over the gold tables
+)
 from infra.config import (
     ANALYZE,
     API_BURST_LIMIT,
@@ -86,6 +89,7 @@ class DataStack(Stack):
             "AnalystPolicyArn": data.lake.analyst_policy.managed_policy_arn,
         })
         people.add_to_data_stack(self)  # issue 22
+        quicksight.add_if_asked(self, data)  # issue 20: only with -c quicksight_principal=…
 
 
 # --------------------------------------------------------------------------- Path 1: everything
@@ -128,6 +132,7 @@ class PipelineStack(Stack):
             "AnalystPolicyArn": data.lake.analyst_policy.managed_policy_arn,
         } | {f"{LOGICAL_IDS[function]}FunctionName": config.function_name(function) for function in self.functions})
         people.add_to_pipeline_stack(self)  # issue 22: API_AUTH=cognito by default, -c vpc=true, dashboard
+        quicksight.add_if_asked(self, data)  # issue 20: only with -c quicksight_principal=…
 
     def _functions(self, config: PipelineConfig) -> dict[str, Any]:
         """The packaged functions, each with its fixed name, its role and its log group made first."""

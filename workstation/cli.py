@@ -249,16 +249,21 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> CommandResult:
 
 
 def cmd_lake(args: argparse.Namespace, settings: Settings) -> CommandResult:
-    """`lake`: reconcile the silver layer with the store's sources (also a backfill in AWS, with Glue)."""
+    """`lake`: reconcile the silver layer with the store's sources, then the gold layer with silver (also a
+    backfill in AWS, with Glue)."""
     from chalicelib.core.store import open_store
+    from chalicelib.gold import sync as gold
     from chalicelib.lake.catalog import catalog_for
     from chalicelib.lake.sync import reconcile
-    from workstation.render import lake_lines
+    from workstation.render import gold_lines, lake_lines
 
     store = open_store(settings.data_store)
-    results = [r.to_dict() for r in reconcile(store, catalog=catalog_for(settings, store))]
-    ok = all(r["action"] != "failed" for r in results)
-    return {"ok": ok, "results": results}, "\n".join(lake_lines(results)), ok
+    catalog = catalog_for(settings, store)
+    results = [r.to_dict() for r in reconcile(store, catalog=catalog)]
+    gold_results = [r.to_dict() for r in gold.reconcile(store, catalog=catalog)]  # after silver: gold reads it
+    ok = all(r["action"] != "failed" for r in [*results, *gold_results])
+    text = "\n".join(lake_lines(results) + gold_lines(gold_results))
+    return {"ok": ok, "results": results, "gold": gold_results}, text, ok
 
 
 def cmd_query(args: argparse.Namespace, settings: Settings) -> CommandResult:

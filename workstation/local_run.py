@@ -22,6 +22,7 @@ from chalicelib.core.errors import ConfigError, PipelineError
 from chalicelib.core.s3_events import store_location
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import S3Store, Store, open_store
+from chalicelib.gold import sync as gold
 from chalicelib.lake.messages import changed_keys, handle_lake_message
 from chalicelib.lake.sync import reconcile
 from chalicelib.pipeline import events
@@ -162,12 +163,17 @@ def catch_up_step(settings: Settings, store: Store,
 
 
 def lake_step(store: Store, bodies: list[str]) -> list[dict[str, Any]]:
-    """Each lake message through the Lambda's handler, then a reconcile pass (only its changes are listed)."""
+    """Each lake message through the Lambda's silver handler, then a reconcile pass, then the gold layer of
+    every survey once, after all of its silver (only changes are listed; `layer: gold` marks gold entries).
+
+    In Lambda the gold step follows each message (`chalicelib.pipeline.handlers.handle_lake_message`);
+    here a run's many messages are one batch, so each survey's gold is built once, from its final silver."""
     entries = [_lake_message(store, f"lake-{number}", body) for number, body in enumerate(bodies, 1)]
     bucket, prefix = store_location(store)
     named = {key for body in bodies for key in changed_keys(body, bucket=bucket, store_prefix=prefix)}
     caught_up = reconcile(store, exclude=named)
-    return entries + [r.to_dict() for r in caught_up if r.action in ("written", "deleted", "failed")]
+    built = gold.reconcile(store)
+    return entries + [r.to_dict() for r in [*caught_up, *built] if r.action in ("written", "deleted", "failed")]
 
 
 def _lake_message(store: Store, message_id: str, body: str) -> dict[str, Any]:

@@ -1,7 +1,8 @@
-"""`bls-pipeline query "SQL"`: DuckDB over the local store's silver layer (see docs/lake.md).
+"""`bls-pipeline query "SQL"`: DuckDB over the local store's silver and gold layers (see docs/lake.md, docs/gold.md).
 
-The tables are views with the names and columns of the Athena tables (`chalicelib.lake.tables`):
-`bls_data`, `bls_series`, `population`, partition columns included. A table whose files are
+The tables are views with the names and columns of the Athena tables (`chalicelib.lake.tables`,
+`chalicelib.gold.tables`): `bls_data`, `bls_series`, `population`, and the gold tables
+`series_catalog`, `series_annual`, `series_best_year`, `series_latest`, partition columns included. A table whose files are
 not there yet is an empty view of the right shape, so a query never fails for that reason.
 A bad query raises `QueryError` with DuckDB's one-line message (no traceback).
 
@@ -27,12 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.core.errors import ConfigError, PipelineError
-from chalicelib.core.layout import SILVER_PREFIX
+from chalicelib.core.layout import GOLD_PREFIX, SILVER_PREFIX
+from chalicelib.gold import tables as gold_tables
 from chalicelib.lake import tables
 
 _DUCKDB_TYPES = {"string": "VARCHAR", "int": "INTEGER", "bigint": "BIGINT"}
 MAX_TABLE_ROWS = 1000  # rows shown by the readable table (JSON and CSV give them all)
-GOLD_PREFIX = "gold/"  # the gold layer (derived tables), readable as soon as it exists
 READABLE_PREFIXES = (SILVER_PREFIX, GOLD_PREFIX)  # the only folders a query may read files from
 FILL_HINT = "run `bls-pipeline run` (or `bls-pipeline lake` on a store that already holds the mirror) first"
 
@@ -142,8 +143,8 @@ def connect(store_root: str | Path) -> Iterator[Any]:
     with tempfile.TemporaryDirectory(prefix="bls-pipeline-duckdb-") as spill:  # created 0700
         connection = duckdb.connect(config={"temp_directory": spill})
         try:
-            for table in tables.TABLES:
-                connection.execute(f"CREATE VIEW {table} AS {_view_sql(root, table)}")
+            for view in _views():
+                connection.execute(f"CREATE VIEW {view.name} AS {_view_sql(root, view)}")
             allowed = [str(root / prefix) + "/" for prefix in READABLE_PREFIXES]
             connection.execute("SET allowed_directories = " + _list_literal(allowed))
             for setting in ("enable_external_access", "autoinstall_known_extensions", "autoload_known_extensions"):
@@ -158,19 +159,36 @@ def _list_literal(values: list[str]) -> str:
     return "[" + ", ".join("'" + value.replace("'", "''") + "'" for value in values) + "]"
 
 
-def _view_sql(root: Path, table: str) -> str:
-    folder = root / tables.table_prefix(table)
-    depth = len(tables.PARTITION_KEYS[table])
+@dataclass(frozen=True)
+class _View:
+    """A table as a view: its folder, columns and partition columns (silver or gold)."""
+
+    name: str
+    prefix: str
+    columns: tuple[tuple[str, str], ...]
+    keys: tuple[str, ...]
+
+
+def _views() -> list[_View]:
+    """The silver tables (`chalicelib.lake.tables`) and the gold tables (`chalicelib.gold.tables`)."""
+    return [_View(t, tables.table_prefix(t), tables.COLUMNS[t], tables.PARTITION_KEYS[t]) for t in tables.TABLES] + [
+        _View(t, gold_tables.table_prefix(t), gold_tables.COLUMNS[t], gold_tables.PARTITION_KEYS[t])
+        for t in gold_tables.TABLES]
+
+
+def _view_sql(root: Path, view: _View) -> str:
+    folder = root / view.prefix
+    depth = len(view.keys)
     pattern = folder.joinpath(*(["*"] * depth), tables.PART_NAME)
-    columns = ", ".join(f'"{name}"' for name, _ in tables.COLUMNS[table])
-    keys = ", ".join(f'"{key}"' for key in tables.PARTITION_KEYS[table])
+    columns = ", ".join(f'"{name}"' for name, _ in view.columns)
+    keys = ", ".join(f'"{key}"' for key in view.keys)
     if any(folder.glob("/".join(["*"] * depth + [tables.PART_NAME]))):
         literal = str(pattern).replace("'", "''")
-        types = ", ".join(f"'{key}': VARCHAR" for key in tables.PARTITION_KEYS[table])
+        types = ", ".join(f"'{key}': VARCHAR" for key in view.keys)
         options = f", hive_partitioning = true, hive_types = {{{types}}}" if depth else ""
         return f"SELECT {columns}{', ' + keys if keys else ''} FROM read_parquet('{literal}'{options})"
-    typed = [f'CAST(NULL AS {_duckdb_type(kind)}) AS "{name}"' for name, kind in tables.COLUMNS[table]]
-    typed += [f'CAST(NULL AS VARCHAR) AS "{key}"' for key in tables.PARTITION_KEYS[table]]
+    typed = [f'CAST(NULL AS {_duckdb_type(kind)}) AS "{name}"' for name, kind in view.columns]
+    typed += [f'CAST(NULL AS VARCHAR) AS "{key}"' for key in view.keys]
     return f"SELECT {', '.join(typed)} WHERE false"
 
 

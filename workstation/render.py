@@ -195,7 +195,8 @@ def run_text(result: RunResult) -> str:
                      + ("" if result.messages else " (no report input changed: the reports were not recomputed)"))
         for index, message in enumerate(result.messages, 1):
             lines.append(f"  {index}. {_message_line(message)}")
-        lines.extend(lake_lines(result.lake))
+        lines.extend(lake_lines([e for e in result.lake if e.get("layer") != "gold"]))
+        lines.extend(gold_lines([e for e in result.lake if e.get("layer") == "gold"]))
     lines.append("")
     lines.extend(stored_report_lines(result))
     return "\n".join(lines)
@@ -212,6 +213,21 @@ def lake_lines(entries: list[dict[str, Any]]) -> list[str]:
         rows = f", {r['rows']} rows in {r['seconds']} s" if r.get("action") == "written" else ""
         lines.append(f"  {r.get('source')}: {r.get('action')} {r.get('partition')}{rows}")
     lines += [f"  FAILED: {e.get('error')}" for e in failed]
+    return lines
+
+
+def gold_lines(entries: list[dict[str, Any]]) -> list[str]:
+    """The gold layer's part of a run: which surveys' tables were built, removed or failed (docs/gold.md)."""
+    changed = [e for e in entries if e.get("action") in ("written", "deleted")]
+    failed = [e for e in entries if e.get("action") == "failed"]
+    lines = [f"Gold layer: {len(changed)} survey(s) built or removed, {len(failed)} failed"
+             + ("" if changed or failed else " (every survey's inputs unchanged: nothing built)")]
+    for e in changed:
+        rows = e.get("rows") or {}
+        detail = (", ".join(f"{table} {count}" for table, count in sorted(rows.items())) + f" rows in {e.get('seconds')} s"
+                  if e.get("action") == "written" else "partitions removed")
+        lines.append(f"  {e.get('survey')}: {e.get('action')}: {detail}")
+    lines += [f"  FAILED: {e.get('survey')}: {e.get('error')}" for e in failed]
     return lines
 
 

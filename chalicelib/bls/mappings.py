@@ -24,6 +24,19 @@ def mapping(body: bytes) -> dict[str, str]:
     return {row[0]: row[1] for row in rows if len(row) >= 2 and row[1]}
 
 
+def code_names(body: bytes, name: str) -> dict[str, str]:
+    """code -> text of mapping file `<survey>.<name>` (the gold layer's names): its `<name>_code` column
+    (else the first) and its `<name>_name`/`_text`/`_title` column (else the next one). Some files put
+    another column first (`la.area`: area_type_code, area_code, area_text)."""
+    header, rows = read_table(body)
+    if not header:
+        return {}
+    code = header.index(f"{name}_code") if f"{name}_code" in header else 0
+    text = next((header.index(f"{name}{suffix}") for suffix in ("_name", "_text", "_title")
+                 if f"{name}{suffix}" in header), code + 1)
+    return {row[code]: row[text] for row in rows if len(row) > max(code, text) and row[text]}
+
+
 def series_titles(store: Store, survey: str) -> dict[str, str]:
     """series_id -> title for the mirrored `survey`; empty when its files are not mirrored."""
     prefix = survey_prefix(survey)

@@ -40,6 +40,10 @@ SILVER_PREFIX = "silver/"
 GOLD_PREFIX = "gold/"
 ATHENA_RESULTS_PREFIX = "athena-results/"  # query results of the Athena workgroup (AWS only)
 
+# ---- the gold layer (written after the silver layer; chalicelib/gold/tables.py:
+# gold/<table>/survey=<survey>/data.parquet, one partition per survey)
+GOLD_PREFIX = "gold/"
+
 # ---- run bookkeeping
 STATE_PREFIX = "_state/"
 INGESTION_RECORD_KEY = f"{STATE_PREFIX}ingestion.json"

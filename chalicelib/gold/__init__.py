@@ -1,2 +1,2 @@
-"""The gold layer (issue 20): curated tables per survey — series catalog, annual values, best years,
-latest changes — built from silver (chalicelib.lake) and read by the web explorer (`read.py`)."""
+"""The gold layer: curated tables per survey (catalog, annual values, best years, latest changes),
+built from the silver layer and the survey's mapping files; see docs/gold.md."""

@@ -15,6 +15,7 @@ from chalicelib.core.errors import PipelineError
 from chalicelib.core.log import log_error, log_event
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import Store, open_store
+from chalicelib.gold import sync as gold
 from chalicelib.lake.catalog import catalog_for
 from chalicelib.lake.messages import handle_lake_message as handle_lake
 from chalicelib.mirror.budget import Deadlines
@@ -144,11 +145,19 @@ def handle_analysis_message(body: str, env: dict[str, str] | None = None) -> dic
 
 def handle_lake_message(body: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     """The SQS Lambda run of the silver layer for one message (raises so that SQS redelivers); partitions
-    are registered in the Glue database LAKE_GLUE_DATABASE names (`chalicelib.lake.catalog.catalog_for`)."""
+    are registered in the Glue database LAKE_GLUE_DATABASE names (`chalicelib.lake.catalog.catalog_for`).
+
+    Then the gold step: the gold tables of each survey the message names (a data, series or mapping
+    file created or removed) are brought in step with the silver layer just written (`chalicelib.gold.sync`:
+    nothing is written when their inputs did not change). A gold failure fails the message too: it is
+    retried (the silver partition is then unchanged, only gold is built again), then dead-lettered."""
     settings = Settings.from_env(env)
     store = open_store(settings.data_store)
+    catalog = catalog_for(settings, store)
     try:
-        outcome = handle_lake(body, store, catalog=catalog_for(settings, store)).to_dict()
+        outcome = handle_lake(body, store, catalog=catalog).to_dict()
+        outcome["gold"] = [gold.sync_survey(store, survey, catalog=catalog).to_dict()
+                           for survey in gold.surveys_in_message(body, store)]
     except Exception:
         metrics.record_lake(None, failed=True)
         raise

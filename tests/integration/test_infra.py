@@ -22,6 +22,8 @@ import pytest
 
 from chalicelib.core.errors import ConfigError
 from chalicelib.core.settings import Settings
+from chalicelib.gold import tables as gold_tables
+from chalicelib.gold.queries import gold_queries
 from chalicelib.pipeline import events
 from infra import write_chalice_config
 from infra.config import PipelineConfig
@@ -40,9 +42,9 @@ PROJECT_COPY_SKIPS = (".git", ".venv", "__pycache__", ".pytest_cache", "*.egg-in
 # core.store became a package and settings took over the environment reads (issue 18), ~34 KiB
 # more with the sign-in (chalicelib/web/auth) and metrics (issue 22), ~55 KiB more with issue 19 (the
 # lake's checks: DECIMAL(24,6) cells, strict series files, duplicate keys, the private read cache,
-# bounded answers; the run record's validation and bounds, the local store's no-follow walk); it
-# must not grow past that by more than a little.
-CODE_ZIP_BUDGET = 580 * 1024
+# bounded answers; the run record's validation and bounds, the local store's no-follow walk), ~90 KiB
+# more with the gold layer and its explorer (issue 20); it must not grow past that by more than a little.
+CODE_ZIP_BUDGET = 700 * 1024
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 UNTAGGABLE = {
     "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy", "AWS::SNS::Subscription",
@@ -150,6 +152,17 @@ def existing_vpc_stack(synth_dir: Path, project_copy: Path) -> Synthesized:
     synthesized = _synth(synth_dir, {"environment": "dev", "vpc_id": "vpc-0123456789abcdef0",
                                      "subnet_ids": "subnet-0aaa1111,subnet-0bbb2222"}, source_dir=project_copy)
     print(f"\nPath 1 synth, existing VPC: {synthesized.seconds:.1f} s")
+    return synthesized
+
+
+QUICKSIGHT_USER = "arn:aws:quicksight:us-east-1:123456789012:user/default/analyst"
+
+
+@pytest.fixture(scope="session")
+def quicksight_stack(synth_dir: Path) -> Synthesized:
+    """Path 2's data stack with QuickSight (-c quicksight_principal=…, issue 20): the same PipelineData as Path 1."""
+    synthesized = _synth(synth_dir, {"environment": "dev", "data_only": "true", "quicksight_principal": QUICKSIGHT_USER})
+    print(f"\nData stack synth with QuickSight: {synthesized.seconds:.1f} s")
     return synthesized
 
 
@@ -391,7 +404,7 @@ def test_api_role_is_read_only(stack: Synthesized) -> None:
     assert set(found) == {"WriteOwnLogs", "ListKeys", "ReadOnly"}
     assert found["ReadOnly"]["Action"] == "s3:GetObject"
     assert found["ReadOnly"]["Resource"] == [sub("/bls/*"), sub("/population/*"), sub("/reports/*"),
-                                             sub("/_state/*"), sub("/silver/*")]
+                                             sub("/_state/*"), sub("/silver/*"), sub("/gold/*")]  # gold: explorer
 
 
 def test_roles_write_only_their_own_log_group_and_no_statement_is_unbounded(stack: Synthesized) -> None:
@@ -783,8 +796,10 @@ def test_glue_tables_describe_the_silver_layout_without_a_crawler(stack: Synthes
     assert database["Properties"]["DatabaseInput"]["Name"] == "bls_pipeline_dev"
     glue_tables = {t["Properties"]["TableInput"]["Name"]: t["Properties"]
                    for t in stack.resources("AWS::Glue::Table").values()}
-    assert set(glue_tables) == {"bls_data", "bls_series", "population"}
+    assert set(glue_tables) == {"bls_data", "bls_series", "population", *gold_tables.TABLES}
     for name, props in glue_tables.items():
+        if name in gold_tables.TABLES:
+            continue  # test_glue_tables_describe_the_gold_layout
         table = props["TableInput"]
         descriptor = table["StorageDescriptor"]
         assert props["DatabaseName"] == "bls_pipeline_dev"
@@ -795,6 +810,17 @@ def test_glue_tables_describe_the_silver_layout_without_a_crawler(stack: Synthes
         assert descriptor["SerdeInfo"]["SerializationLibrary"] == "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
     assert dict(tables.COLUMNS["bls_data"])["value"] == "decimal(24,6)"
     assert stack.resources("AWS::Glue::Crawler") == {}
+
+
+def test_glue_tables_describe_the_gold_layout(stack: Synthesized) -> None:
+    glue_tables = {t["Properties"]["TableInput"]["Name"]: t["Properties"]["TableInput"]
+                   for t in stack.resources("AWS::Glue::Table").values()}
+    for name in gold_tables.TABLES:
+        table = glue_tables[name]
+        assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]] == list(gold_tables.COLUMNS[name])
+        assert [k["Name"] for k in table["PartitionKeys"]] == ["survey"]
+        assert table["StorageDescriptor"]["Location"] == {
+            "Fn::Sub": f"s3://bls-pipeline-dev-${{AWS::AccountId}}-${{AWS::Region}}/gold/{name}/"}
 
 
 def test_athena_workgroup_is_enforced_encrypted_and_capped(stack: Synthesized) -> None:
@@ -814,7 +840,7 @@ def test_named_queries_are_the_report_sql(stack: Synthesized) -> None:
 
     workgroup_id, _ = stack.one("AWS::Athena::WorkGroup")
     queries = {q["Properties"]["Name"]: q["Properties"] for q in stack.resources("AWS::Athena::NamedQuery").values()}
-    expected = report_queries(Settings())
+    expected = report_queries(Settings()) | {f"gold_{name}": sql for name, sql in gold_queries().items()}
     assert set(queries) == {f"bls-pipeline-dev-{name.replace('_', '-')}" for name in expected}
     for name, sql in expected.items():
         query = queries[f"bls-pipeline-dev-{name.replace('_', '-')}"]
@@ -825,7 +851,7 @@ def test_named_queries_are_the_report_sql(stack: Synthesized) -> None:
 def test_analyst_policy_is_read_only_sql_on_the_silver_layer(stack: Synthesized) -> None:
     _, policy = stack.one("AWS::IAM::ManagedPolicy")
     found = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
-    assert set(found) == {"QueryInTheWorkgroup", "ReadTheCatalog", "ListSilverAndResults", "ReadSilver",
+    assert set(found) == {"QueryInTheWorkgroup", "ReadTheCatalog", "ListSilverAndResults", "ReadSilver", "ReadGold",
                           "WriteOwnQueryResults"}
     assert all(a.startswith("athena:") for a in found["QueryInTheWorkgroup"]["Action"])
     assert found["QueryInTheWorkgroup"]["Resource"] == {
@@ -833,7 +859,9 @@ def test_analyst_policy_is_read_only_sql_on_the_silver_layer(stack: Synthesized)
     assert all(a.startswith("glue:Get") or a == "glue:BatchGetPartition" for a in found["ReadTheCatalog"]["Action"])
     assert found["ReadSilver"]["Action"] == "s3:GetObject" and found["ReadSilver"]["Resource"] == sub("/silver/*")
     assert found["WriteOwnQueryResults"]["Resource"] == sub("/athena-results/*")
-    assert found["ListSilverAndResults"]["Condition"] == {"StringLike": {"s3:prefix": ["silver/*", "athena-results/*"]}}
+    assert found["ReadGold"]["Action"] == "s3:GetObject" and found["ReadGold"]["Resource"] == sub("/gold/*")
+    assert found["ListSilverAndResults"]["Condition"] == {"StringLike": {"s3:prefix": [
+        "silver/*", "gold/*", "athena-results/*"]}}
     everything = json.dumps(policy)
     assert "/bls/" not in everything and "/reports/" not in everything and "s3:DeleteObject" not in everything
     for statement in found.values():
@@ -843,15 +871,17 @@ def test_analyst_policy_is_read_only_sql_on_the_silver_layer(stack: Synthesized)
 def test_lake_role_reads_inputs_writes_silver_and_keeps_glue_partitions(stack: Synthesized) -> None:
     queue_id, _ = stack.one("AWS::SQS::Queue", "PipelineLakeQueue")
     found = statements(stack.one("AWS::IAM::Role", "PipelineLakeRole")[1])
-    assert set(found) == {"WriteOwnLogs", "ListKeys", "ReadLakeInputs", "ReadWriteDeleteSilver", "KeepGluePartitions",
-                          "ConsumeLakeQueue"}
+    assert set(found) == {"WriteOwnLogs", "ListKeys", "ReadLakeInputs", "ReadWriteDeleteSilver", "ReadWriteDeleteGold",
+                          "KeepGluePartitions", "ConsumeLakeQueue"}
+    assert found["ReadWriteDeleteGold"]["Resource"] == sub("/gold/*")
     assert found["ReadLakeInputs"]["Resource"] == [sub("/bls/*"), sub("/population/population.json")]
     assert found["ReadWriteDeleteSilver"]["Resource"] == sub("/silver/*")
     assert found["KeepGluePartitions"]["Action"] == ["glue:GetTable", "glue:CreatePartition", "glue:DeletePartition"]
     glue = "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:"
     assert found["KeepGluePartitions"]["Resource"] == [{"Fn::Sub": glue + "catalog"},
                                                       {"Fn::Sub": glue + "database/bls_pipeline_dev"}] + [
-        {"Fn::Sub": glue + f"table/bls_pipeline_dev/{t}"} for t in ("bls_data", "bls_series", "population")]
+        {"Fn::Sub": glue + f"table/bls_pipeline_dev/{t}"}
+        for t in ("bls_data", "bls_series", "population", *gold_tables.TABLES)]
     assert found["ConsumeLakeQueue"]["Resource"] == {"Fn::GetAtt": [queue_id, "Arn"]}
 
 
@@ -1039,3 +1069,71 @@ def test_vpc_context_is_validated() -> None:
         NetworkOptions.from_context(Scope({"vpc": "true", "vpc_id": "vpc-1", "subnet_ids": "subnet-1"}))
     with pytest.raises(ValueError, match="needs 'subnet_ids'"):
         NetworkOptions.from_context(Scope({"vpc_id": "vpc-1"}))
+
+
+# --------------------------------------------------------------------------- QuickSight (issue 20, opt-in)
+
+
+def test_no_quicksight_resource_without_the_context_value(stack: Synthesized) -> None:
+    assert [r["Type"] for r in stack.resources().values() if r["Type"].startswith("AWS::QuickSight::")] == []
+    assert "quicksight" not in json.dumps(stack.json).lower()
+
+
+def test_quicksight_data_source_datasets_and_dashboard(quicksight_stack: Synthesized) -> None:
+    from infra.quicksight import DATASET_TABLES, dataset_columns
+
+    workgroup_id, _ = quicksight_stack.one("AWS::Athena::WorkGroup")
+    source_id, source = quicksight_stack.one("AWS::QuickSight::DataSource")
+    role_id, _ = quicksight_stack.one("AWS::IAM::Role", "QuickSightAthenaRole")
+    props = source["Properties"]
+    assert props["Type"] == "ATHENA"
+    assert props["DataSourceParameters"]["AthenaParameters"] == {"WorkGroup": "bls-pipeline-dev",
+                                                                 "RoleArn": {"Fn::GetAtt": [role_id, "Arn"]}}
+    assert props["Permissions"][0]["Principal"] == QUICKSIGHT_USER
+    datasets = {d["Properties"]["PhysicalTableMap"][next(iter(d["Properties"]["PhysicalTableMap"]))][
+        "RelationalTable"]["Name"]: (k, d["Properties"]) for k, d in quicksight_stack.resources("AWS::QuickSight::DataSet").items()}
+    assert set(datasets) == set(DATASET_TABLES) == {*gold_tables.TABLES, "population"}
+    for table, (_, dataset) in datasets.items():
+        relational = dataset["PhysicalTableMap"][table]["RelationalTable"]
+        assert relational["DataSourceArn"] == {"Fn::GetAtt": [source_id, "Arn"]}
+        assert (relational["Catalog"], relational["Schema"]) == ("AwsDataCatalog", "bls_pipeline_dev")
+        assert [{"name": c["Name"], "type": c["Type"]} for c in relational["InputColumns"]] == dataset_columns(table)
+        assert dataset["ImportMode"] == "DIRECT_QUERY" and dataset["Permissions"][0]["Principal"] == QUICKSIGHT_USER
+    _, dashboard = quicksight_stack.one("AWS::QuickSight::Dashboard")
+    definition = dashboard["Properties"]["Definition"]
+    declared = {d["Identifier"]: d["DataSetArn"] for d in definition["DataSetIdentifierDeclarations"]}
+    assert declared == {"best": {"Fn::GetAtt": [datasets["series_best_year"][0], "Arn"]},
+                        "annual": {"Fn::GetAtt": [datasets["series_annual"][0], "Arn"]}}
+    visuals = [next(iter(v)) for sheet in definition["Sheets"] for v in sheet["Visuals"]]
+    assert visuals == ["TableVisual", "LineChartVisual"]
+    assert dashboard["Properties"]["Permissions"][0]["Principal"] == QUICKSIGHT_USER
+    assert workgroup_id in json.dumps(source.get("DependsOn", []))
+
+
+def test_quicksight_role_reads_exactly_the_tables_catalog_and_results(quicksight_stack: Synthesized) -> None:
+    _, role = quicksight_stack.one("AWS::IAM::Role", "QuickSightAthenaRole")
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "quicksight.amazonaws.com"}
+    found = statements(role)
+    assert set(found) == {"QueryInTheWorkgroup", "ListWorkgroups", "ReadTheCatalog", "ListTheTablesAndResults",
+                          "ReadTheTables", "WriteQueryResults"}
+    assert found["QueryInTheWorkgroup"]["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:athena:${AWS::Region}:${AWS::AccountId}:workgroup/bls-pipeline-dev"}
+    assert found["ReadTheTables"]["Resource"] == [sub("/gold/*"), sub("/silver/*")]
+    assert found["ReadTheTables"]["Action"] == "s3:GetObject"
+    assert found["WriteQueryResults"]["Resource"] == sub("/athena-results/*")
+    assert all(a.startswith("glue:Get") or a == "glue:BatchGetPartition" for a in found["ReadTheCatalog"]["Action"])
+    everything = json.dumps(role)
+    assert "/bls/" not in everything and "/reports/" not in everything and "s3:DeleteObject" not in everything
+
+
+def test_quicksight_stack_is_nag_clean(quicksight_stack: Synthesized) -> None:
+    from aws_cdk.assertions import Match
+
+    errors = quicksight_stack.annotations.find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
+    assert [f"{e.id}: {e.entry.data}" for e in errors] == []
+
+
+def test_quicksight_principal_is_validated() -> None:
+    with pytest.raises(ValueError, match="context 'quicksight_principal'"):
+        PipelineConfig(quicksight_principal="analyst@example.org")

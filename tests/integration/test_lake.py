@@ -315,6 +315,7 @@ def test_lambda_handler_converts_on_an_eventbridge_message_and_registers_the_par
     import boto3
     from moto import mock_aws
 
+    from chalicelib.gold import tables as gold_tables
     from chalicelib.pipeline.handlers import handle_lake_message as lambda_handler
 
     with mock_aws():
@@ -325,6 +326,10 @@ def test_lambda_handler_converts_on_an_eventbridge_message_and_registers_the_par
         glue.create_table(DatabaseName="bls_pipeline_dev", TableInput={
             "Name": "bls_data", "StorageDescriptor": {"Columns": [], "Location": "s3://lake-bucket/silver/bls_data/"},
             "PartitionKeys": [{"Name": "survey", "Type": "string"}, {"Name": "file", "Type": "string"}]})
+        for table in gold_tables.TABLES:  # the gold step follows (tests/integration/test_gold.py)
+            glue.create_table(DatabaseName="bls_pipeline_dev", TableInput={
+                "Name": table, "StorageDescriptor": {"Columns": [], "Location": f"s3://lake-bucket/gold/{table}/"},
+                "PartitionKeys": [{"Name": "survey", "Type": "string"}]})
         s3.put_object(Bucket="lake-bucket", Key=DATA_KEY, Body=SMALL, Metadata={"sha256": "abc"})
         body = json.dumps({"version": "0", "source": "aws.s3", "detail-type": "Object Created",
                            "detail": {"bucket": {"name": "lake-bucket"}, "object": {"key": DATA_KEY}}})
@@ -335,6 +340,7 @@ def test_lambda_handler_converts_on_an_eventbridge_message_and_registers_the_par
         assert s3.head_object(Bucket="lake-bucket", Key=DATA_PARTITION)["Metadata"]["source-version"] == "sha256:abc"
         (partition,) = glue.get_partitions(DatabaseName="bls_pipeline_dev", TableName="bls_data")["Partitions"]
         assert partition["Values"] == ["pr", "pr.data.0.Current"]
+        assert [g["action"] for g in first["gold"] + second["gold"]] == ["written", "unchanged"]
 
 
 def test_lines_with_tabs_at_different_places_read_back_the_same(local_store, tmp_path):

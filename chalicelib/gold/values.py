@@ -1,0 +1,167 @@
+"""Exact values in and out of Parquet for the gold layer — the one place that knows their encoding.
+
+Silver `bls_data.value` is a DECIMAL(p, s) stored either as INT64 (p <= 18) or as
+FIXED_LEN_BYTE_ARRAY cells (big-endian two's complement, wider p). Both are read here as the
+unscaled integers, never through a float (fastparquet would turn a DECIMAL into a double: the
+annotation is removed before reading). Values come back as an int64 array when every one
+fits, else as an object array of Python ints: numpy sums, differences and comparisons are exact
+on both. Gold decimal columns are written at the silver value type (`DECIMAL_TYPE`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.core.errors import PipelineError
+from chalicelib.lake.parquet import Decimal as DecimalType
+from chalicelib.lake.tables import VALUE_PRECISION, VALUE_SCALE
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+DECIMAL_TYPE = DecimalType(VALUE_PRECISION, VALUE_SCALE)
+LIMIT = 10**VALUE_PRECISION  # every gold decimal is below this in magnitude (unscaled)
+INT64_SAFE = 2**62  # below this, sums of two int64 values cannot overflow
+
+
+class GoldFailed(PipelineError):
+    """A survey's gold tables could not be built; its previous partitions are unchanged."""
+
+
+@dataclass
+class SilverRows:
+    """One row group of a `bls_data` partition: categorical series/period, int year, exact values."""
+
+    series: pd.Categorical
+    year: np.ndarray
+    period: pd.Categorical
+    value: np.ndarray  # int64, or object (Python ints) when some value does not fit int64
+
+
+def open_data(path: str) -> Any:
+    """A fastparquet ParquetFile of a `bls_data` partition whose value column reads as raw integers."""
+    import numpy as np
+    from fastparquet import ParquetFile
+    from fastparquet import parquet_thrift as thrift
+
+    parquet = ParquetFile(path)
+    element = parquet.schema.root.children["value"]
+    if element.scale != VALUE_SCALE:
+        raise GoldFailed(f"{path}: value has scale {element.scale}, expected {VALUE_SCALE}")
+    if element.type not in (thrift.Type.INT64, thrift.Type.FIXED_LEN_BYTE_ARRAY):
+        raise GoldFailed(f"{path}: value is neither an INT64 nor a FIXED_LEN_BYTE_ARRAY DECIMAL")
+    element.converted_type = None  # the raw cells: fastparquet would make doubles of a DECIMAL
+    element.logicalType = None
+    # The implied column types were fixed when the file was opened: derive them again from the
+    # plain schema, byte cells as void (numpy's `S` type would drop their trailing zero bytes).
+    parquet._base_dtype = None
+    parquet._dtypes()
+    if element.type == thrift.Type.FIXED_LEN_BYTE_ARRAY:
+        parquet._base_dtype["value"] = np.dtype(f"V{element.type_length}")
+    return parquet
+
+
+def data_row_groups(parquet: Any, row_groups: list[int]) -> Iterator[SilverRows]:
+    """The chosen row groups of an `open_data` file, one `SilverRows` each."""
+    from fastparquet import parquet_thrift as thrift
+
+    element = parquet.schema.root.children["value"]
+    fixed = element.type == thrift.Type.FIXED_LEN_BYTE_ARRAY
+    for index in row_groups:
+        group = parquet.row_groups[index]
+        frame = parquet.read_row_group_file(group, ["series_id", "year", "period", "value"],
+                                            categories=["series_id", "period"])
+        values = frame["value"].to_numpy()
+        if fixed:
+            values = cell_ints(values)
+        yield SilverRows(_categorical(frame["series_id"]), frame["year"].to_numpy(), _categorical(frame["period"]),
+                         values.astype("int64") if values.dtype.kind in "iu" else values)
+
+
+def _categorical(column: pd.Series) -> pd.Categorical:
+    import pandas as pd
+
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        categorical: pd.Categorical = column.array
+        return categorical
+    return pd.Categorical(column.astype(object))
+
+
+def cell_ints(cells: np.ndarray) -> np.ndarray:
+    """Unscaled integers of big-endian two's-complement cells (`V<n>`/`S<n>`): int64 when all fit, else objects."""
+    import numpy as np
+
+    n = len(cells)
+    width = cells.dtype.itemsize
+    matrix = np.ascontiguousarray(cells).view(np.uint8).reshape(n, width)
+    if width <= 8:
+        padded = np.empty((n, 8), np.uint8)
+        padded[:, 8 - width:] = matrix
+        padded[:, :8 - width] = np.where(matrix[:, :1] & 0x80, 0xFF, 0)
+        return padded.view(">i8").reshape(n).astype(np.int64)
+    head = matrix[:, :width - 8]
+    sign = np.where(matrix[:, width - 8] & 0x80, 0xFF, 0).astype(np.uint8)
+    fits = (head == sign[:, None]).all(axis=1)
+    low = np.ascontiguousarray(matrix[:, width - 8:]).view(">i8").reshape(n).astype(np.int64)
+    if fits.all():
+        return low
+    out = low.astype(object)
+    for i in np.flatnonzero(~fits).tolist():
+        out[i] = int.from_bytes(bytes(matrix[i]), "big", signed=True)
+    return out
+
+
+def safe_for_sums(values: np.ndarray, terms: int) -> np.ndarray:
+    """`values` as an array whose sums of up to `terms` elements are exact (object ints if int64 could overflow)."""
+    import numpy as np
+
+    if values.dtype == object or not len(values):
+        return values
+    if int(np.abs(values).max()) < INT64_SAFE // max(terms, 1):
+        return values
+    return values.astype(object)
+
+
+def check_range(name: str, values: np.ndarray, series: np.ndarray) -> None:
+    """GoldFailed if a value does not fit the gold decimal type (`DECIMAL_TYPE`), naming its series."""
+    import numpy as np
+
+    if not len(values) or (values.dtype != object and LIMIT > 2**63):
+        return
+    too_big = np.abs(values) >= LIMIT
+    if np.any(too_big):
+        i = int(np.flatnonzero(too_big)[0])
+        raise GoldFailed(f"series {series[i]}: {name} {values[i]} (x10^-{VALUE_SCALE}) does not fit "
+                         f"DECIMAL({VALUE_PRECISION},{VALUE_SCALE})")
+
+
+def decimal_column(values: np.ndarray, present: np.ndarray | None = None) -> Any:
+    """A gold decimal column from unscaled integers (`present` False → NULL), as the Parquet writer takes it:
+    an Int64 array while the type fits INT64 (p <= 18), else Python ints or None (FIXED_LEN_BYTE_ARRAY cells)."""
+    import numpy as np
+    import pandas as pd
+
+    mask = np.zeros(len(values), dtype=bool) if present is None else ~np.asarray(present, dtype=bool)
+    if VALUE_PRECISION > 18:
+        cells = np.empty(len(values), dtype=object)
+        cells[:] = [None if missing else int(v) for v, missing in zip(np.asarray(values).tolist(), mask.tolist())]
+        return pd.Series(cells, dtype=object)
+    data = np.asarray(values).astype(np.int64)
+    if present is None:
+        return data
+    return pd.arrays.IntegerArray(data, mask)
+
+
+def half_even_mean(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """`sums / counts` rounded half-even to an integer (the value scale), exactly; counts > 0."""
+    import numpy as np
+
+    quotient = sums // counts
+    remainder = sums - quotient * counts  # 0 <= remainder < counts
+    twice = remainder * 2
+    up = (twice > counts) | ((twice == counts) & (quotient % 2 != 0))
+    result: np.ndarray = quotient + up.astype(np.int64)
+    return result
