@@ -290,12 +290,11 @@ def test_alarms_notify_the_topic(stack: Synthesized) -> None:
     assert dead["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq_id, "QueueName"]}}]
     ingestion = next(a for k, a in alarms.items() if k.startswith("PipelineIngestionErrorsAlarm"))
     # the daily ingestion's errors and the mirror continuation's (issue 19: a run stopped at its bounds raises there)
-    watched = {m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]: m["MetricStat"]
-               for m in ingestion["Metrics"] if "MetricStat" in m}
-    assert set(watched) == {"bls-pipeline-dev-ingest", "bls-pipeline-dev-ingest_continue"}
-    assert all((s["Metric"]["Namespace"], s["Metric"]["MetricName"], s["Stat"]) == ("AWS/Lambda", "Errors", "Sum")
-               for s in watched.values())
-    for alarm in (dead, ingestion):
+    continued = next(a for k, a in alarms.items() if k.startswith("PipelineIngestContinueErrorsAlarm"))
+    for alarm, function in ((ingestion, "bls-pipeline-dev-ingest"), (continued, "bls-pipeline-dev-ingest_continue")):
+        assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == ("AWS/Lambda", "Errors", "Sum")
+        assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": function}]
+    for alarm in (dead, ingestion, continued):
         assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
         assert alarm["TreatMissingData"] == "notBreaching"
         assert alarm["AlarmActions"] == [{"Ref": topic_id}] and alarm["OKActions"] == [{"Ref": topic_id}]
