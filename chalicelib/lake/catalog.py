@@ -10,12 +10,24 @@ whether a deployment has one (the Lambda function and `bls-pipeline lake` both a
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib.core.errors import StoreError
 from chalicelib.core.settings import Settings
 from chalicelib.core.store import Store
-from chalicelib.lake.tables import Partition
+
+
+class CatalogPartition(Protocol):
+    """What a catalog needs of a partition (`tables.Partition`, `revisions.RevisionsPartition`)."""
+
+    @property
+    def table(self) -> str: ...
+
+    @property
+    def prefix(self) -> str: ...
+
+    @property
+    def values(self) -> list[str]: ...
 
 
 class GlueCatalog:
@@ -35,7 +47,7 @@ class GlueCatalog:
             self._client = boto3.client("glue")
         return self._client
 
-    def add(self, partition: Partition) -> None:
+    def add(self, partition: CatalogPartition) -> None:
         """Register the partition (nothing for an unpartitioned table; already there is fine)."""
         if not partition.values:
             return
@@ -49,7 +61,7 @@ class GlueCatalog:
         except Exception as error:  # botocore errors: the message is retried
             raise StoreError(f"Glue: cannot add partition {partition.values} of {partition.table}: {error}") from None
 
-    def drop(self, partition: Partition) -> None:
+    def drop(self, partition: CatalogPartition) -> None:
         """Remove the partition from the catalog (absent is fine)."""
         if not partition.values:
             return
@@ -82,4 +94,4 @@ def catalog_for(settings: Settings, store: Store) -> GlueCatalog | None:
     return GlueCatalog(settings.lake_database, location.bucket, location.prefix)
 
 
-__all__ = ["GlueCatalog", "catalog_for"]
+__all__ = ["CatalogPartition", "GlueCatalog", "catalog_for"]
