@@ -17,7 +17,8 @@ first version of a file gets an object with no rows: it records the vintage only
    (`if_match` its ETag, or create-only), with metadata naming R (`revisions`), its `vintage`
    and the `previous-version`. If that condition fails (another writer moved P), `abandon`
    deletes R and the caller starts again from the new P.
-3. `finish` registers R's Glue partition and deletes stale objects: every object of the file
+   (Before 2 the caller registers both Glue partitions: a retry that finds P current does not.)
+3. `finish` deletes stale objects: every object of the file
    diffed against the same previous version but not named by P (left by a crash between 1 and
    2, or by a writer that lost the race in 2). It runs again on the "unchanged" path
    (`tidy`), so a crash after 2 is repaired by the next delivery.
@@ -650,10 +651,9 @@ def abandon(store: Store, prepared: Prepared) -> None:
     log_event("revisions_abandoned", key=prepared.key)
 
 
-def finish(store: Store, prepared: Prepared, catalog: Any = None) -> None:
-    """Step 3: register the release's Glue partition, remove stale objects, log the summary (one JSON line)."""
-    if catalog is not None:
-        catalog.add(prepared.partition)
+def finish(store: Store, prepared: Prepared) -> None:
+    """Step 3: remove stale objects, log the summary (one JSON line). (The caller registers
+    `prepared.partition` in the catalog before step 2.)"""
     tidy(store, prepared.partition.survey, prepared.partition.file, prepared.key, prepared.previous_version)
     if not prepared.reused:
         log_event("revisions_recorded", key=prepared.key, **prepared.summary)

@@ -171,6 +171,9 @@ def _sync_data(store: Store, partition: Partition, source: ObjectHead, version: 
                 raise LakeFailed(f"{key}: not converted, the silver layer keeps its previous state: {error}") from error
         prepared = revisions.prepare(store, partition.survey, partition.file, new_path=new_path, source=source,
                                      version=version, previous=silver, workdir=Path(folder), clock=clock)
+        if catalog is not None:  # registered before the partition is written: a retry after a crash finds
+            catalog.add(partition)  # the partition current ("unchanged") and would not register them
+            catalog.add(prepared.partition)
         condition: dict[str, Any] = {"if_match": silver.etag} if silver is not None else {"if_none_match": True}
         try:
             with open(new_path, "rb") as body:
@@ -180,9 +183,7 @@ def _sync_data(store: Store, partition: Partition, source: ObjectHead, version: 
         except PreconditionFailed:
             revisions.abandon(store, prepared)
             raise
-    if catalog is not None:
-        catalog.add(partition)
-    revisions.finish(store, prepared, catalog)
+    revisions.finish(store, prepared)
     seconds = round(time.monotonic() - started, 3)
     log_event("lake_written", source=key, partition=partition.key, rows=rows, seconds=seconds)
     return LakeResult("written", key, partition.key, rows, seconds)
