@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from chalicelib.core.errors import NotFound, PipelineError
 from chalicelib.core.layout import POPULATION_KEY, REPORTS_PREFIX, SUMMARY_KEY
 from chalicelib.core.store import ObjectInfo, Store
+from chalicelib.lake.revisions import latest_summaries
 from chalicelib.mirror.status import SurveyStatus, mirror_status
 from chalicelib.pipeline.continuation import MirrorRun, read_run
 from chalicelib.pipeline.ingestion import IngestionRecord, last_ingestion
 
+RELEASES_SHOWN = 5  # release summaries (bls_revisions) in the status
 RUN_HINT = "Run the pipeline to create it: `make run` (or `bls-pipeline run`)."
 REPORT_FILE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}\.(json|csv)$")
 
@@ -47,6 +49,7 @@ class StoreStatus:
     generated_at: str | None  # of the reports (summary.json)
     files: list[ReportFile]
     mirror_run: MirrorRun | None = None  # the current (or last) mirror run: pending work, invocations
+    releases: list[dict[str, Any]] = field(default_factory=list)  # issue 21: newest release summaries
 
     @property
     def ready(self) -> bool:
@@ -68,6 +71,7 @@ class StoreStatus:
             "reports": {"generated_at": self.generated_at,
                         "files": [{"name": f.name, **asdict(f), "path": f.path} for f in self.files]},
             "ready": self.ready,
+            "releases": self.releases,
         }
         if not self.ready:
             document["hint"] = self.hint
@@ -96,4 +100,8 @@ def store_status(store: Store, files_of: str = "all") -> StoreStatus:
             generated_at = json.loads(store.read(SUMMARY_KEY).body)["generated_at"]
         except (PipelineError, ValueError, KeyError, TypeError):
             generated_at = None
-    return StoreStatus(surveys, last_ingestion(store), population, generated_at, files, read_run(store)[0])
+    try:
+        releases = latest_summaries(store, RELEASES_SHOWN)
+    except PipelineError:
+        releases = []
+    return StoreStatus(surveys, last_ingestion(store), population, generated_at, files, read_run(store)[0], releases)

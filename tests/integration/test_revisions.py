@@ -284,3 +284,51 @@ def test_a_failed_conversion_records_no_revisions(local_store):
     with pytest.raises(LakeFailed):
         sync_source(local_store, key)
     assert len(revision_keys(local_store)) == 1
+
+
+# --------------------------------------------------------------------------- the web API and dashboard
+
+
+@pytest.fixture
+def web_client(two_runs, monkeypatch):
+    import sys
+
+    from support.paths import REPO
+    from support.web import STAGE
+
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from chalice.test import Client
+
+    from app import app
+
+    monkeypatch.setenv("DATA_STORE", str(two_runs[0]))
+    with Client(app, stage_name=STAGE, project_dir=str(REPO)) as client:
+        yield client
+
+
+@pytest.mark.filterwarnings("ignore:IAMAuthorizer is not a supported in local mode")
+def test_revisions_api_lists_release_summaries_and_rejects_bad_parameters(web_client):
+    import json
+
+    answer = web_client.http.get("/api/revisions?survey=pr&since=2026-01-01")
+    body = json.loads(answer.body)
+    assert answer.status_code == 200 and [r["file"] for r in body["releases"]] == sorted(DATA_FILES, reverse=True)
+    assert all(r["vintage"] == "2026-08-06T12:30:00Z" and r["revised"] > 0 for r in body["releases"])
+    assert len(json.loads(web_client.http.get("/api/revisions?survey=pr&limit=1").body)["releases"]) == 1
+    for bad in ("", "?survey=PR%2F..", "?survey=pr&since=yesterday", "?survey=pr&limit=0", "?survey=pr&x=1",
+                "?survey=pr&limit=100000"):
+        response = web_client.http.get("/api/revisions" + bad)
+        assert response.status_code == 400, bad
+    status = json.loads(web_client.http.get("/api/status").body)
+    assert status["releases"][0]["release"] == "20260806T123000Z"
+
+
+@pytest.mark.filterwarnings("ignore:IAMAuthorizer is not a supported in local mode")
+def test_dashboard_shows_the_last_release_and_the_series_revisions(web_client):
+    old, new = (observations((PR / v / "pr.data.0.Current").read_bytes()) for v in (OLD, NEW))
+    changed = sorted(k for k in old.keys() | new.keys()
+                     if k[0] == "PRS85006092" and k[2] == "Q01" and old.get(k) != new.get(k))
+    page = web_client.http.get("/?series=PRS85006092&period=Q01").body.decode()
+    assert "Last release" in page and 'id="series-revisions"' in page
+    assert f"Revisions: {len(changed)} value(s) changed since first published" in page
