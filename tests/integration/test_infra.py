@@ -757,7 +757,7 @@ def test_glue_tables_describe_the_silver_layout_without_a_crawler(stack: Synthes
     assert database["Properties"]["DatabaseInput"]["Name"] == "bls_pipeline_dev"
     glue_tables = {t["Properties"]["TableInput"]["Name"]: t["Properties"]
                    for t in stack.resources("AWS::Glue::Table").values()}
-    assert set(glue_tables) == {"bls_data", "bls_series", "population"}
+    assert set(glue_tables) == {"bls_data", "bls_series", "population", "bls_revisions"}
     for name, props in glue_tables.items():
         table = props["TableInput"]
         descriptor = table["StorageDescriptor"]
@@ -825,7 +825,7 @@ def test_lake_role_reads_inputs_writes_silver_and_keeps_glue_partitions(stack: S
     glue = "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:"
     assert found["KeepGluePartitions"]["Resource"] == [{"Fn::Sub": glue + "catalog"},
                                                       {"Fn::Sub": glue + "database/bls_pipeline_dev"}] + [
-        {"Fn::Sub": glue + f"table/bls_pipeline_dev/{t}"} for t in ("bls_data", "bls_series", "population")]
+        {"Fn::Sub": glue + f"table/bls_pipeline_dev/{t}"} for t in ("bls_data", "bls_series", "population", "bls_revisions")]
     assert found["ConsumeLakeQueue"]["Resource"] == {"Fn::GetAtt": [queue_id, "Arn"]}
 
 
