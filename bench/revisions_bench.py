@@ -108,9 +108,9 @@ def make_versions(tsv: Path, folder: Path, revised: float) -> tuple[Path, Path, 
                 value[position % every == 0] += 100_000  # +0.1
                 footnotes[position % 1000 == 7] = "R"
             keep = position % 1000 != (500 if is_new else 3)
-            yield pd.DataFrame({"series_id": frame["series_id"].astype(object), "year": frame["year"],
-                                "period": frame["period"].astype(object), "value": value,
-                                "footnote_codes": footnotes})[keep].reset_index(drop=True)
+            group = pd.DataFrame({"series_id": frame["series_id"], "year": frame["year"], "period": frame["period"],
+                                  "value": value, "footnote_codes": pd.Categorical(footnotes)})
+            yield group[keep].reset_index(drop=True)  # categoricals, dictionary-encoded as the lake writes them
 
     rows = 0
     for path, is_new in ((old, False), (new, True)):

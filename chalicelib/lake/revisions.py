@@ -179,6 +179,7 @@ def _raw_reader(path: Path) -> Any:
         if element.name in ("value", "previous_value") and element.converted_type is not None:
             element.converted_type = None
             element.logicalType = None
+    reader._base_dtype = None  # the implied dtypes again, from the changed schema: int64, not float64
     reader._set_attrs()
     return reader
 
