@@ -332,3 +332,19 @@ def test_dashboard_shows_the_last_release_and_the_series_revisions(web_client):
     page = web_client.http.get("/?series=PRS85006092&period=Q01").body.decode()
     assert "Last release" in page and 'id="series-revisions"' in page
     assert f"Revisions: {len(changed)} value(s) changed since first published" in page
+
+
+def test_values_are_compared_and_stored_to_the_last_digit(local_store):
+    # GIVEN values of 15 significant digits (the parser's limit) that differ in the last one
+    header = b"series_id\tyear\tperiod\tvalue\tfootnote_codes\r\n"
+    key = "bls/ww/ww.data.0.Current"
+    mirror_put(local_store, key, header + b"A\t2020\tM01\t999999999.123456\t\r\nA\t2020\tM02\t-0.000001\t\r\n")
+    sync_source(local_store, key)
+    mirror_put(local_store, key, header + b"A\t2020\tM01\t999999999.123457\t\r\nA\t2020\tM02\t-0.000001\t\r\n")
+    sync_source(local_store, key)
+    # THEN exactly the one revision, with both values to the last digit
+    assert recorded(local_store.root, "ww.data.0.Current") == [
+        ("A", 2020, "M01", Decimal("999999999.123456"), Decimal("999999999.123457"), "revised", None, None)]
+    summary = revisions.release_summaries(local_store, "ww")[0]
+    assert summary["largest"][0]["difference"] == "0.000001"
+    assert revisions.value_text(-1) == "-0.000001" and revisions.value_text(12_500_000) == "12.5"
