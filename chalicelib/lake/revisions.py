@@ -147,7 +147,7 @@ def vintage_of(head: ObjectHead, fallback: datetime) -> datetime:
             moment = None
         if moment is not None:
             return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
-    return fallback.astimezone(UTC).replace(microsecond=0)
+    return fallback.astimezone(UTC)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -602,7 +602,7 @@ class Prepared:
 def prepare(store: Store, survey: str, file: str, *, new_path: Path, source: ObjectHead, version: str,
             previous: ObjectHead | None, workdir: Path, clock: Clock = utc_now) -> Prepared:
     """Step 1: write (or reuse) the revisions object of `version` against the partition `previous`."""
-    recorded_at = clock().astimezone(UTC).replace(microsecond=0)
+    recorded_at = clock().astimezone(UTC)  # to the microsecond: orders releases of the same second
     vintage = vintage_of(source, recorded_at)
     previous_version = previous.metadata.get("source-version") if previous else None
     key = revisions_key(survey, file, vintage, version, previous_version)
