@@ -348,3 +348,18 @@ def test_values_are_compared_and_stored_to_the_last_digit(local_store):
     (summary,) = [s for s in revisions.release_summaries(local_store, "ww") if not s["first_version"]]
     assert summary["largest"][0]["difference"] == "0.000001"
     assert revisions.value_text(-1) == "-0.000001" and revisions.value_text(12_500_000) == "12.5"
+
+
+def test_the_documented_athena_query_answers_as_the_as_of_option(two_runs):
+    import re
+
+    from support.paths import REPO
+
+    root, _, _ = two_runs
+    text = (REPO / "docs" / "lake.md").read_text()
+    documented = re.search(r"```sql\n(WITH later AS.*?)```", text, re.S).group(1)
+    assert "TIMESTAMP '2026-01-01 23:59:59.999999'" in documented
+    same = ("SELECT year, value FROM bls_data WHERE survey = 'pr' AND file = 'pr.data.0.Current' "
+            "AND series_id = 'PRS85006092' AND period = 'Q01' ORDER BY year")
+    assert run_query(root, documented).rows == run_query(root, same, as_of="2026-01-01").rows
+    assert run_query(root, documented).rows != run_query(root, same).rows
