@@ -596,7 +596,8 @@ class Prepared:
     def partition_metadata(self) -> dict[str, str]:
         """Metadata of the new bls_data partition naming this revisions object."""
         return {"revisions": self.key, "vintage": self.summary["vintage"],
-                "previous-version": self.previous_version or ""}
+                "previous-version": self.previous_version or "",
+                "previous-vintage": self.summary.get("previous_vintage") or ""}
 
 
 def prepare(store: Store, survey: str, file: str, *, new_path: Path, source: ObjectHead, version: str,
@@ -655,16 +656,24 @@ def abandon(store: Store, prepared: Prepared) -> None:
 def finish(store: Store, prepared: Prepared) -> None:
     """Step 3: remove stale objects, log the summary (one JSON line). (The caller registers
     `prepared.partition` in the catalog before step 2.)"""
-    tidy(store, prepared.partition.survey, prepared.partition.file, prepared.key, prepared.previous_version)
+    tidy(store, prepared.partition.survey, prepared.partition.file, prepared.key, prepared.previous_version,
+         prepared.summary.get("previous_vintage"))
     if not prepared.reused:
         log_event("revisions_recorded", key=prepared.key, **prepared.summary)
 
 
-def tidy(store: Store, survey: str, file: str, keep: str, previous_version: str | None) -> list[str]:
-    """Delete revisions objects of the file diffed against `previous_version` other than `keep`."""
+def tidy(store: Store, survey: str, file: str, keep: str, previous_version: str | None,
+         previous_vintage: str | None = None) -> list[str]:
+    """Delete revisions objects of the file diffed against `previous_version` other than `keep`.
+
+    Only releases from `previous_vintage` on (ISO; the vintage of the partition that was diffed): an
+    older object diffed against the same bytes is history (a file that went back to an earlier version).
+    """
     suffix = f".from-{version_tag(previous_version)}.parquet"
+    moment = _parse_iso(previous_vintage)
+    since = release_name(moment) if moment else ""
     stale = [info.key for info in store.list(file_prefix(survey, file))
-             if info.key.endswith(suffix) and info.key != keep]
+             if info.key.endswith(suffix) and info.key != keep and (parse_key(info.key) or ("", "", ""))[2] >= since]
     if stale:
         store.delete_many(stale)
         log_event("revisions_stale_deleted", keys=stale)

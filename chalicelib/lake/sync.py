@@ -131,7 +131,7 @@ def _sync_once(store: Store, partition: Partition, catalog: Catalog | None,
     if silver is not None and silver.metadata.get("source-version") == version:
         if partition.table == tables.BLS_DATA and silver.metadata.get("revisions"):  # finish a crashed step 3
             revisions.tidy(store, partition.survey, partition.file, silver.metadata["revisions"],
-                           silver.metadata.get("previous-version") or None)
+                           silver.metadata.get("previous-version") or None, silver.metadata.get("previous-vintage"))
         return LakeResult("unchanged", key, partition.key), version
     if partition.table == tables.BLS_DATA:
         return _sync_data(store, partition, source, version, silver, catalog, tmp_dir, clock), version

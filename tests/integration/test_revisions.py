@@ -363,3 +363,22 @@ def test_the_documented_athena_query_answers_as_the_as_of_option(two_runs):
             "AND series_id = 'PRS85006092' AND period = 'Q01' ORDER BY year")
     assert run_query(root, documented).rows == run_query(root, same, as_of="2026-01-01").rows
     assert run_query(root, documented).rows != run_query(root, same).rows
+
+
+def test_a_file_that_goes_back_and_forth_keeps_every_release(local_store):
+    # GIVEN versions A, B, A, B of a file (each with its own Last-Modified)
+    key = "bls/vv/vv.data.0.Current"
+    header = b"series_id\tyear\tperiod\tvalue\tfootnote_codes\r\n"
+    a, b = header + b"A\t2020\tM01\t1\t\r\n", header + b"A\t2020\tM01\t2\t\r\n"
+    for day, body in enumerate((a, b, a, b), start=1):
+        mirror_put(local_store, key, body, f"Wed, 0{day} Jan 2025 00:00:00 GMT")
+        sync_source(local_store, key)
+        sync_source(local_store, key)  # a redelivery tidies: it must not take history for stale objects
+    # THEN every release is kept: the first version and three revisions
+    keys = revision_keys(local_store)
+    assert [k.split("/")[4] for k in keys] == [f"release=2025010{d}T000000Z" for d in (1, 2, 3, 4)]
+    assert sorted(r[3:6] for r in recorded(local_store.root, "vv.data.0.Current")) == [
+        (Decimal("1"), Decimal("2"), "revised"), (Decimal("1"), Decimal("2"), "revised"),
+        (Decimal("2"), Decimal("1"), "revised")]
+    result = run_query(local_store.root, "SELECT value FROM bls_data WHERE survey = 'vv'", as_of="2025-01-03")
+    assert result.rows == [(Decimal("1"),)]
