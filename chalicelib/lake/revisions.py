@@ -13,22 +13,23 @@ first version of a file gets an object with no rows: it records the vintage only
 **Publication protocol** (the revision rows and the new partition are published together):
 1. `prepare` writes the revisions object R, keyed by (vintage, new version, previous version).
    If R is already there with the same previous version (a retry after a crash), it is reused.
-2. The caller writes the partition P, conditional on the version of P that was diffed
+2. The caller registers the Glue partitions (data file and release) — before 3, because a retry
+   that finds the partition current does nothing more.
+3. The caller writes the partition P, conditional on the version of P that was diffed
    (`if_match` its ETag, or create-only), with metadata naming R (`revisions`), its `vintage`
    and the `previous-version`. If that condition fails (another writer moved P), `abandon`
    deletes R and the caller starts again from the new P.
-   (Before 2 the caller registers both Glue partitions: a retry that finds P current does not.)
-3. `finish` deletes stale objects: every object of the file
-   diffed against the same previous version but not named by P (left by a crash between 1 and
-   2, or by a writer that lost the race in 2). It runs again on the "unchanged" path
-   (`tidy`), so a crash after 2 is repaired by the next delivery.
-A crash between 1 and 2 leaves R visible while P still holds the previous version until the
+4. `finish` deletes stale objects (`tidy`): objects of the file diffed against the same previous
+   version, from its vintage on, not named by P (left by a crash between 1 and 3 followed by a new
+   change, or by a writer that lost the race in 3). It runs again on the "unchanged" path, so a
+   crash after 3 is repaired by the next delivery.
+A crash between 1 and 3 leaves R visible while P still holds the previous version until the
 message is redelivered (SQS retries it): the as-of rule then already answers with the new
 values for dates after the vintage, and nothing is lost or counted twice.
 
 The diff is a sort-merge over the two Parquet files read one row group at a time (both are in
 the source's order, which for BLS files is (series_id, year, period) ascending — checked while
-reading; a file that is not falls back to `BUCKETS`-way hashed passes). Memory: two row groups
+reading; a file that is not falls back to hashed passes, one per `BUCKETS_ROWS` rows). Memory: two row groups
 and their keys. Values are compared as the stored scaled integers, never as floats.
 """
 
