@@ -39,8 +39,8 @@ PROJECT_COPY_SKIPS = (".git", ".venv", "__pycache__", ".pytest_cache", "*.egg-in
 # every-survey mirror (streamed transfers, time budget, continuation, progress), ~9 KiB more when
 # core.store became a package and settings took over the environment reads (issue 18), ~34 KiB
 # more with the sign-in (chalicelib/web/auth) and metrics (issue 22); it must not grow past that
-# by more than a little.
-CODE_ZIP_BUDGET = 500 * 1024
+# by more than a little. Issue 21 adds chalicelib/lake/revisions.py (~35 KiB): 560 KiB.
+CODE_ZIP_BUDGET = 560 * 1024
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 UNTAGGABLE = {
     "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy", "AWS::SNS::Subscription",
@@ -841,7 +841,7 @@ def test_path1_lake_function_has_its_queue_disk_and_database(pipeline_stack: Syn
 # --------------------------------------------------------------------------- issue 22: sign-in, dashboard, VPC
 
 DATA_ROUTES = {"/api/status", "/api/reports/population", "/api/reports/best-years",
-               "/api/reports/series/{series_id}", "/reports/{name}"}
+               "/api/reports/series/{series_id}", "/reports/{name}", "/api/revisions"}
 OPEN_ROUTES = {"/", "/auth/login", "/auth/callback", "/auth/logout"}
 
 
