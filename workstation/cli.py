@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--json", action="store_true", help="print one JSON document on stdout, nothing else")
     query.add_argument("sql", help='one read-only SQL statement, e.g. "SELECT count(*) FROM bls_data"')
     query.add_argument("--csv", action="store_true", help="print CSV (header line first) instead of a table")
+    query.add_argument("--as-of", dest="as_of", metavar="DATE",
+                       help="bls_data as published at DATE (YYYY-MM-DD: end of that day, UTC; or "
+                            "YYYY-MM-DDTHH:MM:SSZ), from the releases recorded in bls_revisions (docs/lake.md)")
     users.add_parser(sub, common)  # issue 22: bls-pipeline users add|list|remove
     return parser
 
@@ -272,7 +275,9 @@ def cmd_query(args: argparse.Namespace, settings: Settings) -> CommandResult:
 
     if args.csv and args.json:
         raise ConfigError("--csv and --json: choose one output format")
-    result = run_query(settings.data_store, args.sql)
+    result = run_query(settings.data_store, args.sql, as_of=args.as_of)
+    for note in result.notes if not args.json else ():  # --json: in the document
+        print(f"note: {note}", file=sys.stderr)
     return result.to_dict(), render_csv(result) if args.csv else render_table(result), True
 
 

@@ -22,7 +22,8 @@ import io
 import json
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,8 @@ from typing import Any
 from chalicelib.core.errors import ConfigError, PipelineError
 from chalicelib.core.layout import GOLD_PREFIX, SILVER_PREFIX
 from chalicelib.gold import tables as gold_tables
-from chalicelib.lake import tables
+from chalicelib.lake import revisions, tables
+from chalicelib.lake.queries import as_of_query
 
 _DUCKDB_TYPES = {"string": "VARCHAR", "int": "INTEGER", "bigint": "BIGINT"}
 MAX_TABLE_ROWS = 1000  # rows shown by the readable table (JSON and CSV give them all)
@@ -48,9 +50,14 @@ class QueryResult:
 
     columns: list[str]
     rows: list[tuple[Any, ...]]
+    notes: list[str] = field(default_factory=list)  # what an --as-of answer could not know
 
     def to_dict(self) -> dict[str, Any]:
-        return {"columns": self.columns, "rows": [dict(zip(self.columns, map(_json_value, row))) for row in self.rows]}
+        document = {"columns": self.columns,
+                    "rows": [dict(zip(self.columns, map(_json_value, row))) for row in self.rows]}
+        if self.notes:
+            document["notes"] = list(self.notes)
+        return document
 
 
 def _duckdb() -> Any:
@@ -130,13 +137,15 @@ def _explained(duckdb: Any, text: str) -> Any:
 
 
 @contextlib.contextmanager
-def connect(store_root: str | Path) -> Iterator[Any]:
+def connect(store_root: str | Path, as_of: str | None = None) -> Iterator[Any]:
     """An in-memory, locked-down DuckDB connection with the silver tables of the local store as views.
 
     After the views are created: files readable only under the store's `silver/` and `gold/`
     (`allowed_directories` + `enable_external_access=false`), DuckDB's temporary files in a
     private folder (removed on exit), no extension installed or loaded automatically, then
     `lock_configuration=true`, so that no statement can change any of it.
+    With `as_of` (SQL timestamp text, UTC), `bls_data` is the data as published then
+    (`chalicelib.lake.queries.as_of_query` over `bls_data_current` and `bls_revisions`).
     """
     duckdb = _duckdb()
     root = check_store(store_root)
@@ -144,7 +153,11 @@ def connect(store_root: str | Path) -> Iterator[Any]:
         connection = duckdb.connect(config={"temp_directory": spill})
         try:
             for view in _views():
-                connection.execute(f"CREATE VIEW {view.name} AS {_view_sql(root, view)}")
+                name = f"{view.name}_current" if as_of and view.name == tables.BLS_DATA else view.name
+                connection.execute(f"CREATE VIEW {name} AS {_view_sql(root, view)}")
+            if as_of:
+                query = as_of_query(as_of, data=f"{tables.BLS_DATA}_current", revisions=tables.BLS_REVISIONS)
+                connection.execute(f"CREATE VIEW {tables.BLS_DATA} AS {query}")
             allowed = [str(root / prefix) + "/" for prefix in READABLE_PREFIXES]
             connection.execute("SET allowed_directories = " + _list_literal(allowed))
             for setting in ("enable_external_access", "autoinstall_known_extensions", "autoload_known_extensions"):
@@ -167,11 +180,13 @@ class _View:
     prefix: str
     columns: tuple[tuple[str, str], ...]
     keys: tuple[str, ...]
+    part_name: str = tables.PART_NAME  # bls_revisions: one object per release, `*.parquet`
 
 
 def _views() -> list[_View]:
     """The silver tables (`chalicelib.lake.tables`) and the gold tables (`chalicelib.gold.tables`)."""
-    return [_View(t, tables.table_prefix(t), tables.COLUMNS[t], tables.PARTITION_KEYS[t]) for t in tables.TABLES] + [
+    return [_View(t, tables.table_prefix(t), tables.COLUMNS[t], tables.PARTITION_KEYS[t],
+                  "*.parquet" if t == tables.BLS_REVISIONS else tables.PART_NAME) for t in tables.TABLES] + [
         _View(t, gold_tables.table_prefix(t), gold_tables.COLUMNS[t], gold_tables.PARTITION_KEYS[t])
         for t in gold_tables.TABLES]
 
@@ -179,10 +194,10 @@ def _views() -> list[_View]:
 def _view_sql(root: Path, view: _View) -> str:
     folder = root / view.prefix
     depth = len(view.keys)
-    pattern = folder.joinpath(*(["*"] * depth), tables.PART_NAME)
+    pattern = folder.joinpath(*(["*"] * depth), view.part_name)
     columns = ", ".join(f'"{name}"' for name, _ in view.columns)
     keys = ", ".join(f'"{key}"' for key in view.keys)
-    if any(folder.glob("/".join(["*"] * depth + [tables.PART_NAME]))):
+    if any(folder.glob("/".join(["*"] * depth + [view.part_name]))):
         literal = str(pattern).replace("'", "''")
         types = ", ".join(f"'{key}': VARCHAR" for key in view.keys)
         options = f", hive_partitioning = true, hive_types = {{{types}}}" if depth else ""
@@ -196,18 +211,52 @@ def _duckdb_type(hive_type: str) -> str:
     return _DUCKDB_TYPES.get(hive_type, hive_type.upper())
 
 
-def run_query(store_root: str | Path, sql: str) -> QueryResult:
-    """Run one read-only SQL statement over the silver views; QueryError for a bad or refused statement."""
+def run_query(store_root: str | Path, sql: str, *, as_of: str | None = None) -> QueryResult:
+    """Run one read-only SQL statement over the silver views; QueryError for a bad or refused statement.
+
+    `as_of` (`YYYY-MM-DD`: the end of that day, UTC; or `YYYY-MM-DDTHH:MM:SSZ`): `bls_data` answers with
+    the values as published then (docs/lake.md, "As of a date"); `notes` name the files whose first
+    recorded release is later (their oldest recorded version is shown) or that have none.
+    """
     duckdb = _duckdb()
     check_statement(sql)
-    with connect(store_root) as connection:
+    moment, timestamp = None, None
+    if as_of is not None:
+        try:
+            moment, timestamp = revisions.as_of_bound(as_of)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+    with connect(store_root, timestamp) as connection:
         try:
             relation = connection.sql(sql)
             if relation is None:
                 return QueryResult([], [])
-            return QueryResult(list(relation.columns), relation.fetchall())
+            result = QueryResult(list(relation.columns), relation.fetchall())
         except duckdb.Error as error:
             raise QueryError(f"query failed: {str(error).strip()}") from None
+    if moment is not None:
+        result.notes = as_of_notes(check_store(store_root), moment)
+    return result
+
+
+def as_of_notes(root: Path, moment: datetime) -> list[str]:
+    """Files of bls_data whose values at `moment` are not fully known: first release recorded later, or none."""
+    first: dict[tuple[str, str], str] = {}
+    for path in (root / tables.table_prefix(tables.BLS_REVISIONS)).glob("survey=*/file=*/release=*/*.parquet"):
+        parsed = revisions.parse_key(path.relative_to(root).as_posix())
+        if parsed is not None:
+            key = (parsed[0], parsed[1])
+            first[key] = min(first.get(key, parsed[2]), parsed[2])
+    notes = []
+    for path in sorted((root / tables.table_prefix(tables.BLS_DATA)).glob(f"survey=*/file=*/{tables.PART_NAME}")):
+        survey, file = (part.split("=", 1)[1] for part in path.parent.relative_to(path.parents[2]).parts)
+        release = first.get((survey, file))
+        if release is None:
+            notes.append(f"{survey}/{file}: no release recorded; its current values are shown")
+        elif revisions.release_time(release) > moment:
+            notes.append(f"{survey}/{file}: the first release recorded is {revisions.release_time(release):%Y-%m-%dT%H:%M:%SZ},"
+                         f" after the date asked; its oldest recorded version is shown")
+    return notes
 
 
 def render_table(result: QueryResult) -> str:

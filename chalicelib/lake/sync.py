@@ -20,13 +20,15 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import IO, Any, Protocol
 
-from chalicelib.core.errors import NotFound, PipelineError
+from chalicelib.core.errors import NotFound, PipelineError, PreconditionFailed
 from chalicelib.core.layout import LAKE_SOURCE_PREFIXES, POPULATION_KEY, SILVER_PREFIX
 from chalicelib.core.log import log_error, log_event
 from chalicelib.core.store import ObjectHead, Store
-from chalicelib.lake import convert, tables
+from chalicelib.lake import convert, revisions, tables
+from chalicelib.lake.catalog import CatalogPartition
 from chalicelib.lake.parquet import write_parquet
 from chalicelib.lake.tables import Partition
 from chalicelib.population.update import parse_population
@@ -42,9 +44,9 @@ class LakeFailed(PipelineError):
 class Catalog(Protocol):
     """Where partitions are registered for SQL engines (Glue in AWS; nothing locally)."""
 
-    def add(self, partition: Partition) -> None: ...
+    def add(self, partition: CatalogPartition) -> None: ...
 
-    def drop(self, partition: Partition) -> None: ...
+    def drop(self, partition: CatalogPartition) -> None: ...
 
 
 @dataclass
@@ -86,7 +88,7 @@ def source_version(head: ObjectHead) -> str:
 
 
 def sync_source(store: Store, key: str, *, catalog: Catalog | None = None,
-                tmp_dir: str | None = None) -> LakeResult:
+                tmp_dir: str | None = None, clock: revisions.Clock = revisions.utc_now) -> LakeResult:
     """Bring the partition of bronze `key` in step with it (see the module docstring).
 
     If the source changed while it was converted (another conversion of the newer version may
@@ -96,7 +98,11 @@ def sync_source(store: Store, key: str, *, catalog: Catalog | None = None,
     if partition is None:
         return LakeResult("skipped", key)
     for _ in range(STABLE_SOURCE_ATTEMPTS):
-        result, version = _sync_once(store, partition, catalog, tmp_dir)
+        try:
+            result, version = _sync_once(store, partition, catalog, tmp_dir, clock)
+        except PreconditionFailed:  # another writer replaced the partition first: diff against it
+            log_event("lake_partition_moved", source=key)
+            continue
         if result.action != "written" or _version_of(store, key) == version:
             return result
         log_event("lake_source_changed", source=key)
@@ -111,18 +117,25 @@ def _version_of(store: Store, key: str) -> str | None:
 
 
 def _sync_once(store: Store, partition: Partition, catalog: Catalog | None,
-               tmp_dir: str | None) -> tuple[LakeResult, str | None]:
+               tmp_dir: str | None, clock: revisions.Clock = revisions.utc_now) -> tuple[LakeResult, str | None]:
     """One pass of `sync_source`: (what happened, the source version it saw)."""
     key = partition.source_key
-    version = _version_of(store, key)
-    if version is None:
-        return _delete(store, partition, catalog), None
     try:
-        current = store.head(partition.key).metadata.get("source-version")
+        source = store.head(key)
     except NotFound:
-        current = None
-    if current == version:
+        return _delete(store, partition, catalog), None
+    version = source_version(source)
+    try:
+        silver: ObjectHead | None = store.head(partition.key)
+    except NotFound:
+        silver = None
+    if silver is not None and silver.metadata.get("source-version") == version:
+        if partition.table == tables.BLS_DATA and silver.metadata.get("revisions"):  # finish a crashed step 3
+            revisions.tidy(store, partition.survey, partition.file, silver.metadata["revisions"],
+                           silver.metadata.get("previous-version") or None, silver.metadata.get("previous-vintage"))
         return LakeResult("unchanged", key, partition.key), version
+    if partition.table == tables.BLS_DATA:
+        return _sync_data(store, partition, source, version, silver, catalog, tmp_dir, clock), version
     started = time.monotonic()
     with tempfile.TemporaryFile(dir=tmp_dir) as spool:
         try:
@@ -148,6 +161,44 @@ def _sha256(spool: IO[bytes]) -> str:
         digest.update(chunk)
     spool.seek(0)
     return digest.hexdigest()
+
+
+def _sync_data(store: Store, partition: Partition, source: ObjectHead, version: str, silver: ObjectHead | None,
+               catalog: Catalog | None, tmp_dir: str | None, clock: revisions.Clock) -> LakeResult:
+    """A data file: convert, record its revisions, then publish the partition (revisions.py's protocol).
+
+    Raises PreconditionFailed when another writer replaced the partition meanwhile (its revisions
+    object is then deleted; `sync_source` starts again from the new partition).
+    """
+    key = partition.source_key
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(dir=tmp_dir) as folder:
+        new_path = Path(folder) / "new.parquet"
+        with open(new_path, "wb") as spool:
+            try:
+                rows = _convert(store, partition, spool)
+            except PipelineError as error:
+                log_error("lake_failed", error, source=key)
+                raise LakeFailed(f"{key}: not converted, the silver layer keeps its previous state: {error}") from error
+        prepared = revisions.prepare(store, partition.survey, partition.file, new_path=new_path, source=source,
+                                     version=version, previous=silver, workdir=Path(folder), clock=clock)
+        if catalog is not None:  # registered before the partition is written: a retry after a crash finds
+            catalog.add(partition)  # the partition current ("unchanged") and would not register them
+            catalog.add(prepared.partition)
+        condition: dict[str, Any] = {"if_match": silver.etag} if silver is not None else {"if_none_match": True}
+        try:
+            with open(new_path, "rb") as body:
+                digest = _sha256(body)  # lets readers check a downloaded copy (lake.read's cache)
+                store.put(partition.key, body, content_type=PARQUET_CONTENT_TYPE, **condition,
+                          metadata={"source-key": key, "source-version": version, "rows": str(rows),
+                                    "sha256": digest, **prepared.partition_metadata})
+        except PreconditionFailed:
+            revisions.abandon(store, prepared)
+            raise
+    revisions.finish(store, prepared)
+    seconds = round(time.monotonic() - started, 3)
+    log_event("lake_written", source=key, partition=partition.key, rows=rows, seconds=seconds)
+    return LakeResult("written", key, partition.key, rows, seconds)
 
 
 def _delete(store: Store, partition: Partition, catalog: Catalog | None) -> LakeResult:

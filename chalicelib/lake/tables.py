@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from chalicelib.core.layout import BLS_PREFIX, POPULATION_KEY, SILVER_PREFIX, data_key
 
 BLS_DATA, BLS_SERIES, POPULATION = "bls_data", "bls_series", "population"
-TABLES = (BLS_DATA, BLS_SERIES, POPULATION)
+BLS_REVISIONS = "bls_revisions"  # issue 21: written by chalicelib.lake.revisions
+TABLES = (BLS_DATA, BLS_SERIES, POPULATION, BLS_REVISIONS)
 PART_NAME = "data.parquet"
 # bls_data.value: DECIMAL(24, 6), exact: 18 digits before the point, 6 after (11-byte cells)
 VALUE_PRECISION, VALUE_SCALE = 24, 6
@@ -31,7 +32,16 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
                  ("codes", "string")),
     POPULATION: (("year", "int"), ("population", "bigint")),
 }
-PARTITION_KEYS: dict[str, tuple[str, ...]] = {BLS_DATA: ("survey", "file"), BLS_SERIES: ("survey",), POPULATION: ()}
+# bls_revisions: one row per observation that differs between two versions of a data file (docs/lake.md);
+# its values have bls_data's value type, whatever that is.
+COLUMNS[BLS_REVISIONS] = (
+    ("series_id", "string"), ("year", "int"), ("period", "string"),
+    ("previous_value", dict(COLUMNS[BLS_DATA])["value"]), ("value", dict(COLUMNS[BLS_DATA])["value"]),
+    ("change", "string"), ("footnote_codes", "string"), ("previous_footnote_codes", "string"),
+    ("vintage", "timestamp"), ("previous_vintage", "timestamp"), ("recorded_at", "timestamp"),
+)
+PARTITION_KEYS: dict[str, tuple[str, ...]] = {BLS_DATA: ("survey", "file"), BLS_SERIES: ("survey",), POPULATION: (),
+                                              BLS_REVISIONS: ("survey", "file", "release")}
 
 _DATA_FILE = re.compile("^" + re.escape(BLS_PREFIX) + r"(?P<survey>[a-z0-9_-]+)/(?P<file>(?P=survey)\.data\.[^/]+)$")
 _SERIES_FILE = re.compile("^" + re.escape(BLS_PREFIX) + r"(?P<survey>[a-z0-9_-]+)/(?P=survey)\.series$")

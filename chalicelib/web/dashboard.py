@@ -81,6 +81,7 @@ class DashboardView:
     auth_mode: str
     titles: dict[str, str] = field(default_factory=dict)
     explorer: ExplorerView | None = None  # issue 20: every survey's series (explorer.py)
+    revisions: list[dict[str, Any]] = field(default_factory=list)  # issue 21: the series' revised values
 
 
 def render_dashboard(view: DashboardView) -> str:
@@ -123,7 +124,17 @@ def summary_cards(status: StoreStatus | None) -> list[tuple[str, str, str]]:
         ("Last ingestion", format_time(ingestion.finished_at if ingestion else None), outcome),
         ("Last change", format_time(last_change), "last run that changed a file"),
         ("Reports", format_time(status.generated_at if status else None), "generated at"),
-    ]
+    ] + _release_card(status)
+
+
+def _release_card(status: StoreStatus | None) -> list[tuple[str, str, str]]:
+    """The newest recorded release (issue 21), when there is one with a previous version."""
+    changed = [r for r in (status.releases if status else []) if not r.get("first_version")]
+    if not changed:
+        return []
+    newest = changed[0]
+    counts = ", ".join(f"{format_number(newest.get(k, 0))} {k}" for k in ("revised", "added", "removed"))
+    return [("Last release", format_time(newest.get("vintage")), f"{newest.get('file', '')}: {counts}")]
 
 
 def _survey_names(surveys: list[SurveyStatus], shown: int = 8) -> str:
@@ -149,6 +160,7 @@ def _series_context(view: DashboardView) -> dict[str, Any]:
         "chart": None if rows is None else chart_view(rows, view.series_id, view.period),
         "value_color": VALUE_COLOR,
         "population_color": POPULATION_COLOR,
+        "revisions": view.revisions,
     }
 
 

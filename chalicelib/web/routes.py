@@ -18,6 +18,7 @@ import secrets
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +37,7 @@ from chalicelib.core.log import log_error, log_event
 from chalicelib.core.settings import Settings, api_auth_from_env, client_environment
 from chalicelib.core.store import Store, open_store
 from chalicelib.gold import read as gold
+from chalicelib.lake import revisions
 from chalicelib.reports.documents import BestYears, PopulationStats
 from chalicelib.web import dashboard, explorer
 from chalicelib.web.auth import session as sign_in  # issue 22: API_AUTH=cognito
@@ -50,6 +52,7 @@ MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_SERIES_ROWS = 20_000  # one row per year and period: far above any real series
 _NUMBER_MARK = secrets.token_hex(8)  # stands for an exact number inside json.dumps' output
 _NUMBER = re.compile(r'"\\u0000' + _NUMBER_MARK + r':(-?[0-9]+(?:\.[0-9]+)?)"')
+MAX_RELEASES, DEFAULT_RELEASES = 100, 20  # /api/revisions: release summaries per answer
 
 
 CONTENT_TYPES = {
@@ -342,6 +345,20 @@ def titles_for(ctx: RequestContext) -> dict[str, str]:
     return series_titles(ctx.store, parts[1])
 
 
+def _series_revisions(ctx: RequestContext, series_id: str, period: str) -> list[dict[str, Any]]:
+    """First published vs latest value of the series' revised observations in the report's data file."""
+    _, survey, file = ctx.settings.report_data_key.split("/")
+    return revisions.series_revisions(ctx.store, survey, file, series_id, period)
+
+
+def parse_since(value: str) -> datetime:
+    """A date `YYYY-MM-DD` (the start of that day, UTC); 400 otherwise."""
+    try:
+        return datetime.strptime(value.strip(), "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise ApiError(400, "bad_request", f"since {value[:20]!r} is not a date", "e.g. since=2026-01-01") from None
+
+
 # ---- routes ------------------------------------------------------------------------------
 
 
@@ -409,6 +426,21 @@ def series_report(series_id: str) -> Response:
     rows = series_join(ctx, series_id, period)
     return json_response({"series_id": series_id, "period": period,
                           "data_key": ctx.settings.report_data_key, "rows": rows})
+
+
+@api.route("/api/revisions", methods=["GET"], authorizer=AUTHORIZER)
+@_guarded
+def revisions_report() -> Response:
+    """`?survey=pr[&since=YYYY-MM-DD][&limit=N]`: the survey's release summaries, newest first (at most
+    MAX_RELEASES): per changed file how many values were revised, added, removed, and the largest revisions."""
+    params = query_params(("survey", "since", "limit"))
+    if "survey" not in params:
+        raise ApiError(400, "bad_request", "survey is required", "e.g. /api/revisions?survey=pr")
+    survey = parse_survey(params["survey"])
+    since = parse_since(params["since"]) if "since" in params else None
+    limit = min(parse_limit(params["limit"]), MAX_RELEASES) if "limit" in params else DEFAULT_RELEASES
+    releases = revisions.release_summaries(_context().store, survey, since=since, limit=limit)
+    return json_response({"survey": survey, "since": params.get("since"), "releases": releases})
 
 
 @api.route("/reports/{name}", methods=["GET"], authorizer=AUTHORIZER)
@@ -550,5 +582,6 @@ def _dashboard_view(ctx: RequestContext, series: str | None, period: str | None
         data_key=ctx.settings.report_data_key,
         auth_mode=AUTH_MODE,
         titles=_section("titles", lambda: titles_for(ctx)).data or {},
+        revisions=_section("revisions", lambda: _series_revisions(ctx, series_id, chosen_period)).data or [],
     )
     return view, status_code

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from chalicelib.core.errors import NotFound, PipelineError
 from chalicelib.core.layout import POPULATION_KEY, REPORTS_PREFIX, SUMMARY_KEY
 from chalicelib.core.store import ObjectInfo, Store
+from chalicelib.lake.revisions import latest_summaries
 from chalicelib.mirror.status import SurveyStatus, mirror_status
 from chalicelib.pipeline.continuation import MirrorRun, read_run
 from chalicelib.pipeline.ingestion import IngestionRecord, last_ingestion
 
+RELEASES_SHOWN = 5  # release summaries (bls_revisions) in the status
 RUN_HINT = "Run the pipeline to create it: `make run` (or `bls-pipeline run`)."
 REPORT_FILE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}\.(json|csv)$")
 
@@ -48,6 +50,7 @@ class StoreStatus:
     files: list[ReportFile]
     mirror_run: MirrorRun | None = None  # the current (or last) mirror run: pending work, invocations
     mirror_run_error: str | None = None  # the run record could not be read (damaged): why
+    releases: list[dict[str, Any]] = field(default_factory=list)  # issue 21: newest release summaries
 
     @property
     def mirror_problems(self) -> list[str]:
@@ -83,6 +86,7 @@ class StoreStatus:
             "reports": {"generated_at": self.generated_at,
                         "files": [{"name": f.name, **asdict(f), "path": f.path} for f in self.files]},
             "ready": self.ready,
+            "releases": self.releases,
         }
         if not self.ready:
             document["hint"] = self.hint
@@ -112,7 +116,11 @@ def store_status(store: Store, files_of: str = "all") -> StoreStatus:
         except (PipelineError, ValueError, KeyError, TypeError):
             generated_at = None
     try:
+        releases = latest_summaries(store, RELEASES_SHOWN)
+    except PipelineError:
+        releases = []
+    try:
         run, run_error = read_run(store)[0], None
     except PipelineError as error:  # a damaged record is shown, not a 500
         run, run_error = None, f"the mirror run record cannot be read: {error}"
-    return StoreStatus(surveys, last_ingestion(store), population, generated_at, files, run, run_error)
+    return StoreStatus(surveys, last_ingestion(store), population, generated_at, files, run, run_error, releases)

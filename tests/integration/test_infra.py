@@ -43,7 +43,8 @@ PROJECT_COPY_SKIPS = (".git", ".venv", "__pycache__", ".pytest_cache", "*.egg-in
 # more with the sign-in (chalicelib/web/auth) and metrics (issue 22), ~55 KiB more with issue 19 (the
 # lake's checks: DECIMAL(24,6) cells, strict series files, duplicate keys, the private read cache,
 # bounded answers; the run record's validation and bounds, the local store's no-follow walk), ~90 KiB
-# more with the gold layer and its explorer (issue 20); it must not grow past that by more than a little.
+# more with the gold layer and its explorer (issue 20), ~35 KiB more with the revisions (issue 21); it must
+# not grow past that by more than a little.
 CODE_ZIP_BUDGET = 700 * 1024
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 UNTAGGABLE = {
@@ -795,7 +796,7 @@ def test_glue_tables_describe_the_silver_layout_without_a_crawler(stack: Synthes
     assert database["Properties"]["DatabaseInput"]["Name"] == "bls_pipeline_dev"
     glue_tables = {t["Properties"]["TableInput"]["Name"]: t["Properties"]
                    for t in stack.resources("AWS::Glue::Table").values()}
-    assert set(glue_tables) == {"bls_data", "bls_series", "population", *gold_tables.TABLES}
+    assert set(glue_tables) == {"bls_data", "bls_series", "population", "bls_revisions", *gold_tables.TABLES}
     for name, props in glue_tables.items():
         if name in gold_tables.TABLES:
             continue  # test_glue_tables_describe_the_gold_layout
@@ -880,7 +881,7 @@ def test_lake_role_reads_inputs_writes_silver_and_keeps_glue_partitions(stack: S
     assert found["KeepGluePartitions"]["Resource"] == [{"Fn::Sub": glue + "catalog"},
                                                       {"Fn::Sub": glue + "database/bls_pipeline_dev"}] + [
         {"Fn::Sub": glue + f"table/bls_pipeline_dev/{t}"}
-        for t in ("bls_data", "bls_series", "population", *gold_tables.TABLES)]
+        for t in ("bls_data", "bls_series", "population", "bls_revisions", *gold_tables.TABLES)]
     assert found["ConsumeLakeQueue"]["Resource"] == {"Fn::GetAtt": [queue_id, "Arn"]}
 
 
@@ -896,7 +897,7 @@ def test_path1_lake_function_has_its_queue_disk_and_database(pipeline_stack: Syn
 # --------------------------------------------------------------------------- issue 22: sign-in, dashboard, VPC
 
 DATA_ROUTES = {"/api/status", "/api/reports/population", "/api/reports/best-years",
-               "/api/reports/series/{series_id}", "/reports/{name}"}
+               "/api/reports/series/{series_id}", "/reports/{name}", "/api/revisions"}
 OPEN_ROUTES = {"/", "/auth/login", "/auth/callback", "/auth/logout"}
 
 

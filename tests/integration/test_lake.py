@@ -270,6 +270,12 @@ def test_glue_partitions_follow_the_silver_partitions(s3_store):
         "StorageDescriptor": {"Columns": [{"Name": "series_id", "Type": "string"}],
                               "Location": "s3://bls-pipeline-test/mirror/silver/bls_data/"},
     })
+    glue.create_table(DatabaseName="lake", TableInput={  # issue 21: each release of a data file
+        "Name": "bls_revisions",
+        "PartitionKeys": [{"Name": k, "Type": "string"} for k in ("survey", "file", "release")],
+        "StorageDescriptor": {"Columns": [{"Name": "series_id", "Type": "string"}],
+                              "Location": "s3://bls-pipeline-test/mirror/silver/bls_revisions/"},
+    })
     catalog = GlueCatalog("lake", s3_store.bucket, s3_store.prefix, client=glue)
     mirror_put(s3_store, "bls/xx/xx.data.0.Current", SMALL)
     sync_source(s3_store, "bls/xx/xx.data.0.Current", catalog=catalog)
@@ -278,6 +284,8 @@ def test_glue_partitions_follow_the_silver_partitions(s3_store):
     assert [(p["Values"], p["StorageDescriptor"]["Location"]) for p in partitions] == [
         (["xx", "xx.data.0.Current"],
          "s3://bls-pipeline-test/mirror/silver/bls_data/survey=xx/file=xx.data.0.Current/")]
+    releases = glue.get_partitions(DatabaseName="lake", TableName="bls_revisions")["Partitions"]
+    assert [p["Values"][:2] for p in releases] == [["xx", "xx.data.0.Current"]]  # the first version's vintage
     s3_store.delete_many(["bls/xx/xx.data.0.Current"])
     catalog.add(tables.partition_for_source("bls/xx/xx.data.0.Current"))  # already there: no error
     sync_source(s3_store, "bls/xx/xx.data.0.Current", catalog=catalog)
@@ -326,6 +334,9 @@ def test_lambda_handler_converts_on_an_eventbridge_message_and_registers_the_par
         glue.create_table(DatabaseName="bls_pipeline_dev", TableInput={
             "Name": "bls_data", "StorageDescriptor": {"Columns": [], "Location": "s3://lake-bucket/silver/bls_data/"},
             "PartitionKeys": [{"Name": "survey", "Type": "string"}, {"Name": "file", "Type": "string"}]})
+        glue.create_table(DatabaseName="bls_pipeline_dev", TableInput={  # issue 21
+            "Name": "bls_revisions", "StorageDescriptor": {"Columns": [], "Location": "s3://lake-bucket/silver/"},
+            "PartitionKeys": [{"Name": k, "Type": "string"} for k in ("survey", "file", "release")]})
         for table in gold_tables.TABLES:  # the gold step follows (tests/integration/test_gold.py)
             glue.create_table(DatabaseName="bls_pipeline_dev", TableInput={
                 "Name": table, "StorageDescriptor": {"Columns": [], "Location": f"s3://lake-bucket/gold/{table}/"},

@@ -9,6 +9,7 @@ series ids and periods, integers for years, the checked data key), never free te
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from string import Template
 
@@ -17,6 +18,7 @@ from chalicelib.core.settings import Settings
 
 QUERY_DIR = Path(__file__).parent
 REPORT_QUERIES = ("population_stats", "best_years", "series_population")
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?$")
 
 
 def report_queries(settings: Settings, *, include_annual: bool = False) -> dict[str, str]:
@@ -38,3 +40,12 @@ def report_queries(settings: Settings, *, include_annual: bool = False) -> dict[
 def _literal(text: str) -> str:
     """Text for inside a single-quoted SQL literal."""
     return text.replace("'", "''")
+
+
+def as_of_query(as_of: str, *, data: str = "bls_data", revisions: str = "bls_revisions") -> str:
+    """`bls_data` as published at `as_of` (a timestamp text `YYYY-MM-DD HH:MM:SS[.ffffff]`, UTC), over the
+    tables `data` (current values) and `revisions`: the rule of docs/lake.md, for Athena and DuckDB alike."""
+    if not _TIMESTAMP.match(as_of):
+        raise ValueError(f"not a timestamp: {as_of!r}")
+    return Template((QUERY_DIR / "bls_data_as_of.sql").read_text()).substitute(
+        as_of=as_of, data=data, revisions=revisions)
