@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.core.errors import PipelineError
 from chalicelib.lake.parquet import Decimal as DecimalType
+from chalicelib.lake.parquet import cell_ints
 from chalicelib.lake.tables import VALUE_PRECISION, VALUE_SCALE
 
 if TYPE_CHECKING:
@@ -88,30 +89,6 @@ def _categorical(column: pd.Series) -> pd.Categorical:
         categorical: pd.Categorical = column.array
         return categorical
     return pd.Categorical(column.astype(object))
-
-
-def cell_ints(cells: np.ndarray) -> np.ndarray:
-    """Unscaled integers of big-endian two's-complement cells (`V<n>`/`S<n>`): int64 when all fit, else objects."""
-    import numpy as np
-
-    n = len(cells)
-    width = cells.dtype.itemsize
-    matrix = np.ascontiguousarray(cells).view(np.uint8).reshape(n, width)
-    if width <= 8:
-        padded = np.empty((n, 8), np.uint8)
-        padded[:, 8 - width:] = matrix
-        padded[:, :8 - width] = np.where(matrix[:, :1] & 0x80, 0xFF, 0)
-        return padded.view(">i8").reshape(n).astype(np.int64)
-    head = matrix[:, :width - 8]
-    sign = np.where(matrix[:, width - 8] & 0x80, 0xFF, 0).astype(np.uint8)
-    fits = (head == sign[:, None]).all(axis=1)
-    low = np.ascontiguousarray(matrix[:, width - 8:]).view(">i8").reshape(n).astype(np.int64)
-    if fits.all():
-        return low
-    out = low.astype(object)
-    for i in np.flatnonzero(~fits).tolist():
-        out[i] = int.from_bytes(bytes(matrix[i]), "big", signed=True)
-    return out
 
 
 def safe_for_sums(values: np.ndarray, terms: int) -> np.ndarray:

@@ -81,6 +81,30 @@ def decimal_ints(cells: np.ndarray) -> list[int]:
     return [int.from_bytes(row, "big", signed=True) for row in map(bytes, matrix)]
 
 
+def cell_ints(cells: np.ndarray) -> np.ndarray:
+    """Unscaled integers of big-endian two's-complement cells (`V<n>`/`S<n>`): int64 when all fit, else objects."""
+    import numpy as np
+
+    n = len(cells)
+    width = cells.dtype.itemsize
+    matrix = np.ascontiguousarray(cells).view(np.uint8).reshape(n, width)
+    if width <= 8:
+        padded = np.empty((n, 8), np.uint8)
+        padded[:, 8 - width:] = matrix
+        padded[:, :8 - width] = np.where(matrix[:, :1] & 0x80, 0xFF, 0)
+        return padded.view(">i8").reshape(n).astype(np.int64)
+    head = matrix[:, :width - 8]
+    sign = np.where(matrix[:, width - 8] & 0x80, 0xFF, 0).astype(np.uint8)
+    fits = (head == sign[:, None]).all(axis=1)
+    low = np.ascontiguousarray(matrix[:, width - 8:]).view(">i8").reshape(n).astype(np.int64)
+    if fits.all():
+        return low
+    out = low.astype(object)
+    for i in np.flatnonzero(~fits).tolist():
+        out[i] = int.from_bytes(bytes(matrix[i]), "big", signed=True)
+    return out
+
+
 def write_parquet(out: IO[bytes], groups: Iterable[pd.DataFrame], decimals: dict[str, Decimal] | None = None,
                   statistics: Iterable[str] = ()) -> int:
     """Write the row groups (equal columns and dtypes) to `out` as one Parquet file; return the row count.
@@ -177,3 +201,11 @@ def _annotate_decimal(metadata: object, name: str, decimal: Decimal, *, optional
         i32=True,
     )
     metadata.schema = schema  # type: ignore[attr-defined]
+
+
+def optional_cell_int(cell: object, width: int) -> int | None:
+    """One cell of an OPTIONAL decimal column as fastparquet reads it (bytes without their trailing
+    zero bytes, or None) as its unscaled integer."""
+    if cell is None or (isinstance(cell, float) and cell != cell):
+        return None
+    return int.from_bytes(bytes(cell).ljust(width, b"\0"), "big", signed=True)  # type: ignore[call-overload]

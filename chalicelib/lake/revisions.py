@@ -51,7 +51,7 @@ from chalicelib.core.errors import NotFound, PipelineError
 from chalicelib.core.log import log_event
 from chalicelib.core.store import ObjectHead, Store
 from chalicelib.lake import tables
-from chalicelib.lake.parquet import Decimal, write_parquet
+from chalicelib.lake.parquet import Decimal, cell_ints, optional_cell_int, write_parquet
 
 if TYPE_CHECKING:
     import numpy as np
@@ -169,19 +169,29 @@ def _parse_iso(text: str | None) -> datetime | None:
 # these functions know that representation (DECIMAL(18,6) as INT64 today).
 
 VALUE_DECIMALS = {name: Decimal(tables.VALUE_PRECISION, tables.VALUE_SCALE) for name in ("previous_value", "value")}
+_VALUE_WIDTH = Decimal(tables.VALUE_PRECISION, tables.VALUE_SCALE).width  # bytes of one value cell
 
 
 def _raw_reader(path: Path) -> Any:
     """A fastparquet reader that returns the decimal column as its stored integers (not scaled floats)."""
+    import numpy as np
     from fastparquet import ParquetFile
+    from fastparquet import parquet_thrift as thrift
 
     reader = ParquetFile(str(path))
+    cells = {}
     for element in reader.fmd.schema:
         if element.name in ("value", "previous_value") and element.converted_type is not None:
             element.converted_type = None
             element.logicalType = None
+            if (element.type == thrift.Type.FIXED_LEN_BYTE_ARRAY
+                    and element.repetition_type == thrift.FieldRepetitionType.REQUIRED):
+                cells[element.name] = f"V{element.type_length}"  # numpy's S type would drop trailing zero bytes
     reader._base_dtype = None  # the implied dtypes again, from the changed schema: int64, not float64
     reader._set_attrs()
+    if cells:
+        reader._dtypes()
+        reader._base_dtype.update({name: np.dtype(kind) for name, kind in cells.items()})
     return reader
 
 
@@ -189,14 +199,17 @@ def _values(column: Any) -> np.ndarray:
     """A row group's value column as comparable scaled integers."""
     import numpy as np
 
-    return np.asarray(column.to_numpy(), dtype=np.int64)
+    raw = column.to_numpy()
+    if raw.dtype.kind == "V":  # FIXED_LEN_BYTE_ARRAY cells: int64, or Python ints where wider
+        return cell_ints(raw)
+    return np.asarray(raw, dtype=np.int64)
 
 
 def _value_column(raw: np.ndarray, present: np.ndarray) -> Any:
     """Scaled integers (and where they exist) as a column `write_parquet` stores as the value type."""
     import pandas as pd
 
-    return pd.arrays.IntegerArray(raw.astype("int64"), ~present)
+    return pd.Series([int(v) if p else None for v, p in zip(raw.tolist(), present.tolist())], dtype=object)
 
 
 def value_text(raw: int) -> str:
@@ -754,8 +767,8 @@ def series_revisions(store: Store, survey: str, file: str, series_id: str, perio
                 frame = frame[frame["period"] == period]
             for row in frame.itertuples(index=False):
                 slot = (int(row.year), str(row.period))
-                old = None if row.change == ADDED else int(row.previous_value)
-                new = None if row.change == REMOVED else int(row.value)
+                old = None if row.change == ADDED else optional_cell_int(row.previous_value, _VALUE_WIDTH)
+                new = None if row.change == REMOVED else optional_cell_int(row.value, _VALUE_WIDTH)
                 item = observations.setdefault(slot, {"year": slot[0], "period": slot[1], "first": old, "revisions": 0})
                 item["latest"] = new
                 item["revisions"] += 1

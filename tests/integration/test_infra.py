@@ -897,7 +897,8 @@ def test_path1_lake_function_has_its_queue_disk_and_database(pipeline_stack: Syn
 # --------------------------------------------------------------------------- issue 22: sign-in, dashboard, VPC
 
 DATA_ROUTES = {"/api/status", "/api/reports/population", "/api/reports/best-years",
-               "/api/reports/series/{series_id}", "/reports/{name}", "/api/revisions"}
+               "/api/reports/series/{series_id}", "/reports/{name}", "/api/revisions",
+               "/api/surveys", "/api/surveys/{survey}/series", "/api/series/{series_id}"}
 OPEN_ROUTES = {"/", "/auth/login", "/auth/callback", "/auth/logout"}
 
 
