@@ -75,7 +75,7 @@ def ensure_test_user(cognito: Any, pool_id: str, state_dir: Path, email: str = T
     password = _kept_password(state_dir, pool_id, email) or generate_password()
     try:
         # TemporaryPassword: ministack 1.5.33 generates a 12-character one whatever the pool's minimum length
-        # (ours is 14) and refuses its own creation (docs/deploy-local.md, quirk 5); replaced just below.
+        # (ours is 14) and refuses its own creation (docs/deploy-local.md, quirk 4); replaced just below.
         cognito.admin_create_user(UserPoolId=pool_id, Username=email, MessageAction="SUPPRESS",
                                   TemporaryPassword=generate_password(),
                                   UserAttributes=[{"Name": "email", "Value": email},
