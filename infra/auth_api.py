@@ -78,6 +78,9 @@ def require_sign_in(rest_api: Any, api_handler: Any, function_name: str, routes:
         api_handler.add_property_override(f"Environment.Variables.{name}", value)
 
 
-def sign_in_settings(pool_id: str, client_id: str, domain_url: str) -> dict[str, str]:
-    return {"COGNITO_REGION": Aws.REGION, "COGNITO_USER_POOL_ID": pool_id, "COGNITO_CLIENT_ID": client_id,
-            "COGNITO_DOMAIN": domain_url}
+def sign_in_settings(pool_id: str, client_id: str, domain_url: str, jwks_url: str | None = None) -> dict[str, str]:
+    settings = {"COGNITO_REGION": Aws.REGION, "COGNITO_USER_POOL_ID": pool_id, "COGNITO_CLIENT_ID": client_id,
+                "COGNITO_DOMAIN": domain_url}
+    if jwks_url:  # an emulator's pool (infra/cognito.py); on AWS the issuer's keys
+        settings["COGNITO_JWKS_URL"] = jwks_url
+    return settings

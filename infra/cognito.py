@@ -9,11 +9,17 @@
   to leak), tokens valid one hour (the session ends with them), token revocation on, no user-existence errors.
 - Advanced security (threat protection, cdk-nag AwsSolutions-COG3) is a paid feature plan; it is off unless
   `-c cognito_threat_protection=true` (suppressed with that reason).
+- Emulator only: `-c sign_in_emulator=http://localhost:<port>` (what `make deploy-local` passes; never for AWS)
+  points the app at an emulator's Cognito, which serves the hosted sign-in and the pool's keys on its own
+  gateway (`<gateway>/oauth2/…`, `<gateway>/<pool id>/.well-known/jwks.json`) and the API at
+  `http://<api id>.execute-api.localhost:<port>/api`: that callback is registered beside AWS's
+  (docs/deploy-local.md). The pool itself is the same as on AWS.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from aws_cdk import Duration, Fn, RemovalPolicy
 from aws_cdk import aws_cognito as cognito
@@ -33,6 +39,7 @@ class SignInOptions:
     mfa_required: bool = False
     domain_prefix: str | None = None
     threat_protection: bool = False
+    emulator: str | None = None  # an emulator's gateway URL (docs/deploy-local.md); None on AWS
 
     @classmethod
     def from_context(cls, scope: Construct, environment: str) -> SignInOptions:
@@ -42,7 +49,20 @@ class SignInOptions:
         prefix = scope.node.try_get_context("cognito_domain_prefix") or None
         threat = str(scope.node.try_get_context("cognito_threat_protection") or "false").lower() in ("1", "true", "yes")
         return cls(environment=environment, mfa_required=mfa == "required", domain_prefix=prefix,
-                   threat_protection=threat)
+                   threat_protection=threat, emulator=emulator_gateway(scope.node.try_get_context("sign_in_emulator")))
+
+
+def emulator_gateway(value: object) -> str | None:
+    """`-c sign_in_emulator=http://localhost:4566` → that URL; unset → None. Only `http(s)://localhost[:port]`:
+    the emulator serves the API at `<api id>.execute-api.localhost`, and a browser keeps `Secure` cookies over
+    plain HTTP on localhost only."""
+    if value in (None, ""):
+        return None
+    parts = urlsplit(str(value).strip())
+    if parts.scheme not in ("http", "https") or parts.hostname != "localhost" or parts.path.strip("/") \
+            or parts.query or parts.fragment:
+        raise ValueError(f"context 'sign_in_emulator': {value!r} is not an emulator's http://localhost:<port>")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 class SignIn(Construct):
@@ -124,5 +144,18 @@ class SignIn(Construct):
             NagSuppressions.add_resource_suppressions(self.pool, suppressions)
 
     def base_url(self) -> str:
-        """The hosted sign-in's base URL (COGNITO_DOMAIN of the API handler)."""
-        return self.domain.base_url()
+        """The hosted sign-in's base URL (COGNITO_DOMAIN of the API handler); an emulator's gateway."""
+        return self.options.emulator or self.domain.base_url()
+
+    def jwks_url(self) -> str | None:
+        """Where the pool's keys are (COGNITO_JWKS_URL): None on AWS (the issuer's); an emulator's gateway."""
+        if not self.options.emulator:
+            return None
+        return Fn.join("", [self.options.emulator, "/", self.pool.user_pool_id, "/.well-known/jwks.json"])
+
+
+def emulator_api_base_url(gateway: str, stage: str) -> str:
+    """The API as an emulator serves it: `http://<api id>.execute-api.localhost:<port>/<stage>` (ministack's
+    host-based form; the app derives its redirect URI from that Host)."""
+    parts = urlsplit(gateway)
+    return Fn.sub(f"{parts.scheme}://${{RestAPI}}.execute-api.{parts.netloc}/{stage}")

@@ -14,8 +14,8 @@ from typing import Any
 
 from aws_cdk import CfnOutput
 
-from infra.auth_api import api_base_url, app_routes, require_sign_in, sign_in_settings
-from infra.cognito import SignIn, SignInOptions
+from infra.auth_api import STAGE, api_base_url, app_routes, require_sign_in, sign_in_settings
+from infra.cognito import SignIn, SignInOptions, emulator_api_base_url
 from infra.config import API_HANDLER
 from infra.operations_dashboard import OperationsDashboard
 from infra.vpc import FunctionNetwork, NetworkOptions
@@ -54,19 +54,22 @@ def add_to_pipeline_stack(stack: Any) -> None:
     data, config = stack.data, stack.data.config
     stack.api_auth = api_auth_mode(stack)
     if stack.api_auth == "cognito" and API_HANDLER in stack.functions:
-        base = api_base_url()
-        stack.sign_in = SignIn(stack, "SignIn", SignInOptions.from_context(stack, config.environment),
-                               callback_urls=[f"{base}/auth/callback"], logout_urls=[f"{base}/"])
+        options = SignInOptions.from_context(stack, config.environment)
+        bases = [api_base_url()]
+        if options.emulator:  # `make deploy-local` only: the API as the emulator serves it is registered too
+            bases.append(emulator_api_base_url(options.emulator, STAGE))
+        stack.sign_in = SignIn(stack, "SignIn", options, callback_urls=[f"{b}/auth/callback" for b in bases],
+                               logout_urls=[f"{b}/" for b in bases])
         require_sign_in(
             stack.chalice.get_resource("RestAPI"), stack.functions[API_HANDLER], config.function_name(API_HANDLER),
             app_routes(),
             sign_in_settings(stack.sign_in.pool.user_pool_id, stack.sign_in.client.user_pool_client_id,
-                             stack.sign_in.base_url()),
+                             stack.sign_in.base_url(), stack.sign_in.jwks_url()),
         )
         CfnOutput(stack, "UserPoolId", value=stack.sign_in.pool.user_pool_id)
         CfnOutput(stack, "UserPoolClientId", value=stack.sign_in.client.user_pool_client_id)
         CfnOutput(stack, "SignInDomain", value=stack.sign_in.base_url())
-        CfnOutput(stack, "DashboardURL", value=f"{base}/")
+        CfnOutput(stack, "DashboardURL", value=f"{bases[-1]}/")  # on an emulator, its own URL
     network = NetworkOptions.from_context(stack)
     if network.enabled:
         stack.network = FunctionNetwork(stack, "Network", network)

@@ -70,6 +70,7 @@ class Settings:
     cognito_client_id: str | None = None
     cognito_domain: str | None = None  # the hosted sign-in's base URL, https://<prefix>.auth.<region>.amazoncognito.com
     cognito_issuer: str | None = None  # default: https://cognito-idp.<region>.amazonaws.com/<pool id>
+    cognito_jwks_url: str | None = None  # default: <issuer>/.well-known/jwks.json (an emulator serves it elsewhere)
     # ---- end of the sign-in block ------------------------------------------------------------
 
     @classmethod
@@ -248,6 +249,7 @@ _SIGN_IN_PARSERS: dict[str, Callable[[str, str], tuple[str, Any]]] = {
         "cognito_client_id", _pattern(n, v.strip(), _CLIENT_ID, "an app client id (letters and digits)")),
     "COGNITO_DOMAIN": lambda n, v: ("cognito_domain", _base_url(n, v.strip())),
     "COGNITO_ISSUER": lambda n, v: ("cognito_issuer", _base_url(n, v.strip())),
+    "COGNITO_JWKS_URL": lambda n, v: ("cognito_jwks_url", _base_url(n, v.strip())),
 }
 # ---- end of the sign-in block ------------------------------------------------------------------
 

@@ -1,9 +1,9 @@
 """The packaged app, deployed: the Path 1 stack on ministack, driven as AWS would drive it.
 
 `workstation.emulator.deploy.deploy_local` (what `make deploy-local` runs) once, on the
-session's emulator (tests/deploy/conftest.py), with the CDK context value
-`ingest_time_budget` giving the daily function no time to mirror: the mirror goes on in continuations
-through their queue. The emulator's environment (`.venv-emulator/`, made by
+session's emulator (tests/deploy/conftest.py: `path1`, shared with test_deployed_stack_sign_in.py),
+with the CDK context value `ingest_time_budget` giving the daily function no time to mirror: the
+mirror goes on in continuations through their queue. The emulator's environment (`.venv-emulator/`, made by
 `make emulator-venv`, which `make test` runs) must exist. The tests run in file order on
 that one deployment: the first ingestion (continuations, reports, silver layer), where
 pandas comes from, `chalice logs` / `invoke` / `delete` with the stack's record, a second
@@ -34,14 +34,11 @@ FUNCTIONS = {"ingest": "bls-pipeline-local-ingest", "ingest_continue": "bls-pipe
              "api_handler": "bls-pipeline-local"}
 
 
-TIME_BUDGET = 0.0  # seconds of mirroring for the daily function: the mirror goes on in continuations
-
-
 class Deployed:
     """A running local deployment and clients of its emulator."""
 
-    def __init__(self, emulator: Any, project: Path, first: deploy.LocalDeployment) -> None:
-        self.emulator, self.project, self.first = emulator, project, first
+    def __init__(self, emulator: Any, project: Path, first: deploy.LocalDeployment, time_budget: float) -> None:
+        self.emulator, self.project, self.first, self.time_budget = emulator, project, first, time_budget
         self.state_dir, self.port = emulator.state_dir, emulator.port
 
     def client(self, service: str) -> Any:
@@ -55,12 +52,9 @@ class Deployed:
 
 
 @pytest.fixture(scope="module")
-def deployed(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
-    """`deploy_local` once (emulator, source server, stack, one ingestion and all that follows)."""
-    project = chalice_cli.project(tmp_path_factory.mktemp("chalice-project"))
-    first = deploy.deploy_local(emulator.state_dir, emulator.port, project_dir=project,
-                                ingest_time_budget=TIME_BUDGET)
-    yield Deployed(emulator, project, first)
+def deployed(emulator: Any, path1: Any) -> Iterator[Deployed]:
+    """The session's Path 1 deployment (conftest.py)."""
+    yield Deployed(emulator, path1.project, path1.first, path1.time_budget)
 
 
 def report(s3: Any, bucket: str, key: str) -> Any:
@@ -126,7 +120,7 @@ def test_the_time_budget_hands_the_mirror_to_continuations_and_each_file_is_fetc
     lam = deployed.client("lambda")
     variables = {name: lam.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
                  for name, function in FUNCTIONS.items()}
-    assert variables["ingest"]["MIRROR_TIME_BUDGET"] == str(TIME_BUDGET)
+    assert variables["ingest"]["MIRROR_TIME_BUDGET"] == str(deployed.time_budget)
     assert not any("MIRROR_TIME_BUDGET" in v for name, v in variables.items() if name != "ingest")
     # WHEN the daily invocation ran out of its budget
     first = deployed.first
@@ -244,9 +238,10 @@ def test_second_deployment_with_nothing_changed_sends_no_message(deployed: Deplo
     inputs = inputs_as_stored()
     # WHEN `make deploy-local` runs again (same state folder and port)
     again = deploy.deploy_local(deployed.state_dir, deployed.port, project_dir=deployed.project,
-                                ingest_time_budget=TIME_BUDGET)
+                                ingest_time_budget=deployed.time_budget)
     # THEN it reused the running processes, left the stack as it was and ingested again ...
     assert (again.stack_action, again.started) == ("unchanged", [])
+    assert again.test_user == deployed.first.test_user  # the same sign-in (its password kept in the state folder)
     mirror = again.ingestion["mirror"]
     assert (mirror["added"], mirror["updated"], mirror["deleted"]) == ([], [], [])
     assert again.ingestion["population"]["changed"] is False

@@ -30,26 +30,12 @@ from chalicelib.core.settings import Settings
 from chalicelib.core.store import LocalStore
 from chalicelib.mirror.status import mirror_status
 from chalicelib.web.dashboard import POPULATION_COLOR, VALUE_COLOR
+from support.browser import CHROMIUM_FLAGS, ensure_chromium
 from support.paths import ARTIFACTS
 from support.paths import REPO as PROJECT
 from support.web import STAGE, Page, fill_store_from_pr
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--hide-scrollbars",
-]
 STARTUP_SECONDS = 60
-
-
-def ensure_chromium() -> str:
-    """Debian's chromium, installed before pytest runs by `make browser` (which `make test` runs);
-    nothing is installed from inside a test. Missing: the test FAILS (never skips) and says how."""
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (as root: apt-get update && apt-get install -y "
-                    "chromium), or `sudo apt-get install -y chromium`; `make test` runs `make browser` first")
-    return CHROMIUM
 
 
 def free_port() -> int:

@@ -26,6 +26,7 @@ from chalicelib.gold import tables as gold_tables
 from chalicelib.gold.queries import gold_queries
 from chalicelib.pipeline import events
 from infra import write_chalice_config
+from infra.cognito import emulator_gateway
 from infra.config import PipelineConfig
 from infra.main import build_app
 from support.paths import REPO
@@ -736,6 +737,15 @@ def test_context_values_are_validated() -> None:
     assert PipelineConfig(environment="prod").function_name("api_handler") == "bls-pipeline-prod"
 
 
+def test_the_emulator_switch_of_the_sign_in_takes_only_a_localhost_gateway() -> None:
+    # `-c sign_in_emulator=…` (make deploy-local only; the deploy tier checks what it changes in the stack)
+    assert emulator_gateway(None) is None and emulator_gateway("") is None
+    assert emulator_gateway("http://localhost:4566/") == "http://localhost:4566"
+    for bad in ("https://example.org", "http://127.0.0.1:4566", "http://localhost:4566/path", "localhost:4566"):
+        with pytest.raises(ValueError, match="context 'sign_in_emulator'"):
+            emulator_gateway(bad)
+
+
 def test_the_cdk_app_without_a_region_says_so_in_one_line(tmp_path: Path) -> None:
     # GIVEN the command `cdk synth` runs (infra/cdk.json's "app", from infra/) and no AWS_DEFAULT_REGION
     command = json.loads((REPO / "infra" / "cdk.json").read_text())["app"]
@@ -967,6 +977,9 @@ def test_api_handler_enters_through_the_authorizer_dispatch_with_the_pool_settin
     assert variables["COGNITO_CLIENT_ID"] == {"Ref": client_id}
     assert variables["COGNITO_REGION"] == {"Ref": "AWS::Region"}
     assert "amazoncognito.com" in json.dumps(variables["COGNITO_DOMAIN"])
+    assert "COGNITO_JWKS_URL" not in variables and "COGNITO_ISSUER" not in variables  # AWS's: from the issuer
+    _, client = pipeline_stack.one("AWS::Cognito::UserPoolClient")
+    assert "localhost" not in json.dumps(client)  # the emulator's callback only with -c sign_in_emulator
     outputs = pipeline_stack.json["Outputs"]
     assert {"UserPoolId", "UserPoolClientId", "SignInDomain", "DashboardURL", "OperationsDashboard"} <= set(outputs)
 

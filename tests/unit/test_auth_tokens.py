@@ -40,6 +40,13 @@ def test_issuer_is_the_aws_form() -> None:
     assert made.issuer == ISSUER and made.keys.url == f"{ISSUER}/.well-known/jwks.json"
 
 
+def test_an_emulators_pool_keeps_the_issuer_and_serves_its_keys_elsewhere() -> None:
+    # ministack signs with AWS's issuer but publishes the keys on its own gateway (COGNITO_JWKS_URL)
+    url = f"http://localhost:4566/{POOL_ID}/.well-known/jwks.json"
+    made = TokenVerifier.for_pool(REGION, POOL_ID, CLIENT_ID, jwks_url=url)
+    assert made.issuer == ISSUER and made.keys.url == url
+
+
 def test_a_valid_id_token_gives_its_claims(pool: FakePool, verifier: TokenVerifier) -> None:
     claims = verifier.verify(pool.token(now=NOW))
     assert (claims.subject, claims.username, claims.email, claims.token_use) == (

@@ -43,7 +43,7 @@ from chalicelib.core.settings import Settings
 from chalicelib.lake import tables
 from chalicelib.pipeline import events
 from workstation import deployed_record
-from workstation.emulator import chalice_cli, ministack, processes, stack
+from workstation.emulator import chalice_cli, ministack, processes, sign_in, stack
 from workstation.snapshot import snapshot_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -92,6 +92,8 @@ class LocalDeployment:
     record: Path | None = None  # .chalice/deployed/<stage>.json
     chalice_project: Path | None = None  # Path 2: the project copy `chalice deploy` ran in
     chalice_output: str = ""  # Path 2: what `chalice deploy` printed
+    dashboard_url: str = ""  # Path 1: the API as the emulator serves it (sign in there)
+    test_user: sign_in.TestUser | None = None  # Path 1: who signs in (API_AUTH=cognito)
 
 
 def deploy_local(state_dir: Path = DEFAULT_STATE_DIR, port: int = ministack.DEFAULT_PORT,
@@ -121,9 +123,7 @@ def deploy_local(state_dir: Path = DEFAULT_STATE_DIR, port: int = ministack.DEFA
                "bls_source_url": settings.bls_source_urls[0], "population_api_url": str(settings.population_api_url),
                "http_requests_per_second": str(settings.http_requests_per_second),  # our own server: no pace
                "athena_named_queries": "false",  # ministack has no AWS::Athena::NamedQuery
-               # The sign-in (cdk deploy's default, API_AUTH=cognito) is not set up on the emulator yet
-               # (docs/deploy-local.md): the API keeps IAM mode, which ministack does not enforce.
-               "api_auth": "iam"}
+               **sign_in.context(emulator.port)}  # API_AUTH=cognito (the default) with ministack's Cognito
     if path == 2:
         context["data_only"] = "true"
     elif ingest_time_budget is not None:
@@ -163,10 +163,12 @@ def deploy_local(state_dir: Path = DEFAULT_STATE_DIR, port: int = ministack.DEFA
     stats = json.loads(s3.get_object(Bucket=bucket, Key=POPULATION_STATS_KEY)["Body"].read())
     silver = _keys(s3, bucket, SILVER_PREFIX)
     partitions = glue_partitions(client("glue"), outputs.get("LakeDatabase", ""))
+    user = (sign_in.ensure_test_user(client("cognito-idp"), outputs["UserPoolId"], state_dir)
+            if "UserPoolId" in outputs else None)
     return LocalDeployment(f"http://localhost:{emulator.port}", name, action, outputs, bucket, ingestion,
                            changed, keys, stats, state_dir, started, time.monotonic() - started_at, path,
                            environment, functions, queues, run, silver, partitions, record, project,
-                           chalice_output)
+                           chalice_output, outputs.get("DashboardURL", ""), user)
 
 
 def chalice_deploy(project: Path, environment: str, port: int, settings: Settings,
@@ -399,6 +401,11 @@ def render(deployment: LocalDeployment) -> str:
         f"{d.population_stats['mean']:,.0f}"),
         (f"Silver layer ({d.functions['lake']}, from S3 → EventBridge → lake queue): {len(d.silver_keys)} objects "
         f"under s3://{d.bucket}/{SILVER_PREFIX}; Glue partitions: {registered}"),
+        *([f"Dashboard: open {d.dashboard_url} in a browser and sign in as {d.test_user.email} "
+           f"with the password {d.test_user.password}",
+           f"  (a test user of pool {d.test_user.pool_id}; the password is kept in "
+           f"{d.state_dir / sign_in.STATE_FILE}; docs/deploy-local.md, 'Signing in')"]
+          if d.test_user and d.dashboard_url else []),
         "",
         "Look further (the emulator keeps running; `make deploy-local-stop` stops it):",
         (f"  export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "

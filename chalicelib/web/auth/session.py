@@ -60,6 +60,7 @@ class SignInConfig:
     client_id: str
     domain: str  # hosted sign-in base URL
     issuer: str
+    jwks_url: str | None = None  # None: the issuer's `/.well-known/jwks.json` (AWS); an emulator's keys elsewhere
 
     @classmethod
     def from_settings(cls, settings: Settings, env_region: str | None = None) -> SignInConfig:
@@ -73,7 +74,8 @@ class SignInConfig:
         assert settings.cognito_user_pool_id and settings.cognito_client_id and settings.cognito_domain
         return cls(region=region, user_pool_id=settings.cognito_user_pool_id, client_id=settings.cognito_client_id,
                    domain=settings.cognito_domain,
-                   issuer=settings.cognito_issuer or issuer_url(region, settings.cognito_user_pool_id))
+                   issuer=settings.cognito_issuer or issuer_url(region, settings.cognito_user_pool_id),
+                   jwks_url=settings.cognito_jwks_url)
 
     @property
     def origin(self) -> str:
@@ -84,7 +86,8 @@ class SignInConfig:
 @functools.lru_cache(maxsize=4)
 def verifier_for(config: SignInConfig) -> TokenVerifier:
     """One verifier (and so one JWKS cache) per pool and client for the life of the process."""
-    return TokenVerifier.for_pool(config.region, config.user_pool_id, config.client_id, issuer=config.issuer)
+    return TokenVerifier.for_pool(config.region, config.user_pool_id, config.client_id, issuer=config.issuer,
+                                  jwks_url=config.jwks_url)
 
 
 # ---- cookies ------------------------------------------------------------------------------

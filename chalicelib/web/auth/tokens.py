@@ -120,10 +120,13 @@ class TokenVerifier:
 
     @classmethod
     def for_pool(cls, region: str, user_pool_id: str, client_id: str, issuer: str | None = None,
-                 **key_options: Any) -> TokenVerifier:
-        """A verifier for a pool; `issuer` overrides the AWS form (an emulator's pool)."""
+                 jwks_url: str | None = None, **key_options: Any) -> TokenVerifier:
+        """A verifier for a pool; `issuer` overrides the AWS form, `jwks_url` where the keys are fetched
+        (default `<issuer>/.well-known/jwks.json`; an emulator's pool keeps AWS's issuer but serves its keys
+        itself)."""
         iss = (issuer or issuer_url(region, user_pool_id)).rstrip("/")
-        return cls(issuer=iss, client_id=client_id, keys=KeySet(f"{iss}/.well-known/jwks.json", **key_options))
+        return cls(issuer=iss, client_id=client_id,
+                   keys=KeySet(jwks_url or f"{iss}/.well-known/jwks.json", **key_options))
 
     def verify(self, token: str, token_use: str = "id") -> Claims:
         """The token's claims if every check passes; InvalidToken otherwise."""
