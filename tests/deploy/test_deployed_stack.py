@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from chalicelib.core.settings import Settings
+from chalicelib.gold import tables as gold_tables
 from workstation import deployed_record, local_run, snapshot
 from workstation.emulator import chalice_cli, deploy, ministack, processes
 
@@ -146,7 +147,12 @@ def test_the_lake_function_writes_the_silver_layer_from_eventbridge_messages(dep
     assert invocations(logs, FUNCTIONS["lake"]) >= 1
     # THEN the silver layer holds Parquet for the BLS data, the series and the population ...
     assert first.silver_keys and all(key.endswith(".parquet") for key in first.silver_keys)
-    assert {key.split("/")[1] for key in first.silver_keys} == {"bls_data", "bls_series", "population"}
+    # (and bls_revisions: the first version of each data file records its vintage, no rows)
+    assert {key.split("/")[1] for key in first.silver_keys} == {"bls_data", "bls_series", "population",
+                                                                "bls_revisions"}
+    # ... the gold step of the same function wrote pr's four gold tables (issue 20) ...
+    assert sorted(first.gold_keys) == sorted(f"gold/{table}/survey=pr/data.parquet" for table in gold_tables.TABLES)
+    assert all(first.partitions[table] == [["pr"]] for table in gold_tables.TABLES)
     # ... and the partitioned tables' partitions are registered in the Glue catalog (population has none)
     assert first.partitions["bls_data"] == [["pr", key.rsplit("=", 1)[1].split("/")[0]] for key in
                                             first.silver_keys if key.startswith("silver/bls_data/")]

@@ -71,7 +71,9 @@ def test_chalice_deploy_creates_the_functions_and_the_run_produces_reports_and_s
     assert first.changed_inputs == ["population/population.json", "bls/pr/pr.data.0.Current"]
     assert "reports/summary.json" in first.report_keys and first.population_stats["mean"] == 322069808
     # ... and S3 → EventBridge → the lake queue → the lake function wrote the silver layer and its partitions
-    assert {key.split("/")[1] for key in first.silver_keys} == {"bls_data", "bls_series", "population"}
+    assert {key.split("/")[1] for key in first.silver_keys} == {"bls_data", "bls_series", "population",
+                                                                "bls_revisions"}
+    assert len(first.gold_keys) == 4  # the lake function's gold step: pr's four gold tables
     assert first.partitions["bls_series"] == [["pr"]] and first.partitions["bls_data"]
 
 

@@ -33,6 +33,7 @@ from typing import Any
 
 from chalicelib.core.errors import ConfigError, PipelineError
 from chalicelib.core.layout import (
+    GOLD_PREFIX,
     MIRROR_RUN_KEY,
     POPULATION_STATS_KEY,
     REPORTS_PREFIX,
@@ -40,6 +41,7 @@ from chalicelib.core.layout import (
     SUMMARY_KEY,
 )
 from chalicelib.core.settings import Settings
+from chalicelib.gold import tables as gold_tables
 from chalicelib.lake import tables
 from chalicelib.pipeline import events
 from workstation import deployed_record
@@ -94,6 +96,7 @@ class LocalDeployment:
     chalice_output: str = ""  # Path 2: what `chalice deploy` printed
     dashboard_url: str = ""  # Path 1: the API as the emulator serves it (sign in there)
     test_user: sign_in.TestUser | None = None  # Path 1: who signs in (API_AUTH=cognito)
+    gold_keys: list[str] = field(default_factory=list)  # written by the lake function's gold step
 
 
 def deploy_local(state_dir: Path = DEFAULT_STATE_DIR, port: int = ministack.DEFAULT_PORT,
@@ -162,13 +165,14 @@ def deploy_local(state_dir: Path = DEFAULT_STATE_DIR, port: int = ministack.DEFA
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=REPORTS_PREFIX).get("Contents", [])]
     stats = json.loads(s3.get_object(Bucket=bucket, Key=POPULATION_STATS_KEY)["Body"].read())
     silver = _keys(s3, bucket, SILVER_PREFIX)
+    gold = _keys(s3, bucket, GOLD_PREFIX)
     partitions = glue_partitions(client("glue"), outputs.get("LakeDatabase", ""))
     user = (sign_in.ensure_test_user(client("cognito-idp"), outputs["UserPoolId"], state_dir)
             if "UserPoolId" in outputs else None)
     return LocalDeployment(f"http://localhost:{emulator.port}", name, action, outputs, bucket, ingestion,
                            changed, keys, stats, state_dir, started, time.monotonic() - started_at, path,
                            environment, functions, queues, run, silver, partitions, record, project,
-                           chalice_output, outputs.get("DashboardURL", ""), user)
+                           chalice_output, outputs.get("DashboardURL", ""), user, gold)
 
 
 def chalice_deploy(project: Path, environment: str, port: int, settings: Settings,
@@ -220,7 +224,7 @@ def glue_partitions(glue: Any, database: str) -> dict[str, list[list[str]]]:
     if not database:
         return {}
     found = {}
-    for table in tables.TABLES:
+    for table in (*tables.TABLES, *gold_tables.TABLES):
         pages = glue.get_paginator("get_partitions").paginate(DatabaseName=database, TableName=table)
         found[table] = sorted(p["Values"] for page in pages for p in page.get("Partitions", []))
     return found
@@ -401,6 +405,7 @@ def render(deployment: LocalDeployment) -> str:
         f"{d.population_stats['mean']:,.0f}"),
         (f"Silver layer ({d.functions['lake']}, from S3 → EventBridge → lake queue): {len(d.silver_keys)} objects "
         f"under s3://{d.bucket}/{SILVER_PREFIX}; Glue partitions: {registered}"),
+        f"Gold layer (the lake function's gold step): {len(d.gold_keys)} objects under s3://{d.bucket}/{GOLD_PREFIX}",
         *([f"Dashboard: open {d.dashboard_url} in a browser and sign in as {d.test_user.email} "
            f"with the password {d.test_user.password}",
            f"  (a test user of pool {d.test_user.pool_id}; the password is kept in "
