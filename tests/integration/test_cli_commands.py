@@ -4,6 +4,7 @@ are used, every command says what it did, and the local store can be reset witho
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -112,8 +113,11 @@ def test_chalice_package_output_is_ignored():
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 def test_clean_data_resets_the_store_and_keeps_the_environments():
-    done = subprocess.run(["make", "-n", "clean-data"], cwd=REPO, capture_output=True, text=True, check=False)
+    # a make of its own, also when this test runs under `make test` (no inherited MAKEFLAGS / MAKELEVEL)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    make = ["make", "--no-print-directory", "-n"]
+    done = subprocess.run([*make, "clean-data"], cwd=REPO, capture_output=True, text=True, check=False, env=env)
     assert done.returncode == 0
     assert done.stdout.splitlines() == ["rm -rf data"]
-    everything = subprocess.run(["make", "-n", "clean"], cwd=REPO, capture_output=True, text=True, check=False)
+    everything = subprocess.run([*make, "clean"], cwd=REPO, capture_output=True, text=True, check=False, env=env)
     assert everything.returncode == 0 and "rm -rf data" in everything.stdout and ".venv" in everything.stdout
