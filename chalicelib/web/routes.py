@@ -18,14 +18,12 @@ import secrets
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from chalice.app import Blueprint, IAMAuthorizer, Response
 
 from chalicelib.bls.mappings import series_titles
-from chalicelib.core import series_ids
 from chalicelib.core.errors import NotFound, PipelineError
 from chalicelib.core.layout import (
     BEST_YEARS_JSON_KEY,
@@ -41,11 +39,20 @@ from chalicelib.lake import revisions
 from chalicelib.reports.documents import BestYears, PopulationStats
 from chalicelib.web import dashboard, explorer
 from chalicelib.web.auth import session as sign_in  # issue 22: API_AUTH=cognito
+from chalicelib.web.params import (
+    ApiError,
+    parse_files,
+    parse_limit,
+    parse_period,
+    parse_query,
+    parse_series_filter,
+    parse_series_id,
+    parse_since,
+    parse_survey,
+)
 from chalicelib.web.series_source import series_population_for
 from chalicelib.web.status import REPORT_FILE_PATTERN, RUN_HINT, store_status
 
-MAX_LIMIT = 10_000
-MAX_SERIES_FILTER = 100
 # API Gateway answers at most 6 MB (10 MB for HTML here would still be too slow): every body is
 # checked against this, and the endpoints that can grow page (`limit`) or cap their rows.
 MAX_BODY_BYTES = 5 * 1024 * 1024
@@ -67,23 +74,6 @@ AUTH_MODE = api_auth_from_env()  # `iam`, `cognito` or `none`; any other value i
 AUTHORIZER = IAMAuthorizer() if AUTH_MODE == "iam" else None
 
 api = Blueprint(__name__)
-
-
-class ApiError(Exception):
-    """An expected failure answered to the client as JSON with `status`."""
-
-    def __init__(self, status: int, error: str, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.error = error
-        self.message = message
-        self.hint = hint
-
-    def body(self) -> dict[str, Any]:
-        body = {"error": self.error, "message": self.message}
-        if self.hint:
-            body["hint"] = self.hint
-        return body
 
 
 def json_response(body: Any, status: int = 200) -> Response:
@@ -191,79 +181,6 @@ def query_params(allowed: tuple[str, ...]) -> dict[str, str]:
     return values
 
 
-def parse_series_id(value: str) -> str:
-    """An upper-cased BLS series id; 400 if it does not look like one."""
-    try:
-        return series_ids.parse_series_id(value)
-    except series_ids.InvalidCode as error:
-        raise ApiError(400, "bad_request", error.message, error.hint) from None
-
-
-def parse_period(value: str) -> str:
-    """An upper-cased BLS period; 400 if it is not one."""
-    try:
-        return series_ids.parse_period(value)
-    except series_ids.InvalidCode as error:
-        raise ApiError(400, "bad_request", error.message, error.hint) from None
-
-
-_DECIMAL_DIGITS = re.compile(r"[0-9]{1,9}")  # ASCII digits only: `isdigit()` also accepts '²', which int() refuses
-
-
-def parse_int(value: str, name: str, low: int, high: int) -> int:
-    """The one parser of numeric query parameters: ASCII digits (spaces around allowed) from low to high; 400 otherwise."""
-    text = value.strip()
-    if not _DECIMAL_DIGITS.fullmatch(text) or not low <= int(text) <= high:
-        raise ApiError(400, "bad_request", f"{name} {value[:20]!r} is not an integer from {low} to {high}")
-    return int(text)
-
-
-def parse_limit(value: str, high: int = MAX_LIMIT) -> int:
-    """A positive integer up to `high` (MAX_LIMIT); 400 otherwise."""
-    return parse_int(value, "limit", 1, high)
-
-
-def parse_survey(value: str) -> str:
-    """A survey name as the mirror stores it (`pr`, `cu`: lower-case letters, digits, '-', '_'); 400 otherwise."""
-    survey = value.strip().lower()
-    if not gold.SURVEY_PATTERN.match(survey):
-        raise ApiError(400, "bad_request", f"{value[:40]!r} is not a survey name",
-                       "survey names are the BLS directory names, e.g. pr or cu (GET /api/surveys lists them)")
-    return survey
-
-
-def parse_query(value: str) -> str:
-    """Search words (any text up to explorer.MAX_QUERY_CHARS characters); 400 if longer."""
-    if len(value) > explorer.MAX_QUERY_CHARS:
-        raise ApiError(400, "bad_request", f"q is longer than {explorer.MAX_QUERY_CHARS} characters")
-    return value.strip()
-
-
-SURVEY_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-
-
-def parse_files(value: str) -> str:
-    """`all`, `none` or comma-separated survey names (each once); 400 otherwise."""
-    text = value.strip()
-    if text in ("all", "none"):
-        return text
-    names = [part.strip() for part in text.split(",")]
-    if not names or not all(SURVEY_NAME.match(name) for name in names) or len(names) > 100:
-        raise ApiError(400, "bad_request", f"files {value[:40]!r} is not all, none or survey names",
-                       "e.g. files=pr or files=pr,la")
-    return ",".join(dict.fromkeys(names))
-
-
-def parse_series_filter(value: str) -> list[str]:
-    """A comma-separated list of series ids (at least one, at most MAX_SERIES_FILTER)."""
-    ids = [parse_series_id(part) for part in value.split(",") if part.strip()]
-    if not ids:
-        raise ApiError(400, "bad_request", "series is empty", "give one or more series ids, comma-separated")
-    if len(ids) > MAX_SERIES_FILTER:
-        raise ApiError(400, "bad_request", f"more than {MAX_SERIES_FILTER} series requested")
-    return list(dict.fromkeys(ids))
-
-
 # ---- reading what the pipeline wrote ----------------------------------------------------
 
 
@@ -349,14 +266,6 @@ def _series_revisions(ctx: RequestContext, series_id: str, period: str) -> list[
     """First published vs latest value of the series' revised observations in the report's data file."""
     _, survey, file = ctx.settings.report_data_key.split("/")
     return revisions.series_revisions(ctx.store, survey, file, series_id, period)
-
-
-def parse_since(value: str) -> datetime:
-    """A date `YYYY-MM-DD` (the start of that day, UTC); 400 otherwise."""
-    try:
-        return datetime.strptime(value.strip(), "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError:
-        raise ApiError(400, "bad_request", f"since {value[:20]!r} is not a date", "e.g. since=2026-01-01") from None
 
 
 # ---- routes ------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from app import app  # noqa: E402
 from chalicelib.core.settings import Settings  # noqa: E402
 from chalicelib.core.store import LocalStore, Store  # noqa: E402
 from chalicelib.mirror.status import mirror_status  # noqa: E402
-from chalicelib.web import chart, dashboard  # noqa: E402
+from chalicelib.web import chart, dashboard, params  # noqa: E402
 from chalicelib.web import routes as web
 from chalicelib.web.format import format_time  # noqa: E402
 from chalicelib.web.series_source import series_population_for  # noqa: E402
@@ -300,7 +300,7 @@ def test_status_files_of_mirrored_surveys_all_and_none(client):
 @pytest.mark.parametrize(
     "query",
     [
-        "limit=0", "limit=-1", "limit=abc", "limit=1.5", f"limit={web.MAX_LIMIT + 1}", "limit=",
+        "limit=0", "limit=-1", "limit=abc", "limit=1.5", f"limit={params.MAX_LIMIT + 1}", "limit=",
         "series=PRS-3000", "series=P", "series=" + "A" * 31, "series=,", "series=PRS30006032;DROP",
         "serie=PRS30006032", "limit=5&limit=6",
     ],
