@@ -87,7 +87,7 @@ def make_versions(tsv: Path, folder: Path, revised: float) -> tuple[Path, Path, 
     import numpy as np
     import pandas as pd
 
-    from chalicelib.lake import revisions
+    from chalicelib.lake import revision_diff
     from chalicelib.lake.convert import DATA_DECIMALS, data_row_groups
     from chalicelib.lake.parquet import write_parquet
 
@@ -98,7 +98,7 @@ def make_versions(tsv: Path, folder: Path, revised: float) -> tuple[Path, Path, 
 
     def version(is_new: bool) -> object:
         start = 0
-        reader = revisions._raw_reader(base)  # the stored integers, as the diff reads them
+        reader = revision_diff.raw_reader(base)  # the stored integers, as the diff reads them
         for frame in reader.iter_row_groups():
             position = np.arange(start, start + len(frame))
             start += len(frame)

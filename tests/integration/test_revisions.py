@@ -17,7 +17,7 @@ import pytest
 
 from chalicelib.core.errors import StoreError
 from chalicelib.core.store import LocalStore
-from chalicelib.lake import revisions
+from chalicelib.lake import revision_diff, revisions
 from chalicelib.lake.sync import LakeFailed, sync_source
 from support.paths import FIXTURES
 from support.pipeline_sources import VINTAGES, publish_population, publish_vintage, source_settings
@@ -261,7 +261,7 @@ def test_merge_across_many_small_row_groups_equals_the_reference(tmp_path, monke
         paths[vintage] = tmp_path / f"{vintage}.parquet"
         with open(PR / vintage / "pr.data.1.AllData", "rb") as stream, open(paths[vintage], "wb") as out:
             write_parquet(out, data_row_groups(stream, "t", row_group_rows=3_000, block_size=32 * 1024), DATA_DECIMALS)
-    monkeypatch.setattr(revisions, "MIN_BUFFER_ROWS", 1_000)
+    monkeypatch.setattr(revision_diff, "MIN_BUFFER_ROWS", 1_000)
     context = {"vintage": CLOCK, "previous_vintage": None, "recorded_at": CLOCK}
     out = tmp_path / "revisions.parquet"
     # WHEN they are diffed
