@@ -44,9 +44,10 @@ PROJECT_COPY_SKIPS = (".git", ".venv", "__pycache__", ".pytest_cache", "*.egg-in
 # more with the sign-in (chalicelib/web/auth) and metrics (issue 22), ~55 KiB more with issue 19 (the
 # lake's checks: DECIMAL(24,6) cells, strict series files, duplicate keys, the private read cache,
 # bounded answers; the run record's validation and bounds, the local store's no-follow walk), ~90 KiB
-# more with the gold layer and its explorer (issue 20), ~35 KiB more with the revisions (issue 21); it must
-# not grow past that by more than a little.
-CODE_ZIP_BUDGET = 700 * 1024
+# more with the gold layer and its explorer (issue 20), ~35 KiB more with the revisions (issue 21), 700 KiB when the revisions' diff got its own
+# module; 760 KiB leaves room for the rest of issues 20 and 21 and no more: it must not grow
+# past that by more than a little.
+CODE_ZIP_BUDGET = 760 * 1024
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 UNTAGGABLE = {
     "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy", "AWS::SNS::Subscription",
