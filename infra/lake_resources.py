@@ -41,7 +41,7 @@ from chalicelib.core.s3_events import EVENTBRIDGE_TYPES
 from chalicelib.gold import tables as gold_tables
 from chalicelib.gold.queries import gold_queries
 from chalicelib.lake import tables
-from chalicelib.lake.queries import report_queries
+from chalicelib.lake.queries import report_queries, revision_queries
 from chalicelib.pipeline import events
 from infra.alarms import Alarms
 from infra.permissions import consume_statement
@@ -153,7 +153,8 @@ class LakeResources(Construct):
         )
 
     def _named_queries(self) -> dict[str, athena.CfnNamedQuery]:
-        """The three reports and the three gold questions as named queries (the same SQL as the local DuckDB tests)."""
+        """The three reports, the three gold questions and the revisions' two as named queries (the same SQL as
+        the local DuckDB tests)."""
         environment = self.data.config.environment
         queries = {
             name: athena.CfnNamedQuery(
@@ -176,6 +177,17 @@ class LakeResources(Construct):
                 query_string=sql,
             )
             for name, sql in gold_queries().items()
+        }
+        queries |= {
+            name: athena.CfnNamedQuery(
+                self, f"Query{name.title().replace('_', '')}",
+                name=f"{APP_NAME}-{environment}-{name.replace('_', '-')}",
+                description=f"Revisions: {name.replace('_', ' ')} (docs/lake.md; same SQL as `bls-pipeline query`)",
+                database=self.database_name,
+                work_group=self.workgroup.ref,
+                query_string=sql,
+            )
+            for name, sql in revision_queries().items()
         }
         for query in queries.values():
             query.add_resource_dependency(self.database)

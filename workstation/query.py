@@ -32,7 +32,7 @@ from chalicelib.core.errors import ConfigError, PipelineError
 from chalicelib.core.layout import GOLD_PREFIX, SILVER_PREFIX
 from chalicelib.gold import tables as gold_tables
 from chalicelib.lake import revisions, tables
-from chalicelib.lake.queries import as_of_query
+from chalicelib.lake.queries import PUBLISHED_REVISIONS, as_of_query, published_revisions_query
 
 _DUCKDB_TYPES = {"string": "VARCHAR", "int": "INTEGER", "bigint": "BIGINT"}
 MAX_TABLE_ROWS = 1000  # rows shown by the readable table (JSON and CSV give them all)
@@ -145,7 +145,8 @@ def connect(store_root: str | Path, as_of: str | None = None) -> Iterator[Any]:
     private folder (removed on exit), no extension installed or loaded automatically, then
     `lock_configuration=true`, so that no statement can change any of it.
     With `as_of` (SQL timestamp text, UTC), `bls_data` is the data as published then
-    (`chalicelib.lake.queries.as_of_query` over `bls_data_current` and `bls_revisions`).
+    (`chalicelib.lake.queries.as_of_query` over `bls_data_current` and `bls_revisions`). Always a view
+    `bls_revisions_published`: the revision rows whose partition is written (docs/lake.md).
     """
     duckdb = _duckdb()
     root = check_store(store_root)
@@ -155,8 +156,11 @@ def connect(store_root: str | Path, as_of: str | None = None) -> Iterator[Any]:
             for view in _views():
                 name = f"{view.name}_current" if as_of and view.name == tables.BLS_DATA else view.name
                 connection.execute(f"CREATE VIEW {name} AS {_view_sql(root, view)}")
+            data = f"{tables.BLS_DATA}_current" if as_of else tables.BLS_DATA
+            published = published_revisions_query(data=data, revisions=tables.BLS_REVISIONS)
+            connection.execute(f"CREATE VIEW {PUBLISHED_REVISIONS} AS {published}")
             if as_of:
-                query = as_of_query(as_of, data=f"{tables.BLS_DATA}_current", revisions=tables.BLS_REVISIONS)
+                query = as_of_query(as_of, data=data, revisions=tables.BLS_REVISIONS)
                 connection.execute(f"CREATE VIEW {tables.BLS_DATA} AS {query}")
             allowed = [str(root / prefix) + "/" for prefix in READABLE_PREFIXES]
             connection.execute("SET allowed_directories = " + _list_literal(allowed))
@@ -201,6 +205,7 @@ def _view_sql(root: Path, view: _View) -> str:
         literal = str(pattern).replace("'", "''")
         types = ", ".join(f"'{key}': VARCHAR" for key in view.keys)
         options = f", hive_partitioning = true, hive_types = {{{types}}}" if depth else ""
+        options += ", union_by_name = true"  # partitions written before a column was added read it as NULL
         return f"SELECT {columns}{', ' + keys if keys else ''} FROM read_parquet('{literal}'{options})"
     typed = [f'CAST(NULL AS {_duckdb_type(kind)}) AS "{name}"' for name, kind in view.columns]
     typed += [f'CAST(NULL AS VARCHAR) AS "{key}"' for key in view.keys]

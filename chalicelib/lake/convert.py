@@ -24,13 +24,14 @@ import json
 import queue
 import threading
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 
 from chalicelib.bls.data_file import Block, BlsDataReader
 from chalicelib.bls.periods import period_name
 from chalicelib.bls.series_file import SeriesChunk, four_digit_years, series_chunks
 from chalicelib.core.errors import SourceError
-from chalicelib.lake.parquet import Decimal, decimal_bytes
+from chalicelib.lake.parquet import Decimal, decimal_bytes, timestamps
 from chalicelib.lake.tables import BLS_SERIES, COLUMNS, VALUE_PRECISION, VALUE_SCALE
 
 if TYPE_CHECKING:
@@ -57,19 +58,21 @@ class OutOfOrder(Exception):  # noqa: N818 - a signal, not an error: convert aga
 
 
 def data_row_groups(stream: IO[bytes], source: str, *, row_group_rows: int = ROW_GROUP_ROWS,
-                    block_size: int | None = None, keep_keys: bool = False) -> Iterator[pd.DataFrame]:
-    """The data file as DataFrames (series_id, year, period, value, footnote_codes); see module doc.
+                    block_size: int | None = None, keep_keys: bool = False,
+                    vintage: datetime | None = None) -> Iterator[pd.DataFrame]:
+    """The data file as DataFrames (series_id, year, period, value, footnote_codes, vintage); see module doc.
 
     `value` holds `parquet.decimal_bytes` (FIXED_LEN_BYTE_ARRAY cells of DECIMAL(VALUE_PRECISION,
     VALUE_SCALE)). Yields at least one (possibly empty) frame; raises ConversionError at the first
     bad block. The frames are made in a thread one ahead of the consumer (see `_prefetched`).
     Duplicate keys: see `_UniqueKeys`; `OutOfOrder` means "convert again with keep_keys=True".
+    `vintage` (the version's, `revisions.stamp_version`; None: unknown) fills the `vintage` column.
     """
-    return _prefetched(_data_frames(stream, source, row_group_rows, block_size, keep_keys))
+    return _prefetched(_data_frames(stream, source, row_group_rows, block_size, keep_keys, vintage))
 
 
 def _data_frames(stream: IO[bytes], source: str, row_group_rows: int, block_size: int | None,
-                 keep_keys: bool) -> Iterator[pd.DataFrame]:
+                 keep_keys: bool, vintage: datetime | None) -> Iterator[pd.DataFrame]:
     options = {"block_size": block_size} if block_size else {}
     reader = BlsDataReader(stream, source=source, footnotes=True, exact=True, **options)
     keys = _UniqueKeys(source, reader.series_names, keep_keys)
@@ -82,12 +85,12 @@ def _data_frames(stream: IO[bytes], source: str, row_group_rows: int, block_size
         pending.append(block)
         rows += len(block)
         if rows >= row_group_rows:
-            yield _frame(reader, pending)
+            yield _frame(reader, pending, vintage)
             produced, pending, rows = True, [], 0
     _check(reader, source)
     keys.finish()
     if pending or not produced:
-        yield _frame(reader, pending)
+        yield _frame(reader, pending, vintage)
 
 
 def _prefetched[T](items: Iterable[T]) -> Iterator[T]:
@@ -242,7 +245,7 @@ class _UniqueKeys:
         self.last_period[series[last]] = period[last]
 
 
-def _frame(reader: BlsDataReader, blocks: list[Block]) -> pd.DataFrame:
+def _frame(reader: BlsDataReader, blocks: list[Block], vintage: datetime | None) -> pd.DataFrame:
     import numpy as np
     import pandas as pd
 
@@ -255,6 +258,7 @@ def _frame(reader: BlsDataReader, blocks: list[Block]) -> pd.DataFrame:
         "period": _categorical(joined("period", np.uint64), period_name),
         "value": decimal_bytes(joined("whole", np.int64), joined("fraction", np.int64), VALUE_DECIMAL),
         "footnote_codes": _footnotes(blocks),
+        "vintage": timestamps(vintage, sum(len(b) for b in blocks)),
     })
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -38,6 +39,14 @@ class Decimal:
     def width(self) -> int:
         """Bytes per cell: the fewest whose two's complement holds every value of the precision."""
         return next(n for n in range(1, 17) if 2 ** (8 * n - 1) > 10**self.precision)
+
+
+def timestamps(moment: datetime | None, rows: int) -> np.ndarray:
+    """A TIMESTAMP column of `rows` times `moment` (UTC, microseconds; None: NULL)."""
+    import numpy as np
+
+    stamp = np.datetime64(moment.astimezone(UTC).replace(tzinfo=None), "us") if moment else np.datetime64("NaT", "us")
+    return np.full(rows, stamp, dtype="datetime64[us]")
 
 
 def decimal_bytes(whole: np.ndarray, fraction: np.ndarray, decimal: Decimal) -> np.ndarray:

@@ -11,14 +11,13 @@ import hashlib
 import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.core.errors import PipelineError
 from chalicelib.core.log import log_event
 from chalicelib.lake import tables
-from chalicelib.lake.parquet import Decimal, cell_ints, write_parquet
+from chalicelib.lake.parquet import Decimal, cell_ints, timestamps, write_parquet
 
 if TYPE_CHECKING:
     import numpy as np
@@ -379,9 +378,7 @@ def _frame(context: dict[str, Any], series: Any, year: Any, period: Any, previou
     rows = len(year)
 
     def moment(name: str) -> np.ndarray:
-        when = context.get(name)
-        stamp = np.datetime64(when.astimezone(UTC).replace(tzinfo=None), "us") if when else np.datetime64("NaT", "us")
-        return np.full(rows, stamp, dtype="datetime64[us]")
+        return timestamps(context.get(name), rows)
 
     return pd.DataFrame({
         "series_id": np.asarray(series, dtype=object), "year": np.asarray(year, dtype=np.int32),

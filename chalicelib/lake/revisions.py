@@ -11,21 +11,24 @@ version) against the newly converted partition and stores one row per observatio
 first version of a file gets an object with no rows: it records the vintage only.
 
 **Publication protocol** (the revision rows and the new partition are published together):
+0. `stamp` fixes the new version's vintage: the source's Last-Modified, moved to one second after the
+   previous version's vintage if it is not later (vintages order releases: strictly increasing).
 1. `prepare` writes the revisions object R, keyed by (vintage, new version, previous version).
    If R is already there with the same previous version (a retry after a crash), it is reused.
 2. The caller registers the Glue partitions (data file and release) — before 3, because a retry
    that finds the partition current does nothing more.
-3. The caller writes the partition P, conditional on the version of P that was diffed
-   (`if_match` its ETag, or create-only), with metadata naming R (`revisions`), its `vintage`
-   and the `previous-version`. If that condition fails (another writer moved P), `abandon`
-   deletes R and the caller starts again from the new P.
+3. The caller writes the partition P — its rows carry the `vintage` column — conditional on the
+   version of P that was diffed (`if_match` its ETag, or create-only), with metadata naming R
+   (`revisions`), its `vintage` and the `previous-version`. If that condition fails (another writer
+   moved P), `abandon` deletes R and the caller starts again from the new P.
 4. `finish` deletes stale objects (`tidy`): objects of the file diffed against the same previous
    version, from its vintage on, not named by P (left by a crash between 1 and 3 followed by a new
    change, or by a writer that lost the race in 3). It runs again on the "unchanged" path, so a
    crash after 3 is repaired by the next delivery.
-A crash between 1 and 3 leaves R visible while P still holds the previous version until the
-message is redelivered (SQS retries it): the as-of rule then already answers with the new
-values for dates after the vintage, and nothing is lost or counted twice.
+Writing P is the commit: readers take only **published** objects (`published_keys`, and the same rule
+in SQL, `queries/bls_revisions_published.sql`) — released no later than P's vintage and, of objects
+diffed against the same previous version, the latest. So R is invisible until P is written, whatever
+crashes in between, and an object left by a crash or a lost race never counts twice.
 
 The diff is a sort-merge over the two Parquet files read one row group at a time (both are in
 the source's order, which for BLS files is (series_id, year, period) ascending — checked while
@@ -47,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.core.errors import NotFound
+from chalicelib.core.layout import data_key
 from chalicelib.core.log import log_event
 from chalicelib.core.store import ObjectHead, Store
 from chalicelib.lake import tables
@@ -179,11 +183,33 @@ class Prepared:
                 "previous-vintage": self.summary.get("previous_vintage") or ""}
 
 
-def prepare(store: Store, survey: str, file: str, *, new_path: Path, source: ObjectHead, version: str,
-            previous: ObjectHead | None, workdir: Path, clock: Clock = utc_now) -> Prepared:
-    """Step 1: write (or reuse) the revisions object of `version` against the partition `previous`."""
+@dataclass(frozen=True)
+class Stamp:
+    """A new version's vintage (when the source published it), when the lake saw it, and the vintage of
+    the version it replaces (None: a first version, or a partition written before vintages were kept)."""
+
+    vintage: datetime
+    recorded_at: datetime
+    previous_vintage: datetime | None
+
+
+def stamp_version(source: ObjectHead, previous: ObjectHead | None, clock: Clock = utc_now) -> Stamp:
+    """Step 0: the source's Last-Modified (else the time seen), always after the previous version's
+    vintage (one second after it when not: the source's clock went back or did not move)."""
     recorded_at = clock().astimezone(UTC)  # to the microsecond: orders releases of the same second
     vintage = vintage_of(source, recorded_at)
+    previous_vintage = _parse_iso(previous.metadata.get("vintage")) if previous else None
+    if previous_vintage is not None and vintage <= previous_vintage:
+        log_event("vintage_moved", source=source.key, last_modified=_iso(vintage),
+                  previous_vintage=_iso(previous_vintage))
+        vintage = previous_vintage + timedelta(seconds=1)
+    return Stamp(vintage, recorded_at, previous_vintage)
+
+
+def prepare(store: Store, survey: str, file: str, *, new_path: Path, version: str, previous: ObjectHead | None,
+            stamp: Stamp, workdir: Path) -> Prepared:
+    """Step 1: write (or reuse) the revisions object of `version` against the partition `previous`."""
+    vintage, previous_vintage, recorded_at = stamp.vintage, stamp.previous_vintage, stamp.recorded_at
     previous_version = previous.metadata.get("source-version") if previous else None
     key = revisions_key(survey, file, vintage, version, previous_version)
     partition = RevisionsPartition(survey, file, release_name(vintage))
@@ -194,7 +220,6 @@ def prepare(store: Store, survey: str, file: str, *, new_path: Path, source: Obj
     if found is not None and found.metadata.get("previous-version", "") == (previous_version or ""):
         log_event("revisions_reused", key=key)
         return Prepared(key, partition, previous_version, json.loads(found.metadata.get("summary", "{}")), True)
-    previous_vintage = _parse_iso(previous.metadata.get("vintage")) if previous else None
     context = {"vintage": vintage, "previous_vintage": previous_vintage, "recorded_at": recorded_at}
     old_path = None
     if previous is not None:
@@ -259,23 +284,78 @@ def tidy(store: Store, survey: str, file: str, keep: str, previous_version: str 
     return stale
 
 
+# --------------------------------------------------------------------------- what is published
+
+
+def published_keys(keys: list[str], partition: ObjectHead | None) -> set[str]:
+    """Which of one file's revisions objects are published (module doc, "Writing P is the commit").
+
+    `partition`: the file's bls_data partition (None: there is none, so nothing is published). An object
+    counts when its release is no later than the partition's vintage (a partition without one predates
+    the rule: no bound) and it is the latest of the objects diffed against the same previous version.
+    """
+    if partition is None:
+        return set()
+    bound = _parse_iso(partition.metadata.get("vintage"))
+    latest: dict[str, tuple[str, str]] = {}
+    for key in keys:
+        parsed = parse_key(key)
+        if parsed is None or (bound is not None and release_time(parsed[2]) > bound):
+            continue
+        source = key.rsplit(".from-", 1)[-1]
+        latest[source] = max(latest.get(source, (parsed[2], key)), (parsed[2], key))
+    return {key for _, key in latest.values()}
+
+
+class Publication:
+    """`published_keys` over many files, reading each file's partition once (when first asked)."""
+
+    def __init__(self, store: Store, keys: list[str]) -> None:
+        self.store = store
+        self.files: dict[tuple[str, str], list[str]] = {}
+        for key in keys:
+            if parsed := parse_key(key):
+                self.files.setdefault((parsed[0], parsed[1]), []).append(key)
+        self.known: dict[tuple[str, str], set[str]] = {}
+
+    def __contains__(self, key: str) -> bool:
+        parsed = parse_key(key)
+        if parsed is None:
+            return False
+        survey, file = parsed[0], parsed[1]
+        if (survey, file) not in self.known:
+            try:
+                head: ObjectHead | None = self.store.head(tables.Partition(
+                    tables.BLS_DATA, data_key(survey, file), survey, file).key)
+            except NotFound:
+                head = None
+            self.known[(survey, file)] = published_keys(self.files.get((survey, file), []), head)
+        return key in self.known[(survey, file)]
+
+
 # --------------------------------------------------------------------------- reading summaries
 
 
 def release_summaries(store: Store, survey: str, *, since: datetime | None = None,
                       limit: int = 50) -> list[dict[str, Any]]:
-    """The release summaries of a survey's files (newest release first, at most `limit`)."""
+    """The published release summaries of a survey's files (newest release first, at most `limit`)."""
+    keys = [info.key for info in store.list(survey_prefix(survey))]
+    published = Publication(store, keys)
     found = []
-    for info in store.list(survey_prefix(survey)):
-        parsed = parse_key(info.key)
+    for key in keys:
+        parsed = parse_key(key)
         if parsed is None:
             continue
         if since is not None and release_time(parsed[2]) < since:
             continue
-        found.append((parsed[2], info.key))
+        found.append((parsed[2], key))
     found.sort(reverse=True)
-    summaries = []
-    for _, key in found[:limit]:
+    summaries: list[dict[str, Any]] = []
+    for _, key in found:
+        if len(summaries) == limit:
+            break
+        if key not in published:
+            continue
         try:
             head = store.head(key)
         except NotFound:
@@ -289,15 +369,16 @@ def release_summaries(store: Store, survey: str, *, since: datetime | None = Non
 
 
 def latest_summaries(store: Store, limit: int = 10) -> list[dict[str, Any]]:
-    """The newest release summaries over every survey (for the dashboard's status)."""
-    found = []
-    for info in store.list(tables.table_prefix(tables.BLS_REVISIONS)):
-        parsed = parse_key(info.key)
-        if parsed is not None:
-            found.append((parsed[2], info.key))
-    found.sort(reverse=True)
-    out = []
-    for _, key in found[:limit]:
+    """The newest published release summaries over every survey (for the dashboard's status)."""
+    keys = [info.key for info in store.list(tables.table_prefix(tables.BLS_REVISIONS))]
+    published = Publication(store, keys)
+    found = sorted(((parsed[2], key) for key in keys if (parsed := parse_key(key))), reverse=True)
+    out: list[dict[str, Any]] = []
+    for _, key in found:
+        if len(out) == limit:
+            break
+        if key not in published:
+            continue
         try:
             out.append({**json.loads(store.head(key).metadata.get("summary", "{}")), "key": key})
         except (NotFound, ValueError):
@@ -314,7 +395,9 @@ def series_revisions(store: Store, survey: str, file: str, series_id: str, perio
     """
     import tempfile
 
-    keys = sorted((parse_key(i.key) or ("", "", ""))[2] + "\0" + i.key for i in store.list(file_prefix(survey, file)))
+    listed = [info.key for info in store.list(file_prefix(survey, file))]
+    published = Publication(store, listed)
+    keys = sorted((parse_key(key) or ("", "", ""))[2] + "\0" + key for key in listed if key in published)
     observations: dict[tuple[int, str], dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as folder:
         for entry in keys[:max_releases]:

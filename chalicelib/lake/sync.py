@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -172,16 +173,17 @@ def _sync_data(store: Store, partition: Partition, source: ObjectHead, version: 
     """
     key = partition.source_key
     started = time.monotonic()
+    stamp = revisions.stamp_version(source, silver, clock)
     with tempfile.TemporaryDirectory(dir=tmp_dir) as folder:
         new_path = Path(folder) / "new.parquet"
         with open(new_path, "wb") as spool:
             try:
-                rows = _convert(store, partition, spool)
+                rows = _convert(store, partition, spool, vintage=stamp.vintage)
             except PipelineError as error:
                 log_error("lake_failed", error, source=key)
                 raise LakeFailed(f"{key}: not converted, the silver layer keeps its previous state: {error}") from error
-        prepared = revisions.prepare(store, partition.survey, partition.file, new_path=new_path, source=source,
-                                     version=version, previous=silver, workdir=Path(folder), clock=clock)
+        prepared = revisions.prepare(store, partition.survey, partition.file, new_path=new_path, version=version,
+                                     previous=silver, stamp=stamp, workdir=Path(folder))
         if catalog is not None:  # registered before the partition is written: a retry after a crash finds
             catalog.add(partition)  # the partition current ("unchanged") and would not register them
             catalog.add(prepared.partition)
@@ -211,25 +213,26 @@ def _delete(store: Store, partition: Partition, catalog: Catalog | None) -> Lake
     return LakeResult("deleted", partition.source_key, partition.key)
 
 
-def _convert(store: Store, partition: Partition, out: IO[bytes]) -> int:
-    """Write the partition's Parquet to `out`; return its row count."""
+def _convert(store: Store, partition: Partition, out: IO[bytes], *, vintage: datetime | None = None) -> int:
+    """Write the partition's Parquet to `out`; return its row count (`vintage`: bls_data's column)."""
     if partition.table == tables.POPULATION:
         return write_parquet(out, [_population_frame(store.read(POPULATION_KEY).body)], statistics=("year",))
     if partition.table == tables.BLS_DATA:
         try:
-            return _convert_data(store, partition, out, keep_keys=False)
+            return _convert_data(store, partition, out, keep_keys=False, vintage=vintage)
         except convert.OutOfOrder:  # not sorted: convert again keeping every key (see convert._UniqueKeys)
             out.seek(0)
             out.truncate()
-            return _convert_data(store, partition, out, keep_keys=True)
+            return _convert_data(store, partition, out, keep_keys=True, vintage=vintage)
     with store.open(partition.source_key) as stream:
         return write_parquet(out, convert.series_row_groups(stream, partition.source_key),
                              statistics=convert.SERIES_STATISTICS)
 
 
-def _convert_data(store: Store, partition: Partition, out: IO[bytes], *, keep_keys: bool) -> int:
+def _convert_data(store: Store, partition: Partition, out: IO[bytes], *, keep_keys: bool,
+                  vintage: datetime | None) -> int:
     with store.open(partition.source_key) as stream:
-        groups = convert.data_row_groups(stream, partition.source_key, keep_keys=keep_keys)
+        groups = convert.data_row_groups(stream, partition.source_key, keep_keys=keep_keys, vintage=vintage)
         return write_parquet(out, groups, convert.DATA_DECIMALS, convert.DATA_STATISTICS)
 
 

@@ -26,7 +26,8 @@ VALUE_PRECISION, VALUE_SCALE = 24, 6
 # partition columns (folder names, strings). The Glue tables and the DuckDB views use these.
 COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     BLS_DATA: (("series_id", "string"), ("year", "int"), ("period", "string"),
-               ("value", f"decimal({VALUE_PRECISION},{VALUE_SCALE})"), ("footnote_codes", "string")),
+               ("value", f"decimal({VALUE_PRECISION},{VALUE_SCALE})"), ("footnote_codes", "string"),
+               ("vintage", "timestamp")),  # the version's vintage (lake.revisions): the same in every row
     BLS_SERIES: (("series_id", "string"), ("series_title", "string"), ("footnote_codes", "string"),
                  ("begin_year", "int"), ("begin_period", "string"), ("end_year", "int"), ("end_period", "string"),
                  ("codes", "string")),

@@ -847,11 +847,12 @@ def test_athena_workgroup_is_enforced_encrypted_and_capped(stack: Synthesized) -
 
 
 def test_named_queries_are_the_report_sql(stack: Synthesized) -> None:
-    from chalicelib.lake.queries import report_queries
+    from chalicelib.lake.queries import report_queries, revision_queries
 
     workgroup_id, _ = stack.one("AWS::Athena::WorkGroup")
     queries = {q["Properties"]["Name"]: q["Properties"] for q in stack.resources("AWS::Athena::NamedQuery").values()}
     expected = report_queries(Settings()) | {f"gold_{name}": sql for name, sql in gold_queries().items()}
+    expected |= revision_queries()
     assert set(queries) == {f"bls-pipeline-dev-{name.replace('_', '-')}" for name in expected}
     for name, sql in expected.items():
         query = queries[f"bls-pipeline-dev-{name.replace('_', '-')}"]

@@ -125,7 +125,7 @@ def test_tables_exist_before_anything_was_converted(tmp_path, capsys):
         assert run_query(tmp_path / "empty", f"SELECT count(*) FROM {table}").rows == [(0,)]
     assert main(["query", "--store", str(tmp_path / "empty"), "--json", "SELECT * FROM bls_data"]) == 0
     assert json.loads(capsys.readouterr().out) == {
-        "columns": ["series_id", "year", "period", "value", "footnote_codes", "survey", "file"], "rows": []}
+        "columns": ["series_id", "year", "period", "value", "footnote_codes", "vintage", "survey", "file"], "rows": []}
 
 
 def test_query_on_a_store_folder_that_does_not_exist_says_so_and_how_to_fill_it(tmp_path, capsys):

@@ -67,6 +67,10 @@ def mirror_put(store: Any, key: str, body: bytes, last_modified: str | None = No
     store.put(key, body, metadata=metadata, content_type="text/plain")
 
 
+def published_count(root: Path) -> int:
+    return run_query(root, "SELECT count(*) FROM bls_revisions_published").rows[0][0]
+
+
 def revision_keys(store: Any) -> list[str]:
     return sorted(info.key for info in store.list("silver/bls_revisions/"))
 
@@ -120,6 +124,15 @@ def test_vintages_are_the_sources_last_modified_and_the_first_version_records_no
     firsts = [k for k in keys if k.endswith(".from-none.parquet")]
     assert len(keys) == 4 and len(firsts) == 2 and all("release=20250904T123000Z" in k for k in firsts)
     assert all(store.head(k).metadata["rows"] == "0" for k in firsts)  # the first version: the vintage only
+
+
+def test_each_partition_row_carries_its_versions_vintage(two_runs):
+    root, _, _ = two_runs
+    rows = run_query(root, "SELECT file, vintage, count(*) FROM bls_data GROUP BY ALL ORDER BY file").rows
+    new = VINTAGES[NEW].replace(tzinfo=None)
+    assert rows == [(f, new, len(observations((PR / NEW / f).read_bytes()))) for f in DATA_FILES]
+    as_of = run_query(root, "SELECT DISTINCT file, vintage FROM bls_data ORDER BY file", as_of="2026-01-01").rows
+    assert as_of == [(f, VINTAGES[OLD].replace(tzinfo=None)) for f in DATA_FILES]  # the version current then
 
 
 def test_as_of_a_date_between_the_vintages_answers_the_older_values(two_runs):
@@ -193,6 +206,15 @@ def test_a_crash_between_the_two_writes_is_finished_by_the_retry_without_duplica
     written = revision_keys(local_store)
     assert len(written) == 2
     etag = local_store.head(written[1]).etag
+    # AND nothing of it is published: not in the published view, the as-of answers, the API's summaries
+    assert len(recorded(local_store.root, "pr.data.0.Current")) > 1000  # the raw table holds the rows
+    assert published_count(local_store.root) == 0
+    old_values = run_query(local_store.root, "SELECT series_id, year, period, value FROM bls_data").rows
+    assert run_query(local_store.root, "SELECT series_id, year, period, value FROM bls_data",
+                     as_of="2025-12-01").rows == old_values
+    assert [s["release"] for s in revisions.release_summaries(local_store, "pr")] == ["20250904T123000Z"]
+    assert [s["release"] for s in revisions.latest_summaries(local_store)] == ["20250904T123000Z"]
+    assert revisions.series_revisions(local_store, "pr", "pr.data.0.Current", "PRS85006092") == []
     # WHEN the message is redelivered
     result = sync_source(local_store, key, clock=lambda: datetime(2026, 8, 8, tzinfo=UTC))
     # THEN the same object is reused (not rewritten), the partition names it, nothing is duplicated
@@ -202,7 +224,8 @@ def test_a_crash_between_the_two_writes_is_finished_by_the_retry_without_duplica
     rows = recorded(local_store.root, "pr.data.0.Current")
     assert set(rows) == expected_revisions((PR / OLD / "pr.data.0.Current").read_bytes(),
                                            (PR / NEW / "pr.data.0.Current").read_bytes())
-    assert len(rows) == len(set(rows))
+    assert len(rows) == len(set(rows)) == published_count(local_store.root)  # published with the partition
+    assert [s["release"] for s in revisions.latest_summaries(local_store)] == ["20260806T123000Z", "20250904T123000Z"]
     # AND another delivery changes nothing
     assert sync_source(local_store, key).action == "unchanged" and revision_keys(local_store) == written
 
@@ -233,6 +256,56 @@ def test_a_revisions_object_left_by_a_crash_goes_when_the_source_changed_again(l
         ("A", 2020, "M02", Decimal("2"), None, "removed", None, None),
         ("A", 2020, "M03", None, Decimal("3"), "added", None, None),
     ]
+
+
+def test_an_object_left_by_a_crash_is_never_published_even_before_it_is_deleted(local_store, monkeypatch):
+    # GIVEN v1 converted, then v2's revisions object written by an invocation that died before the partition
+    key = "bls/xx/xx.data.0.Current"
+    header = b"series_id\tyear\tperiod\tvalue\tfootnote_codes\r\n"
+    v1 = header + b"A\t2020\tM01\t1.0\t\r\nA\t2020\tM02\t2.0\t\r\n"
+    v2 = header + b"A\t2020\tM01\t1.5\t\r\nA\t2020\tM02\t2.0\t\r\n"
+    v3 = header + b"A\t2020\tM01\t1.0\t\r\nA\t2020\tM03\t3.0\t\r\n"
+    mirror_put(local_store, key, v1, "Wed, 01 Jan 2025 00:00:00 GMT")
+    sync_source(local_store, key)
+    mirror_put(local_store, key, v2, "Thu, 02 Jan 2025 00:00:00 GMT")
+    real_put, real_delete = local_store.put, local_store.delete_many
+    monkeypatch.setattr(local_store, "put", lambda name, *a, **k: (_ for _ in ()).throw(StoreError("stopped"))
+                        if name.startswith("silver/bls_data/") else real_put(name, *a, **k))
+    with pytest.raises(StoreError):
+        sync_source(local_store, key)
+    monkeypatch.setattr(local_store, "put", real_put)
+    # WHEN v3 is published and converted by an invocation that dies before it deletes the orphan
+    monkeypatch.setattr(local_store, "delete_many", lambda keys: None)
+    mirror_put(local_store, key, v3, "Fri, 03 Jan 2025 00:00:00 GMT")
+    sync_source(local_store, key)
+    monkeypatch.setattr(local_store, "delete_many", real_delete)
+    # THEN the orphan (v1 -> v2) is still stored, but only the chain v1 -> v3 is published
+    assert len(revision_keys(local_store)) == 3 and len(recorded(local_store.root, "xx.data.0.Current")) == 3
+    published = run_query(local_store.root, "SELECT year, period, previous_value, value, change "
+                          "FROM bls_revisions_published ORDER BY period").rows
+    assert published == [(2020, "M02", Decimal("2"), None, "removed"), (2020, "M03", None, Decimal("3"), "added")]
+    assert [s["release"] for s in revisions.release_summaries(local_store, "xx")] == [
+        "20250103T000000Z", "20250101T000000Z"]
+    # AND as of Jan 2 the values are v1's (the orphan's v2 was never published)
+    assert run_query(local_store.root, "SELECT period, value FROM bls_data ORDER BY period",
+                     as_of="2025-01-02").rows == [("M01", Decimal("1")), ("M02", Decimal("2"))]
+
+
+def test_a_version_whose_last_modified_goes_back_gets_a_vintage_after_the_previous_one(local_store):
+    # GIVEN a first version of Jan 2, then a new version whose Last-Modified says Jan 1
+    key = "bls/yy/yy.data.0.Current"
+    header = b"series_id\tyear\tperiod\tvalue\tfootnote_codes\r\n"
+    mirror_put(local_store, key, header + b"A\t2020\tM01\t1\t\r\n", "Thu, 02 Jan 2025 00:00:00 GMT")
+    sync_source(local_store, key)
+    mirror_put(local_store, key, header + b"A\t2020\tM01\t2\t\r\n", "Wed, 01 Jan 2025 00:00:00 GMT")
+    sync_source(local_store, key)
+    # THEN its vintage is one second after the previous one, in the partition's rows and in bls_revisions
+    assert run_query(local_store.root, "SELECT DISTINCT vintage FROM bls_data").rows == [(datetime(2025, 1, 2, 0, 0, 1),)]
+    assert run_query(local_store.root, "SELECT vintage, previous_vintage FROM bls_revisions_published").rows == [
+        (datetime(2025, 1, 2, 0, 0, 1), datetime(2025, 1, 2))]
+    # AND the as-of answers keep the order in which the versions were published
+    for moment, value in (("2025-01-02T00:00:00Z", "1"), ("2025-01-02T00:00:01Z", "2")):
+        assert run_query(local_store.root, "SELECT value FROM bls_data", as_of=moment).rows == [(Decimal(value),)]
 
 
 def test_footnote_only_changes_are_revisions_and_unsorted_files_give_the_same_rows(local_store):
@@ -353,16 +426,19 @@ def test_values_are_compared_and_stored_to_the_last_digit(local_store):
 def test_the_documented_athena_query_answers_as_the_as_of_option(two_runs):
     import re
 
+    from chalicelib.lake.queries import AS_OF_EXAMPLE, revision_queries
     from support.paths import REPO
 
     root, _, _ = two_runs
     text = (REPO / "docs" / "lake.md").read_text()
-    documented = re.search(r"```sql\n(WITH later AS.*?)```", text, re.S).group(1)
-    assert "TIMESTAMP '2026-01-01 23:59:59.999999'" in documented
+    documented = re.search(r"```sql\n(WITH bls_data_as_of AS \(\n.*?)```", text, re.S).group(1)
+    saved = revision_queries()["bls_data_as_of"]  # the Athena saved query (test_infra: the stack's text)
+    assert AS_OF_EXAMPLE == "2026-01-01 23:59:59.999999" and saved.count(f"TIMESTAMP '{AS_OF_EXAMPLE}'") == 2
+    query = re.sub(r"    -- the saved query .*\n", lambda _: saved + "\n", documented)
     same = ("SELECT year, value FROM bls_data WHERE survey = 'pr' AND file = 'pr.data.0.Current' "
             "AND series_id = 'PRS85006092' AND period = 'Q01' ORDER BY year")
-    assert run_query(root, documented).rows == run_query(root, same, as_of="2026-01-01").rows
-    assert run_query(root, documented).rows != run_query(root, same).rows
+    assert run_query(root, query).rows == run_query(root, same, as_of="2026-01-01").rows
+    assert run_query(root, query).rows != run_query(root, same).rows
 
 
 def test_a_file_that_goes_back_and_forth_keeps_every_release(local_store):

@@ -18,6 +18,7 @@ from chalicelib.core.settings import Settings
 
 QUERY_DIR = Path(__file__).parent
 REPORT_QUERIES = ("population_stats", "best_years", "series_population")
+PUBLISHED_REVISIONS = "bls_revisions_published"  # the view of published_revisions_query (DuckDB; Athena: a named query)
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?$")
 
 
@@ -42,10 +43,25 @@ def _literal(text: str) -> str:
     return text.replace("'", "''")
 
 
+def published_revisions_query(*, data: str = "bls_data", revisions: str = "bls_revisions") -> str:
+    """`bls_revisions` as published (only objects whose partition is written; docs/lake.md), over the
+    tables `data` and `revisions`: for Athena and DuckDB alike."""
+    return Template((QUERY_DIR / "bls_revisions_published.sql").read_text()).substitute(data=data, revisions=revisions)
+
+
 def as_of_query(as_of: str, *, data: str = "bls_data", revisions: str = "bls_revisions") -> str:
     """`bls_data` as published at `as_of` (a timestamp text `YYYY-MM-DD HH:MM:SS[.ffffff]`, UTC), over the
     tables `data` (current values) and `revisions`: the rule of docs/lake.md, for Athena and DuckDB alike."""
     if not _TIMESTAMP.match(as_of):
         raise ValueError(f"not a timestamp: {as_of!r}")
+    published = published_revisions_query(data=data, revisions=revisions)
     return Template((QUERY_DIR / "bls_data_as_of.sql").read_text()).substitute(
-        as_of=as_of, data=data, revisions=revisions)
+        as_of=as_of, data=data, published=published.strip())
+
+
+AS_OF_EXAMPLE = "2026-01-01 23:59:59.999999"  # the end of 2026-01-01, UTC: edit it in the saved query
+
+
+def revision_queries() -> dict[str, str]:
+    """name → SQL of the revisions' saved queries: the published rows, and bls_data as of `AS_OF_EXAMPLE`."""
+    return {PUBLISHED_REVISIONS: published_revisions_query(), "bls_data_as_of": as_of_query(AS_OF_EXAMPLE)}
