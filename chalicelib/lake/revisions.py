@@ -11,7 +11,7 @@ version) against the newly converted partition and stores one row per observatio
 first version of a file gets an object with no rows: it records the vintage only.
 
 **Publication protocol** (the revision rows and the new partition are published together):
-0. `stamp` fixes the new version's vintage: the source's Last-Modified, moved to one second after the
+0. `stamp_version` fixes the new version's vintage: the source's Last-Modified, moved to one second after the
    previous version's vintage if it is not later (vintages order releases: strictly increasing).
 1. `prepare` writes the revisions object R, keyed by (vintage, new version, previous version).
    If R is already there with the same previous version (a retry after a crash), it is reused.
