@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import temp_bytes  # noqa: E402
 from mirror_bench import BIN, CONTACT, ROOT, MotoServer, _env, _high_water_kb  # noqa: E402
 
 from chalicelib.core.layout import BLS_PREFIX, BOOKKEEPING_SUFFIX  # noqa: E402
@@ -181,23 +182,6 @@ def run_mirror(store: str, source: str, env: dict[str, str], budget: float | Non
         if process.returncode != 0:
             raise RuntimeError(f"mirror exited {process.returncode}: {stderr.read()[-2000:].decode()}")
     return json.loads(text), seconds, peak_kb / 1024, peak_tmp / 1e6
-
-
-def temp_bytes(pid: int, tmp: Path) -> int:
-    """Bytes in the files `pid` holds open under `tmp` (temp files are unlinked, so they are found
-    through /proc/<pid>/fd, not by listing the folder)."""
-    total = 0
-    try:
-        descriptors = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
-        return 0
-    for fd in descriptors:
-        try:
-            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith(str(tmp)):
-                total += os.stat(f"/proc/{pid}/fd/{fd}").st_size
-        except OSError:
-            continue
-    return total
 
 
 def sync_until_complete(backend: str, store: str, server: TreeServer, env: dict[str, str], budget: float,
