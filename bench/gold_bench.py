@@ -1,7 +1,7 @@
 """Benchmark the gold layer on a large BLS data file against DuckDB (see bench/README.md, "Gold layer").
 
-    python bench/gold_bench.py [--mb 520 | --data FILE | --tree 62] [--only STEP] [--duckdb-memory-limit 4GB]
-                               [--keep]
+    python bench/gold_bench.py [--mb 520 | --data FILE | --tree 62] [--reuse KEPT] [--only STEP]
+                               [--duckdb-memory-limit 4GB] [--keep]
 
 Generates a BLS-format file (bench/generate_bls.py) — or, with `--tree N`, the data files of the
 every-survey tree (bench/every_survey_bench.py's plan, N surveys, BLS rows) — in a local store, builds
@@ -224,6 +224,8 @@ def main() -> int:
     parser.add_argument("--mb", type=float, default=520.0, help="size of the generated file in MiB (default 520)")
     parser.add_argument("--data", type=Path, help="use this BLS data file instead of generating one")
     parser.add_argument("--tree", type=int, metavar="SURVEYS", help="the every-survey tree's data files instead")
+    parser.add_argument("--reuse", type=Path, help="the store of a kept run's folder (silver built); with --tree "
+                        "if it was a tree")
     parser.add_argument("--only", choices=STEPS, help="run only this step")
     parser.add_argument("--duckdb-memory-limit", default="", help="DuckDB's memory_limit (e.g. 2GB; default: its own)")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
@@ -234,8 +236,11 @@ def main() -> int:
         return 0
     folder = Path(tempfile.mkdtemp(prefix="gold-bench-"))
     try:
-        store, title = write_tree(folder, args.tree) if args.tree else write_file(args, folder)
-        build_silver(store, folder)
+        if args.reuse:  # a kept run's store, silver built
+            store, title = args.reuse / "store", f"the store kept in {args.reuse}"
+        else:
+            store, title = write_tree(folder, args.tree) if args.tree else write_file(args, folder)
+            build_silver(store, folder)
         results = {}
         for name in [args.only] if args.only else STEPS:
             print(f"running {name} ...", file=sys.stderr)
