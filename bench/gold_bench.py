@@ -236,8 +236,9 @@ def main() -> int:
         return 0
     folder = Path(tempfile.mkdtemp(prefix="gold-bench-"))
     try:
-        if args.reuse:  # a kept run's store, silver built
+        if args.reuse:  # a kept run's store, silver built; its gold goes (the project step builds it again)
             store, title = args.reuse / "store", f"the store kept in {args.reuse}"
+            shutil.rmtree(store / "gold", ignore_errors=True)
         else:
             store, title = write_tree(folder, args.tree) if args.tree else write_file(args, folder)
             build_silver(store, folder)
