@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import temp_bytes  # noqa: E402
 from mirror_bench import BIN, CONTACT, ROOT, MotoServer, _env, _high_water_kb  # noqa: E402
 
 from chalicelib.core.layout import BLS_PREFIX, BOOKKEEPING_SUFFIX  # noqa: E402
@@ -76,26 +77,30 @@ def write_data(path: Path, size: int, seed: str) -> None:
             left -= len(_BLOCK)
 
 
+def survey_plan(index: int, survey: str, big_mb: int, large_mb: int) -> dict[str, int]:
+    """{file name: size in bytes} of the `index`-th survey of the tree."""
+    plan = {f"{survey}.{kind}": 200 + (index * 37 + k * 11) % 700
+            for k, kind in enumerate(("area", "footnote", "period", "seasonal", "measure", "sector",
+                                      "datatype", "industry", "state", "txt"))}  # tiny
+    plan |= {f"{survey}.series": 400_000 + index * 5_000,
+             f"{survey}.data.0.Current": 3_000_000 + index * 20_000,
+             f"{survey}.data.1.AllData": 4_000_000 + index * 30_000,
+             f"{survey}.contacts": 2_000, f"{survey}.data.2.Summary": 600_000,
+             f"{survey}.data.3.Extra": 900_000, f"{survey}.item": 40_000}
+    if survey == "cb":
+        plan[f"{survey}.series"] = big_mb * 1024 * 1024  # like cb.series, the biggest real file
+    if index < 8:
+        plan[f"{survey}.data.9.Large"] = large_mb * 1024 * 1024
+    return plan
+
+
 def generate_tree(root: Path, surveys: int, big_mb: int, large_mb: int = 120) -> dict[str, int]:
     """Write the tree; return {path under the root: size} of the files a mirror must hold."""
-    names = survey_names(surveys)
     sizes: dict[str, int] = {}
-    for index, survey in enumerate(names):
+    for index, survey in enumerate(survey_names(surveys)):
         folder = root / survey
         folder.mkdir(parents=True)
-        plan = {f"{survey}.{kind}": 200 + (index * 37 + k * 11) % 700
-                for k, kind in enumerate(("area", "footnote", "period", "seasonal", "measure", "sector",
-                                          "datatype", "industry", "state", "txt"))}  # tiny
-        plan |= {f"{survey}.series": 400_000 + index * 5_000,
-                 f"{survey}.data.0.Current": 3_000_000 + index * 20_000,
-                 f"{survey}.data.1.AllData": 4_000_000 + index * 30_000,
-                 f"{survey}.contacts": 2_000, f"{survey}.data.2.Summary": 600_000,
-                 f"{survey}.data.3.Extra": 900_000, f"{survey}.item": 40_000}
-        if survey == "cb":
-            plan[f"{survey}.series"] = big_mb * 1024 * 1024  # like cb.series, the biggest real file
-        if index < 8:
-            plan[f"{survey}.data.9.Large"] = large_mb * 1024 * 1024
-        for name, size in plan.items():
+        for name, size in survey_plan(index, survey, big_mb, large_mb).items():
             write_data(folder / name, size, name)
             sizes[f"{survey}/{name}"] = size
     (root / "compressed").mkdir()
@@ -181,23 +186,6 @@ def run_mirror(store: str, source: str, env: dict[str, str], budget: float | Non
         if process.returncode != 0:
             raise RuntimeError(f"mirror exited {process.returncode}: {stderr.read()[-2000:].decode()}")
     return json.loads(text), seconds, peak_kb / 1024, peak_tmp / 1e6
-
-
-def temp_bytes(pid: int, tmp: Path) -> int:
-    """Bytes in the files `pid` holds open under `tmp` (temp files are unlinked, so they are found
-    through /proc/<pid>/fd, not by listing the folder)."""
-    total = 0
-    try:
-        descriptors = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
-        return 0
-    for fd in descriptors:
-        try:
-            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith(str(tmp)):
-                total += os.stat(f"/proc/{pid}/fd/{fd}").st_size
-        except OSError:
-            continue
-    return total
 
 
 def sync_until_complete(backend: str, store: str, server: TreeServer, env: dict[str, str], budget: float,

@@ -22,9 +22,9 @@ HEADER = "series_id        \tyear\tperiod\t       value\tfootnote_codes\r\n"
 YEARS = range(1995, 2027)
 
 
-def series_lines(number: int, rng: random.Random) -> list[str]:
+def series_lines(number: int, rng: random.Random, prefix: str = "PRS") -> list[str]:
     """All lines of one series."""
-    series_id = f"PRS{number:08d}".ljust(17)
+    series_id = f"{prefix}{number:08d}".ljust(17)
     kind = rng.random()
     annual_only = kind < 0.1
     flat = 0.1 <= kind < 0.12
@@ -56,19 +56,19 @@ def series_lines(number: int, rng: random.Random) -> list[str]:
     return lines
 
 
-def generate(path: Path, megabytes: float, seed: int = 1) -> int:
-    """Write the file; return its size in bytes."""
+def generate(path: Path, megabytes: float, seed: int = 1, prefix: str = "PRS", first: int = 30_000_000) -> int:
+    """Write the file (series ids `prefix` + 8 digits from `first`); return its size in bytes."""
     rng = random.Random(seed)
     target = int(megabytes * 1024 * 1024)
     written = 0
-    number = 30_000_000
+    number = first
     with open(path, "w", encoding="ascii", newline="") as out:
         out.write(HEADER)
         written += len(HEADER)
         while written < target:
             batch = []
             for _ in range(200):
-                batch.extend(series_lines(number, rng))
+                batch.extend(series_lines(number, rng, prefix))
                 number += 1
             text = "".join(batch)
             out.write(text)
