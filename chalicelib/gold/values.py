@@ -117,19 +117,17 @@ def check_range(name: str, values: np.ndarray, series: np.ndarray) -> None:
 
 def decimal_column(values: np.ndarray, present: np.ndarray | None = None) -> Any:
     """A gold decimal column from unscaled integers (`present` False → NULL), as the Parquet writer takes it:
-    an Int64 array while the type fits INT64 (p <= 18), else Python ints or None (FIXED_LEN_BYTE_ARRAY cells)."""
+    a nullable Int64 array, or Python ints and None where a value is wider than int64."""
     import numpy as np
     import pandas as pd
 
     mask = np.zeros(len(values), dtype=bool) if present is None else ~np.asarray(present, dtype=bool)
-    if VALUE_PRECISION > 18:
-        cells = np.empty(len(values), dtype=object)
-        cells[:] = [None if missing else int(v) for v, missing in zip(np.asarray(values).tolist(), mask.tolist())]
-        return pd.Series(cells, dtype=object)
-    data = np.asarray(values).astype(np.int64)
-    if present is None:
-        return data
-    return pd.arrays.IntegerArray(data, mask)
+    data = np.asarray(values)
+    if data.dtype != object:
+        return pd.arrays.IntegerArray(data.astype(np.int64), mask)
+    cells = data.copy()
+    cells[mask] = None
+    return pd.Series(cells, dtype=object)
 
 
 def half_even_mean(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:

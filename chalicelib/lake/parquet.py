@@ -81,6 +81,38 @@ def decimal_bytes(whole: np.ndarray, fraction: np.ndarray, decimal: Decimal) -> 
     return np.ascontiguousarray(cells[:, 16 - decimal.width :]).view(f"V{decimal.width}").reshape(n)
 
 
+def int_cells(values: np.ndarray, width: int) -> np.ndarray:
+    """Big-endian two's-complement cells (`S<width>`) of int64 values, vectorised (`width` bytes must hold them)."""
+    import numpy as np
+
+    n = len(values)
+    ints = np.asarray(values, dtype=np.int64)
+    cells = np.empty((n, max(width, 8)), dtype=np.uint8)
+    cells[:, -8:] = ints.astype(">i8").view(np.uint8).reshape(n, 8)
+    cells[:, :-8] = np.where(ints < 0, 0xFF, 0).astype(np.uint8)[:, None]
+    return np.ascontiguousarray(cells[:, cells.shape[1] - width:]).view(f"S{width}").reshape(n)
+
+
+def optional_cells(column: pd.Series, width: int) -> np.ndarray:
+    """An OPTIONAL decimal column's cells as fastparquet writes them: an object array of the cells' bytes
+    (numpy drops their trailing zero bytes; fastparquet pads them back to `width`), None where missing.
+
+    `column`: unscaled integers with missing values (a nullable integer array, or Python ints and
+    None). Vectorised while every value fits int64; wider values are encoded one by one.
+    """
+    import numpy as np
+
+    missing = column.isna().to_numpy()
+    present = column[~missing]
+    try:
+        cells = int_cells(present.to_numpy(dtype=np.int64), width).astype(object)
+    except (OverflowError, TypeError, ValueError):
+        cells = np.array([int(v).to_bytes(width, "big", signed=True) for v in present], dtype=object)
+    out = np.full(len(column), None, dtype=object)
+    out[~missing] = cells
+    return out
+
+
 def decimal_ints(cells: np.ndarray) -> list[int]:
     """The unscaled integers of FIXED_LEN_BYTE_ARRAY decimal cells (a (rows, width) uint8 array or an
     `S<width>`/`V<width>` array), exactly."""
@@ -184,9 +216,7 @@ class _RowGroup:
 
         column = self.frame[name]
         if name in self.nullable:
-            width = self.nullable[name].width
-            optional = [None if pd.isna(v) else int(v).to_bytes(width, "big", signed=True) for v in column]
-            return pd.Series(optional, name=name, dtype=object)
+            return pd.Series(optional_cells(column, self.nullable[name].width), name=name, dtype=object)
         if column.dtype.kind == "V":
             cells = column.to_numpy()
             return pd.Series(cells.view(f"S{cells.dtype.itemsize}"), name=name)

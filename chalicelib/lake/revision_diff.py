@@ -79,9 +79,14 @@ def _values(column: Any) -> np.ndarray:
 
 def _value_column(raw: np.ndarray, present: np.ndarray) -> Any:
     """Scaled integers (and where they exist) as a column `write_parquet` stores as the value type."""
+    import numpy as np
     import pandas as pd
 
-    return pd.Series([int(v) if p else None for v, p in zip(raw.tolist(), present.tolist())], dtype=object)
+    if raw.dtype != object:
+        return pd.arrays.IntegerArray(np.asarray(raw, dtype=np.int64), ~np.asarray(present, dtype=bool))
+    cells = raw.copy()
+    cells[~np.asarray(present, dtype=bool)] = None
+    return pd.Series(cells, dtype=object)
 
 
 def value_text(raw: int) -> str:
