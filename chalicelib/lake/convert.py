@@ -12,7 +12,7 @@
   written as DECIMAL(`VALUE_PRECISION`, `VALUE_SCALE`) in Parquet (a FIXED_LEN_BYTE_ARRAY of
   big-endian two's complement, `parquet.decimal_bytes`); no float is ever involved.
 - Parsing (threads) and writing run side by side: the next row group is parsed while the
-  previous one is encoded and compressed (`_prefetched`).
+  previous one is encoded and compressed (`core.prefetch.prefetched`).
 - Series files (columns differ by survey) become typed common columns + the others as a
   JSON object in `codes`; nothing is dropped, every text is trimmed; read strictly by
   `chalicelib.bls.series_file.series_chunks` (field counts, headers, lengths, UTF-8).
@@ -21,9 +21,7 @@
 from __future__ import annotations
 
 import json
-import queue
-import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 
@@ -31,6 +29,7 @@ from chalicelib.bls.data_file import Block, BlsDataReader
 from chalicelib.bls.periods import period_name
 from chalicelib.bls.series_file import SeriesChunk, four_digit_years, series_chunks
 from chalicelib.core.errors import SourceError
+from chalicelib.core.prefetch import prefetched
 from chalicelib.lake.parquet import Decimal, decimal_bytes, timestamps
 from chalicelib.lake.tables import BLS_SERIES, COLUMNS, VALUE_PRECISION, VALUE_SCALE
 
@@ -64,11 +63,11 @@ def data_row_groups(stream: IO[bytes], source: str, *, row_group_rows: int = ROW
 
     `value` holds `parquet.decimal_bytes` (FIXED_LEN_BYTE_ARRAY cells of DECIMAL(VALUE_PRECISION,
     VALUE_SCALE)). Yields at least one (possibly empty) frame; raises ConversionError at the first
-    bad block. The frames are made in a thread one ahead of the consumer (see `_prefetched`).
+    bad block. The frames are made in a thread one ahead of the consumer (`core.prefetch.prefetched`).
     Duplicate keys: see `_UniqueKeys`; `OutOfOrder` means "convert again with keep_keys=True".
     `vintage` (the version's, `revisions.stamp_version`; None: unknown) fills the `vintage` column.
     """
-    return _prefetched(_data_frames(stream, source, row_group_rows, block_size, keep_keys, vintage))
+    return prefetched(_data_frames(stream, source, row_group_rows, block_size, keep_keys, vintage))
 
 
 def _data_frames(stream: IO[bytes], source: str, row_group_rows: int, block_size: int | None,
@@ -91,50 +90,6 @@ def _data_frames(stream: IO[bytes], source: str, row_group_rows: int, block_size
     keys.finish()
     if pending or not produced:
         yield _frame(reader, pending, vintage)
-
-
-def _prefetched[T](items: Iterable[T]) -> Iterator[T]:
-    """`items`, produced in a thread one item ahead of the consumer (parse while the writer compresses).
-
-    Memory: one item more. An exception in the producer is raised here; closing this iterator
-    (the consumer failed) stops the producer after its current item.
-    """
-    handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        handoff.put(("item", item), timeout=0.5)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            handoff.put(("end", None))
-        except BaseException as error:  # noqa: BLE001 - handed to the consumer, raised there
-            handoff.put(("error", error))
-
-    worker = threading.Thread(target=produce, name="lake-rows", daemon=True)
-    worker.start()
-    try:
-        while True:
-            kind, value = handoff.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise value
-            yield value
-    finally:
-        stop.set()
-        while worker.is_alive():  # unblock a producer waiting to hand over
-            try:
-                handoff.get(timeout=0.1)
-            except queue.Empty:
-                pass
-        worker.join()
 
 
 def _check(reader: BlsDataReader, source: str) -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.core.errors import PipelineError
 from chalicelib.core.log import log_event
+from chalicelib.core.prefetch import prefetched
 from chalicelib.lake import tables
 from chalicelib.lake.parquet import Decimal, cell_ints, timestamps, write_parquet
 
@@ -296,7 +297,7 @@ def _merge_diff(old_path: Path | None, new_path: Path, context: dict[str, Any],
                 summary: Summary) -> Iterator[pd.DataFrame]:
     import numpy as np
 
-    old, new = _Side(_parts(old_path)), _Side(_parts(new_path))
+    old, new = _Side(prefetched(_parts(old_path))), _Side(prefetched(_parts(new_path)))  # read while merging
     while True:
         old.fill()
         new.fill()
