@@ -168,6 +168,7 @@ def write_tree(folder: Path, surveys: int) -> tuple[Path, str]:
     from every_survey_bench import survey_names, survey_plan
     from generate_bls import generate
 
+    from chalicelib.core.layout import data_key
     from chalicelib.core.store import LocalStore
 
     store, spool, files, size = LocalStore(folder / "store"), folder / "spool", 0, 0
@@ -181,7 +182,7 @@ def write_tree(folder: Path, surveys: int) -> tuple[Path, str]:
             with open(spool, "rb") as stream:
                 digest = hashlib.file_digest(stream, "sha256").hexdigest()
                 stream.seek(0)
-                store.put(f"bls/{survey}/{name}", stream, metadata={"sha256": digest})
+                store.put(data_key(survey, name), stream, metadata={"sha256": digest})
             files, size = files + 1, size + spool.stat().st_size
     spool.unlink()
     return store.root, f"the every-survey tree's data files ({surveys} surveys, {files} files, {size / 2**30:.2f} GiB)"
