@@ -34,6 +34,7 @@ def fill_store_from_pr(store: Store, store_url: str) -> Settings:
             bls_source_urls=server.base_url + PR_PATH,
             bls_contact="test@example.org",
             population_api_url=server.base_url + API_PATH + "?cube=acs_yg_total_population_1",
+            http_requests_per_second=1000.0,  # the local test server needs no pace (default: 1 per host)
         )
         assert run_mirror(settings, store).ok
         assert run_population(settings, store).ok
