@@ -130,6 +130,13 @@ def decimal_column(values: np.ndarray, present: np.ndarray | None = None) -> Any
     return pd.Series(cells, dtype=object)
 
 
+
+def text_column(values: Any) -> pd.Series:
+    """A gold text column (Python strings and None) as the Parquet writer takes it."""
+    import pandas as pd
+
+    return pd.Series(list(values), dtype=object)
+
 def half_even_mean(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """`sums / counts` rounded half-even to an integer (the value scale), exactly; counts > 0."""
     import numpy as np

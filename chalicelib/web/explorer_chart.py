@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from chalicelib.gold.read import BestYear, Observation
+from chalicelib.gold.answers import BestYear, Observation
 from chalicelib.web.chart import nice_ticks, value_tick_label, year_ticks
 
 WIDTH, HEIGHT = 1000, 320

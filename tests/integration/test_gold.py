@@ -279,12 +279,12 @@ def row_key(row: dict) -> tuple:
 
 
 def test_hash_passes_when_the_silver_files_have_no_statistics(local_store, tmp_path, monkeypatch):
-    from chalicelib.gold import build as gold_build
+    from chalicelib.gold import passes
 
     put_survey(local_store, generated_survey()["files"])
     build(local_store, SURVEY)
     before = read_table(local_store, tables.SERIES_ANNUAL, SURVEY, tmp_path)
-    monkeypatch.setattr(gold_build, "_series_bounds", lambda parquet: None)
+    monkeypatch.setattr(passes, "series_bounds", lambda parquet: None)
     for partition in tables.partitions(SURVEY):
         local_store.delete_many([partition.key])
     assert gold.sync_survey(local_store, SURVEY, pass_rows=10).passes > 1

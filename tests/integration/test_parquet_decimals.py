@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from chalicelib.gold.read import _read_parquet
+from chalicelib.gold.stored import read_parquet
 from chalicelib.lake.parquet import Decimal as DecimalType
 from chalicelib.lake.parquet import write_parquet
 
@@ -41,6 +41,6 @@ def test_nullable_decimals_read_back_exactly_in_duckdb(tmp_path: Path) -> None:
 
 def test_nullable_decimals_read_back_exactly_in_the_gold_reader(tmp_path: Path) -> None:
     # GIVEN the same file WHEN the explorer's reader reads it THEN the unscaled integers come back as written
-    frame, scales = _read_parquet(str(_written(tmp_path)), ["series_id", "value"])
+    frame, scales = read_parquet(str(_written(tmp_path)), ["series_id", "value"])
     assert frame["value"].tolist() == UNSCALED
     assert scales == {"value": 6}
