@@ -13,7 +13,9 @@ bench/common.py):
 
 - diff/project: `chalicelib.lake.revisions.write_revisions` — the sort-merge the lake runs;
 - diff/duckdb: DuckDB's full outer join of the two Parquet files on (series_id, year, period),
-  keeping rows whose value or footnote differ, written to Parquet (`COPY … TO`).
+  keeping rows whose value or footnote differ, written to Parquet (`COPY … TO`);
+- diff/duckdb-ranges: the same join run per range of series ids (about RANGE_ROWS rows of the new
+  partition each; one output file per range) — how DuckDB could run the diff in bounded memory.
 
 Both outputs are compared (row counts per change kind, and a checksum of the values).
 """
@@ -35,7 +37,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 from common import load_average, measure  # noqa: E402
 
-STEPS = ("diff/project", "diff/duckdb")
+STEPS = ("diff/project", "diff/duckdb", "diff/duckdb-ranges")
+RANGE_ROWS = 2_000_000  # rows of the new partition per DuckDB join in diff/duckdb-ranges
 DUCKDB_DIFF = """
 COPY (
     SELECT coalesce(n.series_id, o.series_id) AS series_id, coalesce(n."year", o."year") AS "year",
@@ -68,8 +71,35 @@ def step(name: str, old: str, new: str, out: str, memory_limit: str = "") -> Non
         connection.execute(f"SET temp_directory = '{Path(out).parent / 'duckdb.tmp'}'")
         if memory_limit:
             connection.execute(f"SET memory_limit = '{memory_limit}'")
-        connection.execute(DUCKDB_DIFF.format(old=old, new=new, out=target))
+        if name == "diff/duckdb":
+            connection.execute(DUCKDB_DIFF.format(old=old, new=new, out=target))
+        else:
+            target = duckdb_ranges(connection, old, new, Path(out).parent / "ranges")
     Path(out).write_text(json.dumps({"file": str(target)}))
+
+
+def duckdb_ranges(connection: object, old: str, new: str, folder: Path) -> str:
+    """DUCKDB_DIFF once per range of series ids (about RANGE_ROWS rows of the new partition each), a file
+    per range; the glob of the files."""
+    folder.mkdir()
+    counts = connection.execute(  # type: ignore[attr-defined]
+        f"SELECT series_id, count(*) FROM read_parquet('{new}') GROUP BY 1 ORDER BY 1").fetchall()
+    edges: list[str | None] = [None]
+    held = 0
+    for series_id, rows in counts:
+        if held and held + rows > RANGE_ROWS:
+            edges.append(series_id)
+            held = 0
+        held += rows
+    edges.append(None)
+    for number, (low, high) in enumerate(zip(edges, edges[1:])):
+        where = " AND ".join([*([f"series_id >= '{low}'"] if low else []), *([f"series_id < '{high}'"] if high else [])])
+        sides = {name: f"(SELECT * FROM read_parquet('{path}') WHERE {where or 'true'})"
+                 for name, path in (("old", old), ("new", new))}
+        sql = DUCKDB_DIFF.format(old="{old}", new="{new}", out=folder / f"{number}.parquet")
+        sql = sql.replace("read_parquet('{old}')", sides["old"]).replace("read_parquet('{new}')", sides["new"])
+        connection.execute(sql)  # type: ignore[attr-defined]
+    return str(folder / "*.parquet")
 
 
 def measure_step(name: str, old: Path, new: Path, folder: Path, memory_limit: str) -> dict[str, object]:

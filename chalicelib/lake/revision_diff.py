@@ -1,8 +1,9 @@
 """The diff of two versions of a `bls_data` partition (`chalicelib.lake.revisions` publishes it).
 
-A sort-merge over both Parquet files, one row group at a time per side, comparing the stored
-scaled integers (never floats); a file that is not sorted by (series_id, year, period) falls back
-to hashed passes. Values are read and written only through the small helpers of the first section.
+A sort-merge over both Parquet files, one row group at a time per side, comparing the values as
+stored (the decimal cells' bytes, or scaled integers where the two files encode them differently;
+never floats); a file that is not sorted by (series_id, year, period) falls back to hashed passes.
+Values are read and written only through the small helpers of the first section.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ LARGEST = 5  # revisions listed in a release summary
 MIN_BUFFER_ROWS = 250_000  # rows read ahead per side before a merge step
 BUCKETS_ROWS = 2_000_000  # rows per hashed pass when a file is not sorted
 REVISED, ADDED, REMOVED = "revised", "added", "removed"
+CHANGES = (REVISED, ADDED, REMOVED)
 
 
 class UnsortedInput(PipelineError):
@@ -38,8 +40,8 @@ class UnsortedInput(PipelineError):
 
 
 # --------------------------------------------------------------------------- values (isolated)
-# The silver value column is read as its stored scaled integers and written back the same way; only
-# these functions know that representation (DECIMAL(18,6) as INT64 today).
+# The silver value column is read as stored (FIXED_LEN_BYTE_ARRAY cells of DECIMAL(24,6) today; INT64 in
+# partitions written before issue 19) and written back as scaled integers; only these functions know that.
 
 VALUE_DECIMALS = {name: Decimal(tables.VALUE_PRECISION, tables.VALUE_SCALE) for name in ("previous_value", "value")}
 VALUE_WIDTH = Decimal(tables.VALUE_PRECISION, tables.VALUE_SCALE).width  # bytes of one value cell
@@ -69,13 +71,28 @@ def raw_reader(path: Path) -> Any:
 
 
 def _values(column: Any) -> np.ndarray:
-    """A row group's value column as comparable scaled integers."""
+    """A row group's value column as stored: FIXED_LEN_BYTE_ARRAY cells (`V<n>`) or INT64 scaled integers.
+
+    Cells are compared as they are (equal bytes, equal values: one encoding per file) and made into
+    integers (`_ints`) only for the rows that differ — most rows of a release are unchanged.
+    """
     import numpy as np
 
     raw = column.to_numpy()
-    if raw.dtype.kind == "V":  # FIXED_LEN_BYTE_ARRAY cells: int64, or Python ints where wider
-        return cell_ints(raw)
-    return np.asarray(raw, dtype=np.int64)
+    return raw if raw.dtype.kind == "V" else np.asarray(raw, dtype=np.int64)
+
+
+def _ints(values: np.ndarray) -> np.ndarray:
+    """Stored values (`_values`) as scaled integers: int64, or Python ints where wider."""
+    import numpy as np
+
+    return cell_ints(values) if values.dtype.kind == "V" else np.asarray(values, dtype=np.int64)
+
+
+def _comparable(old: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both sides in one representation: as stored when the files encode values alike, else integers
+    (a previous partition written before the value type widened)."""
+    return (old, new) if old.dtype == new.dtype else (_ints(old), _ints(new))
 
 
 def _value_column(raw: np.ndarray, present: np.ndarray) -> Any:
@@ -333,7 +350,8 @@ def _step(a: _Block, b: _Block, vocab: np.ndarray, periods: np.ndarray, footnote
     else:
         at, found = np.zeros(len(a.key), np.int64), np.zeros(len(a.key), bool)
     matched = at[found]
-    changed = (a.value[found] != b.value[matched]) | (a.footnote[found] != b.footnote[matched])
+    old_stored, new_stored = _comparable(a.value, b.value)
+    changed = (old_stored[found] != new_stored[matched]) | (a.footnote[found] != b.footnote[matched])
     revised_old, revised_new = np.flatnonzero(found)[changed], matched[changed]
     removed = np.flatnonzero(~found)
     added_mask = np.ones(len(b.key), bool)
@@ -344,36 +362,35 @@ def _step(a: _Block, b: _Block, vocab: np.ndarray, periods: np.ndarray, footnote
     summary.removed += len(removed)
     if not (len(revised_old) or len(added) or len(removed)):
         return None
-    sizes = np.abs(b.value[revised_new] - a.value[revised_old])
+    old_revised, new_revised = _ints(a.value[revised_old]), _ints(b.value[revised_new])
+    sizes = np.abs(new_revised - old_revised)
     summary.offer(sizes, vocab[a.series[revised_old]], a.year[revised_old], periods[a.period[revised_old]],
-                  a.value[revised_old], b.value[revised_new])
+                  old_revised, new_revised)
     n_r, n_a, n_d = len(revised_old), len(added), len(removed)
     key = np.concatenate([a.key[revised_old], b.key[added], a.key[removed]])
     series = np.concatenate([a.series[revised_old], b.series[added], a.series[removed]])
     year = np.concatenate([a.year[revised_old], b.year[added], a.year[removed]])
     period = np.concatenate([a.period[revised_old], b.period[added], a.period[removed]])
     zeros = np.zeros(n_d, np.int64)
-    new_value = np.concatenate([b.value[revised_new], b.value[added], zeros])
-    old_value = np.concatenate([a.value[revised_old], np.zeros(n_a, np.int64), a.value[removed]])
+    new_value = np.concatenate([new_revised, _ints(b.value[added]), zeros])
+    old_value = np.concatenate([old_revised, np.zeros(n_a, np.int64), _ints(a.value[removed])])
     has_new = np.concatenate([np.ones(n_r + n_a, bool), np.zeros(n_d, bool)])
     has_old = np.concatenate([np.ones(n_r, bool), np.zeros(n_a, bool), np.ones(n_d, bool)])
     none = np.full(n_d, -1, np.int64)
     new_foot = np.concatenate([b.footnote[revised_new], b.footnote[added], none])
     old_foot = np.concatenate([a.footnote[revised_old], np.full(n_a, -1, np.int64), a.footnote[removed]])
-    change = np.array([REVISED] * n_r + [ADDED] * n_a + [REMOVED] * n_d, dtype=object)
+    change = np.repeat(np.arange(3), [n_r, n_a, n_d])  # ranks into CHANGES
     order = np.argsort(key, kind="stable")
-    return _frame(context, vocab[series[order]], year[order], periods[period[order]],
+    return _frame(context, _texts(vocab, series[order]), year[order], _texts(periods, period[order]),
                   _value_column(old_value[order], has_old[order]), _value_column(new_value[order], has_new[order]),
-                  change[order], _texts(footnotes, new_foot[order]), _texts(footnotes, old_foot[order]))
+                  _texts(CHANGES, change[order]), _texts(footnotes, new_foot[order]), _texts(footnotes, old_foot[order]))
 
 
-def _texts(names: np.ndarray, ranks: np.ndarray) -> np.ndarray:
-    import numpy as np
+def _texts(names: Any, ranks: np.ndarray) -> Any:
+    """A text column from ranks into `names` (unique; -1 = NULL), dictionary-encoded as it is written."""
+    import pandas as pd
 
-    lookup = np.empty(len(names) + 1, dtype=object)  # the last entry (None) for rank -1
-    lookup[:len(names)] = names
-    picked: np.ndarray = lookup[np.where(ranks < 0, len(names), ranks)]
-    return picked
+    return pd.Categorical.from_codes(ranks, dtype=pd.CategoricalDtype(list(names)))
 
 
 def _frame(context: dict[str, Any], series: Any, year: Any, period: Any, previous_value: Any, value: Any,
@@ -386,11 +403,16 @@ def _frame(context: dict[str, Any], series: Any, year: Any, period: Any, previou
     def moment(name: str) -> np.ndarray:
         return timestamps(context.get(name), rows)
 
+    def text(values: Any) -> pd.Series:  # categorical (dictionary-encoded), else Python strings as they are
+        if isinstance(values, pd.Categorical):
+            return pd.Series(values)
+        return pd.Series(np.asarray(values, dtype=object), dtype=object)
+
     return pd.DataFrame({
-        "series_id": np.asarray(series, dtype=object), "year": np.asarray(year, dtype=np.int32),
-        "period": np.asarray(period, dtype=object), "previous_value": previous_value, "value": value,
-        "change": np.asarray(change, dtype=object), "footnote_codes": np.asarray(footnote, dtype=object),
-        "previous_footnote_codes": np.asarray(previous_footnote, dtype=object),
+        "series_id": text(series), "year": np.asarray(year, dtype=np.int32),
+        "period": text(period), "previous_value": previous_value, "value": value,
+        "change": text(change), "footnote_codes": text(footnote),
+        "previous_footnote_codes": text(previous_footnote),
         "vintage": moment("vintage"), "previous_vintage": moment("previous_vintage"),
         "recorded_at": moment("recorded_at"),
     })

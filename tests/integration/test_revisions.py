@@ -423,6 +423,41 @@ def test_values_are_compared_and_stored_to_the_last_digit(local_store):
     assert revisions.value_text(-1) == "-0.000001" and revisions.value_text(12_500_000) == "12.5"
 
 
+def test_values_in_cells_of_another_width_are_compared_as_numbers(tmp_path):
+    # GIVEN a previous partition of 8-byte value cells (DECIMAL(18,6), before the value type widened) and a
+    # new one of today's cells, where one value is revised to a number wider than int64
+    import numpy as np
+    import pandas as pd
+
+    from chalicelib.lake.convert import VALUE_DECIMAL
+    from chalicelib.lake.parquet import Decimal as DecimalType
+    from chalicelib.lake.parquet import decimal_bytes, write_parquet
+
+    def partition(name: str, values: list[tuple[int, int]], decimal: DecimalType) -> Path:
+        path = tmp_path / name
+        frame = pd.DataFrame({
+            "series_id": pd.Categorical(["A", "A", "B"]), "year": np.array([2020, 2020, 2020], np.int32),
+            "period": pd.Categorical(["M01", "M02", "M01"]),
+            "value": decimal_bytes(np.array([w for w, _ in values]), np.array([f for _, f in values]), decimal),
+            "footnote_codes": pd.Categorical([None, None, None], categories=["P"])})
+        with open(path, "wb") as out:
+            write_parquet(out, [frame], {"value": decimal})
+        return path
+
+    old = partition("old.parquet", [(1, 500_000), (2, 0), (7, 250_000)], DecimalType(18, 6))
+    new = partition("new.parquet", [(1, 500_000), (12_345_678_901_234, 500_000), (7, 250_000)], VALUE_DECIMAL)
+    out = tmp_path / "revisions.parquet"
+    # WHEN they are diffed
+    rows, summary = revisions.write_revisions(out, old, new, {"vintage": CLOCK, "previous_vintage": None,
+                                                               "recorded_at": CLOCK})
+    # THEN equal numbers in cells of different widths are equal, and the wide revision is exact
+    assert duckdb.sql("SELECT series_id, year, period, previous_value, value, change "
+                      f"FROM read_parquet('{out}')").fetchall() == [
+        ("A", 2020, "M02", Decimal("2"), Decimal("12345678901234.5"), "revised")]
+    assert rows == summary.revised == 1 and summary.added == summary.removed == 0
+    assert summary.to_dict()["largest"][0]["difference"] == "12345678901232.5"
+
+
 def test_the_documented_athena_query_answers_as_the_as_of_option(two_runs):
     import re
 
