@@ -140,7 +140,7 @@ def _one_pass(files: list[tuple[DataFile, Any]], groups: list[list[int]], keep: 
     })
     best = _best_years(names, g_sid, g_year, g_series, periods, sums, has_annual, published)
     latest = _latest(names, sid, year, pc, value, s_of_row, regular, annual_code)
-    catalog = catalog_rows(keep.mask, series_file, mappings, names, sid, year, pc, s_starts, kinds, regular)
+    catalog = catalog_rows(keep.mask, series_file, mappings, names, sid, year, pc, s_starts, regular)
     return {tables.SERIES_CATALOG: catalog, tables.SERIES_ANNUAL: annual, tables.SERIES_BEST_YEAR: best,
             tables.SERIES_LATEST: latest}
 

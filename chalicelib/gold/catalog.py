@@ -27,6 +27,7 @@ Mask = Callable[[Iterable[str]], "np.ndarray"]  # which of the given series ids 
 
 
 def open_series(path: Path | None) -> Any:
+    """A reader of the survey's `bls_series` partition (None without one)."""
     if path is None:
         return None
     from fastparquet import ParquetFile
@@ -48,8 +49,11 @@ def _series_rows(series_file: Any, keep: Mask) -> pd.DataFrame:
 
 
 def catalog_rows(keep: Mask, series_file: Any, mappings: dict[str, dict[str, str]], names: np.ndarray,
-             sid: np.ndarray, year: np.ndarray, pc: np.ndarray, s_starts: np.ndarray, kinds: np.ndarray,
-             regular: np.ndarray) -> pd.DataFrame:
+                 sid: np.ndarray, year: np.ndarray, pc: np.ndarray, s_starts: np.ndarray,
+                 regular: np.ndarray) -> pd.DataFrame:
+    """The catalog rows of the series a pass holds (`keep`), sorted by id: those of the series file and
+    those with observations in the pass (`names[sid]`, sorted by series, year, period; `s_starts` the
+    first row of each series, `regular` its sub-annual rows; `mappings`: file name -> code -> text)."""
     import numpy as np
     import pandas as pd
 
