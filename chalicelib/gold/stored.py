@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-
 def decimal_text_of(scaled: Any, scale: int) -> str | None:
     """Exact text of a raw scaled decimal as `read_parquet` returns it (None for a missing value)."""
     if missing(scaled):
@@ -25,7 +24,7 @@ def decimal_text_of(scaled: Any, scale: int) -> str | None:
 
 
 def read_parquet(source: str | IO[bytes], columns: list[str], series_id: str | None = None
-                  ) -> tuple[pd.DataFrame, dict[str, int]]:
+                 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """The columns of a Parquet file (only `series_id`'s rows when given), decimal columns as their raw
     scaled integers (nullable Int64 where the column is optional), and each decimal column's scale.
 

@@ -130,7 +130,6 @@ def decimal_column(values: np.ndarray, present: np.ndarray | None = None) -> Any
     return pd.Series(cells, dtype=object)
 
 
-
 def text_column(values: Any) -> pd.Series:
     """A gold text column (Python strings and None) as the Parquet writer takes it."""
     import pandas as pd
