@@ -137,9 +137,8 @@ def make_versions(tsv: Path, folder: Path, revised: float) -> tuple[Path, Path, 
     import numpy as np
     import pandas as pd
 
-    from chalicelib.lake import revision_diff
     from chalicelib.lake.convert import DATA_DECIMALS, data_row_groups
-    from chalicelib.lake.parquet import write_parquet
+    from chalicelib.lake.parquet import open_raw, write_parquet
 
     base, old, new = folder / "base.parquet", folder / "old.parquet", folder / "new.parquet"
     with open(tsv, "rb") as stream, open(base, "wb") as out:
@@ -148,7 +147,7 @@ def make_versions(tsv: Path, folder: Path, revised: float) -> tuple[Path, Path, 
 
     def version(is_new: bool) -> object:
         start = 0
-        reader = revision_diff.raw_reader(base)  # the stored cells, as the diff reads them
+        reader, _ = open_raw(str(base))  # the stored cells, as the diff reads them
         for frame in reader.iter_row_groups():
             position = np.arange(start, start + len(frame))
             start += len(frame)

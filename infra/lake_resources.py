@@ -156,38 +156,25 @@ class LakeResources(Construct):
         """The three reports, the three gold questions and the revisions' two as named queries (the same SQL as
         the local DuckDB tests)."""
         environment = self.data.config.environment
+        described = [  # (key, SQL, description); the key names the resource and the query
+            *((name, sql, f"Report '{name}' over the silver layer (same SQL as the local DuckDB tests)")
+              for name, sql in report_queries(self.data.config.settings()).items()),
+            *((f"gold_{name}", sql,
+               f"Gold: {name.replace('_', ' ')} (docs/gold.md; same SQL as the local DuckDB tests)")
+              for name, sql in gold_queries().items()),
+            *((name, sql, f"Revisions: {name.replace('_', ' ')} (docs/lake.md; same SQL as `bls-pipeline query`)")
+              for name, sql in revision_queries().items()),
+        ]
         queries = {
-            name: athena.CfnNamedQuery(
-                self, f"Query{name.title().replace('_', '')}",
-                name=f"{APP_NAME}-{environment}-{name.replace('_', '-')}",
-                description=f"Report '{name}' over the silver layer (same SQL as the local DuckDB tests)",
+            key: athena.CfnNamedQuery(
+                self, f"Query{key.title().replace('_', '')}",
+                name=f"{APP_NAME}-{environment}-{key.replace('_', '-')}",
+                description=description,
                 database=self.database_name,
                 work_group=self.workgroup.ref,
                 query_string=sql,
             )
-            for name, sql in report_queries(self.data.config.settings()).items()
-        }
-        queries |= {
-            f"gold_{name}": athena.CfnNamedQuery(
-                self, f"QueryGold{name.title().replace('_', '')}",
-                name=f"{APP_NAME}-{environment}-gold-{name.replace('_', '-')}",
-                description=f"Gold: {name.replace('_', ' ')} (docs/gold.md; same SQL as the local DuckDB tests)",
-                database=self.database_name,
-                work_group=self.workgroup.ref,
-                query_string=sql,
-            )
-            for name, sql in gold_queries().items()
-        }
-        queries |= {
-            name: athena.CfnNamedQuery(
-                self, f"Query{name.title().replace('_', '')}",
-                name=f"{APP_NAME}-{environment}-{name.replace('_', '-')}",
-                description=f"Revisions: {name.replace('_', ' ')} (docs/lake.md; same SQL as `bls-pipeline query`)",
-                database=self.database_name,
-                work_group=self.workgroup.ref,
-                query_string=sql,
-            )
-            for name, sql in revision_queries().items()
+            for key, sql, description in described
         }
         for query in queries.values():
             query.add_resource_dependency(self.database)

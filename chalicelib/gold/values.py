@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.core.errors import PipelineError
 from chalicelib.lake.parquet import Decimal as DecimalType
-from chalicelib.lake.parquet import cell_ints
+from chalicelib.lake.parquet import cell_ints, open_raw
 from chalicelib.lake.tables import VALUE_PRECISION, VALUE_SCALE
 
 if TYPE_CHECKING:
@@ -43,40 +43,25 @@ class SilverRows:
 
 
 def open_data(path: str) -> Any:
-    """A fastparquet ParquetFile of a `bls_data` partition whose value column reads as raw integers."""
-    import numpy as np
-    from fastparquet import ParquetFile
-    from fastparquet import parquet_thrift as thrift
-
-    parquet = ParquetFile(path)
-    element = parquet.schema.root.children["value"]
-    if element.scale != VALUE_SCALE:
-        raise GoldFailed(f"{path}: value has scale {element.scale}, expected {VALUE_SCALE}")
-    if element.type not in (thrift.Type.INT64, thrift.Type.FIXED_LEN_BYTE_ARRAY):
-        raise GoldFailed(f"{path}: value is neither an INT64 nor a FIXED_LEN_BYTE_ARRAY DECIMAL")
-    element.converted_type = None  # the raw cells: fastparquet would make doubles of a DECIMAL
-    element.logicalType = None
-    # The implied column types were fixed when the file was opened: derive them again from the
-    # plain schema, byte cells as void (numpy's `S` type would drop their trailing zero bytes).
-    parquet._base_dtype = None
-    parquet._dtypes()
-    if element.type == thrift.Type.FIXED_LEN_BYTE_ARRAY:
-        parquet._base_dtype["value"] = np.dtype(f"V{element.type_length}")
+    """A fastparquet ParquetFile of a `bls_data` partition whose value column reads as stored (`open_raw`)."""
+    try:
+        parquet, decimals = open_raw(path)
+    except ValueError as error:
+        raise GoldFailed(f"{path}: {error}") from error
+    value = decimals.get("value")
+    if value is None or value.scale != VALUE_SCALE:
+        raise GoldFailed(f"{path}: value has scale {value.scale if value else None}, expected {VALUE_SCALE}")
     return parquet
 
 
 def data_row_groups(parquet: Any, row_groups: list[int]) -> Iterator[SilverRows]:
     """The chosen row groups of an `open_data` file, one `SilverRows` each."""
-    from fastparquet import parquet_thrift as thrift
-
-    element = parquet.schema.root.children["value"]
-    fixed = element.type == thrift.Type.FIXED_LEN_BYTE_ARRAY
     for index in row_groups:
         group = parquet.row_groups[index]
         frame = parquet.read_row_group_file(group, ["series_id", "year", "period", "value"],
                                             categories=["series_id", "period"])
         values = frame["value"].to_numpy()
-        if fixed:
+        if values.dtype.kind == "V":  # FIXED_LEN_BYTE_ARRAY cells
             values = cell_ints(values)
         yield SilverRows(_categorical(frame["series_id"]), frame["year"].to_numpy(), _categorical(frame["period"]),
                          values.astype("int64") if values.dtype.kind in "iu" else values)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
@@ -240,6 +240,46 @@ def _annotate_decimal(metadata: object, name: str, decimal: Decimal, *, optional
         i32=True,
     )
     metadata.schema = schema  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class RawDecimal:
+    """A DECIMAL column as `open_raw` reads it: its scale, its cell width (None: INT64) and whether it is REQUIRED."""
+
+    scale: int
+    width: int | None
+    required: bool
+
+
+def open_raw(source: str | IO[bytes]) -> tuple[Any, dict[str, RawDecimal]]:
+    """A fastparquet ParquetFile whose DECIMAL columns read as stored, never as floats (fastparquet's
+    own decimal reading), and those columns: INT64 values as integers, REQUIRED FIXED_LEN_BYTE_ARRAY
+    cells as `V<width>` (numpy's `S` type would drop their trailing zero bytes; `cell_ints`,
+    `decimal_ints`), OPTIONAL ones as bytes or None (`optional_cell_int`). ValueError for a DECIMAL of
+    another physical type.
+    """
+    import numpy as np
+    from fastparquet import ParquetFile
+    from fastparquet import parquet_thrift as thrift
+
+    parquet = ParquetFile(source)
+    found: dict[str, RawDecimal] = {}
+    for element in parquet.fmd.schema:
+        if element.converted_type != thrift.ConvertedType.DECIMAL:
+            continue
+        fixed = element.type == thrift.Type.FIXED_LEN_BYTE_ARRAY
+        if not fixed and element.type != thrift.Type.INT64:
+            raise ValueError(f"column {element.name}: only INT64 and FIXED_LEN_BYTE_ARRAY decimals are read here")
+        found[element.name] = RawDecimal(int(element.scale), int(element.type_length) if fixed else None,
+                                         element.repetition_type == thrift.FieldRepetitionType.REQUIRED)
+        element.converted_type = None
+        element.logicalType = None
+    if found:
+        parquet._base_dtype = None  # the implied column types again, from the plain schema
+        parquet._set_attrs()
+        parquet._base_dtype.update({name: np.dtype(f"V{column.width}") for name, column in found.items()
+                                    if column.width and column.required})
+    return parquet, found
 
 
 def optional_cell_int(cell: object, width: int) -> int | None:

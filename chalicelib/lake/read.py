@@ -32,7 +32,7 @@ from chalicelib.core.log import log_error
 from chalicelib.core.store import ObjectHead, Store
 from chalicelib.lake import tables
 from chalicelib.lake.parquet import Decimal as DecimalType
-from chalicelib.lake.parquet import decimal_ints
+from chalicelib.lake.parquet import decimal_ints, open_raw
 from chalicelib.lake.sync import source_version
 
 VALUE_TYPE = DecimalType(tables.VALUE_PRECISION, tables.VALUE_SCALE)
@@ -57,17 +57,13 @@ class DataRow:
 def read_rows(path: Path, series_id: str | None = None, period: str | None = None) -> list[DataRow]:
     """The rows of a `bls_data` Parquet file (of `series_id` / `period` only if given), in file order."""
     import numpy as np
-    from fastparquet import ParquetFile
 
-    parquet = ParquetFile(str(path))
-    element = parquet.schema.root.children["value"]
-    if element.type_length != VALUE_TYPE.width or element.scale != tables.VALUE_SCALE:
+    parquet, decimals = open_raw(str(path))  # the cells as they are stored (fastparquet would make floats)
+    value = decimals.get("value")
+    if value is None or value.width != VALUE_TYPE.width or value.scale != tables.VALUE_SCALE or not value.required:
         raise PipelineError(f"{path}: value is not DECIMAL({VALUE_TYPE.precision},{VALUE_TYPE.scale})")
-    element.converted_type = None  # read the cells as they are stored (fastparquet would make floats)
-    element.logicalType = None
     filters = [("series_id", "==", series_id)] if series_id is not None else None
-    frame = parquet.to_pandas(columns=["series_id", "year", "period", "value"], filters=filters,
-                              dtypes={**parquet.dtypes, "value": f"V{VALUE_TYPE.width}"})
+    frame = parquet.to_pandas(columns=["series_id", "year", "period", "value"], filters=filters)
     # The filter skips row groups by their statistics; the rows are then picked here (numpy masks:
     # pandas cannot take rows of a column of byte cells).
     series = frame["series_id"].to_numpy(dtype=object)

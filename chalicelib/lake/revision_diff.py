@@ -19,7 +19,7 @@ from chalicelib.core.errors import PipelineError
 from chalicelib.core.log import log_event
 from chalicelib.core.prefetch import prefetched
 from chalicelib.lake import tables
-from chalicelib.lake.parquet import Decimal, cell_ints, timestamps, write_parquet
+from chalicelib.lake.parquet import Decimal, cell_ints, open_raw, timestamps, write_parquet
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,29 +45,6 @@ class UnsortedInput(PipelineError):
 
 VALUE_DECIMALS = {name: Decimal(tables.VALUE_PRECISION, tables.VALUE_SCALE) for name in ("previous_value", "value")}
 VALUE_WIDTH = Decimal(tables.VALUE_PRECISION, tables.VALUE_SCALE).width  # bytes of one value cell
-
-
-def raw_reader(path: Path) -> Any:
-    """A fastparquet reader that returns the decimal column as its stored integers (not scaled floats)."""
-    import numpy as np
-    from fastparquet import ParquetFile
-    from fastparquet import parquet_thrift as thrift
-
-    reader = ParquetFile(str(path))
-    cells = {}
-    for element in reader.fmd.schema:
-        if element.name in ("value", "previous_value") and element.converted_type is not None:
-            element.converted_type = None
-            element.logicalType = None
-            if (element.type == thrift.Type.FIXED_LEN_BYTE_ARRAY
-                    and element.repetition_type == thrift.FieldRepetitionType.REQUIRED):
-                cells[element.name] = f"V{element.type_length}"  # numpy's S type would drop trailing zero bytes
-    reader._base_dtype = None  # the implied dtypes again, from the changed schema: int64, not float64
-    reader._set_attrs()
-    if cells:
-        reader._dtypes()
-        reader._base_dtype.update({name: np.dtype(kind) for name, kind in cells.items()})
-    return reader
 
 
 def _values(column: Any) -> np.ndarray:
@@ -148,7 +125,7 @@ def _parts(path: Path | None) -> Iterator[_Part]:
 
     if path is None:
         return
-    reader = raw_reader(path)
+    reader, _ = open_raw(str(path))
     for frame in reader.iter_row_groups(columns=["series_id", "year", "period", "value", "footnote_codes"]):
         if len(frame):
             yield _Part(_codes(frame["series_id"]), np.asarray(frame["year"], dtype=np.int64),

@@ -42,7 +42,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -54,12 +54,11 @@ from chalicelib.core.layout import data_key
 from chalicelib.core.log import log_event
 from chalicelib.core.store import ObjectHead, Store
 from chalicelib.lake import tables
-from chalicelib.lake.parquet import optional_cell_int
+from chalicelib.lake.parquet import open_raw, optional_cell_int
 from chalicelib.lake.revision_diff import (
     ADDED,
     REMOVED,
     VALUE_WIDTH,
-    raw_reader,
     value_text,
     write_revisions,
 )
@@ -339,23 +338,8 @@ class Publication:
 def release_summaries(store: Store, survey: str, *, since: datetime | None = None,
                       limit: int = 50) -> list[dict[str, Any]]:
     """The published release summaries of a survey's files (newest release first, at most `limit`)."""
-    keys = [info.key for info in store.list(survey_prefix(survey))]
-    published = Publication(store, keys)
-    found = []
-    for key in keys:
-        parsed = parse_key(key)
-        if parsed is None:
-            continue
-        if since is not None and release_time(parsed[2]) < since:
-            continue
-        found.append((parsed[2], key))
-    found.sort(reverse=True)
     summaries: list[dict[str, Any]] = []
-    for _, key in found:
-        if len(summaries) == limit:
-            break
-        if key not in published:
-            continue
+    for key in _newest_published(store, survey_prefix(survey), since, limit):
         try:
             head = store.head(key)
         except NotFound:
@@ -365,25 +349,34 @@ def release_summaries(store: Store, survey: str, *, since: datetime | None = Non
         except ValueError:
             summary = {}
         summaries.append({**summary, "key": key})
+        if len(summaries) == limit:
+            break
     return summaries
 
 
 def latest_summaries(store: Store, limit: int = 10) -> list[dict[str, Any]]:
     """The newest published release summaries over every survey (for the dashboard's status)."""
-    keys = [info.key for info in store.list(tables.table_prefix(tables.BLS_REVISIONS))]
-    published = Publication(store, keys)
-    found = sorted(((parsed[2], key) for key in keys if (parsed := parse_key(key))), reverse=True)
     out: list[dict[str, Any]] = []
-    for _, key in found:
-        if len(out) == limit:
-            break
-        if key not in published:
-            continue
+    for key in _newest_published(store, tables.table_prefix(tables.BLS_REVISIONS), None, limit):
         try:
             out.append({**json.loads(store.head(key).metadata.get("summary", "{}")), "key": key})
         except (NotFound, ValueError):
             continue
+        if len(out) == limit:
+            break
     return out
+
+
+def _newest_published(store: Store, prefix: str, since: datetime | None, limit: int) -> Iterator[str]:
+    """The published revisions objects under `prefix`, newest release first (releases from `since` on;
+    nothing when `limit` < 1). Lazy: each file's partition is read when its first object comes up."""
+    if limit < 1:
+        return
+    keys = [info.key for info in store.list(prefix)]
+    published = Publication(store, keys)
+    found = sorted(((parsed[2], key) for key in keys if (parsed := parse_key(key))
+                    and (since is None or release_time(parsed[2]) >= since)), reverse=True)
+    yield from (key for _, key in found if key in published)
 
 
 def series_revisions(store: Store, survey: str, file: str, series_id: str, period: str | None = None,
@@ -405,7 +398,7 @@ def series_revisions(store: Store, survey: str, file: str, series_id: str, perio
             path = Path(folder) / "r.parquet"
             with store.open(key) as stream, open(path, "wb") as out:
                 shutil.copyfileobj(stream, out, 1024 * 1024)
-            reader = raw_reader(path)
+            reader, _ = open_raw(str(path))
             if not reader.row_groups:
                 continue
             frame = reader.to_pandas(columns=["series_id", "year", "period", "previous_value", "value", "change"],

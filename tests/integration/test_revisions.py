@@ -28,6 +28,11 @@ PR = FIXTURES / "bls" / "pr"
 DATA_FILES = ("pr.data.0.Current", "pr.data.1.AllData")
 OLD, NEW = "2025-09-04", "2026-08-06"
 CLOCK = datetime(2026, 8, 7, 6, 0, tzinfo=UTC)
+HEADER = b"series_id\tyear\tperiod\tvalue\tfootnote_codes\r\n"
+XX_KEY = "bls/xx/xx.data.0.Current"  # three small versions of a file: v1 -> v2 (M01 revised) -> v3
+XX_V1 = HEADER + b"A\t2020\tM01\t1.0\t\r\nA\t2020\tM02\t2.0\t\r\n"
+XX_V2 = HEADER + b"A\t2020\tM01\t1.5\t\r\nA\t2020\tM02\t2.0\t\r\n"
+XX_V3 = HEADER + b"A\t2020\tM01\t1.0\t\r\nA\t2020\tM03\t3.0\t\r\n"
 
 
 def observations(body: bytes) -> dict[tuple[str, int, str], tuple[Decimal, str | None]]:
@@ -230,25 +235,25 @@ def test_a_crash_between_the_two_writes_is_finished_by_the_retry_without_duplica
     assert sync_source(local_store, key).action == "unchanged" and revision_keys(local_store) == written
 
 
-def test_a_revisions_object_left_by_a_crash_goes_when_the_source_changed_again(local_store, monkeypatch):
-    key = "bls/xx/xx.data.0.Current"
-    header = b"series_id\tyear\tperiod\tvalue\tfootnote_codes\r\n"
-    v1 = header + b"A\t2020\tM01\t1.0\t\r\nA\t2020\tM02\t2.0\t\r\n"
-    v2 = header + b"A\t2020\tM01\t1.5\t\r\nA\t2020\tM02\t2.0\t\r\n"
-    v3 = header + b"A\t2020\tM01\t1.0\t\r\nA\t2020\tM03\t3.0\t\r\n"
-    mirror_put(local_store, key, v1, "Wed, 01 Jan 2025 00:00:00 GMT")
-    sync_source(local_store, key)
-    mirror_put(local_store, key, v2, "Thu, 02 Jan 2025 00:00:00 GMT")
-    real_put = local_store.put
-    monkeypatch.setattr(local_store, "put", lambda name, *a, **k: (_ for _ in ()).throw(StoreError("stopped"))
+def crash_before_the_partition_of_v2(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """XX v1 converted, then v2's revisions object written by an invocation that dies before the partition."""
+    mirror_put(store, XX_KEY, XX_V1, "Wed, 01 Jan 2025 00:00:00 GMT")
+    sync_source(store, XX_KEY)
+    mirror_put(store, XX_KEY, XX_V2, "Thu, 02 Jan 2025 00:00:00 GMT")
+    real_put = store.put
+    monkeypatch.setattr(store, "put", lambda name, *a, **k: (_ for _ in ()).throw(StoreError("stopped"))
                         if name.startswith("silver/bls_data/") else real_put(name, *a, **k))
     with pytest.raises(StoreError):
-        sync_source(local_store, key)
-    monkeypatch.setattr(local_store, "put", real_put)
+        sync_source(store, XX_KEY)
+    monkeypatch.setattr(store, "put", real_put)
+
+
+def test_a_revisions_object_left_by_a_crash_goes_when_the_source_changed_again(local_store, monkeypatch):
+    crash_before_the_partition_of_v2(local_store, monkeypatch)
     assert len(revision_keys(local_store)) == 2  # the first version's, and the orphan v1 -> v2
     # WHEN the source changes again before the retry
-    mirror_put(local_store, key, v3, "Fri, 03 Jan 2025 00:00:00 GMT")
-    sync_source(local_store, key)
+    mirror_put(local_store, XX_KEY, XX_V3, "Fri, 03 Jan 2025 00:00:00 GMT")
+    sync_source(local_store, XX_KEY)
     # THEN only the chain v1 -> v3 remains: the orphan is deleted, its rows are not in the table
     keys = revision_keys(local_store)
     assert len(keys) == 2 and "release=20250103T000000Z" in keys[1]
@@ -260,24 +265,12 @@ def test_a_revisions_object_left_by_a_crash_goes_when_the_source_changed_again(l
 
 def test_an_object_left_by_a_crash_is_never_published_even_before_it_is_deleted(local_store, monkeypatch):
     # GIVEN v1 converted, then v2's revisions object written by an invocation that died before the partition
-    key = "bls/xx/xx.data.0.Current"
-    header = b"series_id\tyear\tperiod\tvalue\tfootnote_codes\r\n"
-    v1 = header + b"A\t2020\tM01\t1.0\t\r\nA\t2020\tM02\t2.0\t\r\n"
-    v2 = header + b"A\t2020\tM01\t1.5\t\r\nA\t2020\tM02\t2.0\t\r\n"
-    v3 = header + b"A\t2020\tM01\t1.0\t\r\nA\t2020\tM03\t3.0\t\r\n"
-    mirror_put(local_store, key, v1, "Wed, 01 Jan 2025 00:00:00 GMT")
-    sync_source(local_store, key)
-    mirror_put(local_store, key, v2, "Thu, 02 Jan 2025 00:00:00 GMT")
-    real_put, real_delete = local_store.put, local_store.delete_many
-    monkeypatch.setattr(local_store, "put", lambda name, *a, **k: (_ for _ in ()).throw(StoreError("stopped"))
-                        if name.startswith("silver/bls_data/") else real_put(name, *a, **k))
-    with pytest.raises(StoreError):
-        sync_source(local_store, key)
-    monkeypatch.setattr(local_store, "put", real_put)
+    crash_before_the_partition_of_v2(local_store, monkeypatch)
+    real_delete = local_store.delete_many
     # WHEN v3 is published and converted by an invocation that dies before it deletes the orphan
     monkeypatch.setattr(local_store, "delete_many", lambda keys: None)
-    mirror_put(local_store, key, v3, "Fri, 03 Jan 2025 00:00:00 GMT")
-    sync_source(local_store, key)
+    mirror_put(local_store, XX_KEY, XX_V3, "Fri, 03 Jan 2025 00:00:00 GMT")
+    sync_source(local_store, XX_KEY)
     monkeypatch.setattr(local_store, "delete_many", real_delete)
     # THEN the orphan (v1 -> v2) is still stored, but only the chain v1 -> v3 is published
     assert len(revision_keys(local_store)) == 3 and len(recorded(local_store.root, "xx.data.0.Current")) == 3
@@ -294,10 +287,9 @@ def test_an_object_left_by_a_crash_is_never_published_even_before_it_is_deleted(
 def test_a_version_whose_last_modified_goes_back_gets_a_vintage_after_the_previous_one(local_store):
     # GIVEN a first version of Jan 2, then a new version whose Last-Modified says Jan 1
     key = "bls/yy/yy.data.0.Current"
-    header = b"series_id\tyear\tperiod\tvalue\tfootnote_codes\r\n"
-    mirror_put(local_store, key, header + b"A\t2020\tM01\t1\t\r\n", "Thu, 02 Jan 2025 00:00:00 GMT")
+    mirror_put(local_store, key, HEADER + b"A\t2020\tM01\t1\t\r\n", "Thu, 02 Jan 2025 00:00:00 GMT")
     sync_source(local_store, key)
-    mirror_put(local_store, key, header + b"A\t2020\tM01\t2\t\r\n", "Wed, 01 Jan 2025 00:00:00 GMT")
+    mirror_put(local_store, key, HEADER + b"A\t2020\tM01\t2\t\r\n", "Wed, 01 Jan 2025 00:00:00 GMT")
     sync_source(local_store, key)
     # THEN its vintage is one second after the previous one, in the partition's rows and in bls_revisions
     assert run_query(local_store.root, "SELECT DISTINCT vintage FROM bls_data").rows == [(datetime(2025, 1, 2, 0, 0, 1),)]
@@ -309,9 +301,8 @@ def test_a_version_whose_last_modified_goes_back_gets_a_vintage_after_the_previo
 
 
 def test_footnote_only_changes_are_revisions_and_unsorted_files_give_the_same_rows(local_store):
-    header = b"series_id\tyear\tperiod\tvalue\tfootnote_codes\r\n"
-    old = header + b"B\t2021\tQ01\t5\t\r\nA\t2020\tM01\t1.0\tP\r\nA\t2020\tM02\t2.0\t\r\n"
-    new = header + b"A\t2020\tM02\t2.25\t\r\nA\t2020\tM01\t1.0\t\r\nB\t2021\tQ01\t5\t\r\nC\t1999\tM13\t-7\t\r\n"
+    old = HEADER + b"B\t2021\tQ01\t5\t\r\nA\t2020\tM01\t1.0\tP\r\nA\t2020\tM02\t2.0\t\r\n"
+    new = HEADER + b"A\t2020\tM02\t2.25\t\r\nA\t2020\tM01\t1.0\t\r\nB\t2021\tQ01\t5\t\r\nC\t1999\tM13\t-7\t\r\n"
     key = "bls/yy/yy.data.0.Current"
     mirror_put(local_store, key, old)
     sync_source(local_store, key)
@@ -409,11 +400,10 @@ def test_dashboard_shows_the_last_release_and_the_series_revisions(web_client):
 
 def test_values_are_compared_and_stored_to_the_last_digit(local_store):
     # GIVEN values of 15 significant digits (the parser's limit) that differ in the last one
-    header = b"series_id\tyear\tperiod\tvalue\tfootnote_codes\r\n"
     key = "bls/ww/ww.data.0.Current"
-    mirror_put(local_store, key, header + b"A\t2020\tM01\t999999999.123456\t\r\nA\t2020\tM02\t-0.000001\t\r\n")
+    mirror_put(local_store, key, HEADER + b"A\t2020\tM01\t999999999.123456\t\r\nA\t2020\tM02\t-0.000001\t\r\n")
     sync_source(local_store, key)
-    mirror_put(local_store, key, header + b"A\t2020\tM01\t999999999.123457\t\r\nA\t2020\tM02\t-0.000001\t\r\n")
+    mirror_put(local_store, key, HEADER + b"A\t2020\tM01\t999999999.123457\t\r\nA\t2020\tM02\t-0.000001\t\r\n")
     sync_source(local_store, key)
     # THEN exactly the one revision, with both values to the last digit
     assert recorded(local_store.root, "ww.data.0.Current") == [
@@ -479,8 +469,7 @@ def test_the_documented_athena_query_answers_as_the_as_of_option(two_runs):
 def test_a_file_that_goes_back_and_forth_keeps_every_release(local_store):
     # GIVEN versions A, B, A, B of a file (each with its own Last-Modified)
     key = "bls/vv/vv.data.0.Current"
-    header = b"series_id\tyear\tperiod\tvalue\tfootnote_codes\r\n"
-    a, b = header + b"A\t2020\tM01\t1\t\r\n", header + b"A\t2020\tM01\t2\t\r\n"
+    a, b = HEADER + b"A\t2020\tM01\t1\t\r\n", HEADER + b"A\t2020\tM01\t2\t\r\n"
     for day, body in enumerate((a, b, a, b), start=1):
         mirror_put(local_store, key, body, f"Wed, 0{day} Jan 2025 00:00:00 GMT")
         sync_source(local_store, key)
